@@ -1,0 +1,1 @@
+"""edgebench's bench side: runner, records, orchestration, gate. Never imports TensorFlow."""

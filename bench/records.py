@@ -1,0 +1,373 @@
+"""Domain types shared by every stage: what was built (manifest) and what was measured (results).
+
+Records are data: frozen dataclasses with units in the field names. Every file written from
+them carries a ``schema_version``, is checked on load and written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from bench.errors import SchemaError
+
+MANIFEST_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 1
+
+
+class Status(str, Enum):
+    """Outcome of one model on one target."""
+
+    OK = "ok"
+    FAILED = "failed"
+    INCOMPATIBLE = "incompatible"
+
+
+class VariantKind(str, Enum):
+    """The export format of an artifact."""
+
+    KERAS = "keras"
+    FLOAT32 = "float32"
+    DYNAMIC = "dynamic"
+    FLOAT16 = "float16"
+    INT8 = "int8"
+
+
+TFLITE_KINDS = (VariantKind.FLOAT32, VariantKind.DYNAMIC, VariantKind.FLOAT16, VariantKind.INT8)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Latency percentiles in microseconds, rounded to 0.1 µs. Build with :meth:`from_samples`."""
+
+    p50: float
+    p90: float
+    p99: float
+    mean: float
+    std: float
+    min: float
+    max: float
+    n: int
+
+    @classmethod
+    def from_samples(cls, samples_ns: Sequence[int] | Sequence[float]) -> LatencyStats:
+        """Summarise raw ``perf_counter_ns`` samples (nanoseconds)."""
+        import numpy as np
+
+        if len(samples_ns) == 0:
+            raise ValueError("LatencyStats needs at least one sample")
+        us = np.asarray(samples_ns, dtype=np.float64) / 1000.0
+        p50, p90, p99 = np.percentile(us, [50, 90, 99])
+        return cls(
+            p50=_r(p50),
+            p90=_r(p90),
+            p99=_r(p99),
+            mean=_r(us.mean()),
+            std=_r(us.std(ddof=1) if us.size > 1 else 0.0),
+            min=_r(us.min()),
+            max=_r(us.max()),
+            n=int(us.size),
+        )
+
+
+def _r(x: float) -> float:
+    return round(float(x), 1)
+
+
+@dataclass(frozen=True)
+class RssMb:
+    """Resident set size in MB: before the model is loaded, after allocation, peak over the run."""
+
+    before: float | None
+    after_init: float | None
+    peak: float | None
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    """One operator a TFLite model needs, with the version the converter wrote."""
+
+    name: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One built file: a Keras model or a TFLite variant, with the facts the guide measures."""
+
+    name: str  # "<recipe>/<kind>", e.g. "pruned/int8"; globbed by budgets
+    recipe: str
+    kind: str  # a VariantKind value
+    path: str  # relative to the manifest's folder
+    file_bytes: int
+    zip_bytes: int
+    params: int
+    nonzero_params: int
+    compression_ratio: float  # dense baseline Keras zip bytes / this zip bytes
+    host_accuracy: float | None
+    layer_sparsity: dict[str, float] = field(default_factory=dict)
+    ops: tuple[OpInfo, ...] = ()
+    input_dtype: str | None = None
+    output_dtype: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_tflite(self) -> bool:
+        return self.kind != VariantKind.KERAS.value
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Where the data came from and how much of it was used."""
+
+    name: str
+    source: str
+    n_train: int
+    n_test: int
+    num_classes: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the build stage made. The bench stage's input."""
+
+    run_id: str
+    created_at: str
+    config_path: str | None
+    config_sha256: str | None
+    dataset: DatasetInfo | None
+    eval_data: str | None  # .npz relative to the manifest folder: x (uint8/float), y, x_scale
+    baseline: str  # name of the dense baseline Keras artifact
+    artifacts: tuple[Artifact, ...]
+    versions: dict[str, str] = field(default_factory=dict)
+    schema_version: int = MANIFEST_SCHEMA_VERSION
+
+    def artifact(self, name: str) -> Artifact:
+        for a in self.artifacts:
+            if a.name == name:
+                return a
+        known = ", ".join(a.name for a in self.artifacts)
+        raise KeyError(f"no artifact named {name!r}; known: {known}")
+
+    def tflite_artifacts(self) -> list[Artifact]:
+        return [a for a in self.artifacts if a.is_tflite]
+
+    def save(self, path: Path) -> None:
+        write_json_atomic(path, to_dict(self))
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        data = _read_versioned(path, "manifest", MANIFEST_SCHEMA_VERSION, _MANIFEST_UPGRADES)
+        return from_dict(cls, data)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """The machine a model ran on, and its state when it ran."""
+
+    hostname: str | None = None
+    os: str | None = None
+    machine: str | None = None
+    cpu: str | None = None
+    cores: int | None = None
+    mem_total_mb: float | None = None
+    python: str | None = None
+    runtime_name: str | None = None
+    runtime_version: str | None = None
+    governor: str | None = None
+    temperature_c: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One model measured on one target."""
+
+    variant: str
+    model_path: str
+    status: str  # a Status value
+    error: str | None = None
+    file_bytes: int | None = None
+    zip_bytes: int | None = None
+    compression_ratio: float | None = None
+    accuracy: float | None = None
+    accuracy_source: str | None = None  # "device" or "host"
+    eval_method: str | None = None  # e.g. "batched(256)" or "per-sample"
+    eval_n: int | None = None
+    latency_us: LatencyStats | None = None
+    init_ms: float | None = None
+    first_inference_us: float | None = None
+    warmup_runs: int | None = None
+    rss_mb: RssMb | None = None
+    threads: int | None = None
+    xnnpack: bool | None = None
+    delegate_fallback: str | None = None  # why the default delegate was dropped, if it was
+    runtime_name: str | None = None
+    runtime_version: str | None = None
+    temp_c_before: float | None = None
+    temp_c_after: float | None = None
+    wall_s: float | None = None
+    samples_us: tuple[float, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == Status.OK.value
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """How the runner was asked to measure."""
+
+    runs: int = 100
+    warmup: int = 10
+    threads: int = 1
+    xnnpack: bool = True
+    timeout_s: float = 300.0
+    eval_batch: int = 256
+    eval_limit: int = 0  # 0 = the whole test set
+
+
+@dataclass(frozen=True)
+class Results:
+    """What was measured on one target in one run."""
+
+    run_id: str
+    created_at: str
+    target: str
+    manifest: str | None
+    host: DeviceInfo
+    device: DeviceInfo
+    settings: BenchSettings
+    git_commit: str | None
+    records: tuple[Record, ...]
+    schema_version: int = RESULTS_SCHEMA_VERSION
+
+    def record(self, variant: str) -> Record:
+        for r in self.records:
+            if r.variant == variant:
+                return r
+        raise KeyError(variant)
+
+    def save(self, path: Path) -> None:
+        write_json_atomic(path, to_dict(self))
+
+    @classmethod
+    def load(cls, path: Path) -> Results:
+        data = _read_versioned(path, "results", RESULTS_SCHEMA_VERSION, _RESULTS_UPGRADES)
+        return from_dict(cls, data)
+
+
+# --------------------------------------------------------------------------- (de)serialisation
+
+# Old schema versions are migrated by small functions: {from_version: upgrade_from_N}.
+_MANIFEST_UPGRADES: dict[int, Callable[[dict], dict]] = {}
+_RESULTS_UPGRADES: dict[int, Callable[[dict], dict]] = {}
+
+
+def to_dict(obj: Any) -> Any:
+    """A JSON-ready dict of a record dataclass (enums as their values, NaN as null)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, dict):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def from_dict(cls: type, data: Any) -> Any:
+    """Rebuild a (nested) record dataclass from :func:`to_dict` output; unknown keys are kept out."""
+    import typing
+
+    if data is None:
+        return None
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        kwargs[f.name] = _coerce(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any) -> Any:
+    import types
+    import typing
+
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _coerce(args[0], value) if len(args) == 1 else value
+    if origin is tuple:
+        (inner, *_rest) = typing.get_args(tp)
+        return tuple(_coerce(inner, v) for v in value)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value)
+    return value
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON next to ``path`` and rename it into place, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, allow_nan=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_versioned(
+    path: Path, what: str, current: int, upgrades: dict[int, Callable[[dict], dict]]
+) -> dict:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SchemaError(f"{what} file {path} does not exist; run the stage that writes it first")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"{path} is not a valid {what} JSON file ({exc}); rebuild it") from None
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise SchemaError(f"{path} has no schema_version, so it is not an edgebench {what} file")
+    version = data["schema_version"]
+    if not isinstance(version, int) or version > current:
+        raise SchemaError(
+            f"{path} has {what} schema_version {version!r}, newer than this edgebench "
+            f"understands ({current}); upgrade edgebench"
+        )
+    while version < current:
+        if version not in upgrades:
+            raise SchemaError(f"{path}: no upgrade from {what} schema_version {version}; rebuild it")
+        data = upgrades[version](data)
+        version = data["schema_version"]
+    return data

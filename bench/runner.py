@@ -1,0 +1,432 @@
+#!/usr/bin/env python3
+"""edgebench's on-device runner: measures ONE TFLite model and prints one JSON record.
+
+This file is copied as-is to the device (a Raspberry Pi, a board, this machine). It needs only
+the Python standard library (>= 3.9), numpy and a TFLite interpreter: ``ai_edge_litert``, else
+``tflite_runtime``, else ``tensorflow.lite`` as a last resort. Nothing else from edgebench.
+
+    python3 runner.py info
+    python3 runner.py run --model m.tflite [--eval eval.npz] [--runs 100] [--warmup 10]
+                          [--threads 1] [--no-xnnpack] [--eval-batch 256] [--eval-limit 0]
+    python3 runner.py ops --model m.tflite [--model …]
+
+Every mode prints exactly one line that starts with ``EDGEBENCH_JSON `` followed by JSON, so
+that anything a library prints to stdout cannot be mistaken for the result.
+"""
+
+import argparse
+import json
+import os
+import platform
+import socket
+import sys
+import time
+import traceback
+
+MARKER = "EDGEBENCH_JSON "
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+def load_runtime():
+    """Return (Interpreter class, OpResolverType or None, runtime name, runtime version)."""
+    try:
+        import ai_edge_litert
+        from ai_edge_litert import interpreter as mod
+
+        return mod.Interpreter, getattr(mod, "OpResolverType", None), "ai-edge-litert", getattr(
+            ai_edge_litert, "__version__", "unknown"
+        )
+    except ImportError:
+        pass
+    try:
+        import tflite_runtime
+        from tflite_runtime import interpreter as mod
+
+        return mod.Interpreter, getattr(mod, "OpResolverType", None), "tflite-runtime", getattr(
+            tflite_runtime, "__version__", "unknown"
+        )
+    except ImportError:
+        pass
+    try:  # last resort only: a full TensorFlow install
+        import tensorflow as tf
+
+        return (
+            tf.lite.Interpreter,
+            getattr(tf.lite.experimental, "OpResolverType", None),
+            "tensorflow.lite",
+            tf.__version__,
+        )
+    except ImportError:
+        pass
+    raise RuntimeError(
+        "no TFLite interpreter found; install one on the device: "
+        "pip install ai-edge-litert (or tflite-runtime)"
+    )
+
+
+# --------------------------------------------------------------------------- device facts
+
+
+def _read(path):
+    try:
+        with open(path) as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def _proc_status_mb(key):
+    """VmRSS / VmHWM from /proc/self/status in MB, or None off Linux."""
+    text = _read("/proc/self/status")
+    if text is None:
+        return None
+    for line in text.splitlines():
+        if line.startswith(key + ":"):
+            return round(int(line.split()[1]) / 1024.0, 2)
+    return None
+
+
+def rss_mb():
+    return _proc_status_mb("VmRSS")
+
+
+def peak_rss_mb():
+    peak = _proc_status_mb("VmHWM")
+    if peak is not None:
+        return peak
+    try:
+        import resource
+
+        ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(ru / (1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0), 2)
+    except Exception:
+        return None
+
+
+def temperature_c():
+    """The hottest thermal zone in °C (SoC temperature on a Pi), or None."""
+    base = "/sys/class/thermal"
+    try:
+        zones = [z for z in os.listdir(base) if z.startswith("thermal_zone")]
+    except OSError:
+        return None
+    temps = []
+    for z in zones:
+        raw = _read(os.path.join(base, z, "temp"))
+        try:
+            temps.append(int(raw) / 1000.0)
+        except (TypeError, ValueError):
+            continue
+    return round(max(temps), 1) if temps else None
+
+
+def cpu_model():
+    text = _read("/proc/cpuinfo") or ""
+    for key in ("model name", "Model", "Hardware", "Processor"):
+        for line in text.splitlines():
+            if line.startswith(key) and ":" in line:
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def mem_total_mb():
+    text = _read("/proc/meminfo") or ""
+    for line in text.splitlines():
+        if line.startswith("MemTotal:"):
+            return round(int(line.split()[1]) / 1024.0, 1)
+    return None
+
+
+def device_info():
+    """Facts about this device, in the shape of bench.records.DeviceInfo."""
+    try:
+        _, _, rt_name, rt_version = load_runtime()
+    except RuntimeError:
+        rt_name, rt_version = None, None
+    try:
+        import numpy
+
+        np_version = numpy.__version__
+    except ImportError:
+        np_version = None
+    return {
+        "hostname": socket.gethostname(),
+        "os": " ".join(platform.uname()),
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "mem_total_mb": mem_total_mb(),
+        "python": platform.python_version(),
+        "runtime_name": rt_name,
+        "runtime_version": rt_version,
+        "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "temperature_c": temperature_c(),
+        "extra": {"numpy": np_version, "executable": sys.executable},
+    }
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+class ModelError(Exception):
+    """A failure with a hint that names the fix."""
+
+
+def make_interpreter(model_path, threads, xnnpack):
+    Interpreter, OpResolverType, _, _ = load_runtime()
+    kwargs = {"model_path": model_path, "num_threads": threads}
+    if not xnnpack:
+        if OpResolverType is None:
+            raise ModelError("this runtime cannot switch XNNPACK off; run with XNNPACK on")
+        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interp = Interpreter(**kwargs)
+    interp.allocate_tensors()
+    return interp
+
+
+def random_inputs(interp, rng):
+    import numpy as np
+
+    feeds = []
+    for d in interp.get_input_details():
+        shape = [int(s) if s > 0 else 1 for s in d["shape"]]
+        dtype = np.dtype(d["dtype"])
+        if dtype.kind == "f":
+            arr = rng.random(shape).astype(dtype)
+        elif dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            arr = rng.integers(info.min, int(info.max) + 1, size=shape, dtype=dtype)
+        elif dtype.kind == "b":
+            arr = rng.random(shape) > 0.5
+        else:
+            raise ModelError("input %r has dtype %s, which the runner cannot fill" % (d["name"], dtype))
+        feeds.append((d["index"], arr))
+    return feeds
+
+
+def measure(args):
+    """Load, warm up and time one model; then evaluate it when eval data is given."""
+    import numpy as np
+
+    _, _, rt_name, rt_version = load_runtime()
+    rec = {
+        "runtime_name": rt_name,
+        "runtime_version": rt_version,
+        "threads": args.threads,
+        "xnnpack": args.xnnpack,
+        "delegate_fallback": None,
+        "temp_c_before": temperature_c(),
+    }
+    rec["rss_mb"] = {"before": rss_mb(), "after_init": None, "peak": None}
+    if not os.path.isfile(args.model):
+        raise ModelError("model file %s does not exist" % args.model)
+    if os.path.getsize(args.model) == 0:
+        raise ModelError("model file %s is empty (0 bytes); rebuild or re-copy it" % args.model)
+
+    rng = np.random.default_rng(args.seed)
+    use_xnnpack = args.xnnpack
+    while True:
+        t0 = time.perf_counter_ns()
+        try:
+            interp = make_interpreter(args.model, args.threads, use_xnnpack)
+        except ValueError as exc:
+            if use_xnnpack and _delegate_refused(exc):
+                rec["delegate_fallback"] = _first_line(exc)
+                use_xnnpack = False
+                continue
+            raise ModelError(
+                "cannot load %s as a TFLite model (%s); re-export it with the TFLite converter"
+                % (os.path.basename(args.model), _first_line(exc))
+            )
+        except RuntimeError as exc:
+            if use_xnnpack:
+                rec["delegate_fallback"] = _first_line(exc)
+                use_xnnpack = False
+                continue
+            raise ModelError(
+                "the runtime cannot prepare %s (%s); the model may need a newer runtime"
+                % (os.path.basename(args.model), _first_line(exc))
+            )
+        init_ns = time.perf_counter_ns() - t0
+        feeds = random_inputs(interp, rng)
+        for index, arr in feeds:
+            interp.set_tensor(index, arr)
+        try:
+            t0 = time.perf_counter_ns()
+            interp.invoke()
+            first_ns = time.perf_counter_ns() - t0
+        except RuntimeError as exc:
+            if use_xnnpack:
+                rec["delegate_fallback"] = _first_line(exc)
+                use_xnnpack = False
+                del interp
+                continue
+            raise ModelError("invoke() failed on %s (%s)" % (args.model, _first_line(exc)))
+        break
+
+    rec["xnnpack"] = use_xnnpack
+    rec["init_ms"] = round(init_ns / 1e6, 3)
+    rec["first_inference_us"] = round(first_ns / 1e3, 1)
+    rec["rss_mb"]["after_init"] = rss_mb()
+    for _ in range(args.warmup):
+        interp.invoke()
+    rec["warmup_runs"] = args.warmup
+    samples = []
+    clock = time.perf_counter_ns
+    invoke = interp.invoke
+    for _ in range(args.runs):
+        t = clock()
+        invoke()
+        samples.append(clock() - t)
+    rec["samples_ns"] = samples
+    rec["rss_mb"]["peak"] = peak_rss_mb()
+    rec["temp_c_after"] = temperature_c()
+
+    if args.eval:
+        rec.update(evaluate(interp, args))
+    else:
+        rec.update({"accuracy": None, "eval_method": None, "eval_n": None})
+    return rec
+
+
+def evaluate(interp, args):
+    """Top-1 accuracy on the eval set, batched when the model lets its input be resized."""
+    import numpy as np
+
+    data = np.load(args.eval)
+    x, y = data["x"], data["y"]
+    x_scale = float(data["x_scale"]) if "x_scale" in data.files else 1.0
+    if args.eval_limit:
+        x, y = x[: args.eval_limit], y[: args.eval_limit]
+    inp = interp.get_input_details()
+    if len(inp) != 1:
+        raise ModelError("accuracy needs a model with one input; this one has %d" % len(inp))
+    inp = inp[0]
+    sample_shape = [int(s) for s in inp["shape"][1:]]
+    if int(np.prod(sample_shape)) != int(np.prod(x.shape[1:])):
+        raise ModelError(
+            "the model's input %s does not fit the dataset's samples %s; bench it without "
+            "eval data or rebuild it for this dataset" % (list(inp["shape"]), list(x.shape[1:]))
+        )
+    batch = max(1, int(args.eval_batch))
+    method = "batched(%d)" % batch
+    try:
+        interp.resize_tensor_input(inp["index"], [batch] + sample_shape, strict=False)
+        interp.allocate_tensors()
+    except Exception:
+        batch, method = 1, "per-sample"
+        interp.resize_tensor_input(inp["index"], [1] + sample_shape, strict=False)
+        interp.allocate_tensors()
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    in_dtype = np.dtype(inp["dtype"])
+    in_scale, in_zp = inp["quantization"]
+    out_scale, out_zp = out["quantization"]
+    preds = np.empty(len(x), dtype=np.int64)
+    for start in range(0, len(x), batch):
+        chunk = x[start : start + batch].astype(np.float32) * x_scale
+        n = len(chunk)
+        if n < batch:  # pad the last batch; padded rows are ignored
+            chunk = np.concatenate([chunk, np.zeros((batch - n,) + chunk.shape[1:], np.float32)])
+        chunk = chunk.reshape([batch] + sample_shape)
+        if in_dtype.kind in "iu" and in_scale:
+            info = np.iinfo(in_dtype)
+            chunk = np.clip(np.round(chunk / in_scale + in_zp), info.min, info.max)
+        interp.set_tensor(inp["index"], chunk.astype(in_dtype))
+        interp.invoke()
+        logits = interp.get_tensor(out["index"]).reshape(batch, -1).astype(np.float32)
+        if out_scale:
+            logits = (logits - out_zp) * out_scale
+        preds[start : start + n] = logits[:n].argmax(axis=1)
+    acc = float((preds == y.astype(np.int64)).mean()) if len(x) else None
+    return {"accuracy": acc, "eval_method": method, "eval_n": int(len(x))}
+
+
+def _delegate_refused(exc):
+    text = str(exc).lower()
+    return "delegate" in text or "xnnpack" in text
+
+
+def _first_line(exc):
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- operators
+
+
+def model_ops(path):
+    """The (builtin or custom) operators of a .tflite file with their versions."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        try:
+            from tflite_runtime import schema_py_generated as schema  # not in every build
+        except ImportError:
+            return None
+    with open(path, "rb") as fh:
+        buf = fh.read()
+    model = schema.Model.GetRootAsModel(buf, 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    ops = []
+    for i in range(model.OperatorCodesLength()):
+        oc = model.OperatorCodes(i)
+        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        name = names.get(code, str(code))
+        if name == "CUSTOM" and oc.CustomCode():
+            name = oc.CustomCode().decode()
+        ops.append({"name": name, "version": oc.Version()})
+    return ops
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def emit(obj):
+    sys.stdout.write(MARKER + json.dumps(obj, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="edgebench on-device runner (one model)")
+    sub = parser.add_subparsers(dest="mode", required=True)
+    sub.add_parser("info", help="print device and runtime facts")
+    r = sub.add_parser("run", help="measure one model")
+    r.add_argument("--model", required=True)
+    r.add_argument("--eval", default=None, help=".npz with x, y (and x_scale)")
+    r.add_argument("--runs", type=int, default=100)
+    r.add_argument("--warmup", type=int, default=10)
+    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--no-xnnpack", dest="xnnpack", action="store_false")
+    r.add_argument("--eval-batch", type=int, default=256)
+    r.add_argument("--eval-limit", type=int, default=0)
+    r.add_argument("--seed", type=int, default=0)
+    o = sub.add_parser("ops", help="list each model's operators and versions")
+    o.add_argument("--model", action="append", required=True)
+    args = parser.parse_args(argv)
+
+    if args.mode == "info":
+        emit(device_info())
+        return 0
+    if args.mode == "ops":
+        emit({m: model_ops(m) for m in args.model})
+        return 0
+    try:
+        rec = measure(args)
+        rec["status"] = "ok"
+        rec["error"] = None
+        emit(rec)
+        return 0
+    except (ModelError, RuntimeError) as exc:
+        emit({"status": "failed", "error": _first_line(exc)})
+        return 1
+    except Exception as exc:  # a bug or an unexpected runtime failure: keep the traceback
+        traceback.print_exc()
+        emit({"status": "failed", "error": "%s: %s" % (type(exc).__name__, _first_line(exc))})
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Targets: getting the runner, models and eval data onto a device and running them there."""
+
+from deploy.base import (
+    CommandResult,
+    RuntimeMissing,
+    Target,
+    TargetError,
+    TargetTimeout,
+    TargetUnreachable,
+    register_target,
+    target_for,
+)
+from deploy.local import LocalTarget
+
+register_target("local", LocalTarget)
+
+__all__ = [
+    "CommandResult",
+    "LocalTarget",
+    "RuntimeMissing",
+    "Target",
+    "TargetError",
+    "TargetTimeout",
+    "TargetUnreachable",
+    "register_target",
+    "target_for",
+]

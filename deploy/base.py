@@ -1,0 +1,110 @@
+"""The one small interface every target implements, its typed results and its errors."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from bench.errors import EdgebenchError
+
+
+class TargetError(EdgebenchError):
+    """A target could not do what was asked. The message names the fix."""
+
+
+class TargetUnreachable(TargetError):
+    """The device cannot be reached (network, authentication, offline)."""
+
+
+class TargetTimeout(TargetError):
+    """A command outlived its time limit and was killed."""
+
+
+class RuntimeMissing(TargetError):
+    """The device has no Python or no TFLite interpreter the runner can use."""
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What one command on a target did."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+class Target(abc.ABC):
+    """A place models run: this machine, a board over SSH, a phone over adb.
+
+    Use as a context manager so that :meth:`cleanup` runs also after a failure.
+    """
+
+    #: the address the user gave, e.g. ``local`` or ``ssh://pi@raspberrypi``
+    address: str
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    @property
+    def name(self) -> str:
+        """A short name usable in file names (``results-<name>.json``)."""
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.address)
+        return safe.strip("_") or "target"
+
+    @abc.abstractmethod
+    def push(self, paths: Sequence[Path]) -> dict[Path, str]:
+        """Copy local files to the device's work folder; return each one's path there."""
+
+    @abc.abstractmethod
+    def run(self, argv: Sequence[str], timeout_s: float) -> CommandResult:
+        """Run a command (an argument list, never a shell string) with a time limit.
+
+        Raises :class:`TargetTimeout` when the limit passes (the command is killed).
+        """
+
+    @abc.abstractmethod
+    def fetch(self, remote: str, local: Path) -> Path:
+        """Copy a file from the device to ``local``."""
+
+    @abc.abstractmethod
+    def cleanup(self) -> None:
+        """Remove everything this target put on the device. Safe to call twice."""
+
+    @property
+    @abc.abstractmethod
+    def python(self) -> str:
+        """The Python interpreter on the device that runs ``bench/runner.py``."""
+
+    def __enter__(self) -> Target:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cleanup()
+
+
+_REGISTRY: dict[str, type[Target]] = {}
+
+
+def register_target(scheme: str, cls: type[Target]) -> None:
+    """Make ``cls`` handle addresses ``<scheme>://…`` (or the bare word, for ``local``)."""
+    _REGISTRY[scheme] = cls
+
+
+def target_for(address: str, **options: object) -> Target:
+    """The target for an address such as ``local``, ``ssh://pi@host:22`` or ``adb://SERIAL``."""
+    scheme = address.split("://", 1)[0] if "://" in address else address
+    cls = _REGISTRY.get(scheme)
+    if cls is None:
+        known = ", ".join(f"{s}://…" if s != "local" else s for s in sorted(_REGISTRY))
+        raise TargetError(f"unknown target {address!r}; use one of: {known}")
+    return cls(address, **options)  # type: ignore[call-arg]
