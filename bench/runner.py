@@ -285,21 +285,24 @@ def measure(args):
     rec["temp_c_after"] = temperature_c()
 
     if args.eval:
-        rec.update(evaluate(interp, args))
+        rec.update(evaluate(interp, args.eval, args.eval_batch, args.eval_limit))
     else:
         rec.update({"accuracy": None, "eval_method": None, "eval_n": None})
     return rec
 
 
-def evaluate(interp, args):
-    """Top-1 accuracy on the eval set, batched when the model lets its input be resized."""
+def evaluate(interp, eval_path, eval_batch=256, eval_limit=0):
+    """Top-1 accuracy on an eval .npz (x, y, x_scale), batched when the input can be resized.
+
+    Honours int8 input/output scale and zero point. Returns accuracy, eval_method, eval_n.
+    """
     import numpy as np
 
-    data = np.load(args.eval)
+    data = np.load(eval_path)
     x, y = data["x"], data["y"]
     x_scale = float(data["x_scale"]) if "x_scale" in data.files else 1.0
-    if args.eval_limit:
-        x, y = x[: args.eval_limit], y[: args.eval_limit]
+    if eval_limit:
+        x, y = x[:eval_limit], y[:eval_limit]
     inp = interp.get_input_details()
     if len(inp) != 1:
         raise ModelError("accuracy needs a model with one input; this one has %d" % len(inp))
@@ -310,7 +313,7 @@ def evaluate(interp, args):
             "the model's input %s does not fit the dataset's samples %s; bench it without "
             "eval data or rebuild it for this dataset" % (list(inp["shape"]), list(x.shape[1:]))
         )
-    batch = max(1, int(args.eval_batch))
+    batch = max(1, int(eval_batch))
     method = "batched(%d)" % batch
     try:
         interp.resize_tensor_input(inp["index"], [batch] + sample_shape, strict=False)
