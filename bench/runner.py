@@ -422,12 +422,16 @@ def main(argv=None):
         rec["error"] = None
         emit(rec)
         return 0
-    except (ModelError, RuntimeError) as exc:
-        emit({"status": "failed", "error": _first_line(exc)})
+    except ModelError as exc:
+        emit({"status": "failed", "error": _first_line(exc), "error_kind": "input"})
+        return 1
+    except RuntimeError as exc:
+        emit({"status": "failed", "error": _first_line(exc), "error_kind": "runtime"})
         return 1
     except Exception as exc:  # a bug or an unexpected runtime failure: keep the traceback
         traceback.print_exc()
-        emit({"status": "failed", "error": "%s: %s" % (type(exc).__name__, _first_line(exc))})
+        error = "%s: %s" % (type(exc).__name__, _first_line(exc))
+        emit({"status": "failed", "error": error, "error_kind": "crash"})
         return 1
 
 

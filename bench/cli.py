@@ -1,0 +1,425 @@
+"""The command line: a thin parser over one plain function per subcommand.
+
+``main()`` is the one error boundary: an :class:`~bench.errors.EdgebenchError` becomes one
+line on stderr and exit status 2. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bench.errors import EdgebenchError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def log(msg: str) -> None:
+    """Progress and notes go to stderr; tables and verdicts go to stdout."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- argument types
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1; got {value}")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0; got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0; got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0; got {value}")
+    return value
+
+
+def target_address(text: str) -> str:
+    if text == "local" or "://" in text:
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a target; use local, ssh://[user@]host[:port] or adb://SERIAL"
+    )
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def default_config() -> Path:
+    from build.config import default_pipeline_path
+
+    return default_pipeline_path()
+
+
+def load_config(path: Path | None):
+    from build.config import load_pipeline
+
+    return load_pipeline(path or default_config())
+
+
+def point_latest(out: Path, run_dir: Path) -> None:
+    """Keep ``<out>/latest`` pointing at the newest run folder (atomic symlink swap)."""
+    link = out / "latest"
+    tmp = out / f".latest.{os.getpid()}"
+    try:
+        tmp.unlink(missing_ok=True)
+        os.symlink(run_dir.resolve(), tmp)
+        os.replace(tmp, link)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def resolve_run_dir(out: Path, run: str | None) -> Path:
+    from bench.orchestrate import new_run_id
+
+    return out / (run or new_run_id())
+
+
+def add_out(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out"),
+        metavar="DIR",
+        help="output folder; each run writes into DIR/<run>/ and DIR/latest points at it "
+        "(default: out)",
+    )
+
+
+def add_bench_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("measurement (defaults from the pipeline config's [bench])")
+    g.add_argument(
+        "--target",
+        dest="targets",
+        action="append",
+        type=target_address,
+        metavar="T",
+        help="where to run: local (default), ssh://[user@]host[:port], adb://SERIAL; repeatable",
+    )
+    g.add_argument("--runs", type=positive_int, help="timed invoke() calls per model")
+    g.add_argument("--warmup", type=nonneg_int, help="untimed invoke() calls before timing")
+    g.add_argument("--threads", type=positive_int, help="interpreter threads")
+    g.add_argument(
+        "--no-xnnpack",
+        dest="xnnpack",
+        action="store_false",
+        default=None,
+        help="run without the default XNNPACK delegate",
+    )
+    g.add_argument("--timeout-s", type=positive_float, help="time limit per model, seconds")
+    g.add_argument(
+        "--eval-limit", type=nonneg_int, help="evaluate on the first N test samples (0 = all)"
+    )
+
+
+def settings_from_args(base, args: argparse.Namespace):
+    """Command-line values override the config's [bench] section."""
+    changes = {
+        k: getattr(args, k)
+        for k in ("runs", "warmup", "threads", "xnnpack", "timeout_s", "eval_limit")
+        if getattr(args, k, None) is not None
+    }
+    return replace(base, **changes)
+
+
+# --------------------------------------------------------------------------- build
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    manifest = do_build(args)
+    print(f"manifest: {manifest}")
+    return EXIT_OK
+
+
+def do_build(args: argparse.Namespace) -> Path:
+    config = load_config(args.config)
+    config = apply_build_overrides(config, args)
+    from build.pipeline import build_pipeline
+
+    run_dir = resolve_run_dir(args.out, args.run)
+    if (run_dir / "manifest.json").exists():
+        raise EdgebenchError(
+            f"{run_dir} already holds a build; choose another --run name or delete that folder"
+        )
+    t0 = time.monotonic()
+    manifest = build_pipeline(config, run_dir, model_path=args.model, progress=log)
+    point_latest(args.out, run_dir)
+    log(f"build: done in {time.monotonic() - t0:.1f} s -> {run_dir}")
+    return manifest
+
+
+def apply_build_overrides(config, args: argparse.Namespace):
+    """--epochs / --train-limit / --test-limit replace the config's values for this run."""
+    data, train = config.data, config.train
+    if args.train_limit is not None:
+        data = replace(data, train_limit=args.train_limit)
+    if args.test_limit is not None:
+        data = replace(data, test_limit=args.test_limit)
+    if args.epochs is not None:
+        train = replace(train, epochs=args.epochs)
+    return replace(config, data=data, train=train)
+
+
+def add_build_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="pipeline TOML (default: models/pipeline.toml shipped with edgebench)",
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="your own trained Keras model (.keras or .h5) to use as the dense baseline",
+    )
+    p.add_argument("--run", help="name of the run folder under --out (default: UTC timestamp)")
+    g = p.add_argument_group("quick runs (override the config)")
+    g.add_argument("--epochs", type=positive_int, help="baseline training epochs")
+    g.add_argument("--train-limit", type=nonneg_int, help="use the first N training samples")
+    g.add_argument("--test-limit", type=nonneg_int, help="use the first N test samples")
+    add_out(p)
+
+
+# --------------------------------------------------------------------------- bench
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    results = do_bench(args, args.inputs)
+    from bench.summary import format_summary
+
+    print(format_summary(results))
+    return bench_exit_status(results)
+
+
+def do_bench(args: argparse.Namespace, inputs: Sequence[Path], run: str | None = None):
+    from bench.orchestrate import bench, plan_from_inputs
+
+    config = load_config(args.config) if args.config else None
+    from bench.records import BenchSettings
+
+    settings = settings_from_args(config.bench if config else BenchSettings(), args)
+    targets = args.targets or (list(config.targets) if config else ["local"])
+    plan = plan_from_inputs(inputs, run_id=run or getattr(args, "run", None))
+    run_dir = args.out / plan.run_id
+    log(f"bench: {len(plan.items)} models on {', '.join(targets)} -> {run_dir}")
+    results = bench(plan, run_dir, settings, targets, progress=log)
+    point_latest(args.out, run_dir)
+    for res in results:
+        for rec in res.records:
+            if not rec.ok:
+                log(f"edgebench: {res.target} {rec.variant}: {rec.error}")
+    return results
+
+
+def bench_exit_status(results) -> int:
+    """2 when an input was bad (the user can fix it), 1 when a model failed, else 0."""
+    kinds = [r.extra.get("error_kind") for res in results for r in res.records if not r.ok]
+    if any(k == "input" for k in kinds):
+        return EXIT_USAGE
+    return EXIT_FAILED if kinds else EXIT_OK
+
+
+def add_bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="a manifest.json (or its run folder) from edgebench build, or .tflite files",
+    )
+    p.add_argument("--config", type=Path, help="take [bench] settings and targets from this TOML")
+    p.add_argument("--run", help="run folder name for loose .tflite inputs (default: timestamp)")
+    add_bench_options(p)
+    add_out(p)
+
+
+# --------------------------------------------------------------------------- gate
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    return do_gate(args, args.results)
+
+
+def do_gate(args: argparse.Namespace, inputs: Sequence[Path]) -> int:
+    from bench.gate import evaluate, format_report, load_budgets, write_junit
+    from bench.records import Results
+
+    paths = results_paths(inputs or [args.out / "latest"])
+    budgets_path = args.budgets or budgets_from_config(args)
+    budgets = load_budgets(budgets_path)
+    results = [Results.load(p) for p in paths]
+    report = evaluate(budgets, results)
+    print(format_report(report))
+    if args.junit:
+        write_junit(report, args.junit)
+        log(f"gate: JUnit XML -> {args.junit}")
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def budgets_from_config(args: argparse.Namespace) -> Path:
+    config = load_config(getattr(args, "config", None))
+    if config.budgets is None:
+        raise EdgebenchError("no budgets file: pass --budgets PATH or set [gate] budgets")
+    return config.budgets
+
+
+def results_paths(inputs: Sequence[Path]) -> list[Path]:
+    """Results files from explicit paths or run folders (every results-*.json inside)."""
+    paths: list[Path] = []
+    for p in inputs:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(p.glob("results-*.json"))
+            if not found:
+                raise EdgebenchError(f"{p} holds no results-*.json; run edgebench bench first")
+            paths.extend(found)
+        elif p.is_file():
+            paths.append(p)
+        else:
+            raise EdgebenchError(f"{p} does not exist; give a results file or a run folder")
+    return paths
+
+
+def add_gate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "results",
+        nargs="*",
+        type=Path,
+        metavar="RESULTS",
+        help="results-<target>.json files or run folders (default: <out>/latest)",
+    )
+    p.add_argument(
+        "--budgets",
+        type=Path,
+        help="budgets TOML (default: [gate] budgets of the pipeline config)",
+    )
+    p.add_argument("--config", type=Path, help="pipeline TOML whose [gate] names the budgets")
+    p.add_argument("--junit", type=Path, metavar="PATH", help="also write JUnit XML for CI")
+    add_out(p)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    t0 = time.monotonic()
+    manifest = do_build(args)
+    results = do_bench(args, [manifest])
+    from bench.summary import format_summary
+
+    status = do_gate(args, [manifest.parent])
+    print()
+    print(format_summary(results))
+    print(f"\nrun: {manifest.parent} in {time.monotonic() - t0:.1f} s")
+    return max(status, bench_exit_status(results))
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    add_build_args(p)
+    add_bench_options(p)
+    p.add_argument("--budgets", type=Path, help="budgets TOML (default: [gate] of the config)")
+    p.add_argument("--junit", type=Path, metavar="PATH", help="also write the gate's JUnit XML")
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    description: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    handler: Callable[[argparse.Namespace], int]
+
+
+COMMANDS: list[Command] = [
+    Command(
+        "build",
+        "train, prune and convert models; write a manifest",
+        "Train the dense baseline (or take yours with --model), prune it with every recipe of "
+        "the pipeline config, convert each to TFLite variants, and write "
+        "<out>/<run>/manifest.json with zip bytes, sparsity, operators and host accuracy.",
+        add_build_args,
+        cmd_build,
+    ),
+    Command(
+        "bench",
+        "measure models on targets; write results-<target>.json",
+        "Run each model in its own process on each target: load/allocate time, first "
+        "inference, timed invoke() percentiles, resident memory and top-1 accuracy when the "
+        "manifest has labels. Example: edgebench bench out/latest/manifest.json",
+        add_bench_args,
+        cmd_bench,
+    ),
+    Command(
+        "gate",
+        "check results against budgets; exit 1 when one is broken",
+        "Hold every record against the rules of a budgets TOML (max_zip_bytes, min_accuracy, "
+        "max_accuracy_drop, max_latency_p90_us, max_peak_rss_mb, keyed by variant or glob). "
+        "Exit 0 when all pass, 1 when any fails, 2 on bad input.",
+        add_gate_args,
+        cmd_gate,
+    ),
+    Command(
+        "run",
+        "build, bench and gate in one go (the main job)",
+        "The main job: build -> bench -> gate on the pipeline config, then one summary table.",
+        add_run_args,
+        cmd_run,
+    ),
+]
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgebench",
+        description="Prune and quantise Keras models into TFLite variants, measure them where "
+        "they ship, and gate them against budgets.",
+        epilog="Each subcommand has --help. Bad input exits with status 2 and one line.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for c in COMMANDS:
+        p = sub.add_parser(c.name, help=c.help, description=c.description)
+        c.add_arguments(p)
+        p.set_defaults(handler=c.handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except EdgebenchError as exc:
+        print(f"edgebench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("edgebench: interrupted; files already written are complete", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

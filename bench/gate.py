@@ -1,0 +1,249 @@
+"""The gate: hold results against budgets. Every check is a small object; collect all failures.
+
+A budgets file is TOML with rules keyed by variant name or glob::
+
+    schema_version = 1
+    baseline = "baseline/float32"     # what max_accuracy_drop is measured against
+
+    [budgets."*/int8"]
+    max_zip_bytes = 12000
+    min_accuracy = 0.80
+
+    [budgets."*"]
+    max_accuracy_drop = 0.05          # absolute, against the baseline of the same run
+    max_latency_p90_us = 5000
+    max_peak_rss_mb = 300
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from bench.errors import ConfigError
+from bench.records import Record, Results
+
+BUDGETS_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A number a rule can limit, and how to read it from a record."""
+
+    name: str
+    unit: str
+    read: Callable[[Record, Results, str], float | None]
+    upper: bool  # True: value must be <= limit; False: value must be >= limit
+
+
+def _accuracy_drop(rec: Record, results: Results, baseline: str) -> float | None:
+    try:
+        base = results.record(baseline)
+    except KeyError:
+        return None
+    if base.accuracy is None or rec.accuracy is None:
+        return None
+    return round(base.accuracy - rec.accuracy, 6)
+
+
+METRICS: dict[str, Metric] = {
+    "max_zip_bytes": Metric("zip_bytes", "B", lambda r, _s, _b: r.zip_bytes, True),
+    "min_accuracy": Metric("accuracy", "", lambda r, _s, _b: r.accuracy, False),
+    "max_accuracy_drop": Metric("accuracy_drop", "", _accuracy_drop, True),
+    "max_latency_p90_us": Metric(
+        "latency_p90_us", "µs", lambda r, _s, _b: r.latency_us.p90 if r.latency_us else None, True
+    ),
+    "max_peak_rss_mb": Metric(
+        "peak_rss_mb", "MB", lambda r, _s, _b: r.rss_mb.peak if r.rss_mb else None, True
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One limit on one metric for the variants a pattern matches."""
+
+    pattern: str
+    key: str  # a METRICS key, e.g. "max_zip_bytes"
+    limit: float
+
+    def __post_init__(self) -> None:
+        if self.key not in METRICS:
+            hint = difflib.get_close_matches(self.key, METRICS, n=1)
+            also = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ConfigError(
+                f"unknown budget {self.key!r} in [budgets.{self.pattern!r}]{also} "
+                f"(known: {', '.join(METRICS)})"
+            )
+        if isinstance(self.limit, bool) or not isinstance(self.limit, (int, float)):
+            raise ConfigError(
+                f"budgets.{self.pattern!r}.{self.key} must be a number; got {self.limit!r}"
+            )
+
+    def check(self, rec: Record, results: Results, baseline: str) -> CheckResult:
+        m = METRICS[self.key]
+        value = m.read(rec, results, baseline)
+        if not rec.ok:
+            return CheckResult(rec.variant, results.target, m.name, None, self, False,
+                               f"the model did not run: {rec.error}")
+        if value is None:
+            why = (f"no {baseline} accuracy in this run" if self.key == "max_accuracy_drop"
+                   else f"{m.name} was not measured")
+            return CheckResult(rec.variant, results.target, m.name, None, self, False, why)
+        ok = value <= self.limit if m.upper else value >= self.limit
+        return CheckResult(rec.variant, results.target, m.name, value, self, ok, None)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one rule on one record."""
+
+    variant: str
+    target: str
+    metric: str
+    value: float | None
+    rule: Rule
+    passed: bool
+    reason: str | None = None
+
+    @property
+    def op(self) -> str:
+        return "<=" if METRICS[self.rule.key].upper else ">="
+
+    def describe(self) -> str:
+        unit = METRICS[self.rule.key].unit
+        value = "—" if self.value is None else _fmt(self.value)
+        text = f"{self.metric} {value} {self.op} {_fmt(self.rule.limit)}{' ' + unit if unit else ''}"
+        return f"{text} ({self.reason})" if self.reason else text
+
+
+def _fmt(x: float) -> str:
+    if float(x).is_integer() and abs(x) >= 1000:
+        return f"{int(x):,}"
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """A parsed budgets file."""
+
+    rules: tuple[Rule, ...]
+    baseline: str = "baseline/float32"
+    path: Path | None = None
+    patterns: tuple[str, ...] = field(default_factory=tuple)
+
+
+def load_budgets(path: Path) -> Budgets:
+    """Parse and check a budgets TOML file; unknown keys are errors that name the fix."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"budgets file {path} does not exist; pass --budgets PATH") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    top = {"schema_version", "baseline", "budgets"}
+    for key in data:
+        if key not in top:
+            hint = difflib.get_close_matches(key, top, n=1)
+            also = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ConfigError(f"unknown key {key!r} in {path}{also}")
+    version = data.get("schema_version", BUDGETS_SCHEMA_VERSION)
+    if version != BUDGETS_SCHEMA_VERSION:
+        raise ConfigError(
+            f"{path}: budgets schema_version {version!r} is not supported "
+            f"(this edgebench reads {BUDGETS_SCHEMA_VERSION})"
+        )
+    table = data.get("budgets", {})
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(f'{path} has no [budgets."<variant or glob>"] tables; add one')
+    rules = []
+    for pattern, limits in table.items():
+        if not isinstance(limits, dict):
+            raise ConfigError(f'{path}: budgets.{pattern} must be a table: [budgets."{pattern}"]')
+        for key, limit in limits.items():
+            rules.append(Rule(pattern, key, limit))
+    baseline = data.get("baseline", "baseline/float32")
+    return Budgets(tuple(rules), baseline, path, tuple(table))
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """Every check of one gate run."""
+
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def failures(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def evaluate(budgets: Budgets, results: Sequence[Results]) -> GateReport:
+    """Apply every rule to every record it matches, across all results files."""
+    checks: list[CheckResult] = []
+    variants = {r.variant for res in results for r in res.records}
+    for pattern in budgets.patterns:
+        if not any(fnmatch.fnmatchcase(v, pattern) for v in variants):
+            raise ConfigError(
+                f"budgets pattern {pattern!r} matches no variant in the results "
+                f"(variants: {', '.join(sorted(variants))}); fix the name or glob"
+            )
+    for res in results:
+        for rec in res.records:
+            for rule in budgets.rules:
+                if fnmatch.fnmatchcase(rec.variant, rule.pattern):
+                    checks.append(rule.check(rec, res, budgets.baseline))
+    return GateReport(tuple(checks))
+
+
+def format_report(report: GateReport) -> str:
+    """A table a person and a CI log can both read, then one verdict line."""
+    rows = [("", "target", "variant", "check")]
+    for c in report.checks:
+        rows.append(("PASS" if c.passed else "FAIL", c.target, c.variant, c.describe()))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [
+        f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip()
+        for r in rows
+    ]
+    n_fail = len(report.failures)
+    verdict = (
+        f"gate: PASSED, {len(report.checks)} checks"
+        if report.passed
+        else f"gate: FAILED, {n_fail} of {len(report.checks)} checks failed"
+    )
+    return "\n".join(lines + [verdict])
+
+
+def write_junit(report: GateReport, path: Path) -> None:
+    """JUnit XML: one testcase per check, so CI systems show each budget."""
+    from bench.records import write_text_atomic
+
+    suite = ET.Element(
+        "testsuite",
+        name="edgebench.gate",
+        tests=str(len(report.checks)),
+        failures=str(len(report.failures)),
+        errors="0",
+    )
+    for c in report.checks:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"edgebench.{c.target}",
+            name=f"{c.variant} {c.metric}",
+        )
+        if not c.passed:
+            fail = ET.SubElement(case, "failure", message=c.describe())
+            fail.text = c.describe()
+    ET.indent(suite)
+    write_text_atomic(Path(path), ET.tostring(suite, encoding="unicode") + "\n")

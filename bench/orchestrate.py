@@ -1,0 +1,420 @@
+"""The bench stage: put the runner and models on each target, run one process per model, collect.
+
+Reads a build manifest (or bare ``.tflite`` files) and writes ``results-<target>.json`` per
+target. Never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import zipfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench.errors import EdgebenchError, ModelFileError
+from bench.records import (
+    BenchSettings,
+    DeviceInfo,
+    LatencyStats,
+    Manifest,
+    OpInfo,
+    Record,
+    Results,
+    RssMb,
+    Status,
+    from_dict,
+)
+
+RUNNER = Path(__file__).with_name("runner.py")
+MARKER = "EDGEBENCH_JSON "
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchItem:
+    """One model to measure, with the facts the host already knows about it."""
+
+    variant: str
+    path: Path
+    file_bytes: int
+    zip_bytes: int
+    compression_ratio: float | None = None
+    ops: tuple[OpInfo, ...] = ()
+    labelled: bool = False
+    problem: str | None = None  # a host-side check already failed: record it, don't run it
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """Everything the bench stage will run: from a manifest, or from loose .tflite files."""
+
+    run_id: str
+    items: tuple[BenchItem, ...]
+    eval_data: Path | None
+    manifest: Path | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def zip_bytes(path: Path) -> int:
+    """Size of ``path`` compressed alone with ZIP_DEFLATED, as the TF pruning guide measures."""
+    import io
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(path, arcname=Path(path).name)
+    return buf.getbuffer().nbytes
+
+
+def check_tflite_file(path: Path) -> None:
+    """Cheap host-side checks that name the fix: missing, empty, or not a TFLite flatbuffer."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such file; check the path")
+    size = path.stat().st_size
+    if size == 0:
+        raise ModelFileError(f"{path}: the file is empty (0 bytes); rebuild or re-copy it")
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if len(head) < 8 or head[4:8] != b"TFL3":
+        raise ModelFileError(
+            f"{path}: not a TFLite model (no TFL3 identifier); convert it with "
+            "tf.lite.TFLiteConverter or pass the .tflite file, not the Keras model"
+        )
+
+
+def plan_from_inputs(inputs: Sequence[Path], run_id: str | None = None) -> BenchPlan:
+    """Turn the command line's positional inputs into a plan.
+
+    One manifest (or a run folder holding ``manifest.json``), or any number of ``.tflite`` files.
+    """
+    if not inputs:
+        raise EdgebenchError("give a manifest.json (from edgebench build) or .tflite files")
+    paths = [Path(p) for p in inputs]
+    manifests = [p for p in paths if p.suffix == ".json" or p.is_dir()]
+    if manifests:
+        if len(paths) != 1:
+            raise EdgebenchError("give one manifest, or .tflite files, not both")
+        mpath = paths[0] / "manifest.json" if paths[0].is_dir() else paths[0]
+        return plan_from_manifest(mpath)
+    items = []
+    for p in paths:
+        problem = None
+        try:
+            check_tflite_file(p)
+        except ModelFileError as exc:
+            problem = str(exc)
+        exists = p.is_file()
+        items.append(
+            BenchItem(
+                variant=_unique_name(p.stem, items),
+                path=p.resolve() if exists else p,
+                file_bytes=p.stat().st_size if exists else 0,
+                zip_bytes=zip_bytes(p) if exists else 0,
+                problem=problem,
+            )
+        )
+    return BenchPlan(run_id=run_id or new_run_id(), items=tuple(items), eval_data=None)
+
+
+def plan_from_manifest(path: Path) -> BenchPlan:
+    """The TFLite artifacts of a build manifest, with the eval data when it has labels."""
+    manifest = Manifest.load(path)
+    folder = path.parent
+    items = []
+    for a in manifest.tflite_artifacts():
+        p = folder / a.path
+        problem = None
+        try:
+            check_tflite_file(p)
+        except ModelFileError as exc:
+            problem = str(exc)
+        items.append(
+            BenchItem(
+                variant=a.name,
+                path=p.resolve() if p.exists() else p,
+                file_bytes=p.stat().st_size if p.exists() else a.file_bytes,
+                zip_bytes=zip_bytes(p) if p.is_file() else a.zip_bytes,
+                compression_ratio=a.compression_ratio,
+                ops=a.ops,
+                labelled=manifest.eval_data is not None,
+                problem=problem,
+            )
+        )
+    eval_path = folder / manifest.eval_data if manifest.eval_data else None
+    if eval_path is not None and not eval_path.is_file():
+        raise EdgebenchError(f"{eval_path} is missing; rerun edgebench build for this run")
+    return BenchPlan(
+        run_id=manifest.run_id,
+        items=tuple(items),
+        eval_data=eval_path,
+        manifest=path.resolve(),
+    )
+
+
+def _unique_name(stem: str, items: Sequence[BenchItem]) -> str:
+    taken = {i.variant for i in items}
+    name, k = stem, 2
+    while name in taken:
+        name, k = f"{stem}-{k}", k + 1
+    return name
+
+
+def new_run_id() -> str:
+    """A sortable run id from the current UTC time."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+# --------------------------------------------------------------------------- running
+
+
+def parse_runner_output(stdout: str) -> dict | None:
+    """The runner's one JSON line, or None when it printed none (it crashed)."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(MARKER):
+            try:
+                return json.loads(line[len(MARKER) :])
+            except json.JSONDecodeError:
+                return None
+    return None
+
+
+def describe_target(target, runner_remote: str, timeout_s: float = 60.0) -> DeviceInfo:
+    """Ask the runner on the device what it is (runtime, CPU, governor, temperature)."""
+    res = target.run([target.python, runner_remote, "info"], timeout_s=timeout_s)
+    data = parse_runner_output(res.stdout)
+    if res.returncode != 0 or data is None:
+        from deploy.base import RuntimeMissing
+
+        tail = (res.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeMissing(
+            f"{target.address}: the runner could not start with {target.python} ({tail}); "
+            "install Python 3.9+ with numpy and ai-edge-litert or tflite-runtime there"
+        )
+    return from_dict(DeviceInfo, data)
+
+
+def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str | None) -> Record:
+    """Merge what the host knows about a model with what the runner measured."""
+    base = dict(
+        variant=item.variant,
+        model_path=str(item.path),
+        file_bytes=item.file_bytes,
+        zip_bytes=item.zip_bytes,
+        compression_ratio=item.compression_ratio,
+    )
+    if data is None or data.get("status") != Status.OK.value:
+        error = (data or {}).get("error") or fallback_error or "the runner printed no result"
+        extra = {"error_kind": (data or {}).get("error_kind", "crash")}
+        return Record(status=Status.FAILED.value, error=error, extra=extra, **base)
+    samples = data.get("samples_ns") or []
+    latency = LatencyStats.from_samples(samples) if samples else None
+    rss = data.get("rss_mb") or {}
+    return Record(
+        status=Status.OK.value,
+        accuracy=data.get("accuracy"),
+        accuracy_source="device" if data.get("accuracy") is not None else None,
+        eval_method=data.get("eval_method"),
+        eval_n=data.get("eval_n"),
+        latency_us=latency,
+        init_ms=data.get("init_ms"),
+        first_inference_us=data.get("first_inference_us"),
+        warmup_runs=data.get("warmup_runs"),
+        rss_mb=RssMb(rss.get("before"), rss.get("after_init"), rss.get("peak")),
+        threads=data.get("threads"),
+        xnnpack=data.get("xnnpack"),
+        delegate_fallback=data.get("delegate_fallback"),
+        runtime_name=data.get("runtime_name"),
+        runtime_version=data.get("runtime_version"),
+        temp_c_before=data.get("temp_c_before"),
+        temp_c_after=data.get("temp_c_after"),
+        samples_us=tuple(round(s / 1000.0, 1) for s in samples),
+        **base,
+    )
+
+
+def runner_argv(python: str, runner: str, model: str, eval_path: str | None, s: BenchSettings):
+    """The command line that measures one model on a device."""
+    argv = [python, runner, "run", "--model", model]
+    argv += ["--runs", str(s.runs), "--warmup", str(s.warmup), "--threads", str(s.threads)]
+    if not s.xnnpack:
+        argv.append("--no-xnnpack")
+    if eval_path is not None:
+        argv += ["--eval", eval_path, "--eval-batch", str(s.eval_batch)]
+        argv += ["--eval-limit", str(s.eval_limit)]
+    return argv
+
+
+def bench_target(
+    address: str,
+    plan: BenchPlan,
+    settings: BenchSettings,
+    results_path: Path,
+    progress: Progress = print,
+    target_options: dict | None = None,
+) -> Results:
+    """Run every model of the plan on one target; write results after each model."""
+    from deploy import TargetError, TargetTimeout, target_for
+
+    host = host_info()
+    started = time.monotonic()
+    results = Results(
+        run_id=plan.run_id,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        target=address,
+        manifest=str(plan.manifest) if plan.manifest else None,
+        host=host,
+        device=DeviceInfo(),
+        settings=settings,
+        git_commit=git_commit(),
+        records=(),
+    )
+    target = target_for(address, **(target_options or {}))
+    with target:
+        placed = target.push([RUNNER])
+        runner_remote = placed[RUNNER]
+        device = describe_target(target, runner_remote)
+        results = replace(results, device=device)
+        results.save(results_path)
+        eval_remote = target.push([plan.eval_data])[plan.eval_data] if plan.eval_data else None
+        n = len(plan.items)
+        for i, item in enumerate(plan.items, 1):
+            t0 = time.monotonic()
+            if item.problem:
+                rec = Record(
+                    variant=item.variant,
+                    model_path=str(item.path),
+                    status=Status.FAILED.value,
+                    error=item.problem,
+                    file_bytes=item.file_bytes or None,
+                    zip_bytes=item.zip_bytes or None,
+                    extra={"error_kind": "input"},
+                )
+            else:
+                model_remote = target.push([item.path])[item.path]
+                argv = runner_argv(
+                    target.python,
+                    runner_remote,
+                    model_remote,
+                    eval_remote if item.labelled else None,
+                    settings,
+                )
+                try:
+                    res = target.run(argv, timeout_s=settings.timeout_s)
+                    data = parse_runner_output(res.stdout)
+                    tail = (res.stderr.strip().splitlines() or [""])[-1]
+                    why = f"runner exited with status {res.returncode}: {tail}".strip(": ")
+                    rec = record_from_runner(item, data, why)
+                except TargetTimeout as exc:
+                    rec = record_from_runner(item, {"error": str(exc), "error_kind": "timeout"}, None)
+                except TargetError as exc:
+                    rec = record_from_runner(item, {"error": str(exc), "error_kind": "target"}, None)
+            rec = replace(rec, wall_s=round(time.monotonic() - t0, 2))
+            results = replace(results, records=results.records + (rec,))
+            results.save(results_path)  # each record survives whatever comes next
+            progress(_progress_line(i, n, address, rec, time.monotonic() - started))
+    return results
+
+
+def _progress_line(i: int, n: int, address: str, rec: Record, elapsed: float) -> str:
+    if rec.ok and rec.latency_us is not None:
+        acc = "-" if rec.accuracy is None else f"{rec.accuracy:.4f}"
+        what = f"ok  p50 {rec.latency_us.p50:,.1f} µs  accuracy {acc}"
+    else:
+        what = f"{rec.status.upper()}  {rec.error}"
+    return f"[{i}/{n}] {address} {rec.variant}: {what}  ({elapsed:.1f} s elapsed)"
+
+
+def bench(
+    plan: BenchPlan,
+    run_dir: Path,
+    settings: BenchSettings,
+    targets: Sequence[str] = ("local",),
+    progress: Progress = print,
+    target_options: dict[str, dict] | None = None,
+) -> list[Results]:
+    """Bench a plan on every target (concurrently); one results file per target."""
+    from deploy import target_for
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # Resolve every address before anything runs, so a typo costs nothing.
+    names = {}
+    for address in targets:
+        t = target_for(address, **((target_options or {}).get(address, {})))
+        names[address] = t.name
+    outcomes: list[Results] = []
+    errors: list[str] = []
+
+    def one(address: str) -> Results:
+        path = run_dir / f"results-{names[address]}.json"
+        return bench_target(
+            address, plan, settings, path, progress, (target_options or {}).get(address)
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
+        futures = {a: pool.submit(one, a) for a in targets}
+        for address, fut in futures.items():
+            try:
+                outcomes.append(fut.result())
+            except EdgebenchError as exc:
+                errors.append(f"{address}: {exc}")
+    if errors and not outcomes:
+        raise EdgebenchError("; ".join(errors))
+    for e in errors:
+        progress(f"target failed: {e}")
+    return outcomes
+
+
+# --------------------------------------------------------------------------- host facts
+
+
+def host_info() -> DeviceInfo:
+    """This machine, where edgebench itself runs (psutil on the host; the runner on devices)."""
+    import os
+    import platform
+    import socket
+
+    import psutil
+
+    from bench import runner
+
+    try:
+        _, _, rt_name, rt_version = runner.load_runtime()
+    except RuntimeError:
+        rt_name = rt_version = None
+    return DeviceInfo(
+        hostname=socket.gethostname(),
+        os=" ".join(platform.uname()),
+        machine=platform.machine(),
+        cpu=runner.cpu_model(),
+        cores=os.cpu_count(),
+        mem_total_mb=round(psutil.virtual_memory().total / 2**20, 1),
+        python=platform.python_version(),
+        runtime_name=rt_name,
+        runtime_version=rt_version,
+        governor=runner._read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        temperature_c=runner.temperature_c(),
+    )
+
+
+def git_commit() -> str | None:
+    """The commit of the edgebench checkout, when there is one."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
