@@ -96,10 +96,15 @@ class TrainConfig:
     epochs: int = 4
     batch_size: int = 128
     learning_rate: float = 0.001
+    lr_schedule: str = "constant"  # or "cosine": decays to 2% over all epochs
     validation_split: float = 0.1
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ConfigError(
+                f"lr_schedule must be 'constant' or 'cosine'; got {self.lr_schedule!r}"
+            )
         if self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1; got {self.epochs}")
         if self.batch_size < 1:
