@@ -371,6 +371,18 @@ class _ArtifactBuilder:
                 f"drop {kind.value!r} from that section's variants"
             ) from None
         path.write_bytes(flatbuffer)
+        return self.existing_tflite(recipe, kind, path, extra, t0)
+
+    def existing_tflite(
+        self,
+        recipe: str,
+        kind: VariantKind,
+        path: Path,
+        extra: dict[str, Any],
+        t0: float | None = None,
+    ) -> Artifact:
+        """Measure and describe a .tflite file already in the run folder (the sweep's)."""
+        t0 = time.perf_counter() if t0 is None else t0
         from ai_edge_litert.interpreter import Interpreter
 
         interp = Interpreter(model_path=str(path), num_threads=os.cpu_count() or 1)

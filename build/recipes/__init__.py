@@ -60,6 +60,7 @@ register_recipe(
 
 # Iterative magnitude pruning and its rewinding variants (build/recipes/iterative.py).
 register_recipe("iterative", iterative.iterative, iterative.IterativeParams)
+register_recipe("gradual", iterative.gradual, iterative.GradualParams)
 register_recipe("lottery_ticket", iterative.lottery_ticket, iterative.LotteryParams)
 register_recipe("weight_rewinding", iterative.weight_rewinding, iterative.RewindParams)
 register_recipe("lr_rewinding", iterative.lr_rewinding, iterative.RewindParams)

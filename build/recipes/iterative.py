@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from bench.errors import ConfigError
 from build.recipes import masks as mk
 from build.recipes.base import BaselineHistory, RecipeContext, RecipeOutput, RecipeParams
@@ -92,6 +94,87 @@ class RewindParams(LotteryParams):
                 f"rewind_epoch must be >= 1 (epoch 0 is the lottery ticket); got "
                 f"{self.rewind_epoch}"
             )
+
+
+@dataclass(frozen=True)
+class GradualParams(IterativeParams):
+    """Gradual pruning: ``rounds`` small magnitude-pruning steps spread over the first
+    ``prune_fraction`` of one training run of ``epochs``, on the cubic schedule of Zhu & Gupta
+    (2017), with the learning rate ``learning_rate`` (default: [train]'s) decayed by cosine.
+    """
+
+    epochs: int = 10
+    rounds: int = 20
+    prune_fraction: float = 0.5
+    learning_rate: float | None = None
+    lr_schedule: str = "cosine"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 < self.prune_fraction <= 1.0:
+            raise ConfigError(f"prune_fraction must be in (0, 1]; got {self.prune_fraction}")
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0; got {self.learning_rate}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ConfigError(
+                f"lr_schedule must be 'constant' or 'cosine'; got {self.lr_schedule!r}"
+            )
+
+    def sparsity_at(self, step: int, end_step: int) -> float:
+        """The cubic ramp from 0 to ``sparsity`` over ``end_step`` steps."""
+        done = min(1.0, step / max(1, end_step))
+        return self.sparsity * (1.0 - (1.0 - done) ** 3)
+
+
+def gradual(ctx: RecipeContext, params: GradualParams) -> RecipeOutput:
+    """Prune in many small magnitude rounds while fine-tuning once (Zhu & Gupta 2017)."""
+    from build import training
+    from build._tf import import_tf
+
+    _, keras, _ = import_tf()
+    model = ctx.clone_baseline()
+    layers = mk.prunable_layers(model, params.layers, ctx.name)
+    total = ctx.steps_per_epoch() * params.epochs
+    end_step = max(params.rounds, int(total * params.prune_fraction))
+    every = max(1, end_step // params.rounds)
+    masks: mk.Masks = {n: np.ones(layer.kernel.shape, np.float32) for n, layer in layers.items()}
+    holder = {"masks": masks}
+
+    class GradualMasks(keras.callbacks.Callback):
+        def on_train_begin(self, logs: dict | None = None) -> None:
+            self.step = 0
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            self.step += 1
+            if self.step % every == 0 and self.step <= end_step:
+                target = params.sparsity_at(self.step, end_step)
+                holder["masks"] = mk.magnitude_masks(layers, target)
+            mk.apply_masks(self.model, holder["masks"])
+
+        def on_train_end(self, logs: dict | None = None) -> None:
+            holder["masks"] = mk.magnitude_masks(layers, params.sparsity)
+            mk.apply_masks(self.model, holder["masks"])
+
+    rate = training.learning_rate_schedule(
+        params.lr_schedule, params.learning_rate or ctx.learning_rate, total_steps=total
+    )
+    ctx.progress(
+        f"{ctx.name}: gradual pruning of {', '.join(layers)} to {params.sparsity:.0%} in "
+        f"{params.rounds} rounds over steps 1..{end_step} of {total}"
+    )
+    retrain(ctx, model, params.epochs, [GradualMasks()], rate, params.distill)
+    return RecipeOutput(
+        model=model,
+        target_sparsity=mk.mask_sparsity(holder["masks"]),
+        extra={
+            "recipe_type": "gradual",
+            "target_sparsity": params.sparsity,
+            "rounds": params.rounds,
+            "epochs": params.epochs,
+            "distill_alpha": params.distill_alpha,
+            "weights": mk.weight_facts(model),
+        },
+    )
 
 
 def iterative(ctx: RecipeContext, params: IterativeParams) -> RecipeOutput:
