@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.errors import ConfigError
-from build.recipes import collaborative, iterative, magnitude
+from build.recipes import collaborative, iterative, magnitude, movement, structured, synflow
 from build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
 
 RecipeFn = Callable[[RecipeContext, RecipeParams], RecipeOutput]
@@ -68,3 +68,9 @@ register_recipe("lr_rewinding", iterative.lr_rewinding, iterative.RewindParams)
 register_recipe("cluster", collaborative.cluster, collaborative.ClusterParams)
 register_recipe("pqat", collaborative.pqat, collaborative.QatParams)
 register_recipe("pcqat", collaborative.pcqat, collaborative.QatParams)
+# Pruning by movement while fine-tuning onto a new task (build/recipes/movement.py).
+register_recipe("movement", movement.movement, movement.MovementParams)
+# Data-free pruning at initialisation (build/recipes/synflow.py).
+register_recipe("synflow", synflow.synflow, synflow.SynflowParams)
+# m:n structured sparsity with the sparse TFLite export (build/recipes/structured.py).
+register_recipe("structured", structured.structured, structured.StructuredParams)
