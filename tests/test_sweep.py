@@ -116,8 +116,10 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_a_small_sweep_runs_on_a_local_ray_cluster(first_sweep, tmp_path) -> None:
+def test_a_small_sweep_runs_on_a_local_ray_cluster(first_sweep, tmp_path, monkeypatch) -> None:
     pytest.importorskip("ray")
+    # A throwaway cluster on 127.0.0.1: no token to create in ~/.ray or to hand to the driver.
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     port = _free_port()
     ray = [sys.executable, "-m", "ray.scripts.scripts"]
     start = ray + [
@@ -129,7 +131,8 @@ def test_a_small_sweep_runs_on_a_local_ray_cluster(first_sweep, tmp_path) -> Non
         "--include-dashboard=false",
         "--disable-usage-stats",
     ]
-    subprocess.run(start, check=True, capture_output=True, timeout=180)
+    started = subprocess.run(start, capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stderr[-2000:]
     try:
         # One new pruned model (sparsity 0.85) on the cluster; the baseline comes from the cache.
         text = SMALL_SWEEP.read_text().replace("sparsities = [0.8, 0.9]", "sparsities = [0.85]")
