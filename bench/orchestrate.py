@@ -413,7 +413,7 @@ def _not_run_record(item: BenchItem, why: str) -> Record:
         file_bytes=item.file_bytes or None,
         zip_bytes=item.zip_bytes or None,
         compression_ratio=item.compression_ratio,
-        extra={"error_kind": "target"},
+        extra={"error_kind": "not_run"},
     )
 
 
@@ -483,8 +483,13 @@ def bench_target(
         rest = tuple(_not_run_record(i, why) for i in plan.items if i.variant not in done)
         results = replace(results, error=why, records=results.records + rest)
         results.save(results_path)
-        progress(f"{address}: target failed: {why}")
+        progress(f"target failed: {_about(address, why)}")
     return results
+
+
+def _about(address: str, message: str) -> str:
+    """``address: message``, unless the message already starts with the address."""
+    return message if message.startswith(address) else f"{address}: {message}"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -535,11 +540,11 @@ def bench(
             try:
                 res = fut.result()
             except EdgebenchError as exc:
-                errors.append(f"{address}: {_one_line(exc)}")
+                errors.append(_about(address, _one_line(exc)))
                 continue
             outcomes.append(res)
             if res.error:
-                errors.append(f"{address}: {res.error}")
+                errors.append(_about(address, res.error))
     if errors and not any(res.error is None for res in outcomes):
         raise EdgebenchError("; ".join(errors))
     return outcomes

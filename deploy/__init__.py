@@ -11,13 +11,16 @@ from deploy.base import (
     target_for,
 )
 from deploy.local import LocalTarget
+from deploy.ssh import SshTarget
 
 register_target("local", LocalTarget)
+register_target("ssh", SshTarget)
 
 __all__ = [
     "CommandResult",
     "LocalTarget",
     "RuntimeMissing",
+    "SshTarget",
     "Target",
     "TargetError",
     "TargetTimeout",
