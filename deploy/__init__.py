@@ -10,13 +10,16 @@ from deploy.base import (
     register_target,
     target_for,
 )
+from deploy.adb import AdbTarget
 from deploy.local import LocalTarget
 from deploy.ssh import SshTarget
 
 register_target("local", LocalTarget)
 register_target("ssh", SshTarget)
+register_target("adb", AdbTarget)
 
 __all__ = [
+    "AdbTarget",
     "CommandResult",
     "LocalTarget",
     "RuntimeMissing",
