@@ -351,7 +351,7 @@ def do_gate(args: argparse.Namespace, inputs: Sequence[Path]) -> int:
     budgets_path = args.budgets or budgets_from_config(args)
     budgets = load_budgets(budgets_path)
     results = [Results.load(p) for p in paths]
-    report = evaluate(budgets, results)
+    report = evaluate(budgets, results, getattr(args, "require_compatible", None) or ())
     print(format_report(report))
     if args.junit:
         write_junit(report, args.junit)
@@ -398,7 +398,19 @@ def add_gate_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--config", type=Path, help="pipeline TOML whose [gate] names the budgets")
     p.add_argument("--junit", type=Path, metavar="PATH", help="also write JUnit XML for CI")
+    add_require_compatible(p)
     add_out(p)
+
+
+def add_require_compatible(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--require-compatible",
+        action="append",
+        type=target_address,
+        metavar="TARGET",
+        help="fail unless every variant benched on TARGET loads with its runtime (no "
+        "'incompatible' record); repeatable. Per variant glob: require_compatible in budgets",
+    )
 
 
 # --------------------------------------------------------------------------- run
@@ -422,6 +434,7 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     add_bench_options(p)
     p.add_argument("--budgets", type=Path, help="budgets TOML (default: [gate] of the config)")
     p.add_argument("--junit", type=Path, metavar="PATH", help="also write the gate's JUnit XML")
+    add_require_compatible(p)
 
 
 # --------------------------------------------------------------------------- wiring
@@ -459,7 +472,8 @@ COMMANDS: list[Command] = [
         "gate",
         "check results against budgets; exit 1 when one is broken",
         "Hold every record against the rules of a budgets TOML (max_zip_bytes, min_accuracy, "
-        "max_accuracy_drop, max_latency_p90_us, max_peak_rss_mb, keyed by variant or glob). "
+        "max_accuracy_drop, max_latency_p90_us, max_peak_rss_mb, require_compatible, keyed by "
+        "variant or glob). "
         "Exit 0 when all pass, 1 when any fails, 2 on bad input.",
         add_gate_args,
         cmd_gate,

@@ -9,6 +9,7 @@ once and cached under ~/.cache/edgebench-tests (a few seconds on a fresh machine
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -329,3 +330,46 @@ def test_two_targets_one_unreachable_the_other_completes(tmp_path, capsys):
     assert "connection refused" in failed.error and "\n" not in failed.error
     assert [r.status for r in failed.records] == ["failed", "failed"]
     assert f"{dead}: " in err and "connection refused" in err
+
+
+def test_default_build_over_ssh_on_tflite_runtime_2_14(sshd, remote_python, small_manifest,
+                                                       tmp_path, capsys):
+    """Done-when of issue 3: a built manifest benched over SSH on tflite-runtime 2.14: float32,
+    float16 and int8 run; dynamic-range is `incompatible` (FULLY_CONNECTED v12) in one line;
+    the device is described; nothing is left on it; and the gate can require compatibility."""
+    out = tmp_path / "out"
+    code = main(["bench", str(small_manifest), "--target", sshd.address,
+                 "--ssh-config", str(sshd.client_config), "--python", remote_python,
+                 "--runs", "5", "--warmup", "1", "--cooldown-s", "0.1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1  # incompatible variants are failures of the run, not bad input
+    (path,) = (out / "small-run").glob("results-ssh*.json")
+    res = Results.load(path)
+    by = {r.variant: r for r in res.records}
+    kinds = {v.split("/")[1] for v in by}
+    assert kinds == {"float32", "dynamic", "float16", "int8"}
+    for v, r in by.items():
+        if v.endswith("/dynamic"):
+            assert r.status == "incompatible", v
+            assert r.error.startswith("incompatible: needs operator FULLY_CONNECTED version 12, "
+                                      "which tflite-runtime 2.14.0 cannot load")
+            assert r.extra["ops_needed"]["FULLY_CONNECTED"] == 12
+        else:
+            assert r.ok, (v, r.error)
+            assert r.runtime_name == "tflite-runtime" and r.runtime_version == "2.14.0"
+            assert r.accuracy_source == "device" and 0.3 < r.accuracy <= 1.0
+            assert r.latency_us.n == 5 and r.rss_mb.peak > 0
+    assert "incompatible: needs operator FULLY_CONNECTED version 12" in err
+    d = res.device
+    assert d.runtime_name == "tflite-runtime" and d.runtime_version == "2.14.0"
+    assert d.python.startswith("3.") and d.cores and d.mem_total_mb and d.cpu and d.os
+    assert res.settings.cooldown_s == 0.1 and res.error is None
+    assert sshd.leftovers() == []
+
+    budgets = tmp_path / "budgets.toml"
+    budgets.write_text('schema_version = 1\n[budgets."*/int8"]\nmin_accuracy = 0.3\n')
+    gate = ["gate", str(path), "--budgets", str(budgets)]
+    assert main(gate) == 0
+    assert main([*gate, "--require-compatible", sshd.address]) == 1
+    report = capsys.readouterr().out
+    assert re.search(rf"FAIL +{re.escape(sshd.address)} +pruned/dynamic +compatible with", report)
