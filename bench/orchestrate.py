@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.errors import EdgebenchError, ModelFileError
@@ -171,7 +171,7 @@ def _unique_name(stem: str, items: Sequence[BenchItem]) -> str:
 
 def new_run_id() -> str:
     """A sortable run id from the current UTC time."""
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
 # --------------------------------------------------------------------------- running
@@ -327,7 +327,7 @@ class RunnerFlow(Flow):
         return self.device
 
     def check_compat(self, items: Sequence[BenchItem]) -> dict[str, Record]:
-        from bench.compat import incompatible_record, incompatibility_from
+        from bench.compat import incompatibility_from, incompatible_record
         from deploy.base import TargetTimeout
 
         paths = [i.path for i in items]
@@ -437,7 +437,7 @@ def bench_target(
     started = time.monotonic()
     results = Results(
         run_id=plan.run_id,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         target=address,
         manifest=str(plan.manifest) if plan.manifest else None,
         host=host,

@@ -1,5 +1,6 @@
 """Targets: getting the runner, models and eval data onto a device and running them there."""
 
+from deploy.adb import AdbTarget
 from deploy.base import (
     CommandResult,
     RuntimeMissing,
@@ -10,7 +11,6 @@ from deploy.base import (
     register_target,
     target_for,
 )
-from deploy.adb import AdbTarget
 from deploy.local import LocalTarget
 from deploy.ssh import SshTarget
 

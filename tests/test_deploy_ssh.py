@@ -24,7 +24,7 @@ from bench.cli import main
 from bench.errors import EdgebenchError
 from bench.orchestrate import bench, plan_from_inputs
 from bench.records import BenchSettings, Results
-from deploy import RuntimeMissing, SshTarget, TargetError, TargetTimeout, TargetUnreachable
+from deploy import SshTarget, TargetError, TargetTimeout, TargetUnreachable
 from deploy.ssh import parse_ssh_address
 
 FIX = Path(__file__).parent / "fixtures"
