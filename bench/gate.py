@@ -118,7 +118,8 @@ class CheckResult:
     def describe(self) -> str:
         unit = METRICS[self.rule.key].unit
         value = "—" if self.value is None else _fmt(self.value)
-        text = f"{self.metric} {value} {self.op} {_fmt(self.rule.limit)}{' ' + unit if unit else ''}"
+        suffix = f" {unit}" if unit else ""
+        text = f"{self.metric} {value} {self.op} {_fmt(self.rule.limit)}{suffix}"
         return f"{text} ({self.reason})" if self.reason else text
 
 
