@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 from bench.records import OpInfo, Record, Status
 
-_BUILTIN = re.compile(r"Didn't find op for builtin opcode '(?P<op>[A-Za-z0-9_]+)' version '(?P<v>\d+)'")
+_BUILTIN = re.compile(
+    r"Didn't find op for builtin opcode '(?P<op>[A-Za-z0-9_]+)' version '(?P<v>\d+)'"
+)
 _CUSTOM = re.compile(
     r"(?:Didn't find custom op for name '|Encountered unresolved custom op: )(?P<op>[^'\s.]+)"
 )

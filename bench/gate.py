@@ -129,7 +129,8 @@ class CompatRule:
         if rec.status == "incompatible":
             passed, reason = False, rec.error
         elif not rec.ok:
-            passed, reason = False, f"the model did not run, so it is not known to load: {rec.error}"
+            passed = False
+            reason = f"the model did not run, so it is not known to load: {rec.error}"
         else:
             passed, reason = True, None
         return CheckResult(rec.variant, results.target, "compatible", None, self, passed, reason)
@@ -180,7 +181,8 @@ class CheckResult:
             return f"{text} ({self.reason})" if self.reason else text
         unit = METRICS[self.rule.key].unit
         value = "—" if self.value is None else _fmt(self.value)
-        text = f"{self.metric} {value} {self.op} {_fmt(self.rule.limit)}{' ' + unit if unit else ''}"
+        suffix = f" {unit}" if unit else ""
+        text = f"{self.metric} {value} {self.op} {_fmt(self.rule.limit)}{suffix}"
         return f"{text} ({self.reason})" if self.reason else text
 
 

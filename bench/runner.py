@@ -220,7 +220,9 @@ def random_inputs(interp, rng):
         elif dtype.kind == "b":
             arr = rng.random(shape) > 0.5
         else:
-            raise ModelError("input %r has dtype %s, which the runner cannot fill" % (d["name"], dtype))
+            raise ModelError(
+                "input %r has dtype %s, which the runner cannot fill" % (d["name"], dtype)
+            )
         feeds.append((d["index"], arr))
     return feeds
 
@@ -252,7 +254,7 @@ def measure(args):
             interp = make_interpreter(args.model, args.threads, use_xnnpack)
         except ValueError as exc:
             if _missing_op(exc):
-                raise Incompatible(_missing_op(exc))
+                raise Incompatible(_missing_op(exc)) from None
             if use_xnnpack and _delegate_refused(exc):
                 rec["delegate_fallback"] = _first_line(exc)
                 use_xnnpack = False
@@ -260,10 +262,10 @@ def measure(args):
             raise ModelError(
                 "cannot load %s as a TFLite model (%s); re-export it with the TFLite converter"
                 % (os.path.basename(args.model), _first_line(exc))
-            )
+            ) from None
         except RuntimeError as exc:
             if _missing_op(exc):
-                raise Incompatible(_missing_op(exc))
+                raise Incompatible(_missing_op(exc)) from None
             if use_xnnpack:
                 rec["delegate_fallback"] = _first_line(exc)
                 use_xnnpack = False
@@ -271,7 +273,7 @@ def measure(args):
             raise ModelError(
                 "the runtime cannot prepare %s (%s); the model may need a newer runtime"
                 % (os.path.basename(args.model), _first_line(exc))
-            )
+            ) from None
         init_ns = time.perf_counter_ns() - t0
         feeds = random_inputs(interp, rng)
         for index, arr in feeds:
@@ -286,7 +288,9 @@ def measure(args):
                 use_xnnpack = False
                 del interp
                 continue
-            raise ModelError("invoke() failed on %s (%s)" % (args.model, _first_line(exc)))
+            raise ModelError(
+                "invoke() failed on %s (%s)" % (args.model, _first_line(exc))
+            ) from None
         break
 
     rec["xnnpack"] = use_xnnpack

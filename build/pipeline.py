@@ -315,7 +315,7 @@ class _ArtifactBuilder:
         t0 = time.perf_counter()
         path = self.out_dir / f"{recipe}-{kind.value}.tflite"
         try:
-            flatbuffer = convert(model, kind, self._calibration(), self.config.train.seed)
+            flatbuffer = convert(model, kind, self._calibration())
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise EdgebenchError(
@@ -395,7 +395,7 @@ class _ArtifactBuilder:
         return art
 
 
-def convert(model: Any, kind: VariantKind, calibration: np.ndarray, seed: int = 0) -> bytes:
+def convert(model: Any, kind: VariantKind, calibration: np.ndarray) -> bytes:
     """One TFLite variant of a tf_keras model, as the TFLite converter documents them.
 
     float32: plain; dynamic: ``Optimize.DEFAULT`` (int8 weights); float16: DEFAULT with float16
@@ -421,7 +421,10 @@ def convert(model: Any, kind: VariantKind, calibration: np.ndarray, seed: int = 
         converter.inference_output_type = tf.int8
     elif kind is not VariantKind.FLOAT32:
         raise ValueError(f"not a TFLite variant: {kind}")
-    return converter.convert()
+    with warnings.catch_warnings():
+        # int8 input/output makes the converter warn about input statistics it does not need.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        return converter.convert()
 
 
 def _versions(tf: Any, keras: Any, tfmot: Any) -> dict[str, str]:

@@ -70,7 +70,9 @@ class AdbTarget(Target):
             raise TargetError(f"{address!r} is not an adb address; use adb://SERIAL or adb://")
         self.serial = address[len("adb://") :].strip("/") or None
         if self.serial and (self.serial.startswith("-") or any(c.isspace() for c in self.serial)):
-            raise TargetError(f"{address!r}: {self.serial!r} is not a device serial; see adb devices")
+            raise TargetError(
+                f"{address!r}: {self.serial!r} is not a device serial; see adb devices"
+            )
         self.adb = str(adb) if adb else "adb"
         self.benchmark_binary = check_benchmark_binary(benchmark_binary)
         self.taskset = taskset
