@@ -87,7 +87,6 @@ class LatencyStats:
             n=int(us.size),
         )
 
-
     @classmethod
     def from_summary(
         cls,
