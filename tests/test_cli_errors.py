@@ -38,7 +38,8 @@ def config(tmp_path, text):
 @pytest.mark.parametrize(
     "old, new, fragments",
     [
-        ('dataset = "fashion_mnist"', 'dataset = "fashion-mnst"', ["fashion-mnst", "fashion_mnist"]),
+        ('dataset = "fashion_mnist"', 'dataset = "fashion-mnst"',
+         ["fashion-mnst", "fashion_mnist"]),
         ('dataset = "fashion_mnist"', 'dataset = "no/such/folder"', ["no/such/folder"]),
         ("epochs = 1\nbatch_size", "epoch = 1\nbatch_size", ["unknown key 'epoch'", "epochs"]),
         ('recipe = "prune_after_training"', 'recipe = "prune_everything"',
