@@ -285,19 +285,26 @@ def evaluate(
                 )
     for res in results:
         for rec in res.records:
+            seen: set[tuple[str, float]] = set()
             for rule in budgets.rules:
-                if fnmatch.fnmatchcase(rec.variant, rule.pattern):
+                # Two patterns that set the same limit on one variant give one check, not two.
+                key = (rule.key, rule.limit)
+                if fnmatch.fnmatchcase(rec.variant, rule.pattern) and key not in seen:
+                    seen.add(key)
                     checks.append(rule.check(rec, res, budgets.baseline))
+            compat_checked = False  # one "compatible with <target>" check per record
             for crule in compat:
-                if crule.applies_to(res) and fnmatch.fnmatchcase(rec.variant, crule.pattern):
+                if (not compat_checked and crule.applies_to(res)
+                        and fnmatch.fnmatchcase(rec.variant, crule.pattern)):
+                    compat_checked = True
                     checks.append(crule.check(rec, res, budgets.baseline))
     return GateReport(tuple(checks))
 
 
-def format_report(report: GateReport) -> str:
+def format_report(report: GateReport, failures_only: bool = False) -> str:
     """A table a person and a CI log can both read, then one verdict line."""
     rows = [("", "target", "variant", "check")]
-    for c in report.checks:
+    for c in report.failures if failures_only else report.checks:
         rows.append(("PASS" if c.passed else "FAIL", c.target, c.variant, c.describe()))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [

@@ -115,6 +115,9 @@ def test_require_compatible_option_and_its_errors(tmp_path, two_targets):
     b = _budgets(tmp_path, "")
     report = evaluate(b, two_targets, require_compatible=[PI])
     assert [c.variant for c in report.failures if c.metric == "compatible"] == ["pruned/dynamic"]
+    both = _budgets(tmp_path, f'[budgets."pruned/*"]\nrequire_compatible = ["{PI}"]\n')
+    twice = [c for c in evaluate(both, two_targets, [PI]).checks if c.metric == "compatible"]
+    assert len(twice) == 2  # asked twice (budgets and option), checked once per record
     assert not [c for c in evaluate(b, two_targets, ["local"]).failures]
     with pytest.raises(ConfigError, match="no results for target 'ssh://pi@other'.*bench on it"):
         evaluate(b, two_targets, ["ssh://pi@other"])
