@@ -57,6 +57,26 @@ def positive_float(text: str) -> float:
     return value
 
 
+def nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0; got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0; got {value}")
+    return value
+
+
+def cpu_mask(text: str) -> str:
+    """A taskset CPU mask in hex, e.g. f0 (the big cores of many 4+4 phones)."""
+    t = text.lower().removeprefix("0x")
+    if not t or any(c not in "0123456789abcdef" for c in t) or int(t, 16) == 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a hex CPU mask such as f0 or 0x0f; got {text!r}"
+        )
+    return t
+
+
 def target_address(text: str) -> str:
     if text == "local" or "://" in text:
         return text
@@ -133,16 +153,72 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--eval-limit", type=nonneg_int, help="evaluate on the first N test samples (0 = all)"
     )
+    g.add_argument(
+        "--cooldown-s", type=nonneg_float, metavar="S",
+        help="wait S seconds between models so each starts from a cooler chip (default 0)",
+    )
+    s = p.add_argument_group("SSH targets (ssh://[user@]host[:port], via your OpenSSH client)")
+    s.add_argument(
+        "--python", metavar="CMD",
+        help="the device's Python that runs the runner (default: python3)",
+    )
+    s.add_argument(
+        "--accept-new-host-key", action="store_true",
+        help="trust a device's host key on first contact (StrictHostKeyChecking=accept-new); "
+        "a changed key is still refused",
+    )
+    s.add_argument("--ssh-config", type=Path, metavar="PATH", help="ssh client config (ssh -F)")
+    s.add_argument(
+        "--ssh-option", dest="ssh_options", action="append", default=[], metavar="KEY=VALUE",
+        help="an extra ssh -o option, e.g. IdentityFile=~/.ssh/pi_ed25519; repeatable",
+    )
+    a = p.add_argument_group("Android targets (adb://SERIAL, or adb:// for the one phone)")
+    a.add_argument("--adb", metavar="PATH", help="the adb client to use (default: adb on PATH)")
+    a.add_argument(
+        "--benchmark-binary", type=Path, metavar="PATH",
+        help="TFLite's benchmark_model built for the phone (bazel build -c opt "
+        "--config=android_arm64 //tensorflow/lite/tools/benchmark:benchmark_model)",
+    )
+    a.add_argument(
+        "--taskset", type=cpu_mask, metavar="MASK",
+        help="pin benchmark_model to these CPUs (hex mask, e.g. f0 for cores 4-7)",
+    )
 
 
 def settings_from_args(base, args: argparse.Namespace):
     """Command-line values override the config's [bench] section."""
     changes = {
         k: getattr(args, k)
-        for k in ("runs", "warmup", "threads", "xnnpack", "timeout_s", "eval_limit")
+        for k in ("runs", "warmup", "threads", "xnnpack", "timeout_s", "eval_limit", "cooldown_s")
         if getattr(args, k, None) is not None
     }
     return replace(base, **changes)
+
+
+def target_options_from_args(args: argparse.Namespace, targets: Sequence[str]) -> dict:
+    """Per-address keyword options for each target, from the command line."""
+    options: dict[str, dict] = {}
+    for address in targets:
+        scheme = address.split("://", 1)[0]
+        opts: dict = {}
+        if scheme == "ssh":
+            if getattr(args, "python", None):
+                opts["python"] = args.python
+            if getattr(args, "accept_new_host_key", False):
+                opts["accept_new_host_key"] = True
+            if getattr(args, "ssh_config", None):
+                opts["ssh_config"] = args.ssh_config
+            if getattr(args, "ssh_options", None):
+                opts["ssh_options"] = tuple(args.ssh_options)
+        elif scheme == "adb":
+            if getattr(args, "adb", None):
+                opts["adb"] = args.adb
+            if getattr(args, "benchmark_binary", None):
+                opts["benchmark_binary"] = args.benchmark_binary
+            if getattr(args, "taskset", None):
+                opts["taskset"] = args.taskset
+        options[address] = opts
+    return options
 
 
 # --------------------------------------------------------------------------- build
@@ -224,19 +300,24 @@ def do_bench(args: argparse.Namespace, inputs: Sequence[Path], run: str | None =
     plan = plan_from_inputs(inputs, run_id=run or getattr(args, "run", None))
     run_dir = args.out / plan.run_id
     log(f"bench: {len(plan.items)} models on {', '.join(targets)} -> {run_dir}")
-    results = bench(plan, run_dir, settings, targets, progress=log)
+    options = target_options_from_args(args, targets)
+    results = bench(plan, run_dir, settings, targets, progress=log, target_options=options)
     point_latest(args.out, run_dir)
     for res in results:
+        if res.error:  # one line for the target, not one per model it never ran
+            about = res.error if res.error.startswith(res.target) else f"{res.target}: {res.error}"
+            log(f"edgebench: error: {about}")
         for rec in res.records:
-            if not rec.ok:
+            if not rec.ok and rec.extra.get("error_kind") != "not_run":
                 log(f"edgebench: {res.target} {rec.variant}: {rec.error}")
     return results
 
 
 def bench_exit_status(results) -> int:
-    """2 when an input was bad (the user can fix it), 1 when a model failed, else 0."""
+    """2 when an input was bad or a target failed (the user can fix it), 1 when a model
+    failed or was incompatible, else 0."""
     kinds = [r.extra.get("error_kind") for res in results for r in res.records if not r.ok]
-    if any(k == "input" for k in kinds):
+    if any(k in ("input", "target") for k in kinds) or any(res.error for res in results):
         return EXIT_USAGE
     return EXIT_FAILED if kinds else EXIT_OK
 
@@ -270,7 +351,7 @@ def do_gate(args: argparse.Namespace, inputs: Sequence[Path], brief: bool = Fals
     budgets_path = args.budgets or budgets_from_config(args)
     budgets = load_budgets(budgets_path)
     results = [Results.load(p) for p in paths]
-    report = evaluate(budgets, results)
+    report = evaluate(budgets, results, getattr(args, "require_compatible", None) or ())
     print(format_report(report, failures_only=brief))
     if args.junit:
         write_junit(report, args.junit)
@@ -317,7 +398,19 @@ def add_gate_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--config", type=Path, help="pipeline TOML whose [gate] names the budgets")
     p.add_argument("--junit", type=Path, metavar="PATH", help="also write JUnit XML for CI")
+    add_require_compatible(p)
     add_out(p)
+
+
+def add_require_compatible(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--require-compatible",
+        action="append",
+        type=target_address,
+        metavar="TARGET",
+        help="fail unless every variant benched on TARGET loads with its runtime (no "
+        "'incompatible' record); repeatable. Per variant glob: require_compatible in budgets",
+    )
 
 
 # --------------------------------------------------------------------------- run
@@ -341,6 +434,7 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     add_bench_options(p)
     p.add_argument("--budgets", type=Path, help="budgets TOML (default: [gate] of the config)")
     p.add_argument("--junit", type=Path, metavar="PATH", help="also write the gate's JUnit XML")
+    add_require_compatible(p)
 
 
 # --------------------------------------------------------------------------- wiring
@@ -378,7 +472,8 @@ COMMANDS: list[Command] = [
         "gate",
         "check results against budgets; exit 1 when one is broken",
         "Hold every record against the rules of a budgets TOML (max_zip_bytes, min_accuracy, "
-        "max_accuracy_drop, max_latency_p90_us, max_peak_rss_mb, keyed by variant or glob). "
+        "max_accuracy_drop, max_latency_p90_us, max_peak_rss_mb, require_compatible, keyed by "
+        "variant or glob). "
         "Exit 0 when all pass, 1 when any fails, 2 on bad input.",
         add_gate_args,
         cmd_gate,

@@ -13,6 +13,13 @@ A budgets file is TOML with rules keyed by variant name or glob::
     max_accuracy_drop = 0.05          # absolute, against the baseline of the same run
     max_latency_p90_us = 5000
     max_peak_rss_mb = 300
+
+    [budgets."pruned/*"]
+    require_compatible = ["ssh://pi@raspberrypi.local"]   # or true: every target benched
+
+``require_compatible`` asks that the matching variants load on the named targets' runtimes: a
+record there that is ``incompatible`` (or did not run) fails the gate. ``edgebench gate
+--require-compatible TARGET`` asks the same of every variant benched on TARGET.
 """
 
 from __future__ import annotations
@@ -64,6 +71,10 @@ METRICS: dict[str, Metric] = {
 }
 
 
+COMPAT_KEY = "require_compatible"
+KNOWN_KEYS = (*METRICS, COMPAT_KEY)
+
+
 @dataclass(frozen=True)
 class Rule:
     """One limit on one metric for the variants a pattern matches."""
@@ -74,11 +85,11 @@ class Rule:
 
     def __post_init__(self) -> None:
         if self.key not in METRICS:
-            hint = difflib.get_close_matches(self.key, METRICS, n=1)
+            hint = difflib.get_close_matches(self.key, KNOWN_KEYS, n=1)
             also = f"; did you mean {hint[0]!r}?" if hint else ""
             raise ConfigError(
                 f"unknown budget {self.key!r} in [budgets.{self.pattern!r}]{also} "
-                f"(known: {', '.join(METRICS)})"
+                f"(known: {', '.join(KNOWN_KEYS)})"
             )
         if isinstance(self.limit, bool) or not isinstance(self.limit, (int, float)):
             raise ConfigError(
@@ -100,6 +111,53 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class CompatRule:
+    """The variants a pattern matches must load on each named target's runtime.
+
+    ``targets`` are addresses as given to ``--target`` (the ``target`` of a results file);
+    empty means every target in the results.
+    """
+
+    pattern: str
+    targets: tuple[str, ...] = ()
+    key: str = COMPAT_KEY
+
+    def applies_to(self, results: Results) -> bool:
+        return not self.targets or any(_same_target(t, results.target) for t in self.targets)
+
+    def check(self, rec: Record, results: Results, baseline: str) -> CheckResult:
+        if rec.status == "incompatible":
+            passed, reason = False, rec.error
+        elif not rec.ok:
+            passed = False
+            reason = f"the model did not run, so it is not known to load: {rec.error}"
+        else:
+            passed, reason = True, None
+        return CheckResult(rec.variant, results.target, "compatible", None, self, passed, reason)
+
+
+def _same_target(name: str, address: str) -> bool:
+    """The target as typed to --target (a trailing '/' aside)."""
+    return name.rstrip("/") == address.rstrip("/")
+
+
+def compat_rule_from(pattern: str, value: object, where: str) -> CompatRule | None:
+    """``require_compatible = true | "TARGET" | ["TARGET", …]`` of one budgets table."""
+    if value is True:
+        return CompatRule(pattern)
+    if value is False:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return CompatRule(pattern, tuple(value))
+    raise ConfigError(
+        f"{where}: budgets.{pattern!r}.{COMPAT_KEY} must be true or a list of targets, "
+        f'e.g. {COMPAT_KEY} = ["ssh://pi@raspberrypi.local"]; got {value!r}'
+    )
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """The outcome of one rule on one record."""
 
@@ -107,15 +165,20 @@ class CheckResult:
     target: str
     metric: str
     value: float | None
-    rule: Rule
+    rule: Rule | CompatRule
     passed: bool
     reason: str | None = None
 
     @property
     def op(self) -> str:
+        if isinstance(self.rule, CompatRule):
+            return "with"
         return "<=" if METRICS[self.rule.key].upper else ">="
 
     def describe(self) -> str:
+        if isinstance(self.rule, CompatRule):
+            text = f"compatible with {self.target}"
+            return f"{text} ({self.reason})" if self.reason else text
         unit = METRICS[self.rule.key].unit
         value = "—" if self.value is None else _fmt(self.value)
         suffix = f" {unit}" if unit else ""
@@ -137,6 +200,7 @@ class Budgets:
     baseline: str = "baseline/float32"
     path: Path | None = None
     patterns: tuple[str, ...] = field(default_factory=tuple)
+    compat: tuple[CompatRule, ...] = ()
 
 
 def load_budgets(path: Path) -> Budgets:
@@ -164,13 +228,19 @@ def load_budgets(path: Path) -> Budgets:
     if not isinstance(table, dict) or not table:
         raise ConfigError(f'{path} has no [budgets."<variant or glob>"] tables; add one')
     rules = []
+    compat = []
     for pattern, limits in table.items():
         if not isinstance(limits, dict):
             raise ConfigError(f'{path}: budgets.{pattern} must be a table: [budgets."{pattern}"]')
         for key, limit in limits.items():
+            if key == COMPAT_KEY:
+                rule = compat_rule_from(pattern, limit, str(path))
+                if rule is not None:
+                    compat.append(rule)
+                continue
             rules.append(Rule(pattern, key, limit))
     baseline = data.get("baseline", "baseline/float32")
-    return Budgets(tuple(rules), baseline, path, tuple(table))
+    return Budgets(tuple(rules), baseline, path, tuple(table), tuple(compat))
 
 
 @dataclass(frozen=True)
@@ -188,8 +258,14 @@ class GateReport:
         return not self.failures
 
 
-def evaluate(budgets: Budgets, results: Sequence[Results]) -> GateReport:
-    """Apply every rule to every record it matches, across all results files."""
+def evaluate(
+    budgets: Budgets, results: Sequence[Results], require_compatible: Sequence[str] = ()
+) -> GateReport:
+    """Apply every rule to every record it matches, across all results files.
+
+    ``require_compatible`` names targets (as given to ``--target``) on which every benched
+    variant must load; the budgets file can ask the same per pattern.
+    """
     checks: list[CheckResult] = []
     variants = {r.variant for res in results for r in res.records}
     for pattern in budgets.patterns:
@@ -198,6 +274,15 @@ def evaluate(budgets: Budgets, results: Sequence[Results]) -> GateReport:
                 f"budgets pattern {pattern!r} matches no variant in the results "
                 f"(variants: {', '.join(sorted(variants))}); fix the name or glob"
             )
+    compat = list(budgets.compat) + [CompatRule("*", (t,)) for t in require_compatible]
+    benched = [res.target for res in results]
+    for rule in compat:
+        for t in rule.targets:
+            if not any(_same_target(t, b) for b in benched):
+                raise ConfigError(
+                    f"{COMPAT_KEY}: no results for target {t!r} (results are for: "
+                    f"{', '.join(benched)}); bench on it first or give the address as benched"
+                )
     for res in results:
         for rec in res.records:
             seen: set[tuple[str, float]] = set()
@@ -207,6 +292,12 @@ def evaluate(budgets: Budgets, results: Sequence[Results]) -> GateReport:
                 if fnmatch.fnmatchcase(rec.variant, rule.pattern) and key not in seen:
                     seen.add(key)
                     checks.append(rule.check(rec, res, budgets.baseline))
+            compat_checked = False  # one "compatible with <target>" check per record
+            for crule in compat:
+                if (not compat_checked and crule.applies_to(res)
+                        and fnmatch.fnmatchcase(rec.variant, crule.pattern)):
+                    compat_checked = True
+                    checks.append(crule.check(rec, res, budgets.baseline))
     return GateReport(tuple(checks))
 
 

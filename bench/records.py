@@ -49,16 +49,23 @@ TFLITE_KINDS = (VariantKind.FLOAT32, VariantKind.DYNAMIC, VariantKind.FLOAT16, V
 
 @dataclass(frozen=True)
 class LatencyStats:
-    """Latency percentiles in microseconds, rounded to 0.1 µs. Build with :meth:`from_samples`."""
+    """Latency percentiles in microseconds, rounded to 0.1 µs.
 
-    p50: float
-    p90: float
-    p99: float
-    mean: float
-    std: float
-    min: float
-    max: float
-    n: int
+    Build with :meth:`from_samples` from raw samples, or with :meth:`from_summary` from a tool
+    that prints only a summary (TFLite's ``benchmark_model``); a figure the tool does not print
+    is None, never estimated.
+    """
+
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    mean: float | None
+    std: float | None
+    min: float | None
+    max: float | None
+    n: int | None
+    p5: float | None = None
+    p95: float | None = None
 
     @classmethod
     def from_samples(cls, samples_ns: Sequence[int] | Sequence[float]) -> LatencyStats:
@@ -80,9 +87,40 @@ class LatencyStats:
             n=int(us.size),
         )
 
+    @classmethod
+    def from_summary(
+        cls,
+        *,
+        n: int | None,
+        mean: float | None,
+        std: float | None = None,
+        min: float | None = None,
+        max: float | None = None,
+        p50: float | None = None,
+        p5: float | None = None,
+        p95: float | None = None,
+    ) -> LatencyStats:
+        """Summary figures in microseconds as a tool printed them; p90/p99 stay unknown."""
+        return cls(
+            p50=_r_opt(p50),
+            p90=None,
+            p99=None,
+            mean=_r_opt(mean),
+            std=_r_opt(std),
+            min=_r_opt(min),
+            max=_r_opt(max),
+            n=None if n is None else int(n),
+            p5=_r_opt(p5),
+            p95=_r_opt(p95),
+        )
+
 
 def _r(x: float) -> float:
     return round(float(x), 1)
+
+
+def _r_opt(x: float | None) -> float | None:
+    return None if x is None else _r(x)
 
 
 @dataclass(frozen=True)
@@ -243,6 +281,7 @@ class BenchSettings:
     timeout_s: float = 300.0
     eval_batch: int = 256
     eval_limit: int = 0  # 0 = the whole test set
+    cooldown_s: float = 0.0  # pause between models, so each starts from a cooler SoC
 
 
 @dataclass(frozen=True)
@@ -259,6 +298,8 @@ class Results:
     git_commit: str | None
     records: tuple[Record, ...]
     schema_version: int = RESULTS_SCHEMA_VERSION
+    # Why the target stopped before every model ran (unreachable, offline, no runtime), or None.
+    error: str | None = None
 
     def record(self, variant: str) -> Record:
         for r in self.records:
