@@ -339,7 +339,15 @@ def do_gate(args: argparse.Namespace, inputs: Sequence[Path]) -> int:
     budgets_path = args.budgets or budgets_from_config(args)
     budgets = load_budgets(budgets_path)
     results = [Results.load(p) for p in paths]
-    report = evaluate(budgets, results)
+    against = getattr(args, "against", None)
+    base = None
+    if against:
+        from bench.compare import load_ref
+
+        base = load_ref(history_path(args), against)
+    elif budgets.regressions:
+        log(f"gate: {len(budgets.regressions)} regression rules skipped; pass --against BASE")
+    report = evaluate(budgets, results, against=base, alpha=getattr(args, "alpha", None))
     print(format_report(report))
     if args.junit:
         write_junit(report, args.junit)
@@ -386,7 +394,20 @@ def add_gate_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--config", type=Path, help="pipeline TOML whose [gate] names the budgets")
     p.add_argument("--junit", type=Path, metavar="PATH", help="also write JUnit XML for CI")
+    p.add_argument(
+        "--against",
+        metavar="BASE",
+        help="also apply the regression rules (max_latency_regression, max_zip_growth_bytes, "
+        "max_accuracy_drop_vs_base, max_peak_rss_growth) against BASE: a run id from "
+        "edgebench history, latest~N, a results file or a run folder",
+    )
+    p.add_argument(
+        "--alpha",
+        type=probability,
+        help="Mann-Whitney U p-value below which a latency change is real (default 0.01)",
+    )
     add_out(p)
+    add_history_arg(p)
 
 
 # --------------------------------------------------------------------------- run
@@ -552,7 +573,8 @@ COMMANDS: list[Command] = [
         "gate",
         "check results against budgets; exit 1 when one is broken",
         "Hold every record against the rules of a budgets TOML (max_zip_bytes, min_accuracy, "
-        "max_accuracy_drop, max_latency_p90_us, max_peak_rss_mb, keyed by variant or glob). "
+        "max_accuracy_drop, max_latency_p90_us, max_peak_rss_mb, keyed by variant or glob); "
+        "with --against BASE also its regression rules against that run. "
         "Exit 0 when all pass, 1 when any fails, 2 on bad input.",
         add_gate_args,
         cmd_gate,

@@ -287,6 +287,14 @@ def resolve_ref(history: History | None, ref: str, target: str | None = None) ->
     return found
 
 
+def load_ref(history_path: Path, ref: str, target: str | None = None) -> list[Results]:
+    """:func:`resolve_ref`, opening the history only when the reference is not a path."""
+    if Path(ref).exists() and (Path(ref).is_dir() or ref.endswith(".json")):
+        return resolve_ref(None, ref, target)
+    with open_history(history_path, create=False) as history:
+        return resolve_ref(history, ref, target)
+
+
 def _run_id_of(history: History, ref: str, target: str | None) -> str:
     if ref == "latest" or ref.startswith("latest~"):
         back = ref.partition("~")[2] or "0"
