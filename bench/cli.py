@@ -538,6 +538,55 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
     add_history_arg(p)
 
 
+# --------------------------------------------------------------------------- report
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import make_report
+
+    data, md = make_report(
+        history_path(args), args.run, args.target, args.last, compare_settings(args),
+        args.out, args.markdown,
+    )
+    print(f"report: {args.out}")
+    print(f"report: {md}")
+    n = len(data.regressions)
+    log(f"report: {n} regression(s) since the previous run" if n else "report: no regressions")
+    return EXIT_OK
+
+
+def add_report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "run",
+        nargs="?",
+        help="the run to show: a run id from edgebench history, latest~N, a results file or a "
+        "run folder (default: the latest run in the history)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/report.html"),
+        metavar="PATH",
+        help="the HTML file to write (default: out/report.html)",
+    )
+    p.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="PATH",
+        help="the Markdown summary for CI comments (default: --out with .md)",
+    )
+    p.add_argument("--target", help="only this target")
+    p.add_argument(
+        "--last",
+        type=positive_int,
+        default=20,
+        metavar="N",
+        help="trends over the last N runs of each target and device (default: 20)",
+    )
+    add_compare_options(p)
+    add_history_arg(p)
+
+
 # --------------------------------------------------------------------------- wiring
 
 
@@ -605,6 +654,17 @@ COMMANDS: list[Command] = [
         "targets or devices are refused (exit 2).",
         add_compare_args,
         cmd_compare,
+    ),
+    Command(
+        "report",
+        "one self-contained HTML report and a Markdown summary",
+        "Write one HTML file that opens from disk (no network): the summary table, size "
+        "against accuracy with the Pareto front, the latency distribution of every variant on "
+        "every target and, from the history, trends over the last N runs with regressions "
+        "marked. Also a Markdown summary for CI comments. History defaults to "
+        "out/history.sqlite.",
+        add_report_args,
+        cmd_report,
     ),
 ]
 
