@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from bench.errors import EdgebenchError
@@ -29,7 +29,7 @@ class CompareError(EdgebenchError):
     """Two runs that must not be compared, or a run that cannot be found."""
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """What a comparison concluded for one metric of one variant."""
 
     FASTER = "faster"
@@ -103,8 +103,12 @@ class VariantChange:
             or self.memory_verdict is Verdict.LARGER
             or (self.zip_delta_bytes or 0) > 0
             or (self.accuracy_delta or 0) < 0
-            or (self.base is not None and self.base.ok and self.current is not None
-                and not self.current.ok)
+            or (
+                self.base is not None
+                and self.base.ok
+                and self.current is not None
+                and not self.current.ok
+            )
         )
 
 
@@ -128,7 +132,9 @@ class Comparison:
 # --------------------------------------------------------------------------- statistics
 
 
-def latency_change(base: Record, current: Record, settings: CompareSettings) -> LatencyChange | None:
+def latency_change(
+    base: Record, current: Record, settings: CompareSettings
+) -> LatencyChange | None:
     """Compare two latency distributions: Mann-Whitney U plus a minimum effect size."""
     import numpy as np
     from scipy.stats import mannwhitneyu
@@ -201,8 +207,14 @@ def compare_records(
     if not (base.ok and current.ok):
         side = "base" if not base.ok else "current"
         rec = base if not base.ok else current
-        return VariantChange(variant, base, current, zip_delta, acc_delta,
-                             note=f"failed in the {side} run: {rec.error}")
+        return VariantChange(
+            variant,
+            base,
+            current,
+            zip_delta,
+            acc_delta,
+            note=f"failed in the {side} run: {rec.error}",
+        )
     notes = []
     if base.eval_n != current.eval_n and acc_delta is not None:
         notes.append(f"accuracy on {base.eval_n} vs {current.eval_n} samples")
@@ -211,7 +223,14 @@ def compare_records(
         notes.append("too few latency samples to compare")
     mem_ratio, mem_verdict = memory_change(base, current, settings)
     return VariantChange(
-        variant, base, current, zip_delta, acc_delta, lat, mem_ratio, mem_verdict,
+        variant,
+        base,
+        current,
+        zip_delta,
+        acc_delta,
+        lat,
+        mem_ratio,
+        mem_verdict,
         "; ".join(notes) or None,
     )
 
@@ -242,12 +261,8 @@ def compare_runs(
     check_comparable(base, current)
     base_recs = {r.variant: r for r in base.records}
     cur_recs = {r.variant: r for r in current.records}
-    order = [r.variant for r in current.records] + [
-        v for v in base_recs if v not in cur_recs
-    ]
-    changes = tuple(
-        compare_records(v, base_recs.get(v), cur_recs.get(v), settings) for v in order
-    )
+    order = [r.variant for r in current.records] + [v for v in base_recs if v not in cur_recs]
+    changes = tuple(compare_records(v, base_recs.get(v), cur_recs.get(v), settings) for v in order)
     notes = []
     b, c = base.device, current.device
     if (b.runtime_name, b.runtime_version) != (c.runtime_name, c.runtime_version):
@@ -286,7 +301,9 @@ def resolve_ref(history: History | None, ref: str, target: str | None = None) ->
         found = load_results_paths(Path(ref))
     else:
         if history is None:
-            raise CompareError(f"{ref} is not a results file or run folder, and there is no history")
+            raise CompareError(
+                f"{ref} is not a results file or run folder, and there is no history"
+            )
         found = [history.load(row) for row in history.rows_of(_run_id_of(history, ref, target))]
     if target is not None:
         found = [r for r in found if r.target == target]
@@ -363,8 +380,10 @@ def comparisons_for(
     settings: CompareSettings,
 ) -> list[Comparison]:
     """What ``edgebench compare`` compares: defaults from the history, else the named runs."""
-    needs_history = base_ref is None or current_ref is None or not all(
-        Path(r).exists() for r in (base_ref, current_ref)
+    needs_history = (
+        base_ref is None
+        or current_ref is None
+        or not all(Path(r).exists() for r in (base_ref, current_ref))
     )
     history = open_history(history_path, create=False) if needs_history else None
     try:
@@ -395,8 +414,20 @@ def fmt_p(p: float) -> str:
     return f"{p:.2g}" if p >= 0.001 else f"{p:.0e}"
 
 
-COLUMNS = ("variant", "zip bytes", "Δ zip", "accuracy", "Δ acc", "p50 µs", "p50 ratio",
-           "p90 ratio", "p", "latency", "peak MB ratio", "memory")
+COLUMNS = (
+    "variant",
+    "zip bytes",
+    "Δ zip",
+    "accuracy",
+    "Δ acc",
+    "p50 µs",
+    "p50 ratio",
+    "p90 ratio",
+    "p",
+    "latency",
+    "peak MB ratio",
+    "memory",
+)
 
 
 def comparison_rows(cmp: Comparison) -> list[tuple[str, ...]]:
@@ -444,9 +475,10 @@ def format_comparison(cmp: Comparison) -> str:
         lines += [""] + [f"note: {n}" for n in notes]
     regressed = [ch.variant for ch in cmp.changes if ch.regressed]
     lines.append("")
+    n = len(cmp.changes)
     lines.append(
-        f"compare: {len(regressed)} of {len(cmp.changes)} variants regressed: {', '.join(regressed)}"
+        f"compare: {len(regressed)} of {n} variants regressed: {', '.join(regressed)}"
         if regressed
-        else f"compare: no regressions in {len(cmp.changes)} variants"
+        else f"compare: no regressions in {n} variants"
     )
     return "\n".join(lines)

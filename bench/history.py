@@ -186,7 +186,9 @@ class History:
 
     # ----------------------------------------------------------------- writing
 
-    def append(self, results: Sequence[Results], on_record: Callable[[], None] | None = None) -> None:
+    def append(
+        self, results: Sequence[Results], on_record: Callable[[], None] | None = None
+    ) -> None:
         """Add one run (one Results per target) in a single transaction.
 
         ``on_record`` is called after each row is inserted; tests use it to interrupt a run.
@@ -356,7 +358,7 @@ class History:
         )
 
     def series(self, row: RunRow, n: int) -> list[Results]:
-        """The last ``n`` runs up to and including ``row`` on its target and device, oldest first."""
+        """The last ``n`` runs up to ``row`` on its target and device; oldest first."""
         sql = (
             "SELECT r.id FROM runs r WHERE r.target = ? AND r.device_key = ? "
             "AND (r.created_at < ? OR (r.created_at = ? AND r.id <= ?)) "

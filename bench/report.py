@@ -13,10 +13,10 @@ import html
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.compare import Comparison, CompareSettings, Verdict, compare_runs
+from bench.compare import CompareSettings, Comparison, Verdict, compare_runs
 from bench.errors import EdgebenchError
 from bench.history import History, describe_device
 from bench.records import Results, write_text_atomic
@@ -24,8 +24,18 @@ from bench.summary import COLUMNS as SUMMARY_COLUMNS
 from bench.summary import summary_rows
 
 DEFAULT_LAST_N = 20
-PALETTE = ("#4269d0", "#efb118", "#ff725c", "#6cc5b0", "#3ca951", "#ff8ab7", "#a463f2",
-           "#97bbf5", "#9c6b4e", "#9498a0")
+PALETTE = (
+    "#4269d0",
+    "#efb118",
+    "#ff725c",
+    "#6cc5b0",
+    "#3ca951",
+    "#ff8ab7",
+    "#a463f2",
+    "#97bbf5",
+    "#9c6b4e",
+    "#9498a0",
+)
 REGRESSION_RED = "#d62728"
 
 
@@ -47,9 +57,7 @@ class TargetSection:
 class ReportData:
     sections: tuple[TargetSection, ...]
     settings: CompareSettings
-    created_at: str = field(
-        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
-    )
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def regressions(self) -> list[tuple[str, str]]:
@@ -89,7 +97,7 @@ def gather(
 
 def trend_regressions(series: Sequence[Results], settings: CompareSettings):
     """(run_id, variant, metric) wherever a run regressed against the run before it."""
-    for prev, cur in zip(series, series[1:]):
+    for prev, cur in zip(series, series[1:], strict=False):
         for c in compare_runs(prev, cur, settings).changes:
             if c.latency is not None and c.latency.verdict is Verdict.SLOWER:
                 yield cur.run_id, c.variant, "p50"
@@ -139,22 +147,34 @@ def plot_size_quality(section: TargetSection, colors: dict[str, str]) -> tuple[s
     ax = fig.add_subplot()
     if with_acc:
         pts = [(r.zip_bytes, r.accuracy, r.variant) for r in with_acc]
-        ylabel, caption = "top-1 accuracy", "Zip size against accuracy; the line is the Pareto front"
+        ylabel, caption = (
+            "top-1 accuracy",
+            "Zip size against accuracy; the line is the Pareto front",
+        )
         front = pareto_front([(x, y) for x, y, _ in pts])
     else:
         pts = [(r.zip_bytes, r.latency_us.p50, r.variant) for r in recs if r.latency_us]
         ylabel = "p50 latency (µs)"
-        caption = ("Zip size against median latency (no accuracy: the run had no labelled "
-                   "data); the line is the Pareto front")
+        caption = (
+            "Zip size against median latency (no accuracy: the run had no labelled "
+            "data); the line is the Pareto front"
+        )
         neg = pareto_front([(x, -y) for x, y, _ in pts])
         front = [(x, -y) for x, y in neg]
     if front:
-        xs, ys = zip(*front)
+        xs, ys = zip(*front, strict=False)
         ax.step(xs, ys, where="post", color="#888", lw=1.5, ls="--", zorder=1, label="Pareto front")
     on_front = set(front)
     for x, y, v in pts:
-        ax.scatter([x], [y], s=90 if (x, y) in on_front else 55, color=colors[v], zorder=3,
-                   edgecolor="black" if (x, y) in on_front else "white", linewidth=1)
+        ax.scatter(
+            [x],
+            [y],
+            s=90 if (x, y) in on_front else 55,
+            color=colors[v],
+            zorder=3,
+            edgecolor="black" if (x, y) in on_front else "white",
+            linewidth=1,
+        )
         ax.annotate(v, (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8)
     ax.set_xlabel("zip bytes")
     ax.set_ylabel(ylabel)
@@ -184,13 +204,22 @@ def plot_latency(section: TargetSection, colors: dict[str, str]) -> str | None:
     fig = _figure(6.2, max(4.0, 0.5 * len(recs) + 1.4))
     ax = fig.add_subplot()
     pos = list(range(1, len(recs) + 1))
-    parts = ax.violinplot(data, positions=pos, vert=False, showextrema=False, widths=0.8)
-    for body, r in zip(parts["bodies"], recs):
+    parts = ax.violinplot(
+        data, positions=pos, orientation="horizontal", showextrema=False, widths=0.8
+    )
+    for body, r in zip(parts["bodies"], recs, strict=False):
         body.set_facecolor(colors[r.variant])
         body.set_alpha(0.45)
-    ax.boxplot(data, positions=pos, vert=False, widths=0.25, showfliers=False,
-               medianprops={"color": "black"}, whiskerprops={"color": "#555"},
-               capprops={"color": "#555"})
+    ax.boxplot(
+        data,
+        positions=pos,
+        orientation="horizontal",
+        widths=0.25,
+        showfliers=False,
+        medianprops={"color": "black"},
+        whiskerprops={"color": "#555"},
+        capprops={"color": "#555"},
+    )
     ax.set_yticks(pos, [r.variant for r in recs], fontsize=8)
     lo = min(float(d.min()) for d in data)
     hi = max(float(d.max()) for d in data)
@@ -199,8 +228,10 @@ def plot_latency(section: TargetSection, colors: dict[str, str]) -> str | None:
     ax.set_xlabel("latency per invoke() (µs)")
     ax.grid(axis="x", alpha=0.3)
     ax.invert_yaxis()
-    ax.set_title(f"{section.results.target}: latency distribution ({recs[0].latency_us.n} "
-                 "runs per model)", fontsize=11)
+    ax.set_title(
+        f"{section.results.target}: latency distribution ({recs[0].latency_us.n} runs per model)",
+        fontsize=11,
+    )
     return _png(fig)
 
 
@@ -223,7 +254,7 @@ def plot_trends(section: TargetSection, colors: dict[str, str]) -> str | None:
     fig = _figure(10, 7.2)
     axes = fig.subplots(3, 2).flatten()
     xs = list(range(len(series)))
-    for ax, (key, label, read) in zip(axes, TREND_PANELS):
+    for ax, (key, label, read) in zip(axes, TREND_PANELS, strict=False):
         drawn = False
         for v in variants:
             pts = []
@@ -235,20 +266,43 @@ def plot_trends(section: TargetSection, colors: dict[str, str]) -> str | None:
             if not pts:
                 continue
             drawn = True
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3.5, lw=1.4,
-                    color=colors[v], label=v)
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                marker="o",
+                ms=3.5,
+                lw=1.4,
+                color=colors[v],
+                label=v,
+            )
             bad = [p for p in pts if p[2]]
             if bad:
-                ax.scatter([p[0] for p in bad], [p[1] for p in bad], s=140, facecolor="none",
-                           edgecolor=REGRESSION_RED, linewidth=2, zorder=4)
+                ax.scatter(
+                    [p[0] for p in bad],
+                    [p[1] for p in bad],
+                    s=140,
+                    facecolor="none",
+                    edgecolor=REGRESSION_RED,
+                    linewidth=2,
+                    zorder=4,
+                )
         ax.set_title(label, fontsize=10)
         if not drawn:
-            ax.text(0.5, 0.5, "not measured in these runs", ha="center", va="center",
-                    transform=ax.transAxes, color="#888", fontsize=9)
+            ax.text(
+                0.5,
+                0.5,
+                "not measured in these runs",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="#888",
+                fontsize=9,
+            )
             ax.set_yticks([])
         ax.grid(alpha=0.3)
-        ax.set_xticks(xs, [_short_run(r.run_id) for r in series], rotation=45, ha="right",
-                      fontsize=7)
+        ax.set_xticks(
+            xs, [_short_run(r.run_id) for r in series], rotation=45, ha="right", fontsize=7
+        )
         if key == "zip":
             ax.yaxis.set_major_formatter(_thousands())
     legend_ax = axes[-1]
@@ -258,12 +312,25 @@ def plot_trends(section: TargetSection, colors: dict[str, str]) -> str | None:
         handles, labels = axes[0].get_legend_handles_labels()
     from matplotlib.lines import Line2D
 
-    handles = list(handles) + [Line2D([], [], marker="o", ls="", ms=11, markerfacecolor="none",
-                                      markeredgecolor=REGRESSION_RED, markeredgewidth=2)]
+    handles = list(handles) + [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            ls="",
+            ms=11,
+            markerfacecolor="none",
+            markeredgecolor=REGRESSION_RED,
+            markeredgewidth=2,
+        )
+    ]
     labels = list(labels) + ["regression vs the run before"]
     legend_ax.legend(handles, labels, loc="center", fontsize=8, frameon=False)
-    fig.suptitle(f"{section.results.target}: last {len(series)} runs on "
-                 f"{describe_device(section.results.device)}", fontsize=11)
+    fig.suptitle(
+        f"{section.results.target}: last {len(series)} runs on "
+        f"{describe_device(section.results.device)}",
+        fontsize=11,
+    )
     return _png(fig)
 
 
@@ -282,7 +349,7 @@ def table_rows(section: TargetSection) -> tuple[list[str], list[tuple[list[str],
     if cmp is not None:
         header[-1:-1] = ["Δ zip", "Δ accuracy", "p50 ratio", "latency", "memory"]
     out = []
-    for rec, row in zip(section.results.records, rows):
+    for rec, row in zip(section.results.records, rows, strict=False):
         cells = list(row[1:])
         regressed = False
         if cmp is not None:
@@ -360,8 +427,7 @@ SCRIPT = """
 })();
 """
 
-CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-       "script-src 'unsafe-inline'")
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
 
 def _e(text: object) -> str:
@@ -398,13 +464,16 @@ def render_html(data: ReportData) -> str:
     compared = any(s.comparison for s in data.sections)
     if regressions:
         names = ", ".join(f"{v} on {t}" for t, v in regressions)
-        banner = f'<div class="banner bad">{len(regressions)} regressed since the previous run: ' \
-                 f"{_e(names)}</div>"
+        banner = (
+            f'<div class="banner bad">{len(regressions)} regressed since the previous run: '
+            f"{_e(names)}</div>"
+        )
     elif compared:
         banner = '<div class="banner ok">No regressions since the previous run.</div>'
     else:
-        banner = ('<div class="banner info">First run on this device: nothing to compare with '
-                  "yet.</div>")
+        banner = (
+            '<div class="banner info">First run on this device: nothing to compare with yet.</div>'
+        )
     body = [
         "<h1>edgebench report</h1>",
         f'<div class="meta">run <code>{_e(first.run_id)}</code> · {_e(first.created_at)} · '
@@ -414,10 +483,12 @@ def render_html(data: ReportData) -> str:
     ]
     for s in data.sections:
         res = s.results
-        body.append(f"<h2>{_e(res.target)} <span class='meta'>on "
-                    f"{_e(describe_device(res.device))} · {_e(res.device.runtime_name or '')} "
-                    f"{_e(res.device.runtime_version or '')} · {res.settings.threads} thread(s), "
-                    f"{res.settings.runs} runs</span></h2>")
+        body.append(
+            f"<h2>{_e(res.target)} <span class='meta'>on "
+            f"{_e(describe_device(res.device))} · {_e(res.device.runtime_name or '')} "
+            f"{_e(res.device.runtime_version or '')} · {res.settings.threads} thread(s), "
+            f"{res.settings.runs} runs</span></h2>"
+        )
         if s.comparison is not None:
             b = s.comparison.base
             st = data.settings
@@ -430,26 +501,43 @@ def render_html(data: ReportData) -> str:
         trs = ["<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>"]
         for cells, regressed in rows:
             cls = ' class="regressed"' if regressed else ""
-            trs.append(f"<tr{cls}>" + "".join(_cell(c, h) for c, h in zip(cells, header))
-                       + "</tr>")
+            trs.append(
+                f"<tr{cls}>"
+                + "".join(_cell(c, h) for c, h in zip(cells, header, strict=False))
+                + "</tr>"
+            )
         body.append(f'<div class="card"><table>{"".join(trs)}</table></div>')
         size_png, caption = plot_size_quality(s, colors)
         lat_png = plot_latency(s, colors)
         figs = [_img(size_png, f"{res.target} size against quality", caption)]
         if lat_png:
-            figs.append(_img(lat_png, f"{res.target} latency distribution",
-                             "Raw invoke() latencies: violin = density, box = quartiles"))
-        body.append(f'<div class="grid">{"".join(f"<div class=card>{f}</div>" for f in figs)}'
-                    "</div>")
+            figs.append(
+                _img(
+                    lat_png,
+                    f"{res.target} latency distribution",
+                    "Raw invoke() latencies: violin = density, box = quartiles",
+                )
+            )
+        body.append(
+            f'<div class="grid">{"".join(f"<div class=card>{f}</div>" for f in figs)}</div>'
+        )
         trend = plot_trends(s, colors)
         if trend:
             body.append(f"<h3>Trends over the last {len(s.series)} runs</h3>")
-            body.append('<div class="card">' + _img(
-                trend, f"{res.target} trends",
-                "Red rings: a regression against the run before (latency slower, size up, "
-                "accuracy down, memory up)") + "</div>")
-    body.append(f"<footer>Made by edgebench on {_e(data.created_at)}. This file is "
-                "self-contained: it opens from disk and loads nothing.</footer>")
+            body.append(
+                '<div class="card">'
+                + _img(
+                    trend,
+                    f"{res.target} trends",
+                    "Red rings: a regression against the run before (latency slower, size up, "
+                    "accuracy down, memory up)",
+                )
+                + "</div>"
+            )
+    body.append(
+        f"<footer>Made by edgebench on {_e(data.created_at)}. This file is "
+        "self-contained: it opens from disk and loads nothing.</footer>"
+    )
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
@@ -470,8 +558,10 @@ def render_markdown(data: ReportData) -> str:
     first = data.sections[0].results
     lines = [f"## edgebench: run `{first.run_id}`", ""]
     if regressions:
-        lines.append(f"**{len(regressions)} regressed** since the previous run: "
-                     + ", ".join(f"`{v}` on {t}" for t, v in regressions))
+        lines.append(
+            f"**{len(regressions)} regressed** since the previous run: "
+            + ", ".join(f"`{v}` on {t}" for t, v in regressions)
+        )
     elif any(s.comparison for s in data.sections):
         lines.append("No regressions since the previous run.")
     else:
@@ -481,8 +571,9 @@ def render_markdown(data: ReportData) -> str:
         lines += ["", f"### {res.target} on {describe_device(res.device)}", ""]
         header, rows = table_rows(s)
         lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join("---" if h in ("variant", "status") else "---:"
-                                    for h in header) + "|")
+        lines.append(
+            "|" + "|".join("---" if h in ("variant", "status") else "---:" for h in header) + "|"
+        )
         for cells, regressed in rows:
             if regressed:
                 cells = [f"**{cells[0]}** ⚠"] + cells[1:]

@@ -78,8 +78,8 @@ def make_results(
         ]
     return Results(
         run_id=run_id,
-        created_at=created_at or f"2025-01-{int(run_id[-2:]) if run_id[-2:].isdigit() else 1:02d}"
-        "T02:00:00+00:00",
+        created_at=created_at
+        or f"2025-01-{int(run_id[-2:]) if run_id[-2:].isdigit() else 1:02d}T02:00:00+00:00",
         target=target,
         manifest=None,
         host=device,
@@ -88,3 +88,46 @@ def make_results(
         git_commit="0123456789abcdef",
         records=tuple(records),
     )
+
+
+PI = DeviceInfo(
+    hostname="raspberrypi",
+    machine="aarch64",
+    cpu="Cortex-A72",
+    cores=4,
+    runtime_name="tflite-runtime",
+    runtime_version="2.14.0",
+)
+
+VARIANTS = (  # name, median µs, zip bytes, accuracy
+    ("baseline/float32", 120.0, 78_000, 0.912),
+    ("baseline/int8", 60.0, 24_000, 0.905),
+    ("pruned50/float32", 118.0, 52_000, 0.909),
+    ("pruned50/int8", 58.0, 16_500, 0.901),
+    ("pruned80/int8", 57.0, 9_800, 0.874),
+)
+
+
+def write_history(path, n_runs: int = 5, slow_last: str | None = "pruned50/int8") -> None:
+    """A history of ``n_runs`` nightly runs on two targets; the last one has a slowdown."""
+    from bench.history import append_results
+
+    for i in range(1, n_runs + 1):
+        run = []
+        for target, device, scale in (("local", DEVICE, 1.0), ("ssh://pi", PI, 6.0)):
+            recs = []
+            for k, (name, med, zb, acc) in enumerate(VARIANTS):
+                factor = 1.6 if (i == n_runs and name == slow_last) else 1.0
+                recs.append(
+                    make_record(
+                        name,
+                        med * scale * factor,
+                        zb,
+                        acc,
+                        peak_mb=40 + k,
+                        seed=100 * i + k,
+                        spread=0.05,
+                    )
+                )
+            run.append(make_results(f"run{i:02d}", recs, target=target, device=device))
+        append_results(path, run)

@@ -113,8 +113,10 @@ def test_default_is_the_latest_run_and_the_one_before_on_the_same_device(tmp_pat
 def test_cli_compare_prints_verdicts(tmp_path, capsys):
     path = tmp_path / "h.sqlite"
     append_results(path, [make_results("run01", seed=0)])
-    slow = [make_record("base/float32", 100.0, 20_000, 0.91, seed=5),
-            make_record("pruned/int8", 80.0, 6_000, 0.90, seed=6)]
+    slow = [
+        make_record("base/float32", 100.0, 20_000, 0.91, seed=5),
+        make_record("pruned/int8", 80.0, 6_000, 0.90, seed=6),
+    ]
     append_results(path, [make_results("run02", slow)])
     assert main(["compare", "--history", str(path)]) == 0
     out = capsys.readouterr().out

@@ -28,8 +28,9 @@ def sha(path: Path) -> str:
 
 def test_round_trip_keeps_every_field_and_the_raw_samples(tmp_path):
     res = make_results("run01")
-    failed = replace(make_record("broken/int8"), status="failed", error="boom", latency_us=None,
-                     samples_us=())
+    failed = replace(
+        make_record("broken/int8"), status="failed", error="boom", latency_us=None, samples_us=()
+    )
     res = replace(res, records=res.records + (failed,))
     path = tmp_path / "h.sqlite"
     append_results(path, [res])
