@@ -405,7 +405,8 @@ figcaption { color: var(--muted); font-size: 12px; margin-top: 6px; text-align: 
 footer { color: var(--muted); font-size: 12px; margin-top: 32px; }
 """
 
-# Marks the page ready once every plot decoded with a real size; records script errors.
+# Marks the page ready once every plot loaded with a real size; records script errors. The load
+# event waits for every image, so a plot that failed to decode has naturalWidth 0 by then.
 SCRIPT = """
 (function () {
   var root = document.documentElement;
@@ -414,15 +415,12 @@ SCRIPT = """
   });
   window.addEventListener('load', function () {
     var imgs = Array.prototype.slice.call(document.querySelectorAll('img.plot'));
-    Promise.all(imgs.map(function (img) {
-      return img.decode().then(function () { return img.naturalWidth > 0; },
-                               function () { return false; });
-    })).then(function (ok) {
-      var n = ok.filter(Boolean).length;
-      document.body.setAttribute('data-plots-total', String(imgs.length));
-      document.body.setAttribute('data-plots-loaded', String(n));
-      document.body.setAttribute('data-ready', n === imgs.length ? 'yes' : 'no');
-    });
+    var n = imgs.filter(function (img) {
+      return img.complete && img.naturalWidth > 0 && img.naturalHeight > 0;
+    }).length;
+    document.body.setAttribute('data-plots-total', String(imgs.length));
+    document.body.setAttribute('data-plots-loaded', String(n));
+    document.body.setAttribute('data-ready', n === imgs.length ? 'yes' : 'no');
   });
 })();
 """
