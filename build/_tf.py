@@ -1,0 +1,27 @@
+"""The one door to TensorFlow, tf-keras and tfmot for the build stage.
+
+tfmot works only with tf-keras (Keras 2), so ``TF_USE_LEGACY_KERAS=1`` must be set before
+TensorFlow is first imported. Every TensorFlow import in ``build/`` goes through here, lazily.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from bench.errors import EdgebenchError
+
+INSTALL_HINT = "the build stage needs TensorFlow: pip install 'edgebench[build]'"
+
+
+def import_tf() -> tuple[Any, Any, Any]:
+    """Return the modules ``(tensorflow, tf_keras, tensorflow_model_optimization)``."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep C++ info lines out of CI logs
+    try:
+        import tensorflow as tf
+        import tensorflow_model_optimization as tfmot
+        import tf_keras
+    except ImportError as exc:
+        raise EdgebenchError(f"{INSTALL_HINT} ({exc})") from None
+    return tf, tf_keras, tfmot

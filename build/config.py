@@ -1,0 +1,393 @@
+"""The pipeline config (``models/pipeline.toml``): loading, validation, defaults.
+
+No TensorFlow here: the bench side reads the same file. Each section is a frozen dataclass
+that validates itself in ``__post_init__`` with a message that starts with the field name and
+says what is allowed; the loader prefixes the section and names the file. Unknown keys are
+rejected with the closest known key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ConfigError
+from bench.records import TFLITE_KINDS, BenchSettings, VariantKind
+from build.recipes import get_recipe, recipe_names
+from build.recipes.base import RecipeParams
+
+PIPELINE_SCHEMA_VERSION = 1
+VARIANT_NAMES = tuple(k.value for k in TFLITE_KINDS)
+_RECIPE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def default_pipeline_path() -> Path:
+    """The shipped default pipeline, ``models/pipeline.toml``."""
+    return Path(__file__).resolve().parent.parent / "models" / "pipeline.toml"
+
+
+def parse_variants(values: Any) -> tuple[VariantKind, ...]:
+    """TFLite variant names -> VariantKinds; unknown or repeated names are a ConfigError."""
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"variants must be a list of names from {', '.join(VARIANT_NAMES)}")
+    kinds = []
+    for v in values:
+        if v not in VARIANT_NAMES:
+            raise ConfigError(
+                f"variants: unknown variant {v!r}; valid variants: {', '.join(VARIANT_NAMES)}"
+            )
+        if VariantKind(v) in kinds:
+            raise ConfigError(f"variants lists {v!r} twice")
+        kinds.append(VariantKind(v))
+    return tuple(kinds)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """[data]: which dataset, and how much of it (0 = all)."""
+
+    dataset: str = "fashion_mnist"
+    train_limit: int = 0
+    test_limit: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.dataset.strip():
+            raise ConfigError("dataset must name a dataset (fashion_mnist, mnist) or a path")
+        for name in ("train_limit", "test_limit"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0 (0 = all); got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """[model]: a builtin model name, or the path of the user's Keras model (.keras / .h5)."""
+
+    builtin: str | None = None  # "pruning_guide" when no path is given
+    path: Path | None = None  # resolved against the config file's folder
+
+    def __post_init__(self) -> None:
+        from models import BUILTIN_MODELS
+
+        if self.path is None and self.builtin is None:
+            object.__setattr__(self, "builtin", "pruning_guide")
+        if self.path is not None:
+            if self.builtin is not None:
+                raise ConfigError("builtin and path are exclusive; keep one of them")
+            if Path(self.path).suffix not in (".keras", ".h5"):
+                raise ConfigError(f"path must be a .keras or .h5 file; got {str(self.path)!r}")
+        elif self.builtin not in BUILTIN_MODELS:
+            raise ConfigError(
+                f"builtin must be one of {', '.join(BUILTIN_MODELS)}; got {self.builtin!r}"
+            )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """[train]: how the dense baseline is trained (recipes reuse batch size and rate)."""
+
+    epochs: int = 4
+    batch_size: int = 128
+    learning_rate: float = 0.001
+    validation_split: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be >= 1; got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1; got {self.batch_size}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0; got {self.learning_rate}")
+        if not 0.0 <= self.validation_split < 1.0:
+            raise ConfigError(f"validation_split must be in [0, 1); got {self.validation_split}")
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """[baseline]: TFLite variants of the dense baseline (its Keras file is always kept)."""
+
+    variants: tuple[VariantKind, ...] = (VariantKind.FLOAT32,)
+
+
+@dataclass(frozen=True)
+class RecipeConfig:
+    """One [recipes.<name>] section: a registered recipe, its params, its TFLite variants."""
+
+    name: str
+    recipe: str
+    params: RecipeParams
+    variants: tuple[VariantKind, ...] = TFLITE_KINDS
+
+    def __post_init__(self) -> None:
+        if not _RECIPE_NAME.match(self.name) or self.name == "baseline":
+            raise ConfigError(
+                f"recipe section name {self.name!r} must be letters, digits, '_', '-' or '.' "
+                "and not 'baseline' (it names files and variants)"
+            )
+        cls = get_recipe(self.recipe).params_cls
+        if not isinstance(self.params, cls):
+            raise ConfigError(f"params of recipe {self.recipe!r} must be a {cls.__name__}")
+
+
+@dataclass(frozen=True)
+class _BenchSection:
+    """[bench]: where and how the bench stage measures."""
+
+    targets: tuple[str, ...] = ("local",)
+    runs: int = 100
+    warmup: int = 10
+    threads: int = 1
+    xnnpack: bool = True
+    timeout_s: float = 300.0
+    eval_batch: int = 256
+    eval_limit: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.targets or not all(t.strip() for t in self.targets):
+            raise ConfigError("targets must list at least one target, e.g. [\"local\"]")
+        for name, low in (("runs", 1), ("warmup", 0), ("threads", 1), ("eval_batch", 1),
+                          ("eval_limit", 0)):
+            if getattr(self, name) < low:
+                raise ConfigError(f"{name} must be >= {low}; got {getattr(self, name)}")
+        if not self.timeout_s > 0:
+            raise ConfigError(f"timeout_s must be > 0; got {self.timeout_s}")
+
+
+@dataclass(frozen=True)
+class _GateSection:
+    budgets: str | None = None
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """A whole pipeline config. Build variants with :meth:`with_overrides` or ``replace``."""
+
+    path: Path | None
+    sha256: str
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+    baseline: BaselineConfig
+    recipes: tuple[RecipeConfig, ...]
+    bench: BenchSettings
+    targets: tuple[str, ...]
+    budgets: Path | None
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the config are resolved against."""
+        return self.path.resolve().parent if self.path else Path.cwd()
+
+    def recipe(self, name: str) -> RecipeConfig:
+        for r in self.recipes:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def with_overrides(
+        self,
+        *,
+        train_limit: int | None = None,
+        test_limit: int | None = None,
+        epochs: int | None = None,
+        recipe_epochs: int | None = None,
+    ) -> PipelineConfig:
+        """A copy with smaller data or shorter training (tests, smoke runs); re-validated."""
+        data = dataclasses.replace(
+            self.data,
+            train_limit=self.data.train_limit if train_limit is None else train_limit,
+            test_limit=self.data.test_limit if test_limit is None else test_limit,
+        )
+        train = self.train if epochs is None else dataclasses.replace(self.train, epochs=epochs)
+        recipes = self.recipes
+        if recipe_epochs is not None:
+            recipes = tuple(
+                dataclasses.replace(r, params=dataclasses.replace(r.params, epochs=recipe_epochs))
+                for r in recipes
+            )
+        return dataclasses.replace(self, data=data, train=train, recipes=recipes)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_pipeline(path: Path) -> PipelineConfig:
+    """Read and validate a pipeline TOML file; every problem is a ConfigError naming the fix."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"pipeline config {path} does not exist; pass an existing file or use the "
+            f"default {default_pipeline_path()}"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read pipeline config {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; save it as UTF-8 TOML") from None
+    return parse_pipeline(text, path=path, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def parse_pipeline(
+    text: str, *, path: Path | None = None, sha256: str | None = None
+) -> PipelineConfig:
+    """Validate pipeline TOML text; relative paths resolve against ``path``'s folder (or cwd)."""
+    where = str(path) if path is not None else "<pipeline text>"
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where} is not valid TOML: {exc}; fix that line") from None
+    sha = sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest()
+    base = path.resolve().parent if path is not None else Path.cwd()
+
+    _reject_unknown(doc, ("schema_version", "data", "model", "train", "baseline", "recipes",
+                          "bench", "gate"), "the top level", where)
+    version = doc.get("schema_version")
+    if version is None:
+        raise ConfigError(f"{where} has no schema_version; add `schema_version = 1` at the top")
+    if version != PIPELINE_SCHEMA_VERSION:
+        raise ConfigError(
+            f"{where} has schema_version {version!r}; this edgebench reads version "
+            f"{PIPELINE_SCHEMA_VERSION}"
+        )
+
+    data = _section(DataConfig, _table(doc, "data", where), "data", where)
+    model_table = dict(_table(doc, "model", where))
+    if "path" in model_table:
+        if not isinstance(model_table["path"], str):
+            raise ConfigError(f"model.path must be a string in {where}")
+        model_table["path"] = base / model_table["path"]
+    model = _section(ModelConfig, model_table, "model", where)
+    train = _section(TrainConfig, _table(doc, "train", where), "train", where)
+
+    baseline_table = _table(doc, "baseline", where)
+    _reject_unknown(baseline_table, ("variants",), "[baseline]", where)
+    baseline = BaselineConfig(
+        variants=_variants(baseline_table.get("variants", ["float32"]), "baseline", where)
+    )
+
+    recipes_table = _table(doc, "recipes", where)
+    recipes = []
+    for name, table in recipes_table.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"recipes.{name} must be a [recipes.{name}] table in {where}")
+        recipes.append(_recipe(name, table, where))
+
+    bench_section = _section(_BenchSection, _table(doc, "bench", where), "bench", where)
+    gate = _section(_GateSection, _table(doc, "gate", where), "gate", where)
+    return PipelineConfig(
+        path=path,
+        sha256=sha,
+        data=data,
+        model=model,
+        train=train,
+        baseline=baseline,
+        recipes=tuple(recipes),
+        bench=BenchSettings(
+            **{f.name: getattr(bench_section, f.name) for f in dataclasses.fields(BenchSettings)}
+        ),
+        targets=bench_section.targets,
+        budgets=base / gate.budgets if gate.budgets else None,
+    )
+
+
+def _recipe(name: str, table: dict[str, Any], where: str) -> RecipeConfig:
+    section = f"recipes.{name}"
+    if "recipe" not in table:
+        raise ConfigError(
+            f"[{section}] in {where} has no `recipe = ...`; registered recipes: "
+            f"{', '.join(recipe_names())}"
+        )
+    try:
+        recipe = get_recipe(table["recipe"])
+    except ConfigError as exc:
+        raise ConfigError(f"{section}.recipe: {exc} (in {where})") from None
+    params_table = {k: v for k, v in table.items() if k not in ("recipe", "variants")}
+    params = _section(recipe.params_cls, params_table, section, where, also=("recipe", "variants"))
+    variants = _variants(table.get("variants", list(VARIANT_NAMES)), section, where)
+    try:
+        return RecipeConfig(name=name, recipe=recipe.name, params=params, variants=variants)
+    except ConfigError as exc:
+        raise ConfigError(f"{section}: {exc} (in {where})") from None
+
+
+def _variants(values: Any, section: str, where: str) -> tuple[VariantKind, ...]:
+    try:
+        return parse_variants(values)
+    except ConfigError as exc:
+        raise ConfigError(f"{section}.{exc} (in {where})") from None
+
+
+def _table(doc: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a [{key}] table in {where}")
+    return value
+
+
+def _reject_unknown(table: dict[str, Any], known: Any, section: str, where: str) -> None:
+    known = list(known)
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+            raise ConfigError(f"unknown key {key!r} in {section} of {where}; {hint}")
+
+
+def _section(
+    cls: type,
+    table: dict[str, Any],
+    section: str,
+    where: str,
+    *,
+    also: tuple[str, ...] = (),
+) -> Any:
+    """Build a section dataclass from a TOML table: unknown keys, types, then its own checks."""
+    fields = [f.name for f in dataclasses.fields(cls)]
+    _reject_unknown(table, [*fields, *also], f"[{section}]", where)
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in table.items():
+        kwargs[key] = _check_type(value, hints[key], f"{section}.{key}", where)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{section}.{exc} (in {where})") from None
+
+
+def _check_type(value: Any, tp: Any, key: str, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = options[0] if len(options) == 1 else tp
+        origin = typing.get_origin(tp)
+    if tp is Path and isinstance(value, Path):
+        return value
+    if origin is tuple:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{key} must be a list of strings; got {value!r} (in {where})")
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }.get(tp, True)
+    if not ok:
+        raise ConfigError(
+            f"{key} must be {_TYPE_WORDS.get(tp, tp)}; got {value!r} (in {where})"
+        )
+    return float(value) if tp is float else value
+
+
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}

@@ -1,0 +1,92 @@
+"""What every recipe gets and gives back.
+
+A recipe is a plain function ``fn(ctx: RecipeContext, params) -> RecipeOutput`` registered by
+name in :mod:`build.recipes`, with one frozen params dataclass that validates itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RecipeParams:
+    """Parameters every recipe has. Subclasses add their own and validate them too.
+
+    Messages start with the field name; the config loader prefixes ``recipes.<name>.``.
+    """
+
+    epochs: int = 2
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be >= 1; got {self.epochs}")
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Training inputs already scaled to [0, 1] and shaped for the model."""
+
+    x_fit: Any
+    y_fit: Any
+    x_val: Any
+    y_val: Any
+
+
+@dataclass(frozen=True)
+class RecipeContext:
+    """Everything a recipe may use. It must not modify ``baseline``."""
+
+    name: str  # the recipe instance name, e.g. "pruned"
+    baseline: Any  # the trained dense tf_keras model
+    data: TrainingData
+    batch_size: int
+    learning_rate: float
+    seed: int
+    from_logits: bool
+    run_dir: Path
+    progress: Callable[[str], None]
+
+    def clone_baseline(self) -> Any:
+        """A copy of the trained baseline that shares no layers or weights with it."""
+        from build import training
+
+        return training.clone_with_weights(self.baseline)
+
+    def fresh_model(self) -> Any:
+        """The baseline's architecture, freshly initialised from ``seed``."""
+        from build import training
+
+        return training.fresh_clone(self.baseline, self.seed)
+
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.data.x_fit) // self.batch_size)
+
+    def fit(self, model: Any, epochs: int, callbacks: list[Any] = ()) -> None:
+        """Compile ``model`` afresh (new optimizer, step 0) and train it, reporting each epoch."""
+        from build import training
+
+        training.compile_model(model, self.learning_rate, self.from_logits)
+        training.fit_model(
+            model,
+            self.data,
+            epochs=epochs,
+            batch_size=self.batch_size,
+            label=self.name,
+            progress=self.progress,
+            callbacks=list(callbacks),
+        )
+
+
+@dataclass(frozen=True)
+class RecipeOutput:
+    """A recipe's result: a plain (stripped) tf_keras model and the sparsity it promised."""
+
+    model: Any
+    target_sparsity: dict[str, float]  # layer name -> fraction of zeros its kernel must reach
+    extra: dict[str, Any] = field(default_factory=dict)  # goes into each Artifact.extra

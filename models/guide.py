@@ -1,0 +1,32 @@
+"""The model of TensorFlow's pruning guide (pruning_with_keras): 20,410 parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def pruning_guide_model(
+    input_shape: tuple[int, ...] = (28, 28), num_classes: int = 10
+) -> Any:
+    """InputLayer -> Reshape(h, w, 1) -> Conv2D(12, 3x3, relu) -> MaxPool(2) -> Flatten -> Dense.
+
+    ``input_shape`` is (height, width) or (height, width, channels). The Dense layer outputs
+    logits (train with ``from_logits=True``). Returns a tf_keras Sequential model.
+    """
+    from build._tf import import_tf
+
+    _, keras, _ = import_tf()
+    if len(input_shape) not in (2, 3):
+        raise ValueError(f"input_shape must be (height, width[, channels]); got {input_shape}")
+    height, width, channels = (*input_shape, 1)[:3]
+    return keras.Sequential(
+        [
+            keras.layers.InputLayer(input_shape=tuple(input_shape)),
+            keras.layers.Reshape(target_shape=(height, width, channels)),
+            keras.layers.Conv2D(filters=12, kernel_size=(3, 3), activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=(2, 2)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(num_classes),
+        ],
+        name="pruning_guide",
+    )

@@ -1,0 +1,120 @@
+"""The gate: budget rules as small check objects, one verdict, JUnit XML."""
+
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from bench.errors import ConfigError
+from bench.gate import evaluate, format_report, load_budgets, write_junit
+from bench.records import BenchSettings, DeviceInfo, LatencyStats, Record, Results, RssMb
+
+
+def rec(variant, zip_bytes, accuracy, p90_ns=5000, peak=40.0, status="ok"):
+    return Record(
+        variant=variant,
+        model_path=f"/{variant}.tflite",
+        status=status,
+        error=None if status == "ok" else "boom",
+        zip_bytes=zip_bytes,
+        accuracy=accuracy,
+        latency_us=LatencyStats.from_samples([p90_ns] * 3) if status == "ok" else None,
+        rss_mb=RssMb(30.0, 35.0, peak) if status == "ok" else None,
+    )
+
+
+def results(*records):
+    return Results(
+        run_id="r", created_at="t", target="local", manifest=None, host=DeviceInfo(),
+        device=DeviceInfo(), settings=BenchSettings(), git_commit=None, records=records,
+    )
+
+
+def budgets(tmp_path, text):
+    p = tmp_path / "budgets.toml"
+    p.write_text(text)
+    return load_budgets(p)
+
+
+BUDGETS = """
+schema_version = 1
+baseline = "baseline/float32"
+[budgets."*/int8"]
+max_zip_bytes = 10000
+[budgets."*"]
+max_accuracy_drop = 0.02
+max_latency_p90_us = 100
+max_peak_rss_mb = 50
+"""
+
+
+def test_all_pass(tmp_path):
+    b = budgets(tmp_path, BUDGETS)
+    r = results(rec("baseline/float32", 80000, 0.90), rec("pruned/int8", 8000, 0.89))
+    report = evaluate(b, [r])
+    assert report.passed
+    assert len(report.checks) == 3 + 4  # baseline: 3 rules from "*"; int8: 1 + 3
+    assert "gate: PASSED" in format_report(report)
+
+
+def test_every_failure_is_collected(tmp_path):
+    b = budgets(tmp_path, BUDGETS)
+    r = results(
+        rec("baseline/float32", 80000, 0.90),
+        rec("pruned/int8", 12000, 0.85, p90_ns=200_000, peak=60.0),
+    )
+    report = evaluate(b, [r])
+    failed = {(c.variant, c.metric) for c in report.failures}
+    assert failed == {
+        ("pruned/int8", "zip_bytes"),
+        ("pruned/int8", "accuracy_drop"),
+        ("pruned/int8", "latency_p90_us"),
+        ("pruned/int8", "peak_rss_mb"),
+    }
+    text = format_report(report)
+    assert "FAIL" in text and "zip_bytes 12,000 <= 10,000" in text
+    assert "gate: FAILED, 4 of 7 checks failed" in text
+
+
+def test_failed_record_fails_its_checks(tmp_path):
+    b = budgets(tmp_path, '[budgets."*"]\nmin_accuracy = 0.5\n')
+    report = evaluate(b, [results(rec("m", 1, None, status="failed"))])
+    assert not report.passed and "did not run" in report.failures[0].describe()
+
+
+def test_missing_baseline_fails_accuracy_drop(tmp_path):
+    b = budgets(tmp_path, '[budgets."*"]\nmax_accuracy_drop = 0.01\n')
+    report = evaluate(b, [results(rec("pruned/int8", 1, 0.9))])
+    assert not report.passed and "no baseline/float32 accuracy" in report.failures[0].describe()
+
+
+def test_junit_xml(tmp_path):
+    b = budgets(tmp_path, BUDGETS)
+    r = results(rec("baseline/float32", 80000, 0.90), rec("pruned/int8", 12000, 0.89))
+    out = tmp_path / "gate.xml"
+    write_junit(evaluate(b, [r]), out)
+    suite = ET.parse(out).getroot()
+    assert suite.tag == "testsuite" and suite.get("tests") == "7" and suite.get("failures") == "1"
+    failed = [c for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert [c.get("name") for c in failed] == ["pruned/int8 zip_bytes"]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[budgets.\"*\"]\nmax_zip_byte = 3\n", "did you mean 'max_zip_bytes'"),
+        ("[budgets.\"*\"]\nmax_zip_bytes = \"big\"\n", "must be a number"),
+        ("budget = 1\n", "unknown key 'budget'"),
+        ("[budgets\n", "not valid TOML"),
+        ("schema_version = 9\n[budgets.\"*\"]\nmin_accuracy = 0.1\n", "schema_version 9"),
+        ("schema_version = 1\n", "has no [budgets"),
+    ],
+)
+def test_bad_budgets_files_name_the_fix(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("*", r"\*")):
+        budgets(tmp_path, text)
+
+
+def test_pattern_that_matches_nothing_is_an_error(tmp_path):
+    b = budgets(tmp_path, '[budgets."prunde/*"]\nmin_accuracy = 0.5\n')
+    with pytest.raises(ConfigError, match="matches no variant"):
+        evaluate(b, [results(rec("pruned/int8", 1, 0.9))])

@@ -1,0 +1,121 @@
+"""The bench stage: one process per model, a failure costs only its own record."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import orchestrate
+from bench.errors import EdgebenchError
+from bench.orchestrate import bench, plan_from_inputs, zip_bytes
+from bench.records import BenchSettings, Results
+
+FIX = Path(__file__).parent / "fixtures"
+FAST = BenchSettings(runs=10, warmup=1, timeout_s=60)
+
+
+def test_plan_from_loose_tflite_files():
+    plan = plan_from_inputs([FIX / "tiny_float32.tflite", FIX / "tiny_int8.tflite"], run_id="r")
+    assert [i.variant for i in plan.items] == ["tiny_float32", "tiny_int8"]
+    assert plan.eval_data is None and all(not i.labelled for i in plan.items)
+    assert plan.items[0].zip_bytes == zip_bytes(FIX / "tiny_float32.tflite")
+    assert 0 < plan.items[0].zip_bytes < plan.items[0].file_bytes
+
+
+def test_same_stem_twice_gets_two_names(tmp_path):
+    a = tmp_path / "a" / "m.tflite"
+    b = tmp_path / "b" / "m.tflite"
+    for p in (a, b):
+        p.parent.mkdir()
+        p.write_bytes((FIX / "tiny_int8.tflite").read_bytes())
+    plan = plan_from_inputs([a, b], run_id="r")
+    assert [i.variant for i in plan.items] == ["m", "m-2"]
+
+
+def test_unlabelled_models_get_latency_memory_and_null_accuracy(tmp_path):
+    plan = plan_from_inputs([FIX / "tiny_float32.tflite", FIX / "tiny_int8.tflite"], run_id="r")
+    (res,) = bench(plan, tmp_path, FAST, progress=lambda s: None)
+    assert [r.status for r in res.records] == ["ok", "ok"]
+    for r in res.records:
+        assert r.accuracy is None
+        assert r.latency_us.n == 10 and r.latency_us.p50 > 0 and len(r.samples_us) == 10
+        assert r.rss_mb.peak >= r.rss_mb.after_init > 0
+        assert r.runtime_name == "ai-edge-litert"
+    assert res.device.cores and res.host.cores
+    assert Results.load(tmp_path / "results-local.json") == res
+
+
+def test_bad_files_fail_alone_and_the_rest_survive(tmp_path):
+    inputs = [FIX / "truncated.tflite", FIX / "tiny_int8.tflite", FIX / "not_a_model.tflite",
+              tmp_path / "missing.tflite"]
+    empty = tmp_path / "empty.tflite"
+    empty.touch()
+    plan = plan_from_inputs(inputs + [empty], run_id="r")
+    (res,) = bench(plan, tmp_path, FAST, progress=lambda s: None)
+    by = {r.variant: r for r in res.records}
+    assert by["tiny_int8"].ok
+    assert "not a valid Flatbuffer" in by["truncated"].error
+    assert "no TFL3 identifier" in by["not_a_model"].error
+    assert "no such file" in by["missing"].error
+    assert "empty (0 bytes)" in by["empty"].error
+    assert all(by[v].extra["error_kind"] == "input" for v in by if v != "tiny_int8")
+
+
+def test_crash_and_hang_cost_only_their_own_record(tmp_path, monkeypatch):
+    """A model whose process crashes or hangs becomes a failed record; the others run."""
+    real = orchestrate.runner_argv
+
+    def argv(python, runner, model, eval_path, s):
+        if "crash" in Path(model).name:
+            return [python, "-c", "import os; os.abort()"]
+        if "hang" in Path(model).name:
+            return [python, "-c", "import time; time.sleep(60)"]
+        return real(python, runner, model, eval_path, s)
+
+    monkeypatch.setattr(orchestrate, "runner_argv", argv)
+    files = []
+    for name in ("crash", "ok", "hang"):
+        p = tmp_path / f"{name}.tflite"
+        p.write_bytes((FIX / "tiny_int8.tflite").read_bytes())
+        files.append(p)
+    plan = plan_from_inputs(files, run_id="r")
+    settings = BenchSettings(runs=5, warmup=1, timeout_s=5)
+    (res,) = bench(plan, tmp_path / "run", settings, progress=lambda s: None)
+    by = {r.variant: r for r in res.records}
+    assert by["ok"].ok
+    assert by["crash"].status == "failed" and "status -6" in by["crash"].error
+    assert by["hang"].status == "failed" and by["hang"].extra["error_kind"] == "timeout"
+    assert "longer than 5 s" in by["hang"].error
+    saved = Results.load(tmp_path / "run" / "results-local.json")
+    assert [r.variant for r in saved.records] == ["crash", "ok", "hang"]
+
+
+def test_results_are_written_after_each_model(tmp_path, monkeypatch):
+    """An interruption after the first model leaves that model's record on disk."""
+    calls = []
+
+    def progress(line):
+        calls.append(line)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+
+    plan = plan_from_inputs([FIX / "tiny_float32.tflite", FIX / "tiny_int8.tflite"], run_id="r")
+    with pytest.raises(KeyboardInterrupt):
+        bench(plan, tmp_path, FAST, progress=progress)
+    saved = Results.load(tmp_path / "results-local.json")
+    assert [r.variant for r in saved.records] == ["tiny_float32"]
+
+
+def test_no_inputs_is_a_user_error():
+    with pytest.raises(EdgebenchError, match="give a manifest"):
+        plan_from_inputs([])
+
+
+def test_runner_argv_is_a_list_with_every_setting():
+    s = BenchSettings(runs=7, warmup=2, threads=3, xnnpack=False, eval_limit=100)
+    argv = orchestrate.runner_argv(sys.executable, "runner.py", "m.tflite", "e.npz", s)
+    assert argv[:4] == [sys.executable, "runner.py", "run", "--model"]
+    joined = " ".join(argv)
+    for part in ("--runs 7", "--warmup 2", "--threads 3", "--no-xnnpack", "--eval e.npz",
+                 "--eval-limit 100"):
+        assert part in joined

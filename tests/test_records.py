@@ -1,0 +1,94 @@
+"""Records: the one statistics factory, round-trips, schema checks, atomic writes."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bench.errors import SchemaError
+from bench.records import (
+    RESULTS_SCHEMA_VERSION,
+    BenchSettings,
+    DeviceInfo,
+    LatencyStats,
+    Record,
+    Results,
+    RssMb,
+    write_json_atomic,
+)
+
+
+def test_latency_stats_from_nanoseconds():
+    ns = [1000, 2000, 3000, 4000, 100_000]
+    s = LatencyStats.from_samples(ns)
+    assert s.n == 5
+    assert s.min == 1.0 and s.max == 100.0
+    assert s.p50 == 3.0
+    assert s.mean == pytest.approx(22.0)
+    assert s.p90 == pytest.approx(float(np.percentile([1, 2, 3, 4, 100], 90)), abs=0.05)
+    assert s.std == pytest.approx(float(np.std([1, 2, 3, 4, 100], ddof=1)), abs=0.05)
+
+
+def test_latency_stats_keeps_sub_microsecond_resolution():
+    s = LatencyStats.from_samples([1234, 1234, 1234])
+    assert s.p50 == 1.2  # 0.1 µs resolution
+
+
+def test_latency_stats_needs_samples():
+    with pytest.raises(ValueError):
+        LatencyStats.from_samples([])
+
+
+def _results(records=()):
+    return Results(
+        run_id="r1",
+        created_at="2026-11-28T00:00:00+00:00",
+        target="local",
+        manifest=None,
+        host=DeviceInfo(hostname="h", cores=2),
+        device=DeviceInfo(hostname="h", cores=2, runtime_name="ai-edge-litert"),
+        settings=BenchSettings(runs=5),
+        git_commit=None,
+        records=tuple(records),
+    )
+
+
+def test_results_round_trip(tmp_path):
+    rec = Record(
+        variant="pruned/int8",
+        model_path="/x.tflite",
+        status="ok",
+        latency_us=LatencyStats.from_samples([1000, 2000]),
+        rss_mb=RssMb(30.0, 40.0, 41.5),
+        samples_us=(1.0, 2.0),
+        accuracy=0.9,
+    )
+    res = _results([rec])
+    path = tmp_path / "results-local.json"
+    res.save(path)
+    loaded = Results.load(path)
+    assert loaded == res
+    assert json.loads(path.read_text())["schema_version"] == RESULTS_SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused_with_the_fix(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"schema_version": RESULTS_SCHEMA_VERSION + 1}))
+    with pytest.raises(SchemaError, match="upgrade edgebench"):
+        Results.load(path)
+
+
+def test_not_json_is_refused(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text("{not json")
+    with pytest.raises(SchemaError, match="not a valid results JSON"):
+        Results.load(path)
+
+
+def test_atomic_write_keeps_the_old_file_when_serialisation_fails(tmp_path):
+    path = tmp_path / "f.json"
+    write_json_atomic(path, {"a": 1})
+    with pytest.raises(ValueError):
+        write_json_atomic(path, {"a": float("nan")})  # allow_nan=False
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]  # no temp file left
