@@ -287,7 +287,10 @@ def do_bench(args: argparse.Namespace, inputs: Sequence[Path], run: str | None =
     plan = plan_from_inputs(inputs, run_id=run or getattr(args, "run", None))
     run_dir = args.out / plan.run_id
     log(f"bench: {len(plan.items)} models on {', '.join(targets)} -> {run_dir}")
-    results = bench(plan, run_dir, settings, targets, progress=log)
+    from bench.progress import Progress
+
+    with Progress() as progress:
+        results = bench(plan, run_dir, settings, targets, progress=progress)
     point_latest(args.out, run_dir)
     if results and not getattr(args, "no_history", False):
         from bench.history import append_results

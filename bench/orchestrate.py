@@ -286,7 +286,10 @@ def bench_target(
         results.save(results_path)
         eval_remote = target.push([plan.eval_data])[plan.eval_data] if plan.eval_data else None
         n = len(plan.items)
+        announce = getattr(progress, "started", None)  # a live terminal line (bench.progress)
         for i, item in enumerate(plan.items, 1):
+            if announce is not None:
+                announce(address, i, n, item.variant)
             t0 = time.monotonic()
             if item.problem:
                 rec = Record(
