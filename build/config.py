@@ -152,9 +152,14 @@ class _BenchSection:
 
     def __post_init__(self) -> None:
         if not self.targets or not all(t.strip() for t in self.targets):
-            raise ConfigError("targets must list at least one target, e.g. [\"local\"]")
-        for name, low in (("runs", 1), ("warmup", 0), ("threads", 1), ("eval_batch", 1),
-                          ("eval_limit", 0)):
+            raise ConfigError('targets must list at least one target, e.g. ["local"]')
+        for name, low in (
+            ("runs", 1),
+            ("warmup", 0),
+            ("threads", 1),
+            ("eval_batch", 1),
+            ("eval_limit", 0),
+        ):
             if getattr(self, name) < low:
                 raise ConfigError(f"{name} must be >= {low}; got {getattr(self, name)}")
         if not self.timeout_s > 0:
@@ -250,8 +255,12 @@ def parse_pipeline(
     sha = sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest()
     base = path.resolve().parent if path is not None else Path.cwd()
 
-    _reject_unknown(doc, ("schema_version", "data", "model", "train", "baseline", "recipes",
-                          "bench", "gate"), "the top level", where)
+    _reject_unknown(
+        doc,
+        ("schema_version", "data", "model", "train", "baseline", "recipes", "bench", "gate"),
+        "the top level",
+        where,
+    )
     version = doc.get("schema_version")
     if version is None:
         raise ConfigError(f"{where} has no schema_version; add `schema_version = 1` at the top")
@@ -384,9 +393,7 @@ def _check_type(value: Any, tp: Any, key: str, where: str) -> Any:
         str: isinstance(value, str),
     }.get(tp, True)
     if not ok:
-        raise ConfigError(
-            f"{key} must be {_TYPE_WORDS.get(tp, tp)}; got {value!r} (in {where})"
-        )
+        raise ConfigError(f"{key} must be {_TYPE_WORDS.get(tp, tp)}; got {value!r} (in {where})")
     return float(value) if tp is float else value
 
 

@@ -247,8 +247,7 @@ def _from_arrays(name: str, source: str, arrays: dict[str, np.ndarray]) -> Datas
             )
     if x_train.shape[1:] != x_test.shape[1:]:
         raise DatasetError(
-            f"{source}: train images are {x_train.shape[1:]} but test images are "
-            f"{x_test.shape[1:]}"
+            f"{source}: train images are {x_train.shape[1:]} but test images are {x_test.shape[1:]}"
         )
     if len(x_train) == 0 or len(x_test) == 0:
         raise DatasetError(f"{source}: the train or test split is empty")

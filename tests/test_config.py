@@ -52,8 +52,9 @@ def test_default_pipeline_loads_with_the_documented_values() -> None:
     assert isinstance(scratch.params, PruneFromScratchParams)
     assert scratch.params.schedule == "constant_sparsity"
     assert len(pruned.variants) == 4 and VariantKind.INT8 in scratch.variants
-    assert cfg.bench == BenchSettings(runs=100, warmup=10, threads=1, xnnpack=True,
-                                      timeout_s=300.0, eval_batch=256, eval_limit=0)
+    assert cfg.bench == BenchSettings(
+        runs=100, warmup=10, threads=1, xnnpack=True, timeout_s=300.0, eval_batch=256, eval_limit=0
+    )
     assert cfg.targets == ("local",)
     assert cfg.budgets == path.parent / "budgets.toml"
 
@@ -81,8 +82,11 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
 def test_unknown_section_and_recipe_key_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown key 'trian' in the top level.*'train'"):
         parse_pipeline(DEFAULT_TEXT.replace("[train]", "[trian]"))
-    with pytest.raises(ConfigError, match=r"unknown key 'final_sparsty' in \[recipes\.pruned\]"
-                       r".*did you mean 'final_sparsity'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown key 'final_sparsty' in \[recipes\.pruned\]"
+        r".*did you mean 'final_sparsity'",
+    ):
         parse_pipeline(edited("final_sparsity = 0.80", "final_sparsty = 0.80"))
 
 
@@ -110,26 +114,50 @@ def test_a_variant_listed_twice_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("final_sparsity = 0.80", "final_sparsity = 1.2",
-         r"recipes\.pruned\.final_sparsity must be in \[0, 1\); got 1\.2"),
-        ("target_sparsity = 0.80", "target_sparsity = -0.1",
-         r"recipes\.scratch\.target_sparsity must be in \[0, 1\); got -0\.1"),
-        ("initial_sparsity = 0.50", "initial_sparsity = 0.9",
-         r"initial_sparsity \(0\.9\) must not exceed final_sparsity \(0\.8\)"),
-        ("epochs = 4\nbatch_size", 'epochs = "four"\nbatch_size',
-         r"train\.epochs must be an integer; got 'four'"),
-        ("validation_split = 0.1", "validation_split = 1.0",
-         r"train\.validation_split must be in \[0, 1\); got 1\.0"),
+        (
+            "final_sparsity = 0.80",
+            "final_sparsity = 1.2",
+            r"recipes\.pruned\.final_sparsity must be in \[0, 1\); got 1\.2",
+        ),
+        (
+            "target_sparsity = 0.80",
+            "target_sparsity = -0.1",
+            r"recipes\.scratch\.target_sparsity must be in \[0, 1\); got -0\.1",
+        ),
+        (
+            "initial_sparsity = 0.50",
+            "initial_sparsity = 0.9",
+            r"initial_sparsity \(0\.9\) must not exceed final_sparsity \(0\.8\)",
+        ),
+        (
+            "epochs = 4\nbatch_size",
+            'epochs = "four"\nbatch_size',
+            r"train\.epochs must be an integer; got 'four'",
+        ),
+        (
+            "validation_split = 0.1",
+            "validation_split = 1.0",
+            r"train\.validation_split must be in \[0, 1\); got 1\.0",
+        ),
         ("frequency = 100", "frequency = 0", r"recipes\.pruned\.frequency must be >= 1"),
-        ("end_step = -1               # -1 = last", "end_step = 0 # -1 = last",
-         r"recipes\.pruned\.end_step must be -1 .* or > begin_step"),
-        ('schedule = "polynomial_decay"', 'schedule = "cosine"',
-         r"recipes\.pruned\.schedule must be one of polynomial_decay, constant_sparsity"),
+        (
+            "end_step = -1               # -1 = last",
+            "end_step = 0 # -1 = last",
+            r"recipes\.pruned\.end_step must be -1 .* or > begin_step",
+        ),
+        (
+            'schedule = "polynomial_decay"',
+            'schedule = "cosine"',
+            r"recipes\.pruned\.schedule must be one of polynomial_decay, constant_sparsity",
+        ),
         ("train_limit = 0", "train_limit = -5", r"data\.train_limit must be >= 0"),
         ("runs = 100", "runs = 0", r"bench\.runs must be >= 1"),
         ("xnnpack = true", "xnnpack = 1", r"bench\.xnnpack must be true or false"),
-        ('builtin = "pruning_guide"', 'builtin = "resnet"',
-         r"model\.builtin must be one of pruning_guide; got 'resnet'"),
+        (
+            'builtin = "pruning_guide"',
+            'builtin = "resnet"',
+            r"model\.builtin must be one of pruning_guide; got 'resnet'",
+        ),
         ("layers = []", 'layers = ["dense", "dense"]', r"layers names a layer twice"),
     ],
 )
@@ -139,11 +167,17 @@ def test_bad_values_name_the_field_and_what_is_allowed(old: str, new: str, messa
 
 
 def test_schedule_parameters_must_match_the_schedule() -> None:
-    with pytest.raises(ConfigError, match=r"recipes\.scratch\.final_sparsity applies to "
-                       r"schedule = 'polynomial_decay'.*set target_sparsity"):
+    with pytest.raises(
+        ConfigError,
+        match=r"recipes\.scratch\.final_sparsity applies to "
+        r"schedule = 'polynomial_decay'.*set target_sparsity",
+    ):
         parse_pipeline(edited("target_sparsity = 0.80", "final_sparsity = 0.80"))
-    with pytest.raises(ConfigError, match=r"recipes\.pruned\.target_sparsity applies to "
-                       r"schedule = 'constant_sparsity'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"recipes\.pruned\.target_sparsity applies to "
+        r"schedule = 'constant_sparsity'",
+    ):
         parse_pipeline(edited("final_sparsity = 0.80", "target_sparsity = 0.80"))
     with pytest.raises(ConfigError, match="target_sparsity is required"):
         parse_pipeline(edited("target_sparsity = 0.80", ""))
@@ -168,8 +202,9 @@ def test_model_path_resolves_next_to_the_config_and_excludes_builtin(tmp_path: P
     cfg = load_pipeline(path)
     assert cfg.model.path == tmp_path / "mine.keras" and cfg.model.builtin is None
     with pytest.raises(ConfigError, match="builtin and path are exclusive"):
-        parse_pipeline(edited('builtin = "pruning_guide"',
-                              'builtin = "pruning_guide"\npath = "m.h5"'))
+        parse_pipeline(
+            edited('builtin = "pruning_guide"', 'builtin = "pruning_guide"\npath = "m.h5"')
+        )
     with pytest.raises(ConfigError, match=r"model\.path must be a \.keras or \.h5 file"):
         parse_pipeline(edited('builtin = "pruning_guide"', 'path = "mine.onnx"'))
     assert ModelConfig().builtin == "pruning_guide"
@@ -191,8 +226,14 @@ def test_end_step_minus_one_is_the_last_pruning_step() -> None:
     params = PruneAfterTrainingParams(final_sparsity=0.8, frequency=100)
     assert params.resolved_end_step(844) == 800
     assert params.resolved_end_step(800) == 800
-    assert PruneAfterTrainingParams(final_sparsity=0.8, begin_step=30, frequency=5,
-                                    ).resolved_end_step(52) == 50
+    assert (
+        PruneAfterTrainingParams(
+            final_sparsity=0.8,
+            begin_step=30,
+            frequency=5,
+        ).resolved_end_step(52)
+        == 50
+    )
     assert PruneAfterTrainingParams(final_sparsity=0.8, end_step=700).resolved_end_step(844) == 700
     with pytest.raises(ConfigError, match="fewer than begin_step \\+ frequency"):
         params.resolved_end_step(99)
@@ -202,8 +243,9 @@ def test_recipe_registry_is_explicit() -> None:
     assert recipe_names() == ("prune_after_training", "prune_from_scratch")
     assert get_recipe("prune_from_scratch").params_cls is PruneFromScratchParams
     with pytest.raises(ValueError, match="already registered"):
-        register_recipe("prune_after_training", get_recipe("prune_after_training").fn,
-                        PruneAfterTrainingParams)
+        register_recipe(
+            "prune_after_training", get_recipe("prune_after_training").fn, PruneAfterTrainingParams
+        )
     with pytest.raises(ConfigError, match="registered recipes: prune_after_training"):
         get_recipe("synflow")
 
@@ -215,6 +257,10 @@ def test_config_datasets_and_recipes_import_no_tensorflow() -> None:
         "bad = [m for m in ('tensorflow', 'tf_keras', 'tensorflow_model_optimization') "
         "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=Path(__file__).parent.parent)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -21,9 +21,7 @@ FILES = {
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(
-        int(d).to_bytes(4, "big") for d in arr.shape
-    )
+    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
     return header + arr.astype(np.uint8).tobytes()
 
 
@@ -185,8 +183,11 @@ def test_keras_download_is_the_last_resort(
         raise OSError("URL fetch failure: no network")
 
     monkeypatch.setattr(datasets, "_keras_download", offline)
-    with pytest.raises(DatasetError, match=r"Keras download \(tf_keras\.datasets\.mnist\): "
-                       r"URL fetch failure"):
+    with pytest.raises(
+        DatasetError,
+        match=r"Keras download \(tf_keras\.datasets\.mnist\): "
+        r"URL fetch failure",
+    ):
         load_dataset("mnist")
     assert calls == ["mnist"]
 

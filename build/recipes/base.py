@@ -6,7 +6,7 @@ name in :mod:`build.recipes`, with one frozen params dataclass that validates it
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,7 @@ class RecipeContext:
     def steps_per_epoch(self) -> int:
         return -(-len(self.data.x_fit) // self.batch_size)
 
-    def fit(self, model: Any, epochs: int, callbacks: list[Any] = ()) -> None:
+    def fit(self, model: Any, epochs: int, callbacks: Sequence[Any] = ()) -> None:
         """Compile ``model`` afresh (new optimizer, step 0) and train it, reporting each epoch."""
         from build import training
 

@@ -65,8 +65,11 @@ class MagnitudeParams(RecipeParams):
             if self.power is not None and self.power <= 0:
                 raise ConfigError(f"power must be > 0; got {self.power}")
         else:
-            unused = [n for n in ("initial_sparsity", "final_sparsity", "power")
-                      if getattr(self, n) is not None]
+            unused = [
+                n
+                for n in ("initial_sparsity", "final_sparsity", "power")
+                if getattr(self, n) is not None
+            ]
             if unused:
                 raise ConfigError(
                     f"{unused[0]} applies to schedule = 'polynomial_decay'; "
@@ -97,14 +100,14 @@ class MagnitudeParams(RecipeParams):
         """``end_step`` with -1 replaced by the last pruning step within ``total_steps``."""
         if self.end_step != -1:
             return self.end_step
-        last = self.begin_step + self.frequency * ((total_steps - self.begin_step) // self.frequency)
-        if total_steps - self.begin_step < self.frequency:
+        span = total_steps - self.begin_step
+        if span < self.frequency:
             raise ConfigError(
                 f"training has {total_steps} steps, fewer than begin_step + frequency "
                 f"({self.begin_step} + {self.frequency}), so pruning never runs; lower "
                 "frequency or begin_step, or train longer"
             )
-        return last
+        return self.begin_step + self.frequency * (span // self.frequency)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,444 @@
+"""The build stage: data -> dense baseline -> recipes -> TFLite variants -> manifest.
+
+``build_pipeline`` is the one function ``edgebench build`` calls. It writes into the run
+folder: ``eval.npz`` (the test set for the bench stage), ``baseline.h5``, ``<recipe>.h5``,
+``<recipe>-<kind>.tflite`` and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import runner
+from bench.errors import ConfigError, DatasetError, EdgebenchError, ModelFileError
+from bench.records import Artifact, DatasetInfo, Manifest, OpInfo, VariantKind
+from build import facts, training
+from build._tf import import_tf
+from build.config import PipelineConfig
+from build.datasets import Dataset, load_dataset
+from build.recipes import get_recipe
+from build.recipes.base import RecipeContext, TrainingData
+
+SPARSITY_TOLERANCE = 0.01  # one percentage point
+REPRESENTATIVE_SAMPLES = 300  # int8 calibration samples drawn from the training data
+Progress = Callable[[str], None]
+
+
+def print_progress(line: str) -> None:
+    """The default progress sink: one flushed line, so a CI log follows the build live."""
+    print(line, flush=True)
+
+
+def build_pipeline(
+    config: PipelineConfig,
+    out_dir: Path,
+    *,
+    model_path: Path | None = None,
+    progress: Progress = print_progress,
+) -> Path:
+    """Build every artifact the config asks for into ``out_dir``; return the manifest's path.
+
+    ``model_path`` (a .keras / .h5 file) overrides the config's model. A user's model is used
+    as the trained baseline as it is: it is evaluated, not retrained.
+    """
+    t_start = time.perf_counter()
+    tf, keras, tfmot = import_tf()
+    _check_tensorboard(config)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seed = config.train.seed
+    keras.utils.set_random_seed(seed)
+
+    ds = load_dataset(
+        config.data.dataset, config.base_dir, config.data.train_limit, config.data.test_limit
+    )
+    progress(
+        f"data: {ds.name} from {ds.source}: {len(ds.x_train)} train, {len(ds.x_test)} test, "
+        f"{ds.num_classes} classes, samples {ds.sample_shape}"
+    )
+    eval_path = out_dir / "eval.npz"
+    write_eval_npz(eval_path, ds)
+
+    user_model = Path(model_path) if model_path is not None else config.model.path
+    if user_model is not None:
+        baseline = load_keras_model(user_model)
+        check_model_fits(baseline, ds, user_model)
+        source = str(user_model)
+    else:
+        from models import BUILTIN_MODELS
+
+        baseline = BUILTIN_MODELS[config.model.builtin](ds.sample_shape, ds.num_classes)
+        source = f"builtin:{config.model.builtin}"
+    from_logits = not _ends_in_softmax(baseline)
+    input_shape = tuple(int(d) for d in baseline.input_shape[1:])
+    data = split_training_data(ds, input_shape, config.train.validation_split)
+    x_test = _scaled(ds.x_test, input_shape)
+
+    if user_model is None:
+        training.compile_model(baseline, config.train.learning_rate, from_logits)
+        training.fit_model(
+            baseline,
+            data,
+            epochs=config.train.epochs,
+            batch_size=config.train.batch_size,
+            label="baseline",
+            progress=progress,
+        )
+
+    builder = _ArtifactBuilder(out_dir, eval_path, x_test, ds.y_test, data.x_fit, config, progress)
+    # Save the dense baseline before any recipe runs: prune_low_magnitude wraps the layers of
+    # the model it gets, and a baseline saved after that would be silently sparse.
+    dense = builder.keras("baseline", baseline, "baseline.h5", {"source": source})
+    dense_nonzero = dense.nonzero_params
+    artifacts = [dense]
+    for kind in config.baseline.variants:
+        artifacts.append(builder.tflite("baseline", baseline, kind, {"source": source}))
+
+    for rc in config.recipes:
+        recipe = get_recipe(rc.recipe)
+        ctx = RecipeContext(
+            name=rc.name,
+            baseline=baseline,
+            data=data,
+            batch_size=config.train.batch_size,
+            learning_rate=config.train.learning_rate,
+            seed=seed,
+            from_logits=from_logits,
+            run_dir=out_dir,
+            progress=progress,
+        )
+        keras.utils.set_random_seed(seed)
+        result = recipe.fn(ctx, rc.params)
+        achieved = facts.keras_facts(result.model).layer_sparsity
+        verify_sparsity(rc.name, achieved, result.target_sparsity)
+        progress(
+            f"{rc.name}: sparsity "
+            + ", ".join(f"{k} {achieved[k]:.1%}" for k in result.target_sparsity)
+        )
+        artifacts.append(builder.keras(rc.name, result.model, f"{rc.name}.h5", result.extra))
+        for kind in rc.variants:
+            artifacts.append(builder.tflite(rc.name, result.model, kind, result.extra))
+
+    if facts.keras_facts(baseline).nonzero_params != dense_nonzero:
+        raise RuntimeError("a recipe modified the dense baseline; recipes must work on a copy")
+
+    manifest = Manifest(
+        run_id=out_dir.name,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        config_path=str(config.path) if config.path else None,
+        config_sha256=config.sha256,
+        dataset=DatasetInfo(
+            name=ds.name,
+            source=ds.source,
+            n_train=int(len(ds.x_train)),
+            n_test=int(len(ds.x_test)),
+            num_classes=ds.num_classes,
+        ),
+        eval_data=eval_path.name,
+        baseline=dense.name,
+        artifacts=tuple(artifacts),
+        versions=_versions(tf, keras, tfmot),
+    )
+    manifest_path = out_dir / "manifest.json"
+    manifest.save(manifest_path)
+    progress(
+        f"build done in {time.perf_counter() - t_start:.1f} s: {len(artifacts)} artifacts, "
+        f"manifest {manifest_path}"
+    )
+    return manifest_path
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def verify_sparsity(
+    recipe: str,
+    achieved: Mapping[str, float],
+    targets: Mapping[str, float],
+    tolerance: float = SPARSITY_TOLERANCE,
+) -> None:
+    """Fail when any pruned layer's kernel sparsity is more than ``tolerance`` off its target."""
+    misses = []
+    for layer, target in targets.items():
+        got = achieved.get(layer)
+        if got is None:
+            misses.append(f"layer {layer} has no kernel to measure (target {target:.1%})")
+        elif abs(got - target) > tolerance:
+            misses.append(f"layer {layer} reached {got:.1%} sparsity, target {target:.1%}")
+    if misses:
+        raise EdgebenchError(
+            f"recipes.{recipe}: "
+            + "; ".join(misses)
+            + f" (more than {tolerance * 100:g} point{'s' if tolerance != 0.01 else ''} off); "
+            "train longer or set end_step within this recipe's training (-1 = its last step)"
+        )
+
+
+def _check_tensorboard(config: PipelineConfig) -> None:
+    """Fail before any training when a recipe asks for TensorBoard summaries without it."""
+    import importlib.util
+
+    wanting = [r.name for r in config.recipes if getattr(r.params, "tensorboard", False)]
+    if wanting and importlib.util.find_spec("tensorboard") is None:
+        raise ConfigError(
+            f"recipes.{wanting[0]}.tensorboard = true needs TensorBoard, which is not "
+            "installed: pip install tensorboard, or set tensorboard = false"
+        )
+
+
+def load_keras_model(path: Path) -> Any:
+    """Load a user's .keras / .h5 model (uncompiled); a missing or broken file is an error."""
+    _, keras, _ = import_tf()
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} does not exist; check [model] path or --model")
+    if path.stat().st_size == 0:
+        raise ModelFileError(f"model file {path} is empty (0 bytes); save the model again")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # h5py, zipfile and Keras raise many types for a bad file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(
+            f"cannot load {path} as a Keras model ({first[:200]}); save it again with "
+            "model.save('model.keras') from tf-keras"
+        ) from None
+
+
+def check_model_fits(model: Any, ds: Dataset, where: Path | str) -> None:
+    """The model must take one input of the dataset's sample size and output one logit a class."""
+    shapes = model.input_shape
+    if isinstance(shapes, list):
+        raise DatasetError(f"{where} has {len(shapes)} inputs; edgebench needs one image input")
+    dims = tuple(shapes[1:])
+    sample = ds.sample_shape
+    if None in dims or int(np.prod(dims)) != int(np.prod(sample)):
+        raise DatasetError(
+            f"the model {where} takes input {dims} but the dataset {ds.name} has samples "
+            f"{sample}; use a model whose input holds {int(np.prod(sample))} values per sample "
+            f"(e.g. {sample}) or a dataset that fits the model"
+        )
+    outputs = model.output_shape
+    if isinstance(outputs, list) or outputs[-1] != ds.num_classes:
+        raise DatasetError(
+            f"the model {where} outputs {outputs} but the dataset {ds.name} has "
+            f"{ds.num_classes} classes; the model needs one output of size {ds.num_classes}"
+        )
+
+
+# --------------------------------------------------------------------------- data
+
+
+def write_eval_npz(path: Path, ds: Dataset) -> None:
+    """The bench stage's test set: raw uint8 ``x``, int64 ``y``, and ``x_scale`` = 1/255."""
+    fd, tmp = tempfile.mkstemp(prefix=".eval.", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, x=ds.x_test, y=ds.y_test, x_scale=np.float32(1.0 / 255.0))
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; it is copied to devices like the models
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def split_training_data(
+    ds: Dataset, input_shape: tuple[int, ...], validation_split: float
+) -> TrainingData:
+    """Scale to [0, 1], shape for the model, and hold out the last part as Keras would."""
+    x = _scaled(ds.x_train, input_shape)
+    split_at = int(np.ceil(len(x) * (1.0 - validation_split)))
+    return TrainingData(x[:split_at], ds.y_train[:split_at], x[split_at:], ds.y_train[split_at:])
+
+
+def _scaled(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    return (x.astype(np.float32) / 255.0).reshape((len(x), *input_shape))
+
+
+def _ends_in_softmax(model: Any) -> bool:
+    last = model.layers[-1]
+    return type(last).__name__ == "Softmax" or last.get_config().get("activation") == "softmax"
+
+
+# --------------------------------------------------------------------------- artifacts
+
+
+@dataclass
+class _ArtifactBuilder:
+    """Saves, converts, measures and describes artifacts relative to the dense baseline."""
+
+    out_dir: Path
+    eval_path: Path
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_calibration_pool: np.ndarray
+    config: PipelineConfig
+    progress: Progress
+    dense_zip: int | None = None
+
+    def keras(self, recipe: str, model: Any, filename: str, extra: dict[str, Any]) -> Artifact:
+        t0 = time.perf_counter()
+        path = self.out_dir / filename
+        with warnings.catch_warnings():  # "HDF5 is legacy": the guide measures .h5 on purpose
+            warnings.simplefilter("ignore", UserWarning)
+            model.save(path, include_optimizer=False)
+        zipped = facts.zip_bytes(path)
+        if self.dense_zip is None:
+            self.dense_zip = zipped
+        wf = facts.keras_facts(model)
+        accuracy = training.keras_accuracy(model, self.x_test, self.y_test)
+        return self._record(
+            recipe,
+            VariantKind.KERAS,
+            path,
+            zipped,
+            wf,
+            accuracy,
+            (),
+            "float32",
+            "float32",
+            {**extra, "eval_n": int(len(self.y_test))},
+            t0,
+        )
+
+    def tflite(self, recipe: str, model: Any, kind: VariantKind, extra: dict[str, Any]) -> Artifact:
+        t0 = time.perf_counter()
+        path = self.out_dir / f"{recipe}-{kind.value}.tflite"
+        try:
+            flatbuffer = convert(model, kind, self._calibration())
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EdgebenchError(
+                f"{recipe}: the TFLite converter failed on variant {kind.value} ({first[:200]}); "
+                f"drop {kind.value!r} from that section's variants"
+            ) from None
+        path.write_bytes(flatbuffer)
+        from ai_edge_litert.interpreter import Interpreter
+
+        interp = Interpreter(model_path=str(path), num_threads=os.cpu_count() or 1)
+        interp.allocate_tensors()
+        in_dtype = np.dtype(interp.get_input_details()[0]["dtype"]).name
+        out_dtype = np.dtype(interp.get_output_details()[0]["dtype"]).name
+        try:
+            ev = runner.evaluate(interp, str(self.eval_path), self.config.bench.eval_batch, 0)
+        except runner.ModelError as exc:
+            raise EdgebenchError(f"{recipe}/{kind.value}: {exc}") from None
+        ops = tuple(OpInfo(o["name"], int(o["version"])) for o in runner.model_ops(str(path)) or ())
+        return self._record(
+            recipe,
+            kind,
+            path,
+            facts.zip_bytes(path),
+            facts.tflite_facts(path),
+            ev["accuracy"],
+            ops,
+            in_dtype,
+            out_dtype,
+            {**extra, "eval_method": ev["eval_method"], "eval_n": ev["eval_n"]},
+            t0,
+        )
+
+    def _calibration(self) -> np.ndarray:
+        pool = self.x_calibration_pool
+        rng = np.random.default_rng(self.config.train.seed)
+        n = min(REPRESENTATIVE_SAMPLES, len(pool))
+        return pool[np.sort(rng.choice(len(pool), size=n, replace=False))]
+
+    def _record(
+        self,
+        recipe: str,
+        kind: VariantKind,
+        path: Path,
+        zipped: int,
+        wf: facts.WeightFacts,
+        accuracy: float | None,
+        ops: tuple[OpInfo, ...],
+        in_dtype: str,
+        out_dtype: str,
+        extra: dict[str, Any],
+        t0: float,
+    ) -> Artifact:
+        assert self.dense_zip is not None, "the dense baseline is recorded first"
+        art = Artifact(
+            name=f"{recipe}/{kind.value}",
+            recipe=recipe,
+            kind=kind.value,
+            path=path.name,
+            file_bytes=path.stat().st_size,
+            zip_bytes=zipped,
+            params=wf.params,
+            nonzero_params=wf.nonzero_params,
+            compression_ratio=round(self.dense_zip / zipped, 3),
+            host_accuracy=None if accuracy is None else round(float(accuracy), 5),
+            layer_sparsity=wf.layer_sparsity,
+            ops=ops,
+            input_dtype=in_dtype,
+            output_dtype=out_dtype,
+            extra=extra,
+        )
+        acc = "n/a" if art.host_accuracy is None else f"{art.host_accuracy:.4f}"
+        self.progress(
+            f"{art.name}: {art.file_bytes:,} bytes, {art.zip_bytes:,} zipped "
+            f"({art.compression_ratio:.2f}x), {art.nonzero_params:,}/{art.params:,} non-zero, "
+            f"accuracy {acc} ({time.perf_counter() - t0:.1f} s)"
+        )
+        return art
+
+
+def convert(model: Any, kind: VariantKind, calibration: np.ndarray) -> bytes:
+    """One TFLite variant of a tf_keras model, as the TFLite converter documents them.
+
+    float32: plain; dynamic: ``Optimize.DEFAULT`` (int8 weights); float16: DEFAULT with float16
+    weights; int8: full integer with a representative dataset, int8 input and output.
+    """
+    tf, _, _ = import_tf()
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if kind is VariantKind.DYNAMIC:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif kind is VariantKind.FLOAT16:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif kind is VariantKind.INT8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+        def representative_dataset() -> Any:
+            for i in range(len(calibration)):
+                yield [calibration[i : i + 1]]
+
+        converter.representative_dataset = representative_dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    elif kind is not VariantKind.FLOAT32:
+        raise ValueError(f"not a TFLite variant: {kind}")
+    with warnings.catch_warnings():
+        # int8 input/output makes the converter warn about input statistics it does not need.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        return converter.convert()
+
+
+def _versions(tf: Any, keras: Any, tfmot: Any) -> dict[str, str]:
+    try:
+        import ai_edge_litert
+
+        litert = getattr(ai_edge_litert, "__version__", "unknown")
+    except ImportError:
+        litert = "missing"
+    return {
+        "tensorflow": tf.__version__,
+        "tf_keras": keras.__version__,
+        "tfmot": getattr(tfmot, "__version__", "unknown"),
+        "numpy": np.__version__,
+        "ai_edge_litert": litert,
+        "python": platform.python_version(),
+    }

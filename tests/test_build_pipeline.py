@@ -1,0 +1,303 @@
+"""The build stage end to end on a small real subset, and its checks and errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.errors import ConfigError, DatasetError, EdgebenchError, ModelFileError
+from bench.records import Manifest
+from build import facts
+from build.config import BaselineConfig, load_pipeline
+from build.pipeline import build_pipeline, verify_sparsity
+
+SMALL_PIPELINE = Path(__file__).parent / "fixtures" / "small_pipeline.toml"
+EXPECTED = [
+    "baseline/keras",
+    "baseline/float32",
+    "pruned/keras",
+    "pruned/float32",
+    "pruned/dynamic",
+    "pruned/float16",
+    "pruned/int8",
+    "scratch/keras",
+    "scratch/float32",
+    "scratch/dynamic",
+    "scratch/float16",
+    "scratch/int8",
+]
+
+
+def tiny_config(**data_limits: int):
+    """The small pipeline cut further, with no recipes and no TFLite variants."""
+    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(
+        train_limit=data_limits.get("train_limit", 300),
+        test_limit=data_limits.get("test_limit", 100),
+    )
+    return dataclasses.replace(cfg, recipes=(), baseline=BaselineConfig(variants=()))
+
+
+# --------------------------------------------------------------------------- the small build
+
+
+def test_small_build_writes_every_artifact_and_a_manifest_that_round_trips(
+    small_manifest: Path,
+) -> None:
+    manifest = Manifest.load(small_manifest)
+    assert [a.name for a in manifest.artifacts] == EXPECTED
+    assert manifest.run_id == "small-run" and manifest.baseline == "baseline/keras"
+    assert manifest.config_path == str(SMALL_PIPELINE)
+    assert manifest.dataset.n_train == 2000 and manifest.dataset.n_test == 500
+    assert set(manifest.versions) >= {"tensorflow", "tf_keras", "tfmot", "numpy", "python"}
+    raw = json.loads(small_manifest.read_text())
+    assert raw["schema_version"] == 1
+    assert Manifest.load(small_manifest) == manifest
+    for art in manifest.artifacts:
+        path = small_manifest.parent / art.path
+        assert path.is_file() and path.stat().st_size == art.file_bytes
+        assert art.zip_bytes == facts.zip_bytes(path)
+        assert art.host_accuracy is not None and art.host_accuracy > 0.3, art.name
+    names = {a.name: a.path for a in manifest.artifacts}
+    assert names["baseline/keras"] == "baseline.h5"
+    assert names["pruned/int8"] == "pruned-int8.tflite"
+
+
+def test_eval_data_is_the_raw_test_set_with_its_scale(small_manifest: Path) -> None:
+    manifest = Manifest.load(small_manifest)
+    data = np.load(small_manifest.parent / manifest.eval_data)
+    assert data["x"].dtype == np.uint8 and data["x"].shape == (500, 28, 28)
+    assert data["y"].dtype == np.int64 and data["y"].shape == (500,)
+    assert float(data["x_scale"]) == pytest.approx(1 / 255)
+
+
+def test_dense_baseline_is_saved_before_pruning(small_manifest: Path) -> None:
+    """The pitfall: prune_low_magnitude shares layers, so a late-saved baseline is sparse."""
+    manifest = Manifest.load(small_manifest)
+    dense, pruned = manifest.artifact("baseline/keras"), manifest.artifact("pruned/keras")
+    assert dense.zip_bytes >= 2.5 * pruned.zip_bytes
+    assert dense.nonzero_params == dense.params == 20_410
+    from build.pipeline import load_keras_model
+
+    on_disk = facts.keras_facts(load_keras_model(small_manifest.parent / "baseline.h5"))
+    assert on_disk.nonzero_params == 20_410
+    assert max(on_disk.layer_sparsity.values()) < 0.01
+
+
+def test_a_recipe_that_prunes_the_baseline_itself_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the clone, pruning would make the in-memory dense baseline sparse."""
+    from build.recipes.base import RecipeContext
+
+    monkeypatch.setattr(RecipeContext, "clone_baseline", lambda self: self.baseline)
+    pruned = load_pipeline(SMALL_PIPELINE).recipe("pruned")
+    cfg = dataclasses.replace(tiny_config(), recipes=(dataclasses.replace(pruned, variants=()),))
+    with pytest.raises(RuntimeError, match="a recipe modified the dense baseline"):
+        build_pipeline(cfg, tmp_path / "run", progress=lambda s: None)
+    saved = facts.keras_facts(_load(tmp_path / "run" / "baseline.h5"))
+    assert saved.nonzero_params == saved.params, "the file saved first is still dense"
+
+
+def _load(path: Path):
+    from build.pipeline import load_keras_model
+
+    return load_keras_model(path)
+
+
+def test_each_pruned_layer_reaches_its_target(small_manifest: Path) -> None:
+    manifest = Manifest.load(small_manifest)
+    for recipe in ("pruned", "scratch"):
+        art = manifest.artifact(f"{recipe}/keras")
+        assert set(art.layer_sparsity) == {"conv2d", "dense"}
+        for layer, got in art.layer_sparsity.items():
+            assert abs(got - 0.85) <= 0.01, (recipe, layer, got)
+        assert art.nonzero_params < 0.2 * art.params
+        assert art.extra["target_sparsity"] == 0.85
+
+
+def test_tflite_variants_have_the_documented_formats(small_manifest: Path) -> None:
+    manifest = Manifest.load(small_manifest)
+    int8 = manifest.artifact("pruned/int8")
+    assert (int8.input_dtype, int8.output_dtype) == ("int8", "int8")
+    op_names = {op.name for op in int8.ops}
+    assert {"CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D"} <= op_names
+    assert "DEQUANTIZE" not in op_names
+    assert manifest.artifact("pruned/float32").input_dtype == "float32"
+    assert manifest.artifact("baseline/float32").params == 20_410
+    f16 = manifest.artifact("pruned/float16")
+    assert "DEQUANTIZE" in {op.name for op in f16.ops}
+    sizes = {a.kind: a.file_bytes for a in manifest.artifacts if a.recipe == "pruned"}
+    assert sizes["float32"] > sizes["float16"] > sizes["dynamic"]
+    for art in manifest.tflite_artifacts():
+        assert art.extra["eval_method"] == "batched(128)" and art.extra["eval_n"] == 500
+
+
+def test_quantised_variants_are_much_smaller_than_the_dense_baseline(
+    small_manifest: Path,
+) -> None:
+    manifest = Manifest.load(small_manifest)
+    dense = manifest.artifact("baseline/keras")
+    best = max(manifest.tflite_artifacts(), key=lambda a: a.compression_ratio)
+    assert best.compression_ratio == pytest.approx(dense.zip_bytes / best.zip_bytes, rel=1e-3)
+    assert best.compression_ratio >= 8.0, best
+
+
+def test_progress_reports_each_epoch_and_conversion(small_manifest: Path) -> None:
+    text = (small_manifest.parent / "progress.txt").read_text()
+    assert "baseline epoch 1/1: loss " in text and "pruned epoch 1/1: loss" in text
+    assert "scratch/int8: " in text and "zipped" in text
+    assert "build done in" in text
+
+
+# --------------------------------------------------------------------------- sparsity check
+
+
+def test_verify_sparsity_names_the_layer_and_both_numbers() -> None:
+    verify_sparsity("pruned", {"conv2d": 0.795, "dense": 0.8}, {"conv2d": 0.8, "dense": 0.8})
+    with pytest.raises(EdgebenchError) as err:
+        verify_sparsity("pruned", {"conv2d": 0.8, "dense": 0.713}, {"conv2d": 0.8, "dense": 0.8})
+    msg = str(err.value)
+    assert "recipes.pruned: layer dense reached 71.3% sparsity, target 80.0%" in msg
+    assert "(more than 1 point off)" in msg
+    assert "conv2d" not in msg and "end_step" in msg
+
+
+def test_a_schedule_that_ends_after_training_fails_the_build(tmp_path: Path) -> None:
+    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=600, test_limit=100)
+    pruned = cfg.recipe("pruned")
+    late = dataclasses.replace(
+        pruned, params=dataclasses.replace(pruned.params, end_step=500), variants=()
+    )
+    cfg = dataclasses.replace(cfg, recipes=(late,), baseline=BaselineConfig(variants=()))
+    with pytest.raises(
+        EdgebenchError,
+        match=r"recipes\.pruned: layer conv2d reached .* "
+        r"sparsity, target 85\.0%.*layer dense reached",
+    ):
+        build_pipeline(cfg, tmp_path / "run", progress=lambda line: None)
+    assert not (tmp_path / "run" / "manifest.json").exists()
+    assert (tmp_path / "run" / "baseline.h5").is_file(), "what was built before is kept"
+
+
+def test_only_the_named_layers_are_pruned(tmp_path: Path) -> None:
+    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=600, test_limit=100)
+    pruned = cfg.recipe("pruned")
+    only_dense = dataclasses.replace(
+        pruned, params=dataclasses.replace(pruned.params, layers=("dense",)), variants=()
+    )
+    cfg = dataclasses.replace(cfg, recipes=(only_dense,), baseline=BaselineConfig(variants=()))
+    manifest = Manifest.load(build_pipeline(cfg, tmp_path / "run", progress=lambda s: None))
+    sparsity = manifest.artifact("pruned/keras").layer_sparsity
+    assert abs(sparsity["dense"] - 0.85) <= 0.01
+    assert sparsity["conv2d"] < 0.05
+
+
+def test_an_unknown_layer_name_lists_the_model_layers(tmp_path: Path) -> None:
+    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=300, test_limit=100)
+    pruned = cfg.recipe("pruned")
+    bad = dataclasses.replace(pruned, params=dataclasses.replace(pruned.params, layers=("fc1",)))
+    cfg = dataclasses.replace(cfg, recipes=(bad,), baseline=BaselineConfig(variants=()))
+    with pytest.raises(
+        ConfigError,
+        match=r"recipes\.pruned\.layers: no layer with weights named "
+        r"'fc1'; the model's layers with weights are: conv2d, dense",
+    ):
+        build_pipeline(cfg, tmp_path / "run", progress=lambda s: None)
+
+
+def test_tensorboard_without_tensorboard_fails_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "tensorboard" else real(name, *a),
+    )
+    cfg = load_pipeline(SMALL_PIPELINE)
+    scratch = cfg.recipe("scratch")
+    tb = dataclasses.replace(scratch, params=dataclasses.replace(scratch.params, tensorboard=True))
+    cfg = dataclasses.replace(cfg, recipes=(tb,))
+    with pytest.raises(
+        ConfigError,
+        match=r"recipes\.scratch\.tensorboard = true needs "
+        r"TensorBoard.*pip install tensorboard",
+    ):
+        build_pipeline(cfg, tmp_path / "run", progress=lambda s: None)
+    assert not (tmp_path / "run" / "eval.npz").exists()
+
+
+# --------------------------------------------------------------------------- user models
+
+
+def _save_model(path: Path, input_shape: tuple[int, ...], classes: int = 10) -> Path:
+    from build._tf import import_tf
+
+    _, keras, _ = import_tf()
+    model = keras.Sequential(
+        [
+            keras.layers.InputLayer(input_shape=input_shape),
+            keras.layers.Flatten(),
+            keras.layers.Dense(classes, activation="softmax", name="dense"),
+        ]
+    )
+    model.save(path)
+    return path
+
+
+def test_a_user_model_whose_input_does_not_fit_is_a_dataset_error(tmp_path: Path) -> None:
+    path = _save_model(tmp_path / "cifar.keras", (32, 32, 3))
+    with pytest.raises(DatasetError) as err:
+        build_pipeline(tiny_config(), tmp_path / "run", model_path=path, progress=lambda s: None)
+    msg = str(err.value)
+    assert "takes input (32, 32, 3)" in msg and "samples (28, 28)" in msg
+    assert str(path) in msg
+
+
+def test_a_user_model_with_the_wrong_number_of_classes_is_a_dataset_error(tmp_path: Path) -> None:
+    path = _save_model(tmp_path / "three.h5", (28, 28), classes=3)
+    with pytest.raises(
+        DatasetError,
+        match=r"outputs \(None, 3\) but the dataset fashion_mnist "
+        r"has 10 classes",
+    ):
+        build_pipeline(tiny_config(), tmp_path / "run", model_path=path, progress=lambda s: None)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist"),
+        (b"", r"is empty \(0 bytes\)"),
+        (b"\x89HDF\r\n\x1a\n garbage" * 3, "cannot load .* as a Keras model"),
+    ],
+)
+def test_missing_empty_or_corrupt_model_file(tmp_path: Path, content, message: str) -> None:
+    path = tmp_path / "model.h5"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ModelFileError, match=message):
+        build_pipeline(tiny_config(), tmp_path / "run", model_path=path, progress=lambda s: None)
+
+
+def test_a_user_model_is_the_baseline_as_it_is(tmp_path: Path) -> None:
+    path = _save_model(tmp_path / "mine.keras", (28, 28, 1))
+    from build.pipeline import load_keras_model
+
+    weights = load_keras_model(path).get_weights()
+    cfg = dataclasses.replace(tiny_config(), baseline=BaselineConfig(variants=()))
+    pruned = load_pipeline(SMALL_PIPELINE).recipe("pruned")
+    cfg = dataclasses.replace(cfg, recipes=(dataclasses.replace(pruned, variants=()),))
+    manifest = Manifest.load(
+        build_pipeline(cfg, tmp_path / "run", model_path=path, progress=lambda s: None)
+    )
+    base = manifest.artifact("baseline/keras")
+    assert base.extra["source"] == str(path) and base.params == 28 * 28 * 10 + 10
+    saved = load_keras_model(tmp_path / "run" / "baseline.h5").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(weights, saved, strict=True)), "not retrained"
+    assert abs(manifest.artifact("pruned/keras").layer_sparsity["dense"] - 0.85) <= 0.01
