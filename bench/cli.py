@@ -455,11 +455,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     with open_history(path, create=False) as h:
         rows = h.runs(args.target, args.variant, args.since, args.until, limit=args.limit)
     table = [
-        (r.run_id, r.target, r.created_at, f"{r.n_ok}/{r.n_records}",
+        (f"#{r.bench}", r.run_id, r.target, r.created_at, f"{r.n_ok}/{r.n_records}",
          (r.git_commit or "—")[:10], (r.config_sha256 or "—")[:12], r.device_name)
         for r in rows
     ]
-    header = ("run", "target", "created_at", "ok", "commit", "config", "device")
+    header = ("bench", "run", "target", "created_at", "ok", "commit", "config", "device")
     print(format_table(table, header) if table else "history: no runs match")
     return EXIT_OK
 
@@ -530,7 +530,7 @@ def add_compare_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_compare_args(p: argparse.ArgumentParser) -> None:
-    refs = ("a run id from edgebench history, latest, latest~N, a results-<target>.json "
+    refs = ("a run id or #N from edgebench history, latest, latest~N, a results-<target>.json "
             "or a run folder")
     p.add_argument("base", nargs="?", help=f"the earlier run: {refs} "
                    "(default: the run before CURRENT on the same target and device)")

@@ -303,7 +303,8 @@ def resolve_ref(history: History | None, ref: str, target: str | None = None) ->
     """The results (one per target) a reference names.
 
     A reference is a results file or run folder on disk, ``latest`` or ``latest~N`` (the N-th
-    run before the newest in the history), or a run id as listed by ``edgebench history``.
+    bench before the newest in the history), ``#N`` (bench number N), or a run id as listed by
+    ``edgebench history`` (its newest bench, when the same build was benched more than once).
     """
     if Path(ref).exists() and (Path(ref).is_dir() or ref.endswith(".json")):
         found = load_results_paths(Path(ref))
@@ -312,7 +313,7 @@ def resolve_ref(history: History | None, ref: str, target: str | None = None) ->
             raise CompareError(
                 f"{ref} is not a results file or run folder, and there is no history"
             )
-        found = [history.load(row) for row in history.rows_of(_run_id_of(history, ref, target))]
+        found = [history.load(row) for row in history.rows_of(_bench_of(history, ref, target))]
     if target is not None:
         found = [r for r in found if r.target == target]
         if not found:
@@ -328,25 +329,31 @@ def load_ref(history_path: Path, ref: str, target: str | None = None) -> list[Re
         return resolve_ref(history, ref, target)
 
 
-def _run_id_of(history: History, ref: str, target: str | None) -> str:
+def _bench_of(history: History, ref: str, target: str | None) -> int:
+    """The bench number a history reference names: latest~N, #N, or the newest bench of a run id."""
     if ref == "latest" or ref.startswith("latest~"):
         back = ref.partition("~")[2] or "0"
         if not back.isdigit():
             raise CompareError(f"{ref!r}: write latest~N with a whole number N, e.g. latest~1")
-        ids = history.run_ids(target)
-        if int(back) >= len(ids):
+        benches = history.benches(target)
+        if int(back) >= len(benches):
             raise CompareError(
-                f"{ref}: the history {history.path} holds {len(ids)} run(s)"
+                f"{ref}: the history {history.path} holds {len(benches)} run(s)"
                 + (f" of {target}" if target else "")
                 + "; bench more runs or name one from edgebench history"
             )
-        return ids[int(back)]
-    if not history.rows_of(ref):
+        return benches[int(back)]
+    if ref.startswith("#") and ref[1:].isdigit():
+        if not history.rows_of(int(ref[1:])):
+            raise CompareError(f"no bench {ref} in {history.path}; see edgebench history")
+        return int(ref[1:])
+    benches = history.benches(target, run_id=ref)
+    if not benches:
         raise CompareError(
-            f"no run {ref!r} in {history.path}; name a run id from edgebench history, latest~N, "
-            "or a results file"
+            f"no run {ref!r} in {history.path}; name a run id or #N from edgebench history, "
+            "latest~N, or a results file"
         )
-    return ref
+    return benches[0]
 
 
 def pair_runs(base: Sequence[Results], current: Sequence[Results]) -> list[tuple[Results, Results]]:
@@ -363,13 +370,13 @@ def pair_runs(base: Sequence[Results], current: Sequence[Results]) -> list[tuple
 
 def default_pairs(history: History, target: str | None = None) -> list[tuple[Results, Results]]:
     """The latest run (each of its targets) and the run before it on the same target and device."""
-    ids = history.run_ids(target)
-    if not ids:
+    benches = history.benches(target)
+    if not benches:
         raise HistoryError(
             f"the history {history.path} is empty; run edgebench bench (twice) first"
         )
     pairs = []
-    for row in history.rows_of(ids[0], target):
+    for row in history.rows_of(benches[0], target):
         prev = history.previous(row)
         if prev is None:
             raise CompareError(

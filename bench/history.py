@@ -95,7 +95,8 @@ def _create_v1(conn: sqlite3.Connection) -> None:
         """
         CREATE TABLE runs (
             id            INTEGER PRIMARY KEY,
-            run_id        TEXT NOT NULL,     -- the run folder name
+            bench         INTEGER NOT NULL,  -- one per edgebench bench (all its targets)
+            run_id        TEXT NOT NULL,     -- the run folder name (a build benched twice: twice)
             target        TEXT NOT NULL,     -- the target address, e.g. local, ssh://pi
             created_at    TEXT NOT NULL,     -- ISO 8601 UTC, when the run started
             git_commit    TEXT,
@@ -108,9 +109,10 @@ def _create_v1(conn: sqlite3.Connection) -> None:
             settings_json TEXT NOT NULL,
             results_schema_version INTEGER NOT NULL,
             recorded_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
-            UNIQUE (run_id, target)
+            UNIQUE (run_id, target, created_at)
         );
         CREATE INDEX runs_by_target_device ON runs (target, device_key, created_at);
+        CREATE INDEX runs_by_bench ON runs (bench);
         CREATE TABLE records (
             run          INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
             position     INTEGER NOT NULL,   -- order in which the models ran
@@ -150,6 +152,7 @@ class RunRow:
     """One run on one target, as listed by ``edgebench history``."""
 
     id: int
+    bench: int  # the edgebench bench that wrote it: one number for all its targets
     run_id: str
     target: str
     created_at: str
@@ -162,7 +165,7 @@ class RunRow:
 
 
 _RUN_COLUMNS = (
-    "r.id, r.run_id, r.target, r.created_at, r.git_commit, r.config_sha256, r.device_key, "
+    "r.id, r.bench, r.run_id, r.target, r.created_at, r.git_commit, r.config_sha256, r.device_key, "
     "r.device_name, (SELECT count(*) FROM records x WHERE x.run = r.id), "
     "(SELECT count(*) FROM records x WHERE x.run = r.id AND x.status = 'ok')"
 )
@@ -194,29 +197,32 @@ class History:
         ``on_record`` is called after each row is inserted; tests use it to interrupt a run.
         """
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("BEGIN IMMEDIATE")  # the write lock: bench numbers stay unique
+            bench = self.conn.execute("SELECT coalesce(max(bench), 0) + 1 FROM runs").fetchone()[0]
             for res in results:
-                self._insert(res, on_record)
+                self._insert(res, bench, on_record)
             self.conn.execute("COMMIT")
         except BaseException:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
 
-    def _insert(self, res: Results, on_record: Callable[[], None] | None) -> None:
+    def _insert(self, res: Results, bench: int, on_record: Callable[[], None] | None) -> None:
         exists = self.conn.execute(
-            "SELECT 1 FROM runs WHERE run_id = ? AND target = ?", (res.run_id, res.target)
+            "SELECT 1 FROM runs WHERE run_id = ? AND target = ? AND created_at = ?",
+            (res.run_id, res.target, res.created_at),
         ).fetchone()
         if exists:
             raise HistoryError(
-                f"run {res.run_id} on {res.target} is already in {self.path}; "
-                "bench again under a new --run name"
+                f"the results of run {res.run_id} on {res.target} from {res.created_at} are "
+                f"already in {self.path}; nothing to add"
             )
         cur = self.conn.execute(
-            "INSERT INTO runs (run_id, target, created_at, git_commit, config_sha256, manifest, "
+            "INSERT INTO runs (bench, run_id, target, created_at, git_commit, config_sha256, manifest, "
             "device_key, device_name, device_json, host_json, settings_json, "
-            "results_schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "results_schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                bench,
                 res.run_id,
                 res.target,
                 res.created_at,
@@ -297,24 +303,36 @@ class History:
             sql += f" LIMIT {int(limit)}"
         return [RunRow(*row) for row in self.conn.execute(sql, args)]
 
-    def run_ids(self, target: str | None = None) -> list[str]:
-        """Distinct run ids, newest first."""
-        sql = "SELECT run_id, max(created_at) AS t, max(id) FROM runs"
-        args: list[str] = []
+    def benches(self, target: str | None = None, run_id: str | None = None) -> list[int]:
+        """Bench numbers (one per ``edgebench bench``), newest first."""
+        sql, where, args = "SELECT DISTINCT bench FROM runs", [], []
         if target is not None:
-            sql += " WHERE target = ?"
+            where.append("target = ?")
             args.append(target)
-        sql += " GROUP BY run_id ORDER BY t DESC, max(id) DESC"
-        return [row[0] for row in self.conn.execute(sql, args)]
+        if run_id is not None:
+            where.append("run_id = ?")
+            args.append(run_id)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [row[0] for row in self.conn.execute(sql + " ORDER BY bench DESC", args)]
 
-    def rows_of(self, run_id: str, target: str | None = None) -> list[RunRow]:
-        """The rows (one per target) of one run id."""
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.run_id = ?"
-        args = [run_id]
+    def rows_of(self, bench: int, target: str | None = None) -> list[RunRow]:
+        """The rows (one per target) one ``edgebench bench`` wrote."""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.bench = ?"
+        args: list[object] = [bench]
         if target is not None:
             sql += " AND r.target = ?"
             args.append(target)
         return [RunRow(*row) for row in self.conn.execute(sql + " ORDER BY r.target", args)]
+
+    def find(self, results: Results) -> RunRow | None:
+        """The row holding exactly these results (same run, target and start time), if any."""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.run_id = ? AND r.target = ? "
+        sql += "AND r.created_at = ?"
+        found = self.conn.execute(
+            sql, (results.run_id, results.target, results.created_at)
+        ).fetchone()
+        return RunRow(*found) if found else None
 
     def previous(self, row: RunRow) -> RunRow | None:
         """The run before ``row`` on the same target and device, if any."""

@@ -85,7 +85,7 @@ def gather(
     sections = []
     for res in current:
         comparison, series, marks = None, (), ()
-        row = next(iter(history.rows_of(res.run_id, res.target)), None) if history else None
+        row = history.find(res) if history else None
         if row is not None:
             series = tuple(history.series(row, last_n))
             if len(series) >= 2:
@@ -614,7 +614,7 @@ def make_report(
         data = gather(current, None, last_n, settings)
         return data, write_report(data, html_path, md_path)
     with open_history(history_path, create=False) as history:
-        if not is_path and not history.run_ids(target):
+        if not is_path and not history.benches(target):
             raise ReportError(
                 f"the history {history_path} holds no runs"
                 + (f" of {target}" if target else "")

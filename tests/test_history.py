@@ -36,7 +36,13 @@ def test_round_trip_keeps_every_field_and_the_raw_samples(tmp_path):
     append_results(path, [res])
     with open_history(path, create=False) as h:
         (row,) = h.runs()
-        assert (row.run_id, row.target, row.n_records, row.n_ok) == ("run01", "local", 3, 2)
+        assert (row.bench, row.run_id, row.target, row.n_records, row.n_ok) == (
+            1,
+            "run01",
+            "local",
+            3,
+            2,
+        )
         assert row.device_key == device_key(DEVICE)
         assert row.git_commit == "0123456789abcdef"
         assert h.load(row) == res
@@ -79,11 +85,16 @@ def test_an_interrupted_run_leaves_the_store_as_it_was(tmp_path):
         assert len(h.runs()) == 3
 
 
-def test_the_same_run_twice_is_refused(tmp_path):
+def test_the_same_results_twice_are_refused_but_a_second_bench_of_a_build_lands(tmp_path):
     path = tmp_path / "h.sqlite"
     append_results(path, [make_results("run01")])
     with pytest.raises(HistoryError, match="already in"):
         append_results(path, [make_results("run01")])
+    again = make_results("run01", created_at="2025-01-01T03:00:00+00:00", seed=9)
+    append_results(path, [again])
+    with open_history(path) as h:
+        assert [(r.bench, r.run_id) for r in h.runs()] == [(2, "run01"), (1, "run01")]
+        assert h.benches(run_id="run01") == [2, 1]
 
 
 def _writer(path: str, name: str, n: int, barrier) -> None:
@@ -107,6 +118,7 @@ def test_two_writers_at_once_both_land(tmp_path):
     assert len(rows) == 16
     assert {r.target for r in rows} == {"ssh://a", "ssh://b"}
     assert all(r.n_records == 2 for r in rows)
+    assert len({r.bench for r in rows}) == 16  # numbered under the write lock: no duplicates
 
 
 def test_filters_by_target_variant_and_date(tmp_path):
@@ -124,10 +136,11 @@ def test_filters_by_target_variant_and_date(tmp_path):
             "run02",
             "run01",
         ]
-        assert h.run_ids() == ["run03", "run02", "run01"]
-        (pi,) = h.rows_of("run01", "ssh://pi")
+        assert h.benches() == [3, 2, 1]
+        assert h.benches(run_id="run02") == [2]
+        (pi,) = h.rows_of(1, "ssh://pi")
         assert h.previous(pi) is None
-        (latest,) = h.rows_of("run03")
+        (latest,) = h.rows_of(3)
         assert h.previous(latest).run_id == "run02"
         assert [r.run_id for r in h.series(latest, 2)] == ["run02", "run03"]
 

@@ -114,3 +114,28 @@ def test_gate_against_the_previous_run_fails_on_the_slower_variant(benched, caps
     # the same gate against itself passes: the rules only fire on a change
     argv[argv.index("night2")] = str(out / "night3")
     assert main(argv) == 0
+
+
+def test_the_small_build_benched_twice_lands_twice_compares_same_and_reports(
+    small_manifest, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    for _ in range(2):
+        argv = ["bench", str(small_manifest), "--out", str(out), "--runs", "150"]
+        assert main(argv + ["--eval-limit", "500"]) == 0
+    capsys.readouterr()
+    assert main(["history", "--out", str(out)]) == 0
+    listing = capsys.readouterr().out
+    assert listing.count(small_manifest.parent.name) == 2  # the same build, benched twice
+    assert main(["compare", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    rows = [line.split() for line in text.splitlines() if "/" in line.split(" ")[0]]
+    assert len(rows) >= 4, text  # every variant of the small build
+    for cells in rows:
+        assert cells[2] == "+0" and cells[4] == "+0.0000", text  # exact: same files, same data
+        assert cells[-3] == "same", text
+    report = tmp_path / "report.html"
+    assert main(["report", "--out", str(report), "--history", str(out / "history.sqlite")]) == 0
+    html = report.read_text()
+    assert "size vs top-1 accuracy" not in html  # titles live inside the PNGs, not the HTML
+    assert html.count('<img class="plot"') == 3 and "No regressions" in html
