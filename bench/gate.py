@@ -225,15 +225,14 @@ class CheckResult:
 
     def describe(self) -> str:
         m = _metric(self.rule.key)
-        unit = m.unit
         if m.percent:
             value = "—" if self.value is None else f"{self.value:+.1%}"
-            limit = f"{self.rule.limit:.0%}" if float(self.rule.limit * 100).is_integer() else (
-                f"{self.rule.limit:.1%}")
+            limit = f"{self.rule.limit:.1%}".replace(".0%", "%")
         else:
             value = "—" if self.value is None else _fmt(self.value)
             limit = _fmt(self.rule.limit)
-        text = f"{self.metric} {value} {self.op} {limit}{' ' + unit if unit else ''}"
+        suffix = f" {m.unit}" if m.unit else ""
+        text = f"{self.metric} {value} {self.op} {limit}{suffix}"
         return f"{text} ({self.reason})" if self.reason else text
 
 

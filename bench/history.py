@@ -218,8 +218,8 @@ class History:
                 f"already in {self.path}; nothing to add"
             )
         cur = self.conn.execute(
-            "INSERT INTO runs (bench, run_id, target, created_at, git_commit, config_sha256, manifest, "
-            "device_key, device_name, device_json, host_json, settings_json, "
+            "INSERT INTO runs (bench, run_id, target, created_at, git_commit, config_sha256, "
+            "manifest, device_key, device_name, device_json, host_json, settings_json, "
             "results_schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 bench,

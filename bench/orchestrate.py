@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.errors import EdgebenchError, ModelFileError
@@ -170,7 +170,7 @@ def _unique_name(stem: str, items: Sequence[BenchItem]) -> str:
 
 def new_run_id() -> str:
     """A sortable run id from the current UTC time."""
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
 # --------------------------------------------------------------------------- running
@@ -268,7 +268,7 @@ def bench_target(
     started = time.monotonic()
     results = Results(
         run_id=plan.run_id,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         target=address,
         manifest=str(plan.manifest) if plan.manifest else None,
         host=host,
@@ -317,9 +317,11 @@ def bench_target(
                     why = f"runner exited with status {res.returncode}: {tail}".strip(": ")
                     rec = record_from_runner(item, data, why)
                 except TargetTimeout as exc:
-                    rec = record_from_runner(item, {"error": str(exc), "error_kind": "timeout"}, None)
+                    why = {"error": str(exc), "error_kind": "timeout"}
+                    rec = record_from_runner(item, why, None)
                 except TargetError as exc:
-                    rec = record_from_runner(item, {"error": str(exc), "error_kind": "target"}, None)
+                    why = {"error": str(exc), "error_kind": "target"}
+                    rec = record_from_runner(item, why, None)
             rec = replace(rec, wall_s=round(time.monotonic() - t0, 2))
             results = replace(results, records=results.records + (rec,))
             results.save(results_path)  # each record survives whatever comes next

@@ -298,7 +298,7 @@ def to_dict(obj: Any) -> Any:
 
 
 def from_dict(cls: type, data: Any) -> Any:
-    """Rebuild a (nested) record dataclass from :func:`to_dict` output; unknown keys are kept out."""
+    """Rebuild a (nested) record dataclass from :func:`to_dict` output; unknown keys are dropped."""
     import typing
 
     if data is None:
@@ -345,10 +345,17 @@ def write_text_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _read_versioned(
@@ -358,7 +365,9 @@ def _read_versioned(
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise SchemaError(f"{what} file {path} does not exist; run the stage that writes it first")
+        raise SchemaError(
+            f"{what} file {path} does not exist; run the stage that writes it first"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SchemaError(f"{path} is not a valid {what} JSON file ({exc}); rebuild it") from None
     if not isinstance(data, dict) or "schema_version" not in data:
@@ -371,7 +380,9 @@ def _read_versioned(
         )
     while version < current:
         if version not in upgrades:
-            raise SchemaError(f"{path}: no upgrade from {what} schema_version {version}; rebuild it")
+            raise SchemaError(
+                f"{path}: no upgrade from {what} schema_version {version}; rebuild it"
+            )
         data = upgrades[version](data)
         version = data["schema_version"]
     return data

@@ -201,7 +201,9 @@ def random_inputs(interp, rng):
         elif dtype.kind == "b":
             arr = rng.random(shape) > 0.5
         else:
-            raise ModelError("input %r has dtype %s, which the runner cannot fill" % (d["name"], dtype))
+            raise ModelError(
+                "input %r has dtype %s, which the runner cannot fill" % (d["name"], dtype)
+            )
         feeds.append((d["index"], arr))
     return feeds
 
@@ -239,7 +241,7 @@ def measure(args):
             raise ModelError(
                 "cannot load %s as a TFLite model (%s); re-export it with the TFLite converter"
                 % (os.path.basename(args.model), _first_line(exc))
-            )
+            ) from None
         except RuntimeError as exc:
             if use_xnnpack:
                 rec["delegate_fallback"] = _first_line(exc)
@@ -248,7 +250,7 @@ def measure(args):
             raise ModelError(
                 "the runtime cannot prepare %s (%s); the model may need a newer runtime"
                 % (os.path.basename(args.model), _first_line(exc))
-            )
+            ) from None
         init_ns = time.perf_counter_ns() - t0
         feeds = random_inputs(interp, rng)
         for index, arr in feeds:
@@ -263,7 +265,9 @@ def measure(args):
                 use_xnnpack = False
                 del interp
                 continue
-            raise ModelError("invoke() failed on %s (%s)" % (args.model, _first_line(exc)))
+            raise ModelError(
+                "invoke() failed on %s (%s)" % (args.model, _first_line(exc))
+            ) from None
         break
 
     rec["xnnpack"] = use_xnnpack
