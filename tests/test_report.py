@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,23 @@ def test_report_help(capsys):
     out = capsys.readouterr().out
     for flag in ("--out", "--markdown", "--last", "--history", "--min-effect", "--target"):
         assert flag in out
+
+
+def test_history_compare_and_report_never_import_tensorflow(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path;"
+        "import bench.history, bench.compare, bench.report, bench.progress;"
+        "from tests.history_helpers import write_history;"
+        f"p = Path({str(tmp_path)!r}) / 'h.sqlite'; write_history(p, n_runs=2);"
+        "from bench.cli import main;"
+        "assert main(['report', '--history', str(p), '--out', str(p.with_suffix('.html'))]) == 0;"
+        "assert main(['compare', '--history', str(p)]) == 0;"
+        "bad = [m for m in ('tensorflow', 'tf_keras') if m in sys.modules]; print(bad);"
+        "sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
