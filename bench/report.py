@@ -139,58 +139,78 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
     return front
 
 
+MARKERS = {"float32": "o", "dynamic": "s", "float16": "D", "int8": "^", "keras": "P"}
+
+
 def plot_size_quality(section: TargetSection, colors: dict[str, str]) -> tuple[str, str]:
     """Zip bytes against accuracy (higher is better), or against p50 latency when no labels."""
     recs = [r for r in section.results.records if r.ok and r.zip_bytes]
     with_acc = [r for r in recs if r.accuracy is not None]
-    fig = _figure(6.2, 4.0)
+    fig = _figure(6.4, 4.0 + 0.16 * ((len(recs) + 3) // 3))
     ax = fig.add_subplot()
     if with_acc:
         pts = [(r.zip_bytes, r.accuracy, r.variant) for r in with_acc]
-        ylabel, caption = (
-            "top-1 accuracy",
-            "Zip size against accuracy; the line is the Pareto front",
-        )
+        ylabel = "top-1 accuracy"
+        caption = "Zip size against accuracy; the dashed line is the Pareto front"
         front = pareto_front([(x, y) for x, y, _ in pts])
     else:
         pts = [(r.zip_bytes, r.latency_us.p50, r.variant) for r in recs if r.latency_us]
         ylabel = "p50 latency (µs)"
         caption = (
             "Zip size against median latency (no accuracy: the run had no labelled "
-            "data); the line is the Pareto front"
+            "data); the dashed line is the Pareto front"
         )
         neg = pareto_front([(x, -y) for x, y, _ in pts])
         front = [(x, -y) for x, y in neg]
     if front:
-        xs, ys = zip(*front, strict=False)
-        ax.step(xs, ys, where="post", color="#888", lw=1.5, ls="--", zorder=1, label="Pareto front")
+        xs, ys = zip(*front, strict=True)
+        ax.step(xs, ys, where="post", color="#888", lw=1.3, ls="--", zorder=1, label="Pareto front")
     on_front = set(front)
     for x, y, v in pts:
+        best = (x, y) in on_front
         ax.scatter(
             [x],
             [y],
-            s=90 if (x, y) in on_front else 55,
+            s=80 if best else 50,
+            marker=MARKERS.get(v.rsplit("/", 1)[-1], "o"),
             color=colors[v],
             zorder=3,
-            edgecolor="black" if (x, y) in on_front else "white",
+            edgecolor="black" if best else "white",
             linewidth=1,
+            label=v,
         )
-        ax.annotate(v, (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8)
-    ax.set_xlabel("zip bytes")
+        if best:
+            ax.annotate(v, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=7.5)
+    if pts and max(p[0] for p in pts) / min(p[0] for p in pts) > 5:
+        ax.set_xscale("log")
+    ax.set_xlabel("zip bytes" + (" (log scale)" if ax.get_xscale() == "log" else ""))
     ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, which="both")
     ax.xaxis.set_major_formatter(_thousands())
-    if front:
-        ax.legend(loc="best", fontsize=8, frameon=False)
+    ax.xaxis.set_minor_formatter(_thousands(minor=True))
+    ax.tick_params(axis="x", which="both", labelsize=7.5)
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=7, frameon=False
+    )
     ax.set_title(f"{section.results.target}: size vs {ylabel.split(' (')[0]}", fontsize=11)
-    ax.margins(x=0.15, y=0.15)
+    ax.margins(x=0.08, y=0.12)
     return _png(fig), caption
 
 
-def _thousands():
+def _thousands(minor: bool = False):
+    """1,000-separated tick labels; minor ticks only at 2x and 5x a power of ten."""
+    import math
+
     from matplotlib.ticker import FuncFormatter
 
-    return FuncFormatter(lambda x, _pos: f"{x:,.0f}")
+    def fmt(x: float, _pos: int) -> str:
+        if minor and x > 0:
+            lead = x / 10 ** math.floor(math.log10(x))
+            if round(lead, 6) not in (2.0, 5.0):
+                return ""
+        return f"{x:,.0f}"
+
+    return FuncFormatter(fmt)
 
 
 def plot_latency(section: TargetSection, colors: dict[str, str]) -> str | None:
@@ -200,30 +220,37 @@ def plot_latency(section: TargetSection, colors: dict[str, str]) -> str | None:
     recs = [r for r in section.results.records if r.ok and len(r.samples_us) >= 2]
     if not recs:
         return None
-    data = [np.asarray(r.samples_us, dtype=float) for r in recs]
-    fig = _figure(6.2, max(4.0, 0.5 * len(recs) + 1.4))
+    raw = [np.asarray(r.samples_us, dtype=float) for r in recs]
+    # Draw the body of each distribution: rare outliers beyond 0.5-99.5% would flatten it.
+    cuts = [np.percentile(d, [0.5, 99.5]) for d in raw]
+    data = [
+        d[(d >= lo) & (d <= hi)] if d.size >= 20 else d
+        for d, (lo, hi) in zip(raw, cuts, strict=True)
+    ]
+    fig = _figure(6.4, max(4.0, 0.42 * len(recs) + 1.5))
     ax = fig.add_subplot()
     pos = list(range(1, len(recs) + 1))
     parts = ax.violinplot(
-        data, positions=pos, orientation="horizontal", showextrema=False, widths=0.8
+        data, positions=pos, orientation="horizontal", showextrema=False, widths=0.85
     )
-    for body, r in zip(parts["bodies"], recs, strict=False):
+    for body, r in zip(parts["bodies"], recs, strict=True):
         body.set_facecolor(colors[r.variant])
-        body.set_alpha(0.45)
+        body.set_edgecolor(colors[r.variant])
+        body.set_alpha(0.55)
     ax.boxplot(
         data,
         positions=pos,
         orientation="horizontal",
-        widths=0.25,
+        widths=0.28,
         showfliers=False,
-        medianprops={"color": "black"},
+        medianprops={"color": "black", "linewidth": 1.5},
         whiskerprops={"color": "#555"},
         capprops={"color": "#555"},
+        boxprops={"color": "#333"},
     )
     ax.set_yticks(pos, [r.variant for r in recs], fontsize=8)
-    lo = min(float(d.min()) for d in data)
-    hi = max(float(d.max()) for d in data)
-    if lo > 0 and hi / lo > 20:
+    medians = [float(np.median(d)) for d in data]
+    if min(medians) > 0 and max(medians) / min(medians) > 20:
         ax.set_xscale("log")
     ax.set_xlabel("latency per invoke() (µs)")
     ax.grid(axis="x", alpha=0.3)
@@ -300,9 +327,7 @@ def plot_trends(section: TargetSection, colors: dict[str, str]) -> str | None:
             )
             ax.set_yticks([])
         ax.grid(alpha=0.3)
-        ax.set_xticks(
-            xs, [_short_run(r.run_id) for r in series], rotation=45, ha="right", fontsize=7
-        )
+        ax.set_xticks(xs, [_short_run(r) for r in series], rotation=45, ha="right", fontsize=7)
         if key == "zip":
             ax.yaxis.set_major_formatter(_thousands())
     legend_ax = axes[-1]
@@ -334,8 +359,11 @@ def plot_trends(section: TargetSection, colors: dict[str, str]) -> str | None:
     return _png(fig)
 
 
-def _short_run(run_id: str) -> str:
-    return run_id if len(run_id) <= 16 else run_id[:15] + "…"
+def _short_run(res: Results) -> str:
+    """Run name and start time (a build benched twice shows up twice under one name)."""
+    name = res.run_id if len(res.run_id) <= 16 else res.run_id[:15] + "…"
+    when = res.created_at[5:16].replace("T", " ")
+    return f"{name}\n{when}"
 
 
 # --------------------------------------------------------------------------- tables
@@ -513,7 +541,8 @@ def render_html(data: ReportData) -> str:
                 _img(
                     lat_png,
                     f"{res.target} latency distribution",
-                    "Raw invoke() latencies: violin = density, box = quartiles",
+                    "Raw invoke() latencies: violin = density, box = quartiles (the rarest 1% of "
+                    "outliers are left out of the drawing, not of the statistics)",
                 )
             )
         body.append(
