@@ -334,7 +334,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return do_gate(args, args.results)
 
 
-def do_gate(args: argparse.Namespace, inputs: Sequence[Path]) -> int:
+def do_gate(args: argparse.Namespace, inputs: Sequence[Path], brief: bool = False) -> int:
     from bench.gate import evaluate, format_report, load_budgets, write_junit
     from bench.records import Results
 
@@ -351,7 +351,7 @@ def do_gate(args: argparse.Namespace, inputs: Sequence[Path]) -> int:
     elif budgets.regressions:
         log(f"gate: {len(budgets.regressions)} regression rules skipped; pass --against BASE")
     report = evaluate(budgets, results, against=base, alpha=getattr(args, "alpha", None))
-    print(format_report(report))
+    print(format_report(report, failures_only=brief))
     if args.junit:
         write_junit(report, args.junit)
         log(f"gate: JUnit XML -> {args.junit}")
@@ -422,10 +422,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = do_bench(args, [manifest])
     from bench.summary import format_summary
 
-    status = do_gate(args, [manifest.parent])
-    print()
     print(format_summary(results))
-    print(f"\nrun: {manifest.parent} in {time.monotonic() - t0:.1f} s")
+    print()
+    status = do_gate(args, [manifest.parent], brief=True)  # every check: edgebench gate
+    print(f"run: {manifest.parent} in {time.monotonic() - t0:.1f} s")
     return max(status, bench_exit_status(results))
 
 

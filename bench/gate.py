@@ -328,8 +328,12 @@ def evaluate(
             )
     for res in results:
         for rec in res.records:
+            seen: set[tuple[str, float]] = set()
             for rule in budgets.rules:
-                if fnmatch.fnmatchcase(rec.variant, rule.pattern):
+                # Two patterns that set the same limit on one variant give one check, not two.
+                key = (rule.key, rule.limit)
+                if fnmatch.fnmatchcase(rec.variant, rule.pattern) and key not in seen:
+                    seen.add(key)
                     checks.append(rule.check(rec, res, budgets.baseline))
     if against is not None:
         checks += regression_checks(budgets, results, against, alpha)
@@ -363,16 +367,19 @@ def regression_checks(
         check_comparable(base, res)
         for rec in res.records:
             base_rec = next((b for b in base.records if b.variant == rec.variant), None)
+            seen: set[tuple[str, float]] = set()
             for rule in budgets.regressions:
-                if fnmatch.fnmatchcase(rec.variant, rule.pattern):
+                key = (rule.key, rule.limit)  # the same limit from two patterns: one check
+                if fnmatch.fnmatchcase(rec.variant, rule.pattern) and key not in seen:
+                    seen.add(key)
                     checks.append(rule.check(rec, base_rec, res.target, alpha))
     return checks
 
 
-def format_report(report: GateReport) -> str:
+def format_report(report: GateReport, failures_only: bool = False) -> str:
     """A table a person and a CI log can both read, then one verdict line."""
     rows = [("", "target", "variant", "check")]
-    for c in report.checks:
+    for c in report.failures if failures_only else report.checks:
         rows.append(("PASS" if c.passed else "FAIL", c.target, c.variant, c.describe()))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [

@@ -53,6 +53,11 @@ def build_pipeline(
     as the trained baseline as it is: it is evaluated, not retrained.
     """
     t_start = time.perf_counter()
+    # The data first: a missing dataset is reported in a second, before TensorFlow loads,
+    # and before anything is written.
+    ds = load_dataset(
+        config.data.dataset, config.base_dir, config.data.train_limit, config.data.test_limit
+    )
     tf, keras, tfmot = import_tf()
     _check_tensorboard(config)
     out_dir = Path(out_dir)
@@ -60,9 +65,6 @@ def build_pipeline(
     seed = config.train.seed
     keras.utils.set_random_seed(seed)
 
-    ds = load_dataset(
-        config.data.dataset, config.base_dir, config.data.train_limit, config.data.test_limit
-    )
     progress(
         f"data: {ds.name} from {ds.source}: {len(ds.x_train)} train, {len(ds.x_test)} test, "
         f"{ds.num_classes} classes, samples {ds.sample_shape}"

@@ -232,6 +232,29 @@ def test_tensorboard_without_tensorboard_fails_before_training(
     assert not (tmp_path / "run" / "eval.npz").exists()
 
 
+def test_tensorboard_true_writes_pruning_summaries(tmp_path: Path) -> None:
+    """PruningSummaries writes event files with the pruning step and sparsity for TensorBoard."""
+    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=400, test_limit=50)
+    pruned = cfg.recipe("pruned")
+    tb = dataclasses.replace(
+        pruned,
+        params=dataclasses.replace(pruned.params, tensorboard=True),
+        variants=(),
+    )
+    cfg = dataclasses.replace(cfg, recipes=(tb,), baseline=BaselineConfig(variants=()))
+    build_pipeline(cfg, tmp_path / "run", progress=lambda s: None)
+    events = list((tmp_path / "run" / "tensorboard" / "pruned").rglob("events.out.tfevents.*"))
+    assert events and all(e.stat().st_size > 0 for e in events)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = set()
+    for e in events:
+        acc = EventAccumulator(str(e))
+        acc.Reload()
+        tags |= set(acc.Tags().get("scalars", [])) | set(acc.Tags().get("tensors", []))
+    assert any("sparsity" in t for t in tags), tags
+
+
 # --------------------------------------------------------------------------- user models
 
 
