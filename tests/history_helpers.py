@@ -7,10 +7,14 @@ bookkeeping (storage, filters, verdict rules) uses these, which cost nothing to 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from bench.records import BenchSettings, DeviceInfo, LatencyStats, Record, Results, RssMb
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY = [FIXTURES / f"tiny_{k}.tflite" for k in ("float32", "dynamic", "int8")]
 
 DEVICE = DeviceInfo(
     hostname="bench-box",

@@ -7,7 +7,7 @@ import io
 from bench.orchestrate import bench, plan_from_inputs
 from bench.progress import Progress, is_live
 from bench.records import BenchSettings
-from tests.test_history_real_runs import TINY
+from tests.history_helpers import TINY
 
 
 class FakeTTY(io.StringIO):

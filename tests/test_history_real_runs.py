@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
 
 from bench.cli import main
-
-FIXTURES = Path(__file__).parent / "fixtures"
-TINY = [FIXTURES / f"tiny_{k}.tflite" for k in ("float32", "dynamic", "int8")]
+from tests.history_helpers import FIXTURES, TINY
 
 # 100%: on this shared 2-core VM a process now and then runs 1.2-1.6x slower for its whole life
 # (see CompareSettings), so a tighter latency limit would make this test flaky, not stricter.
