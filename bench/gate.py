@@ -14,12 +14,20 @@ A budgets file is TOML with rules keyed by variant name or glob::
     max_latency_p90_us = 5000
     max_peak_rss_mb = 300
 
-    [budgets."pruned/*"]
-    require_compatible = ["ssh://pi@raspberrypi.local"]   # or true: every target benched
+Regression rules sit in the same tables and apply with ``edgebench gate --against BASE``::
+
+    [budgets."*"]
+    max_latency_regression = "10%"    # median slower by more than this AND Mann-Whitney U p < alpha
+    max_zip_growth_bytes = 0          # zip bytes may not grow
+    max_accuracy_drop_vs_base = 0.005 # absolute, against the same variant in BASE
+    max_peak_rss_growth = "10%"
 
 ``require_compatible`` asks that the matching variants load on the named targets' runtimes: a
 record there that is ``incompatible`` (or did not run) fails the gate. ``edgebench gate
---require-compatible TARGET`` asks the same of every variant benched on TARGET.
+--require-compatible TARGET`` asks the same of every variant benched on TARGET::
+
+    [budgets."pruned/*"]
+    require_compatible = ["ssh://pi@raspberrypi.local"]   # or true: every target benched
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ class Metric:
     unit: str
     read: Callable[[Record, Results, str], float | None]
     upper: bool  # True: value must be <= limit; False: value must be >= limit
+    percent: bool = False  # value and limit are shares, written "10%"
 
 
 def _accuracy_drop(rec: Record, results: Results, baseline: str) -> float | None:
@@ -71,8 +80,33 @@ METRICS: dict[str, Metric] = {
 }
 
 
+def _no_read(_r: Record, _s: Results, _b: str) -> float | None:
+    return None  # regression metrics are read by RegressionRule.check from two records
+
+
+# Rules that hold a run against a base run (``gate --against BASE``), keyed like METRICS.
+REGRESSION_METRICS: dict[str, Metric] = {
+    "max_latency_regression": Metric("latency_p50_change_vs_base", "", _no_read, True, True),
+    "max_zip_growth_bytes": Metric("zip_bytes_growth_vs_base", "B", _no_read, True),
+    "max_accuracy_drop_vs_base": Metric("accuracy_drop_vs_base", "", _no_read, True),
+    "max_peak_rss_growth": Metric("peak_rss_change_vs_base", "", _no_read, True, True),
+}
+
+
+def _metric(key: str) -> Metric:
+    return METRICS[key] if key in METRICS else REGRESSION_METRICS[key]
+
+
 COMPAT_KEY = "require_compatible"
-KNOWN_KEYS = (*METRICS, COMPAT_KEY)
+
+
+def _unknown_key(pattern: str, key: str) -> ConfigError:
+    known = [*METRICS, *REGRESSION_METRICS, COMPAT_KEY]
+    hint = difflib.get_close_matches(key, known, n=1)
+    also = f"; did you mean {hint[0]!r}?" if hint else ""
+    return ConfigError(
+        f"unknown budget {key!r} in [budgets.{pattern!r}]{also} (known: {', '.join(known)})"
+    )
 
 
 @dataclass(frozen=True)
@@ -85,12 +119,7 @@ class Rule:
 
     def __post_init__(self) -> None:
         if self.key not in METRICS:
-            hint = difflib.get_close_matches(self.key, KNOWN_KEYS, n=1)
-            also = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise ConfigError(
-                f"unknown budget {self.key!r} in [budgets.{self.pattern!r}]{also} "
-                f"(known: {', '.join(KNOWN_KEYS)})"
-            )
+            raise _unknown_key(self.pattern, self.key)
         if isinstance(self.limit, bool) or not isinstance(self.limit, (int, float)):
             raise ConfigError(
                 f"budgets.{self.pattern!r}.{self.key} must be a number; got {self.limit!r}"
@@ -108,6 +137,84 @@ class Rule:
             return CheckResult(rec.variant, results.target, m.name, None, self, False, why)
         ok = value <= self.limit if m.upper else value >= self.limit
         return CheckResult(rec.variant, results.target, m.name, value, self, ok, None)
+
+
+def parse_share(pattern: str, key: str, limit: object) -> float:
+    """A regression limit written as a percentage string, e.g. "10%" -> 0.1."""
+    text = limit.strip() if isinstance(limit, str) else None
+    try:
+        if text is None or not text.endswith("%"):
+            raise ValueError
+        value = float(text[:-1]) / 100
+    except ValueError:
+        raise ConfigError(
+            f'budgets.{pattern!r}.{key} must be a percentage string such as "10%"; got {limit!r}'
+        ) from None
+    if value < 0:
+        raise ConfigError(f"budgets.{pattern!r}.{key} must be >= 0%; got {limit!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class RegressionRule:
+    """One limit on how much a variant may get worse than the same variant in a base run."""
+
+    pattern: str
+    key: str  # a REGRESSION_METRICS key, e.g. "max_latency_regression"
+    limit: float  # a share for percent metrics (0.1 = 10%), else bytes or accuracy
+
+    def __post_init__(self) -> None:
+        if self.key not in REGRESSION_METRICS:
+            raise _unknown_key(self.pattern, self.key)
+        if isinstance(self.limit, bool) or not isinstance(self.limit, (int, float)):
+            raise ConfigError(
+                f"budgets.{self.pattern!r}.{self.key} must be a number; got {self.limit!r}"
+            )
+
+    def check(
+        self, cur: Record, base: Record | None, target: str, alpha: float
+    ) -> CheckResult:
+        from bench.compare import CompareSettings, latency_change
+
+        name = REGRESSION_METRICS[self.key].name
+
+        def result(value: float | None, passed: bool, reason: str | None = None) -> CheckResult:
+            return CheckResult(cur.variant, target, name, value, self, passed, reason)
+
+        if base is None:
+            return result(None, True, "not in the base run; nothing to compare")
+        if not cur.ok:
+            return result(None, False, f"the model did not run: {cur.error}")
+        if not base.ok:
+            return result(None, True, "failed in the base run; nothing to compare")
+        if self.key == "max_zip_growth_bytes":
+            if cur.zip_bytes is None or base.zip_bytes is None:
+                return result(None, False, "zip_bytes was not measured")
+            value = cur.zip_bytes - base.zip_bytes
+            return result(value, value <= self.limit)
+        if self.key == "max_accuracy_drop_vs_base":
+            if cur.accuracy is None or base.accuracy is None:
+                return result(None, False, "accuracy was not measured in both runs")
+            value = round(base.accuracy - cur.accuracy, 6)
+            return result(value, value <= self.limit)
+        if self.key == "max_peak_rss_growth":
+            pc = cur.rss_mb.peak if cur.rss_mb else None
+            pb = base.rss_mb.peak if base.rss_mb else None
+            if not pb or pc is None:
+                return result(None, False, "peak RSS was not measured in both runs")
+            value = pc / pb - 1
+            return result(value, value <= self.limit)
+        change = latency_change(base, cur, CompareSettings(alpha=alpha, min_effect=self.limit))
+        if change is None:
+            return result(None, False, "too few latency samples in one of the runs")
+        value = change.ratio - 1
+        significant = change.p_value < alpha
+        from bench.compare import fmt_p
+
+        if value > self.limit and not significant:
+            return result(value, True, f"not significant: p={fmt_p(change.p_value)}")
+        return result(value, not (significant and value > self.limit),
+                      f"p={fmt_p(change.p_value)}")
 
 
 @dataclass(frozen=True)
@@ -165,7 +272,7 @@ class CheckResult:
     target: str
     metric: str
     value: float | None
-    rule: Rule | CompatRule
+    rule: Rule | RegressionRule | CompatRule
     passed: bool
     reason: str | None = None
 
@@ -173,16 +280,21 @@ class CheckResult:
     def op(self) -> str:
         if isinstance(self.rule, CompatRule):
             return "with"
-        return "<=" if METRICS[self.rule.key].upper else ">="
+        return "<=" if _metric(self.rule.key).upper else ">="
 
     def describe(self) -> str:
         if isinstance(self.rule, CompatRule):
             text = f"compatible with {self.target}"
             return f"{text} ({self.reason})" if self.reason else text
-        unit = METRICS[self.rule.key].unit
-        value = "—" if self.value is None else _fmt(self.value)
-        suffix = f" {unit}" if unit else ""
-        text = f"{self.metric} {value} {self.op} {_fmt(self.rule.limit)}{suffix}"
+        m = _metric(self.rule.key)
+        if m.percent:
+            value = "—" if self.value is None else f"{self.value:+.1%}"
+            limit = f"{self.rule.limit:.1%}".replace(".0%", "%")
+        else:
+            value = "—" if self.value is None else _fmt(self.value)
+            limit = _fmt(self.rule.limit)
+        suffix = f" {m.unit}" if m.unit else ""
+        text = f"{self.metric} {value} {self.op} {limit}{suffix}"
         return f"{text} ({self.reason})" if self.reason else text
 
 
@@ -200,6 +312,7 @@ class Budgets:
     baseline: str = "baseline/float32"
     path: Path | None = None
     patterns: tuple[str, ...] = field(default_factory=tuple)
+    regressions: tuple[RegressionRule, ...] = ()  # apply only with gate --against BASE
     compat: tuple[CompatRule, ...] = ()
 
 
@@ -227,20 +340,25 @@ def load_budgets(path: Path) -> Budgets:
     table = data.get("budgets", {})
     if not isinstance(table, dict) or not table:
         raise ConfigError(f'{path} has no [budgets."<variant or glob>"] tables; add one')
-    rules = []
-    compat = []
+    rules, regressions, compat = [], [], []
     for pattern, limits in table.items():
         if not isinstance(limits, dict):
             raise ConfigError(f'{path}: budgets.{pattern} must be a table: [budgets."{pattern}"]')
         for key, limit in limits.items():
             if key == COMPAT_KEY:
-                rule = compat_rule_from(pattern, limit, str(path))
-                if rule is not None:
-                    compat.append(rule)
-                continue
-            rules.append(Rule(pattern, key, limit))
+                crule = compat_rule_from(pattern, limit, str(path))
+                if crule is not None:
+                    compat.append(crule)
+            elif key in REGRESSION_METRICS:
+                if REGRESSION_METRICS[key].percent:
+                    limit = parse_share(pattern, key, limit)
+                regressions.append(RegressionRule(pattern, key, limit))
+            else:
+                rules.append(Rule(pattern, key, limit))
     baseline = data.get("baseline", "baseline/float32")
-    return Budgets(tuple(rules), baseline, path, tuple(table), tuple(compat))
+    return Budgets(
+        tuple(rules), baseline, path, tuple(table), tuple(regressions), tuple(compat)
+    )
 
 
 @dataclass(frozen=True)
@@ -259,12 +377,19 @@ class GateReport:
 
 
 def evaluate(
-    budgets: Budgets, results: Sequence[Results], require_compatible: Sequence[str] = ()
+    budgets: Budgets,
+    results: Sequence[Results],
+    against: Sequence[Results] | None = None,
+    alpha: float | None = None,
+    require_compatible: Sequence[str] = (),
 ) -> GateReport:
     """Apply every rule to every record it matches, across all results files.
 
     ``require_compatible`` names targets (as given to ``--target``) on which every benched
     variant must load; the budgets file can ask the same per pattern.
+
+    With ``against`` (the base run, one Results per target), the regression rules also hold
+    each record against the same variant on the same target and device in the base run.
     """
     checks: list[CheckResult] = []
     variants = {r.variant for res in results for r in res.records}
@@ -276,8 +401,8 @@ def evaluate(
             )
     compat = list(budgets.compat) + [CompatRule("*", (t,)) for t in require_compatible]
     benched = [res.target for res in results]
-    for rule in compat:
-        for t in rule.targets:
+    for crule in compat:
+        for t in crule.targets:
             if not any(_same_target(t, b) for b in benched):
                 raise ConfigError(
                     f"{COMPAT_KEY}: no results for target {t!r} (results are for: "
@@ -292,13 +417,49 @@ def evaluate(
                 if fnmatch.fnmatchcase(rec.variant, rule.pattern) and key not in seen:
                     seen.add(key)
                     checks.append(rule.check(rec, res, budgets.baseline))
-            compat_checked = False  # one "compatible with <target>" check per record
-            for crule in compat:
-                if (not compat_checked and crule.applies_to(res)
-                        and fnmatch.fnmatchcase(rec.variant, crule.pattern)):
-                    compat_checked = True
+            for crule in compat:  # one "compatible with <target>" check per record
+                if crule.applies_to(res) and fnmatch.fnmatchcase(rec.variant, crule.pattern):
                     checks.append(crule.check(rec, res, budgets.baseline))
+                    break
+    if against is not None:
+        checks += regression_checks(budgets, results, against, alpha)
     return GateReport(tuple(checks))
+
+
+def regression_checks(
+    budgets: Budgets,
+    results: Sequence[Results],
+    against: Sequence[Results],
+    alpha: float | None = None,
+) -> list[CheckResult]:
+    """The regression rules, run by run against the base run of the same target and device."""
+    from bench.compare import CompareError, CompareSettings, check_comparable
+
+    if not budgets.regressions:
+        raise ConfigError(
+            f"--against needs regression rules in {budgets.path or 'the budgets file'}; add e.g. "
+            f'max_latency_regression = "10%" and max_zip_growth_bytes = 0 to [budgets."*"]'
+        )
+    alpha = CompareSettings().alpha if alpha is None else alpha
+    base_by_target = {b.target: b for b in against}
+    checks: list[CheckResult] = []
+    for res in results:
+        base = base_by_target.get(res.target)
+        if base is None:
+            raise CompareError(
+                f"the base run has no results for target {res.target} (it has: "
+                f"{', '.join(base_by_target) or 'none'}); gate against a run of the same target"
+            )
+        check_comparable(base, res)
+        for rec in res.records:
+            base_rec = next((b for b in base.records if b.variant == rec.variant), None)
+            seen: set[tuple[str, float]] = set()
+            for rule in budgets.regressions:
+                key = (rule.key, rule.limit)  # the same limit from two patterns: one check
+                if fnmatch.fnmatchcase(rec.variant, rule.pattern) and key not in seen:
+                    seen.add(key)
+                    checks.append(rule.check(rec, base_rec, res.target, alpha))
+    return checks
 
 
 def format_report(report: GateReport, failures_only: bool = False) -> str:

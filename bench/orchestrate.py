@@ -466,7 +466,10 @@ def bench_target(
             runnable = [i for i in plan.items if not i.problem]
             verdicts = flow.check_compat(runnable)
             first = True
-            for item in plan.items:
+            announce = getattr(progress, "started", None)  # a live terminal line (bench.progress)
+            for i, item in enumerate(plan.items, 1):
+                if announce is not None:
+                    announce(address, i, n, item.variant)
                 if item.problem:
                     keep(_problem_record(item), time.monotonic())
                     continue
