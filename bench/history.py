@@ -428,8 +428,7 @@ def open_history(path: Path, create: bool = True) -> History:
                 "PATH to another file"
             )
         conn.execute("PRAGMA foreign_keys = ON")
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         _migrate(conn, path)
     except sqlite3.DatabaseError as exc:
         conn.close()
@@ -440,6 +439,23 @@ def open_history(path: Path, create: bool = True) -> History:
         conn.close()
         raise
     return History(conn, path)
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL, retrying: SQLite answers "locked" at once, without the busy handler,
+    when two processes create the same new history file together."""
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:

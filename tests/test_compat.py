@@ -116,11 +116,12 @@ def test_require_compatible_option_and_its_errors(tmp_path, two_targets):
     report = evaluate(b, two_targets, require_compatible=[PI])
     assert [c.variant for c in report.failures if c.metric == "compatible"] == ["pruned/dynamic"]
     both = _budgets(tmp_path, f'[budgets."pruned/*"]\nrequire_compatible = ["{PI}"]\n')
-    twice = [c for c in evaluate(both, two_targets, [PI]).checks if c.metric == "compatible"]
+    checks = evaluate(both, two_targets, require_compatible=[PI]).checks
+    twice = [c for c in checks if c.metric == "compatible"]
     assert len(twice) == 2  # asked twice (budgets and option), checked once per record
-    assert not [c for c in evaluate(b, two_targets, ["local"]).failures]
+    assert not [c for c in evaluate(b, two_targets, require_compatible=["local"]).failures]
     with pytest.raises(ConfigError, match="no results for target 'ssh://pi@other'.*bench on it"):
-        evaluate(b, two_targets, ["ssh://pi@other"])
+        evaluate(b, two_targets, require_compatible=["ssh://pi@other"])
     with pytest.raises(ConfigError, match="must be true or a list of targets"):
         _budgets(tmp_path, '[budgets."*/dynamic"]\nrequire_compatible = 3\n')
     with pytest.raises(ConfigError, match="did you mean 'require_compatible'"):
