@@ -798,6 +798,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edgebench: interrupted; files already written are complete", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`edgebench history | head`): not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":
