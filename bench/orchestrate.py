@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import json
+import os
 import subprocess
 import time
 import zipfile
@@ -533,6 +534,7 @@ def bench(
 
     def one(address: str) -> Results:
         path = run_dir / f"results-{names[address]}.json"
+        keep_previous(path)
         return bench_target(
             address, plan, settings, path, progress, (target_options or {}).get(address)
         )
@@ -551,6 +553,25 @@ def bench(
     if errors and not any(res.error is None for res in outcomes):
         raise EdgebenchError("; ".join(errors))
     return outcomes
+
+
+def keep_previous(path: Path) -> Path | None:
+    """Move an earlier bench's results aside (``previous/``) instead of overwriting them.
+
+    The run folder keeps one current ``results-<target>.json`` per target for the gate; the
+    history has every bench, and ``previous/`` keeps the earlier files themselves.
+    """
+    if not path.exists():
+        return None
+    stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y%m%d-%H%M%S")
+    dest = path.parent / "previous" / f"{path.stem}-{stamp}{path.suffix}"
+    k = 2
+    while dest.exists():
+        dest = dest.with_name(f"{path.stem}-{stamp}-{k}{path.suffix}")
+        k += 1
+    dest.parent.mkdir(exist_ok=True)
+    os.replace(path, dest)
+    return dest
 
 
 # --------------------------------------------------------------------------- host facts
