@@ -13,6 +13,21 @@ A budgets file is TOML with rules keyed by variant name or glob::
     max_accuracy_drop = 0.05          # absolute, against the baseline of the same run
     max_latency_p90_us = 5000
     max_peak_rss_mb = 300
+
+Regression rules sit in the same tables and apply with ``edgebench gate --against BASE``::
+
+    [budgets."*"]
+    max_latency_regression = "10%"    # median slower by more than this AND Mann-Whitney U p < alpha
+    max_zip_growth_bytes = 0          # zip bytes may not grow
+    max_accuracy_drop_vs_base = 0.005 # absolute, against the same variant in BASE
+    max_peak_rss_growth = "10%"
+
+``require_compatible`` asks that the matching variants load on the named targets' runtimes: a
+record there that is ``incompatible`` (or did not run) fails the gate. ``edgebench gate
+--require-compatible TARGET`` asks the same of every variant benched on TARGET::
+
+    [budgets."pruned/*"]
+    require_compatible = ["ssh://pi@raspberrypi.local"]   # or true: every target benched
 """
 
 from __future__ import annotations
@@ -39,6 +54,7 @@ class Metric:
     unit: str
     read: Callable[[Record, Results, str], float | None]
     upper: bool  # True: value must be <= limit; False: value must be >= limit
+    percent: bool = False  # value and limit are shares, written "10%"
 
 
 def _accuracy_drop(rec: Record, results: Results, baseline: str) -> float | None:
@@ -64,6 +80,35 @@ METRICS: dict[str, Metric] = {
 }
 
 
+def _no_read(_r: Record, _s: Results, _b: str) -> float | None:
+    return None  # regression metrics are read by RegressionRule.check from two records
+
+
+# Rules that hold a run against a base run (``gate --against BASE``), keyed like METRICS.
+REGRESSION_METRICS: dict[str, Metric] = {
+    "max_latency_regression": Metric("latency_p50_change_vs_base", "", _no_read, True, True),
+    "max_zip_growth_bytes": Metric("zip_bytes_growth_vs_base", "B", _no_read, True),
+    "max_accuracy_drop_vs_base": Metric("accuracy_drop_vs_base", "", _no_read, True),
+    "max_peak_rss_growth": Metric("peak_rss_change_vs_base", "", _no_read, True, True),
+}
+
+
+def _metric(key: str) -> Metric:
+    return METRICS[key] if key in METRICS else REGRESSION_METRICS[key]
+
+
+COMPAT_KEY = "require_compatible"
+
+
+def _unknown_key(pattern: str, key: str) -> ConfigError:
+    known = [*METRICS, *REGRESSION_METRICS, COMPAT_KEY]
+    hint = difflib.get_close_matches(key, known, n=1)
+    also = f"; did you mean {hint[0]!r}?" if hint else ""
+    return ConfigError(
+        f"unknown budget {key!r} in [budgets.{pattern!r}]{also} (known: {', '.join(known)})"
+    )
+
+
 @dataclass(frozen=True)
 class Rule:
     """One limit on one metric for the variants a pattern matches."""
@@ -74,12 +119,7 @@ class Rule:
 
     def __post_init__(self) -> None:
         if self.key not in METRICS:
-            hint = difflib.get_close_matches(self.key, METRICS, n=1)
-            also = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise ConfigError(
-                f"unknown budget {self.key!r} in [budgets.{self.pattern!r}]{also} "
-                f"(known: {', '.join(METRICS)})"
-            )
+            raise _unknown_key(self.pattern, self.key)
         if isinstance(self.limit, bool) or not isinstance(self.limit, (int, float)):
             raise ConfigError(
                 f"budgets.{self.pattern!r}.{self.key} must be a number; got {self.limit!r}"
@@ -99,6 +139,131 @@ class Rule:
         return CheckResult(rec.variant, results.target, m.name, value, self, ok, None)
 
 
+def parse_share(pattern: str, key: str, limit: object) -> float:
+    """A regression limit written as a percentage string, e.g. "10%" -> 0.1."""
+    text = limit.strip() if isinstance(limit, str) else None
+    try:
+        if text is None or not text.endswith("%"):
+            raise ValueError
+        value = float(text[:-1]) / 100
+    except ValueError:
+        raise ConfigError(
+            f'budgets.{pattern!r}.{key} must be a percentage string such as "10%"; got {limit!r}'
+        ) from None
+    if value < 0:
+        raise ConfigError(f"budgets.{pattern!r}.{key} must be >= 0%; got {limit!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class RegressionRule:
+    """One limit on how much a variant may get worse than the same variant in a base run."""
+
+    pattern: str
+    key: str  # a REGRESSION_METRICS key, e.g. "max_latency_regression"
+    limit: float  # a share for percent metrics (0.1 = 10%), else bytes or accuracy
+
+    def __post_init__(self) -> None:
+        if self.key not in REGRESSION_METRICS:
+            raise _unknown_key(self.pattern, self.key)
+        if isinstance(self.limit, bool) or not isinstance(self.limit, (int, float)):
+            raise ConfigError(
+                f"budgets.{self.pattern!r}.{self.key} must be a number; got {self.limit!r}"
+            )
+
+    def check(
+        self, cur: Record, base: Record | None, target: str, alpha: float
+    ) -> CheckResult:
+        from bench.compare import CompareSettings, latency_change
+
+        name = REGRESSION_METRICS[self.key].name
+
+        def result(value: float | None, passed: bool, reason: str | None = None) -> CheckResult:
+            return CheckResult(cur.variant, target, name, value, self, passed, reason)
+
+        if base is None:
+            return result(None, True, "not in the base run; nothing to compare")
+        if not cur.ok:
+            return result(None, False, f"the model did not run: {cur.error}")
+        if not base.ok:
+            return result(None, True, "failed in the base run; nothing to compare")
+        if self.key == "max_zip_growth_bytes":
+            if cur.zip_bytes is None or base.zip_bytes is None:
+                return result(None, False, "zip_bytes was not measured")
+            value = cur.zip_bytes - base.zip_bytes
+            return result(value, value <= self.limit)
+        if self.key == "max_accuracy_drop_vs_base":
+            if cur.accuracy is None or base.accuracy is None:
+                return result(None, False, "accuracy was not measured in both runs")
+            value = round(base.accuracy - cur.accuracy, 6)
+            return result(value, value <= self.limit)
+        if self.key == "max_peak_rss_growth":
+            pc = cur.rss_mb.peak if cur.rss_mb else None
+            pb = base.rss_mb.peak if base.rss_mb else None
+            if not pb or pc is None:
+                return result(None, False, "peak RSS was not measured in both runs")
+            value = pc / pb - 1
+            return result(value, value <= self.limit)
+        change = latency_change(base, cur, CompareSettings(alpha=alpha, min_effect=self.limit))
+        if change is None:
+            return result(None, False, "too few latency samples in one of the runs")
+        value = change.ratio - 1
+        significant = change.p_value < alpha
+        from bench.compare import fmt_p
+
+        if value > self.limit and not significant:
+            return result(value, True, f"not significant: p={fmt_p(change.p_value)}")
+        return result(value, not (significant and value > self.limit),
+                      f"p={fmt_p(change.p_value)}")
+
+
+@dataclass(frozen=True)
+class CompatRule:
+    """The variants a pattern matches must load on each named target's runtime.
+
+    ``targets`` are addresses as given to ``--target`` (the ``target`` of a results file);
+    empty means every target in the results.
+    """
+
+    pattern: str
+    targets: tuple[str, ...] = ()
+    key: str = COMPAT_KEY
+
+    def applies_to(self, results: Results) -> bool:
+        return not self.targets or any(_same_target(t, results.target) for t in self.targets)
+
+    def check(self, rec: Record, results: Results, baseline: str) -> CheckResult:
+        if rec.status == "incompatible":
+            passed, reason = False, rec.error
+        elif not rec.ok:
+            passed = False
+            reason = f"the model did not run, so it is not known to load: {rec.error}"
+        else:
+            passed, reason = True, None
+        return CheckResult(rec.variant, results.target, "compatible", None, self, passed, reason)
+
+
+def _same_target(name: str, address: str) -> bool:
+    """The target as typed to --target (a trailing '/' aside)."""
+    return name.rstrip("/") == address.rstrip("/")
+
+
+def compat_rule_from(pattern: str, value: object, where: str) -> CompatRule | None:
+    """``require_compatible = true | "TARGET" | ["TARGET", …]`` of one budgets table."""
+    if value is True:
+        return CompatRule(pattern)
+    if value is False:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return CompatRule(pattern, tuple(value))
+    raise ConfigError(
+        f"{where}: budgets.{pattern!r}.{COMPAT_KEY} must be true or a list of targets, "
+        f'e.g. {COMPAT_KEY} = ["ssh://pi@raspberrypi.local"]; got {value!r}'
+    )
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """The outcome of one rule on one record."""
@@ -107,18 +272,29 @@ class CheckResult:
     target: str
     metric: str
     value: float | None
-    rule: Rule
+    rule: Rule | RegressionRule | CompatRule
     passed: bool
     reason: str | None = None
 
     @property
     def op(self) -> str:
-        return "<=" if METRICS[self.rule.key].upper else ">="
+        if isinstance(self.rule, CompatRule):
+            return "with"
+        return "<=" if _metric(self.rule.key).upper else ">="
 
     def describe(self) -> str:
-        unit = METRICS[self.rule.key].unit
-        value = "—" if self.value is None else _fmt(self.value)
-        text = f"{self.metric} {value} {self.op} {_fmt(self.rule.limit)}{' ' + unit if unit else ''}"
+        if isinstance(self.rule, CompatRule):
+            text = f"compatible with {self.target}"
+            return f"{text} ({self.reason})" if self.reason else text
+        m = _metric(self.rule.key)
+        if m.percent:
+            value = "—" if self.value is None else f"{self.value:+.1%}"
+            limit = f"{self.rule.limit:.1%}".replace(".0%", "%")
+        else:
+            value = "—" if self.value is None else _fmt(self.value)
+            limit = _fmt(self.rule.limit)
+        suffix = f" {m.unit}" if m.unit else ""
+        text = f"{self.metric} {value} {self.op} {limit}{suffix}"
         return f"{text} ({self.reason})" if self.reason else text
 
 
@@ -136,6 +312,8 @@ class Budgets:
     baseline: str = "baseline/float32"
     path: Path | None = None
     patterns: tuple[str, ...] = field(default_factory=tuple)
+    regressions: tuple[RegressionRule, ...] = ()  # apply only with gate --against BASE
+    compat: tuple[CompatRule, ...] = ()
 
 
 def load_budgets(path: Path) -> Budgets:
@@ -162,14 +340,25 @@ def load_budgets(path: Path) -> Budgets:
     table = data.get("budgets", {})
     if not isinstance(table, dict) or not table:
         raise ConfigError(f'{path} has no [budgets."<variant or glob>"] tables; add one')
-    rules = []
+    rules, regressions, compat = [], [], []
     for pattern, limits in table.items():
         if not isinstance(limits, dict):
             raise ConfigError(f'{path}: budgets.{pattern} must be a table: [budgets."{pattern}"]')
         for key, limit in limits.items():
-            rules.append(Rule(pattern, key, limit))
+            if key == COMPAT_KEY:
+                crule = compat_rule_from(pattern, limit, str(path))
+                if crule is not None:
+                    compat.append(crule)
+            elif key in REGRESSION_METRICS:
+                if REGRESSION_METRICS[key].percent:
+                    limit = parse_share(pattern, key, limit)
+                regressions.append(RegressionRule(pattern, key, limit))
+            else:
+                rules.append(Rule(pattern, key, limit))
     baseline = data.get("baseline", "baseline/float32")
-    return Budgets(tuple(rules), baseline, path, tuple(table))
+    return Budgets(
+        tuple(rules), baseline, path, tuple(table), tuple(regressions), tuple(compat)
+    )
 
 
 @dataclass(frozen=True)
@@ -187,8 +376,21 @@ class GateReport:
         return not self.failures
 
 
-def evaluate(budgets: Budgets, results: Sequence[Results]) -> GateReport:
-    """Apply every rule to every record it matches, across all results files."""
+def evaluate(
+    budgets: Budgets,
+    results: Sequence[Results],
+    against: Sequence[Results] | None = None,
+    alpha: float | None = None,
+    require_compatible: Sequence[str] = (),
+) -> GateReport:
+    """Apply every rule to every record it matches, across all results files.
+
+    ``require_compatible`` names targets (as given to ``--target``) on which every benched
+    variant must load; the budgets file can ask the same per pattern.
+
+    With ``against`` (the base run, one Results per target), the regression rules also hold
+    each record against the same variant on the same target and device in the base run.
+    """
     checks: list[CheckResult] = []
     variants = {r.variant for res in results for r in res.records}
     for pattern in budgets.patterns:
@@ -197,18 +399,73 @@ def evaluate(budgets: Budgets, results: Sequence[Results]) -> GateReport:
                 f"budgets pattern {pattern!r} matches no variant in the results "
                 f"(variants: {', '.join(sorted(variants))}); fix the name or glob"
             )
+    compat = list(budgets.compat) + [CompatRule("*", (t,)) for t in require_compatible]
+    benched = [res.target for res in results]
+    for crule in compat:
+        for t in crule.targets:
+            if not any(_same_target(t, b) for b in benched):
+                raise ConfigError(
+                    f"{COMPAT_KEY}: no results for target {t!r} (results are for: "
+                    f"{', '.join(benched)}); bench on it first or give the address as benched"
+                )
     for res in results:
         for rec in res.records:
+            seen: set[tuple[str, float]] = set()
             for rule in budgets.rules:
-                if fnmatch.fnmatchcase(rec.variant, rule.pattern):
+                # Two patterns that set the same limit on one variant give one check, not two.
+                key = (rule.key, rule.limit)
+                if fnmatch.fnmatchcase(rec.variant, rule.pattern) and key not in seen:
+                    seen.add(key)
                     checks.append(rule.check(rec, res, budgets.baseline))
+            for crule in compat:  # one "compatible with <target>" check per record
+                if crule.applies_to(res) and fnmatch.fnmatchcase(rec.variant, crule.pattern):
+                    checks.append(crule.check(rec, res, budgets.baseline))
+                    break
+    if against is not None:
+        checks += regression_checks(budgets, results, against, alpha)
     return GateReport(tuple(checks))
 
 
-def format_report(report: GateReport) -> str:
+def regression_checks(
+    budgets: Budgets,
+    results: Sequence[Results],
+    against: Sequence[Results],
+    alpha: float | None = None,
+) -> list[CheckResult]:
+    """The regression rules, run by run against the base run of the same target and device."""
+    from bench.compare import CompareError, CompareSettings, check_comparable
+
+    if not budgets.regressions:
+        raise ConfigError(
+            f"--against needs regression rules in {budgets.path or 'the budgets file'}; add e.g. "
+            f'max_latency_regression = "10%" and max_zip_growth_bytes = 0 to [budgets."*"]'
+        )
+    alpha = CompareSettings().alpha if alpha is None else alpha
+    base_by_target = {b.target: b for b in against}
+    checks: list[CheckResult] = []
+    for res in results:
+        base = base_by_target.get(res.target)
+        if base is None:
+            raise CompareError(
+                f"the base run has no results for target {res.target} (it has: "
+                f"{', '.join(base_by_target) or 'none'}); gate against a run of the same target"
+            )
+        check_comparable(base, res)
+        for rec in res.records:
+            base_rec = next((b for b in base.records if b.variant == rec.variant), None)
+            seen: set[tuple[str, float]] = set()
+            for rule in budgets.regressions:
+                key = (rule.key, rule.limit)  # the same limit from two patterns: one check
+                if fnmatch.fnmatchcase(rec.variant, rule.pattern) and key not in seen:
+                    seen.add(key)
+                    checks.append(rule.check(rec, base_rec, res.target, alpha))
+    return checks
+
+
+def format_report(report: GateReport, failures_only: bool = False) -> str:
     """A table a person and a CI log can both read, then one verdict line."""
     rows = [("", "target", "variant", "check")]
-    for c in report.checks:
+    for c in report.failures if failures_only else report.checks:
         rows.append(("PASS" if c.passed else "FAIL", c.target, c.variant, c.describe()))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [

@@ -6,7 +6,9 @@ target. Never imports TensorFlow.
 
 from __future__ import annotations
 
+import abc
 import json
+import os
 import subprocess
 import time
 import zipfile
@@ -188,18 +190,36 @@ def parse_runner_output(stdout: str) -> dict | None:
 
 
 def describe_target(target, runner_remote: str, timeout_s: float = 60.0) -> DeviceInfo:
-    """Ask the runner on the device what it is (runtime, CPU, governor, temperature)."""
+    """Ask the runner on the device what it is (runtime, CPU, governor, temperature).
+
+    Raises :class:`~deploy.base.RuntimeMissing` when the device has no usable Python, numpy or
+    TFLite runtime, with the command that installs it.
+    """
+    from deploy.base import RuntimeMissing
+
     res = target.run([target.python, runner_remote, "info"], timeout_s=timeout_s)
     data = parse_runner_output(res.stdout)
+    if res.returncode == 127 or (data is None and "not found" in res.stderr):
+        raise RuntimeMissing(
+            f"{target.address}: there is no {target.python} on the device; install Python 3.9+ "
+            "there (sudo apt install python3 python3-numpy) or name another with --python"
+        )
     if res.returncode != 0 or data is None:
-        from deploy.base import RuntimeMissing
-
         tail = (res.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeMissing(
             f"{target.address}: the runner could not start with {target.python} ({tail}); "
             "install Python 3.9+ with numpy and ai-edge-litert or tflite-runtime there"
         )
-    return from_dict(DeviceInfo, data)
+    device = from_dict(DeviceInfo, data)
+    if device.runtime_name is None:
+        numpy_missing = not (device.extra or {}).get("numpy")
+        need = "numpy and a TFLite runtime" if numpy_missing else "a TFLite runtime"
+        raise RuntimeMissing(
+            f"{target.address}: {target.python} (Python {device.python}) has no {need}; "
+            f"install one there: {target.python} -m pip install tflite-runtime "
+            "(or ai-edge-litert)" + (" numpy" if numpy_missing else "")
+        )
+    return device
 
 
 def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str | None) -> Record:
@@ -211,6 +231,21 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
         zip_bytes=item.zip_bytes,
         compression_ratio=item.compression_ratio,
     )
+    if data is not None and data.get("error_kind") == "incompatible":
+        from bench.compat import Incompatibility, incompatibility_from, incompatible_record
+
+        text = data.get("error") or ""
+        rt = (data.get("runtime_name"), data.get("runtime_version"))
+        inc = incompatibility_from(text, *rt) or Incompatibility(None, None, *rt, text)
+        return incompatible_record(
+            inc,
+            variant=item.variant,
+            model_path=str(item.path),
+            file_bytes=item.file_bytes,
+            zip_bytes=item.zip_bytes,
+            compression_ratio=item.compression_ratio,
+            ops=item.ops,
+        )
     if data is None or data.get("status") != Status.OK.value:
         error = (data or {}).get("error") or fallback_error or "the runner printed no result"
         extra = {"error_kind": (data or {}).get("error_kind", "crash")}
@@ -253,6 +288,136 @@ def runner_argv(python: str, runner: str, model: str, eval_path: str | None, s: 
     return argv
 
 
+class Flow(abc.ABC):
+    """How one target measures models. Targets that run Python use :class:`RunnerFlow`; a
+    target that cannot (a phone) brings its own (``deploy/adb.py``). One interface for all.
+    """
+
+    def __init__(self, target, plan: BenchPlan, settings: BenchSettings) -> None:
+        self.target = target
+        self.plan = plan
+        self.settings = settings
+
+    @abc.abstractmethod
+    def prepare(self) -> DeviceInfo:
+        """Put what every model needs on the device and describe it. Raises TargetError."""
+
+    @abc.abstractmethod
+    def check_compat(self, items: Sequence[BenchItem]) -> dict[str, Record]:
+        """Before anything runs: a record for each model the device's runtime cannot load."""
+
+    @abc.abstractmethod
+    def measure(self, item: BenchItem) -> Record:
+        """Measure one model. Raises TargetUnreachable / RuntimeMissing when the whole
+        target is lost; anything that costs only this model becomes its record."""
+
+
+class RunnerFlow(Flow):
+    """The self-contained runner on the device: one process per model, one time limit each."""
+
+    runner_remote: str
+    eval_remote: str | None
+    models_remote: dict[Path, str]
+
+    def prepare(self) -> DeviceInfo:
+        t, plan = self.target, self.plan
+        self.runner_remote = t.push([RUNNER])[RUNNER]
+        self.device = describe_target(t, self.runner_remote)
+        self.eval_remote = t.push([plan.eval_data])[plan.eval_data] if plan.eval_data else None
+        self.models_remote = {}
+        return self.device
+
+    def check_compat(self, items: Sequence[BenchItem]) -> dict[str, Record]:
+        from bench.compat import incompatibility_from, incompatible_record
+        from deploy.base import TargetTimeout
+
+        paths = [i.path for i in items]
+        if not paths:
+            return {}
+        self.models_remote.update(self.target.push(paths))
+        argv = [self.target.python, self.runner_remote, "compat"]
+        for p in paths:
+            argv += ["--model", self.models_remote[p]]
+        try:
+            res = self.target.run(argv, timeout_s=self.settings.timeout_s)
+        except TargetTimeout:
+            return {}  # no verdict: each model's own run will tell
+        data = parse_runner_output(res.stdout)
+        if not data or "models" not in data:
+            return {}
+        found = {}
+        for item in items:
+            verdict = data["models"].get(self.models_remote[item.path]) or {}
+            if verdict.get("loaded") is not False:
+                continue
+            inc = incompatibility_from(
+                verdict.get("missing_op") or "", data.get("runtime_name"),
+                data.get("runtime_version"),
+            )
+            if inc is not None:
+                found[item.variant] = incompatible_record(
+                    inc,
+                    variant=item.variant,
+                    model_path=str(item.path),
+                    file_bytes=item.file_bytes,
+                    zip_bytes=item.zip_bytes,
+                    compression_ratio=item.compression_ratio,
+                    ops=item.ops,
+                )
+        return found
+
+    def measure(self, item: BenchItem) -> Record:
+        from deploy.base import RuntimeMissing, TargetError, TargetTimeout, TargetUnreachable
+
+        t = self.target
+        if item.path not in self.models_remote:
+            self.models_remote.update(t.push([item.path]))
+        argv = runner_argv(
+            t.python,
+            self.runner_remote,
+            self.models_remote[item.path],
+            self.eval_remote if item.labelled else None,
+            self.settings,
+        )
+        try:
+            res = t.run(argv, timeout_s=self.settings.timeout_s)
+        except TargetTimeout as exc:
+            return record_from_runner(item, {"error": str(exc), "error_kind": "timeout"}, None)
+        except (TargetUnreachable, RuntimeMissing):
+            raise
+        except TargetError as exc:
+            return record_from_runner(item, {"error": str(exc), "error_kind": "target"}, None)
+        data = parse_runner_output(res.stdout)
+        tail = (res.stderr.strip().splitlines() or [""])[-1]
+        why = f"runner exited with status {res.returncode}: {tail}".strip(": ")
+        return record_from_runner(item, data, why)
+
+
+def _problem_record(item: BenchItem) -> Record:
+    return Record(
+        variant=item.variant,
+        model_path=str(item.path),
+        status=Status.FAILED.value,
+        error=item.problem,
+        file_bytes=item.file_bytes or None,
+        zip_bytes=item.zip_bytes or None,
+        extra={"error_kind": "input"},
+    )
+
+
+def _not_run_record(item: BenchItem, why: str) -> Record:
+    return Record(
+        variant=item.variant,
+        model_path=str(item.path),
+        status=Status.FAILED.value,
+        error=f"not run: {why}",
+        file_bytes=item.file_bytes or None,
+        zip_bytes=item.zip_bytes or None,
+        compression_ratio=item.compression_ratio,
+        extra={"error_kind": "not_run"},
+    )
+
+
 def bench_target(
     address: str,
     plan: BenchPlan,
@@ -261,8 +426,13 @@ def bench_target(
     progress: Progress = print,
     target_options: dict | None = None,
 ) -> Results:
-    """Run every model of the plan on one target; write results after each model."""
-    from deploy import TargetError, TargetTimeout, target_for
+    """Run every model of the plan on one target; write results after each model.
+
+    When the target itself fails (unreachable, refused, offline, no runtime) the results file
+    says why in ``error``, keeps the records already measured, and lists every model not run
+    as failed with that reason, so a gate can never pass on models that never ran.
+    """
+    from deploy import TargetError, target_for
 
     host = host_info()
     started = time.monotonic()
@@ -277,57 +447,66 @@ def bench_target(
         git_commit=git_commit(),
         records=(),
     )
-    target = target_for(address, **(target_options or {}))
-    with target:
-        placed = target.push([RUNNER])
-        runner_remote = placed[RUNNER]
-        device = describe_target(target, runner_remote)
-        results = replace(results, device=device)
+    n = len(plan.items)
+    done: set[str] = set()
+
+    def keep(rec: Record, t0: float) -> None:
+        nonlocal results
+        rec = replace(rec, wall_s=round(time.monotonic() - t0, 2))
+        results = replace(results, records=results.records + (rec,))
+        results.save(results_path)  # each record survives whatever comes next
+        done.add(rec.variant)
+        progress(_progress_line(len(done), n, address, rec, time.monotonic() - started))
+
+    try:
+        target = target_for(address, **(target_options or {}))
+        with target:
+            flow = target.flow(plan, settings)
+            results = replace(results, device=flow.prepare())
+            results.save(results_path)
+            runnable = [i for i in plan.items if not i.problem]
+            verdicts = flow.check_compat(runnable)
+            first = True
+            announce = getattr(progress, "started", None)  # a live terminal line (bench.progress)
+            for i, item in enumerate(plan.items, 1):
+                if announce is not None:
+                    announce(address, i, n, item.variant)
+                if item.problem:
+                    keep(_problem_record(item), time.monotonic())
+                    continue
+                if item.variant in verdicts:
+                    keep(verdicts[item.variant], time.monotonic())
+                    continue
+                if not first and settings.cooldown_s > 0:
+                    time.sleep(settings.cooldown_s)
+                first = False
+                t0 = time.monotonic()
+                keep(flow.measure(item), t0)
+    except TargetError as exc:
+        why = _one_line(exc)
+        rest = tuple(_not_run_record(i, why) for i in plan.items if i.variant not in done)
+        results = replace(results, error=why, records=results.records + rest)
         results.save(results_path)
-        eval_remote = target.push([plan.eval_data])[plan.eval_data] if plan.eval_data else None
-        n = len(plan.items)
-        for i, item in enumerate(plan.items, 1):
-            t0 = time.monotonic()
-            if item.problem:
-                rec = Record(
-                    variant=item.variant,
-                    model_path=str(item.path),
-                    status=Status.FAILED.value,
-                    error=item.problem,
-                    file_bytes=item.file_bytes or None,
-                    zip_bytes=item.zip_bytes or None,
-                    extra={"error_kind": "input"},
-                )
-            else:
-                model_remote = target.push([item.path])[item.path]
-                argv = runner_argv(
-                    target.python,
-                    runner_remote,
-                    model_remote,
-                    eval_remote if item.labelled else None,
-                    settings,
-                )
-                try:
-                    res = target.run(argv, timeout_s=settings.timeout_s)
-                    data = parse_runner_output(res.stdout)
-                    tail = (res.stderr.strip().splitlines() or [""])[-1]
-                    why = f"runner exited with status {res.returncode}: {tail}".strip(": ")
-                    rec = record_from_runner(item, data, why)
-                except TargetTimeout as exc:
-                    rec = record_from_runner(item, {"error": str(exc), "error_kind": "timeout"}, None)
-                except TargetError as exc:
-                    rec = record_from_runner(item, {"error": str(exc), "error_kind": "target"}, None)
-            rec = replace(rec, wall_s=round(time.monotonic() - t0, 2))
-            results = replace(results, records=results.records + (rec,))
-            results.save(results_path)  # each record survives whatever comes next
-            progress(_progress_line(i, n, address, rec, time.monotonic() - started))
+        progress(f"target failed: {_about(address, why)}")
     return results
+
+
+def _about(address: str, message: str) -> str:
+    """``address: message``, unless the message already starts with the address."""
+    return message if message.startswith(address) else f"{address}: {message}"
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return " ".join(lines) or type(exc).__name__
 
 
 def _progress_line(i: int, n: int, address: str, rec: Record, elapsed: float) -> str:
     if rec.ok and rec.latency_us is not None:
         acc = "-" if rec.accuracy is None else f"{rec.accuracy:.4f}"
-        what = f"ok  p50 {rec.latency_us.p50:,.1f} µs  accuracy {acc}"
+        lat = rec.latency_us
+        figure = f"p50 {lat.p50:,.1f}" if lat.p50 is not None else f"mean {lat.mean or 0:,.1f}"
+        what = f"ok  {figure} µs  accuracy {acc}"
     else:
         what = f"{rec.status.upper()}  {rec.error}"
     return f"[{i}/{n}] {address} {rec.variant}: {what}  ({elapsed:.1f} s elapsed)"
@@ -355,6 +534,7 @@ def bench(
 
     def one(address: str) -> Results:
         path = run_dir / f"results-{names[address]}.json"
+        keep_previous(path)
         return bench_target(
             address, plan, settings, path, progress, (target_options or {}).get(address)
         )
@@ -363,14 +543,35 @@ def bench(
         futures = {a: pool.submit(one, a) for a in targets}
         for address, fut in futures.items():
             try:
-                outcomes.append(fut.result())
+                res = fut.result()
             except EdgebenchError as exc:
-                errors.append(f"{address}: {exc}")
-    if errors and not outcomes:
+                errors.append(_about(address, _one_line(exc)))
+                continue
+            outcomes.append(res)
+            if res.error:
+                errors.append(_about(address, res.error))
+    if errors and not any(res.error is None for res in outcomes):
         raise EdgebenchError("; ".join(errors))
-    for e in errors:
-        progress(f"target failed: {e}")
     return outcomes
+
+
+def keep_previous(path: Path) -> Path | None:
+    """Move an earlier bench's results aside (``previous/``) instead of overwriting them.
+
+    The run folder keeps one current ``results-<target>.json`` per target for the gate; the
+    history has every bench, and ``previous/`` keeps the earlier files themselves.
+    """
+    if not path.exists():
+        return None
+    stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y%m%d-%H%M%S")
+    dest = path.parent / "previous" / f"{path.stem}-{stamp}{path.suffix}"
+    k = 2
+    while dest.exists():
+        dest = dest.with_name(f"{path.stem}-{stamp}-{k}{path.suffix}")
+        k += 1
+    dest.parent.mkdir(exist_ok=True)
+    os.replace(path, dest)
+    return dest
 
 
 # --------------------------------------------------------------------------- host facts

@@ -49,16 +49,23 @@ TFLITE_KINDS = (VariantKind.FLOAT32, VariantKind.DYNAMIC, VariantKind.FLOAT16, V
 
 @dataclass(frozen=True)
 class LatencyStats:
-    """Latency percentiles in microseconds, rounded to 0.1 µs. Build with :meth:`from_samples`."""
+    """Latency percentiles in microseconds, rounded to 0.1 µs.
 
-    p50: float
-    p90: float
-    p99: float
-    mean: float
-    std: float
-    min: float
-    max: float
-    n: int
+    Build with :meth:`from_samples` from raw samples, or with :meth:`from_summary` from a tool
+    that prints only a summary (TFLite's ``benchmark_model``); a figure the tool does not print
+    is None, never estimated.
+    """
+
+    p50: float | None
+    p90: float | None
+    p99: float | None
+    mean: float | None
+    std: float | None
+    min: float | None
+    max: float | None
+    n: int | None
+    p5: float | None = None
+    p95: float | None = None
 
     @classmethod
     def from_samples(cls, samples_ns: Sequence[int] | Sequence[float]) -> LatencyStats:
@@ -80,9 +87,40 @@ class LatencyStats:
             n=int(us.size),
         )
 
+    @classmethod
+    def from_summary(
+        cls,
+        *,
+        n: int | None,
+        mean: float | None,
+        std: float | None = None,
+        min: float | None = None,
+        max: float | None = None,
+        p50: float | None = None,
+        p5: float | None = None,
+        p95: float | None = None,
+    ) -> LatencyStats:
+        """Summary figures in microseconds as a tool printed them; p90/p99 stay unknown."""
+        return cls(
+            p50=_r_opt(p50),
+            p90=None,
+            p99=None,
+            mean=_r_opt(mean),
+            std=_r_opt(std),
+            min=_r_opt(min),
+            max=_r_opt(max),
+            n=None if n is None else int(n),
+            p5=_r_opt(p5),
+            p95=_r_opt(p95),
+        )
+
 
 def _r(x: float) -> float:
     return round(float(x), 1)
+
+
+def _r_opt(x: float | None) -> float | None:
+    return None if x is None else _r(x)
 
 
 @dataclass(frozen=True)
@@ -247,6 +285,7 @@ class BenchSettings:
     timeout_s: float = 300.0
     eval_batch: int = 256
     eval_limit: int = 0  # 0 = the whole test set
+    cooldown_s: float = 0.0  # pause between models, so each starts from a cooler SoC
 
 
 @dataclass(frozen=True)
@@ -263,6 +302,8 @@ class Results:
     git_commit: str | None
     records: tuple[Record, ...]
     schema_version: int = RESULTS_SCHEMA_VERSION
+    # Why the target stopped before every model ran (unreachable, offline, no runtime), or None.
+    error: str | None = None
 
     def record(self, variant: str) -> Record:
         for r in self.records:
@@ -302,7 +343,7 @@ def to_dict(obj: Any) -> Any:
 
 
 def from_dict(cls: type, data: Any) -> Any:
-    """Rebuild a (nested) record dataclass from :func:`to_dict` output; unknown keys are kept out."""
+    """Rebuild a (nested) record dataclass from :func:`to_dict` output; unknown keys are dropped."""
     import typing
 
     if data is None:
@@ -349,10 +390,17 @@ def write_text_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _read_versioned(
@@ -362,7 +410,9 @@ def _read_versioned(
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise SchemaError(f"{what} file {path} does not exist; run the stage that writes it first")
+        raise SchemaError(
+            f"{what} file {path} does not exist; run the stage that writes it first"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SchemaError(f"{path} is not a valid {what} JSON file ({exc}); rebuild it") from None
     if not isinstance(data, dict) or "schema_version" not in data:
@@ -375,7 +425,9 @@ def _read_versioned(
         )
     while version < current:
         if version not in upgrades:
-            raise SchemaError(f"{path}: no upgrade from {what} schema_version {version}; rebuild it")
+            raise SchemaError(
+                f"{path}: no upgrade from {what} schema_version {version}; rebuild it"
+            )
         data = upgrades[version](data)
         version = data["schema_version"]
     return data

@@ -9,6 +9,7 @@ the Python standard library (>= 3.9), numpy and a TFLite interpreter: ``ai_edge_
     python3 runner.py run --model m.tflite [--eval eval.npz] [--runs 100] [--warmup 10]
                           [--threads 1] [--no-xnnpack] [--eval-batch 256] [--eval-limit 0]
     python3 runner.py ops --model m.tflite [--model …]
+    python3 runner.py compat --model m.tflite [--model …]
 
 Every mode prints exactly one line that starts with ``EDGEBENCH_JSON `` followed by JSON, so
 that anything a library prints to stdout cannot be mistaken for the result.
@@ -174,6 +175,24 @@ class ModelError(Exception):
     """A failure with a hint that names the fix."""
 
 
+class Incompatible(Exception):
+    """The runtime lacks an operator (or operator version) the model needs."""
+
+
+# What TFLite runtimes say when a model needs an operator they do not have. The host parses
+# the operator and version out of these lines (bench/compat.py); here they only classify.
+_MISSING_OP_SIGNS = ("Didn't find op for builtin opcode", "Didn't find custom op",
+                     "Encountered unresolved custom op")
+
+
+def _missing_op(exc):
+    """The runtime's line about a missing operator, or None when the failure is another one."""
+    for line in str(exc).splitlines():
+        if any(sign in line for sign in _MISSING_OP_SIGNS):
+            return line.strip()
+    return None
+
+
 def make_interpreter(model_path, threads, xnnpack):
     Interpreter, OpResolverType, _, _ = load_runtime()
     kwargs = {"model_path": model_path, "num_threads": threads}
@@ -201,7 +220,9 @@ def random_inputs(interp, rng):
         elif dtype.kind == "b":
             arr = rng.random(shape) > 0.5
         else:
-            raise ModelError("input %r has dtype %s, which the runner cannot fill" % (d["name"], dtype))
+            raise ModelError(
+                "input %r has dtype %s, which the runner cannot fill" % (d["name"], dtype)
+            )
         feeds.append((d["index"], arr))
     return feeds
 
@@ -232,6 +253,8 @@ def measure(args):
         try:
             interp = make_interpreter(args.model, args.threads, use_xnnpack)
         except ValueError as exc:
+            if _missing_op(exc):
+                raise Incompatible(_missing_op(exc)) from None
             if use_xnnpack and _delegate_refused(exc):
                 rec["delegate_fallback"] = _first_line(exc)
                 use_xnnpack = False
@@ -239,8 +262,10 @@ def measure(args):
             raise ModelError(
                 "cannot load %s as a TFLite model (%s); re-export it with the TFLite converter"
                 % (os.path.basename(args.model), _first_line(exc))
-            )
+            ) from None
         except RuntimeError as exc:
+            if _missing_op(exc):
+                raise Incompatible(_missing_op(exc)) from None
             if use_xnnpack:
                 rec["delegate_fallback"] = _first_line(exc)
                 use_xnnpack = False
@@ -248,7 +273,7 @@ def measure(args):
             raise ModelError(
                 "the runtime cannot prepare %s (%s); the model may need a newer runtime"
                 % (os.path.basename(args.model), _first_line(exc))
-            )
+            ) from None
         init_ns = time.perf_counter_ns() - t0
         feeds = random_inputs(interp, rng)
         for index, arr in feeds:
@@ -263,7 +288,9 @@ def measure(args):
                 use_xnnpack = False
                 del interp
                 continue
-            raise ModelError("invoke() failed on %s (%s)" % (args.model, _first_line(exc)))
+            raise ModelError(
+                "invoke() failed on %s (%s)" % (args.model, _first_line(exc))
+            ) from None
         break
 
     rec["xnnpack"] = use_xnnpack
@@ -384,6 +411,31 @@ def model_ops(path):
     return ops
 
 
+def can_load(paths):
+    """For each model: does this runtime load it? Builds each interpreter once, runs nothing.
+
+    Returns {path: {"loaded": bool, "missing_op": line or None, "error": line or None}}. A model
+    that fails for a reason other than a missing operator is reported with ``loaded: None``:
+    the per-model run will say what is wrong with it.
+    """
+    Interpreter, _, _, _ = load_runtime()
+    out = {}
+    for path in paths:
+        try:
+            interp = Interpreter(model_path=path)
+            interp.allocate_tensors()
+            del interp
+            out[path] = {"loaded": True, "missing_op": None, "error": None}
+        except Exception as exc:  # every failure is reported, none is fatal
+            line = _missing_op(exc)
+            out[path] = {
+                "loaded": False if line else None,
+                "missing_op": line,
+                "error": _first_line(exc),
+            }
+    return out
+
+
 # --------------------------------------------------------------------------- entry
 
 
@@ -408,6 +460,8 @@ def main(argv=None):
     r.add_argument("--seed", type=int, default=0)
     o = sub.add_parser("ops", help="list each model's operators and versions")
     o.add_argument("--model", action="append", required=True)
+    c = sub.add_parser("compat", help="check that this runtime can load each model")
+    c.add_argument("--model", action="append", required=True)
     args = parser.parse_args(argv)
 
     if args.mode == "info":
@@ -416,12 +470,26 @@ def main(argv=None):
     if args.mode == "ops":
         emit({m: model_ops(m) for m in args.model})
         return 0
+    if args.mode == "compat":
+        try:
+            _, _, rt_name, rt_version = load_runtime()
+        except RuntimeError as exc:
+            emit({"status": "failed", "error": _first_line(exc), "error_kind": "runtime"})
+            return 1
+        emit({"runtime_name": rt_name, "runtime_version": rt_version,
+              "models": can_load(args.model)})
+        return 0
     try:
         rec = measure(args)
         rec["status"] = "ok"
         rec["error"] = None
         emit(rec)
         return 0
+    except Incompatible as exc:
+        _, _, rt_name, rt_version = load_runtime()
+        emit({"status": "incompatible", "error": _first_line(exc), "error_kind": "incompatible",
+              "runtime_name": rt_name, "runtime_version": rt_version})
+        return 1
     except ModelError as exc:
         emit({"status": "failed", "error": _first_line(exc), "error_kind": "input"})
         return 1

@@ -23,8 +23,8 @@ def summary_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
                     f"{r.zip_bytes:,}" if r.zip_bytes else "—",
                     f"{r.compression_ratio:.2f}×" if r.compression_ratio else "—",
                     f"{r.accuracy:.4f}" if r.accuracy is not None else "—",
-                    f"{lat.p50:,.1f}" if lat else "—",
-                    f"{lat.p90:,.1f}" if lat else "—",
+                    f"{lat.p50:,.1f}" if lat and lat.p50 is not None else "—",
+                    f"{lat.p90:,.1f}" if lat and lat.p90 is not None else "—",
                     f"{r.rss_mb.peak:.1f}" if r.rss_mb and r.rss_mb.peak is not None else "—",
                     r.status + (" (no XNNPACK)" if r.delegate_fallback else ""),
                 )

@@ -160,6 +160,7 @@ class _BenchSection:
     timeout_s: float = 300.0
     eval_batch: int = 256
     eval_limit: int = 0
+    cooldown_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.targets or not all(t.strip() for t in self.targets):
@@ -175,6 +176,8 @@ class _BenchSection:
                 raise ConfigError(f"{name} must be >= {low}; got {getattr(self, name)}")
         if not self.timeout_s > 0:
             raise ConfigError(f"timeout_s must be > 0; got {self.timeout_s}")
+        if not self.cooldown_s >= 0:
+            raise ConfigError(f"cooldown_s must be >= 0 seconds; got {self.cooldown_s}")
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,11 @@ def build_pipeline(
     as the trained baseline as it is: it is evaluated, not retrained.
     """
     t_start = time.perf_counter()
+    # The data first: a missing dataset is reported in a second, before TensorFlow loads,
+    # and before anything is written.
+    ds = load_dataset(
+        config.data.dataset, config.base_dir, config.data.train_limit, config.data.test_limit
+    )
     tf, keras, tfmot = import_tf()
     _check_tensorboard(config)
     out_dir = Path(out_dir)
@@ -60,9 +65,6 @@ def build_pipeline(
     seed = config.train.seed
     keras.utils.set_random_seed(seed)
 
-    ds = load_dataset(
-        config.data.dataset, config.base_dir, config.data.train_limit, config.data.test_limit
-    )
     progress(
         f"data: {ds.name} from {ds.source}: {len(ds.x_train)} train, {len(ds.x_test)} test, "
         f"{ds.num_classes} classes, samples {ds.sample_shape}"
@@ -361,9 +363,7 @@ class _ArtifactBuilder:
         t0 = time.perf_counter()
         path = self.out_dir / f"{recipe}-{kind.value}.tflite"
         try:
-            flatbuffer = convert(
-                model, kind, self._calibration(), self.config.train.seed, sparse=sparse
-            )
+            flatbuffer = convert(model, kind, self._calibration(), sparse=sparse)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise EdgebenchError(
@@ -456,7 +456,7 @@ class _ArtifactBuilder:
 
 
 def convert(
-    model: Any, kind: VariantKind, calibration: np.ndarray, seed: int = 0, sparse: bool = False
+    model: Any, kind: VariantKind, calibration: np.ndarray, sparse: bool = False
 ) -> bytes:
     """One TFLite variant of a tf_keras model, as the TFLite converter documents them.
 
@@ -490,7 +490,10 @@ def convert(
             *converter.optimizations,
             tf.lite.Optimize.EXPERIMENTAL_SPARSITY,
         ]
-    return converter.convert()
+    with warnings.catch_warnings():
+        # int8 input/output makes the converter warn about input statistics it does not need.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        return converter.convert()
 
 
 def _versions(tf: Any, keras: Any, tfmot: Any) -> dict[str, str]:

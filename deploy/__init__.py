@@ -1,5 +1,6 @@
 """Targets: getting the runner, models and eval data onto a device and running them there."""
 
+from deploy.adb import AdbTarget
 from deploy.base import (
     CommandResult,
     RuntimeMissing,
@@ -11,13 +12,18 @@ from deploy.base import (
     target_for,
 )
 from deploy.local import LocalTarget
+from deploy.ssh import SshTarget
 
 register_target("local", LocalTarget)
+register_target("ssh", SshTarget)
+register_target("adb", AdbTarget)
 
 __all__ = [
+    "AdbTarget",
     "CommandResult",
     "LocalTarget",
     "RuntimeMissing",
+    "SshTarget",
     "Target",
     "TargetError",
     "TargetTimeout",

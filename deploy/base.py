@@ -7,8 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from bench.errors import EdgebenchError
+
+if TYPE_CHECKING:
+    from bench.orchestrate import BenchPlan, Flow
+    from bench.records import BenchSettings
 
 
 class TargetError(EdgebenchError):
@@ -79,6 +84,13 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def python(self) -> str:
         """The Python interpreter on the device that runs ``bench/runner.py``."""
+
+    def flow(self, plan: BenchPlan, settings: BenchSettings) -> Flow:
+        """How this target measures models: by default the self-contained runner, one
+        process per model. A target that cannot run Python (a phone) overrides this."""
+        from bench.orchestrate import RunnerFlow
+
+        return RunnerFlow(self, plan, settings)
 
     def __enter__(self) -> Target:
         return self

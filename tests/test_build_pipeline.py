@@ -88,6 +88,27 @@ def test_dense_baseline_is_saved_before_pruning(small_manifest: Path) -> None:
     assert max(on_disk.layer_sparsity.values()) < 0.01
 
 
+def test_a_recipe_that_prunes_the_baseline_itself_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the clone, pruning would make the in-memory dense baseline sparse."""
+    from build.recipes.base import RecipeContext
+
+    monkeypatch.setattr(RecipeContext, "clone_baseline", lambda self: self.baseline)
+    pruned = load_pipeline(SMALL_PIPELINE).recipe("pruned")
+    cfg = dataclasses.replace(tiny_config(), recipes=(dataclasses.replace(pruned, variants=()),))
+    with pytest.raises(RuntimeError, match="a recipe modified the dense baseline"):
+        build_pipeline(cfg, tmp_path / "run", progress=lambda s: None)
+    saved = facts.keras_facts(_load(tmp_path / "run" / "baseline.h5"))
+    assert saved.nonzero_params == saved.params, "the file saved first is still dense"
+
+
+def _load(path: Path):
+    from build.pipeline import load_keras_model
+
+    return load_keras_model(path)
+
+
 def test_each_pruned_layer_reaches_its_target(small_manifest: Path) -> None:
     manifest = Manifest.load(small_manifest)
     for recipe in ("pruned", "scratch"):
@@ -209,6 +230,29 @@ def test_tensorboard_without_tensorboard_fails_before_training(
     ):
         build_pipeline(cfg, tmp_path / "run", progress=lambda s: None)
     assert not (tmp_path / "run" / "eval.npz").exists()
+
+
+def test_tensorboard_true_writes_pruning_summaries(tmp_path: Path) -> None:
+    """PruningSummaries writes event files with the pruning step and sparsity for TensorBoard."""
+    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=400, test_limit=50)
+    pruned = cfg.recipe("pruned")
+    tb = dataclasses.replace(
+        pruned,
+        params=dataclasses.replace(pruned.params, tensorboard=True),
+        variants=(),
+    )
+    cfg = dataclasses.replace(cfg, recipes=(tb,), baseline=BaselineConfig(variants=()))
+    build_pipeline(cfg, tmp_path / "run", progress=lambda s: None)
+    events = list((tmp_path / "run" / "tensorboard" / "pruned").rglob("events.out.tfevents.*"))
+    assert events and all(e.stat().st_size > 0 for e in events)
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = set()
+    for e in events:
+        acc = EventAccumulator(str(e))
+        acc.Reload()
+        tags |= set(acc.Tags().get("scalars", [])) | set(acc.Tags().get("tensors", []))
+    assert any("sparsity" in t for t in tags), tags
 
 
 # --------------------------------------------------------------------------- user models

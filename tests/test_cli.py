@@ -129,3 +129,17 @@ def test_bench_and_gate_work_without_tensorflow(tmp_path):
     records = json.loads((tmp_path / "out" / "r" / "results-local.json").read_text())["records"]
     assert [r["status"] for r in records] == ["ok", "ok"]
     assert records[0]["runtime_name"] == "ai-edge-litert"
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path):
+    """`edgebench history | head -1` must not end in a BrokenPipeError traceback."""
+    ok = edgebench("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--out", tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", "history", "--history", tmp_path / "history.sqlite"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    proc.stdout.close()  # the reader is gone before edgebench writes a byte
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

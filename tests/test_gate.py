@@ -118,3 +118,17 @@ def test_pattern_that_matches_nothing_is_an_error(tmp_path):
     b = budgets(tmp_path, '[budgets."prunde/*"]\nmin_accuracy = 0.5\n')
     with pytest.raises(ConfigError, match="matches no variant"):
         evaluate(b, [results(rec("pruned/int8", 1, 0.9))])
+
+
+def test_same_limit_from_two_patterns_is_one_check(tmp_path):
+    b = budgets(tmp_path, '[budgets."*/int8"]\nmin_accuracy = 0.5\n'
+                          '[budgets."pruned/*"]\nmin_accuracy = 0.5\n')
+    report = evaluate(b, [results(rec("pruned/int8", 1, 0.9))])
+    assert len(report.checks) == 1
+
+
+def test_failures_only_view(tmp_path):
+    b = budgets(tmp_path, '[budgets."*"]\nmax_zip_bytes = 10\n')
+    report = evaluate(b, [results(rec("a", 5, 0.9), rec("b", 50, 0.9))])
+    text = format_report(report, failures_only=True)
+    assert "FAIL" in text and "PASS" not in text and "1 of 2 checks failed" in text

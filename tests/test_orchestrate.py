@@ -119,3 +119,13 @@ def test_runner_argv_is_a_list_with_every_setting():
     for part in ("--runs 7", "--warmup 2", "--threads 3", "--no-xnnpack", "--eval e.npz",
                  "--eval-limit 100"):
         assert part in joined
+
+
+def test_benching_a_run_again_keeps_the_earlier_results(tmp_path):
+    plan = plan_from_inputs([FIX / "tiny_int8.tflite"], run_id="r")
+    (first,) = bench(plan, tmp_path, FAST, progress=lambda s: None)
+    (second,) = bench(plan, tmp_path, FAST, progress=lambda s: None)
+    assert Results.load(tmp_path / "results-local.json") == second
+    (kept,) = (tmp_path / "previous").glob("results-local-*.json")
+    assert Results.load(kept) == first
+    assert [p.name for p in tmp_path.glob("results-*.json")] == ["results-local.json"]

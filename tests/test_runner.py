@@ -134,3 +134,13 @@ def test_ops_lists_operator_versions():
     versions = {o["name"]: o["version"] for o in listing}
     assert versions["FULLY_CONNECTED"] == 12  # what TF 2.21 writes for dynamic-range models
     assert "CONV_2D" in versions
+
+
+def test_model_refused_by_xnnpack_is_retried_without_it_and_flagged():
+    """An int8 EXPERIMENTAL_SPARSITY model: XNNPACK fails to prepare its sparse FULLY_CONNECTED."""
+    code, rec = run_runner("run", "--model", FIX / "tiny_sparse_int8.tflite", "--runs", 5,
+                           "--eval", FIX / "tiny_eval.npz")
+    assert code == 0 and rec["status"] == "ok"
+    assert rec["xnnpack"] is False
+    assert "XNNPack" in rec["delegate_fallback"] or "delegate" in rec["delegate_fallback"]
+    assert rec["accuracy"] is not None and len(rec["samples_ns"]) == 5

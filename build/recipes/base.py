@@ -6,7 +6,7 @@ name in :mod:`build.recipes`, with one frozen params dataclass that validates it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,7 @@ class RecipeContext:
         self,
         model: Any,
         epochs: int,
-        callbacks: list[Any] = (),
+        callbacks: Sequence[Any] = (),
         learning_rate: Any = None,
     ) -> None:
         """Compile ``model`` afresh (new optimizer, step 0) and train it, reporting each epoch.

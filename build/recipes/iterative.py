@@ -108,9 +108,12 @@ class GradualParams(IterativeParams):
     prune_fraction: float = 0.5
     learning_rate: float | None = None
     lr_schedule: str = "cosine"
+    batch_size: int | None = None  # default: [train]'s
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1; got {self.batch_size}")
         if not 0.0 < self.prune_fraction <= 1.0:
             raise ConfigError(f"prune_fraction must be in (0, 1]; got {self.prune_fraction}")
         if self.learning_rate is not None and not self.learning_rate > 0:
@@ -132,6 +135,8 @@ def gradual(ctx: RecipeContext, params: GradualParams) -> RecipeOutput:
     from build._tf import import_tf
 
     _, keras, _ = import_tf()
+    if params.batch_size is not None:
+        ctx = replace(ctx, batch_size=params.batch_size)
     model = ctx.clone_baseline()
     layers = mk.prunable_layers(model, params.layers, ctx.name)
     total = ctx.steps_per_epoch() * params.epochs

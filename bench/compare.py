@@ -1,0 +1,499 @@
+"""Compare two runs of the same target on the same device: what changed, and is it real?
+
+Zip bytes and accuracy are compared exactly (deltas). Latency is compared on the raw samples: a
+two-sided Mann-Whitney U test says whether the two distributions differ at all, and a minimum
+effect size on the ratio of medians says whether the difference is big enough to matter. Both
+must agree before a variant is called ``faster`` or ``slower``: with a hundred samples or more
+the test alone flags shifts of a few percent that the next run does not repeat. Peak memory has
+one number per run, so its verdict is the ratio against its own minimum effect.
+
+Runs from different targets or devices are never compared: :func:`check_comparable` raises.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from bench.errors import EdgebenchError
+from bench.history import History, HistoryError, describe_device, device_key, open_history
+from bench.records import Record, Results
+
+MIN_SAMPLES = 5  # fewer raw samples than this on either side: no latency verdict
+
+
+class CompareError(EdgebenchError):
+    """Two runs that must not be compared, or a run that cannot be found."""
+
+
+class Verdict(StrEnum):
+    """What a comparison concluded for one metric of one variant."""
+
+    FASTER = "faster"
+    SLOWER = "slower"
+    SMALLER = "smaller"  # peak memory went down
+    LARGER = "larger"  # peak memory went up
+    SAME = "same"
+    NA = "n/a"
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """How sure and how big a latency or memory change must be before it is called one.
+
+    The defaults come from benching the same models again and again on the 2-core development
+    VM (about 225 runner processes of the tiny guide-model variants, 100-3000 samples each,
+    at load averages from 0.1 to 10):
+
+    - the Mann-Whitney U test alone gave p < 0.01 for 44-59% of same-vs-same run pairs;
+    - most pairs kept their median ratio within 0.89-1.12, but about 5% of processes ran
+      in a slow state for their whole life, 1.2-1.6x the usual median (quiet machine too,
+      with address randomisation off as well): a property of the shared host, not of the
+      model, and no statistic inside one process can tell it from a regression;
+    - peak RSS stayed within 0.5%.
+
+    So a latency change is only called ``slower``/``faster`` when the median at least doubles
+    or halves. On a quiet dedicated board, bench one build twice, look at the ratios, and
+    lower the floor (``--min-effect 10%``); gate rules carry their own limit.
+    """
+
+    alpha: float = 0.01  # Mann-Whitney U p-value below which the distributions differ
+    min_effect: float = 1.0  # latency: median ratio >= 1 + this, or <= 1 / (1 + this)
+    min_memory_effect: float = 0.10  # peak RSS: |ratio - 1| at least this
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise CompareError(f"alpha must be in (0, 1); got {self.alpha}")
+        for name in ("min_effect", "min_memory_effect"):
+            value = getattr(self, name)
+            if not 0 <= value < 10:
+                raise CompareError(f"{name} must be a fraction >= 0 such as 0.1 (10%); got {value}")
+
+
+@dataclass(frozen=True)
+class LatencyChange:
+    """Latency of one variant in two runs, from the raw samples."""
+
+    base_p50_us: float
+    current_p50_us: float
+    base_p90_us: float
+    current_p90_us: float
+    ratio: float  # current median / base median
+    p90_ratio: float
+    p_value: float
+    n_base: int
+    n_current: int
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class VariantChange:
+    """Everything compared for one variant. ``None`` where one side did not measure it."""
+
+    variant: str
+    base: Record | None
+    current: Record | None
+    zip_delta_bytes: int | None = None
+    accuracy_delta: float | None = None
+    latency: LatencyChange | None = None
+    memory_ratio: float | None = None
+    memory_verdict: Verdict = Verdict.NA
+    note: str | None = None
+
+    @property
+    def regressed(self) -> bool:
+        """Slower, or more memory, or bigger, or less accurate: anything a person should look at."""
+        return bool(
+            (self.latency is not None and self.latency.verdict is Verdict.SLOWER)
+            or self.memory_verdict is Verdict.LARGER
+            or (self.zip_delta_bytes or 0) > 0
+            or (self.accuracy_delta or 0) < 0
+            or (
+                self.base is not None
+                and self.base.ok
+                and self.current is not None
+                and not self.current.ok
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two runs of one target on one device, variant by variant."""
+
+    base: Results
+    current: Results
+    settings: CompareSettings
+    changes: tuple[VariantChange, ...]
+    notes: tuple[str, ...] = ()
+
+    def change(self, variant: str) -> VariantChange:
+        for c in self.changes:
+            if c.variant == variant:
+                return c
+        raise KeyError(variant)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def latency_change(
+    base: Record, current: Record, settings: CompareSettings
+) -> LatencyChange | None:
+    """Compare two latency distributions: Mann-Whitney U plus a minimum effect size."""
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
+    a = np.asarray(base.samples_us, dtype=np.float64)
+    b = np.asarray(current.samples_us, dtype=np.float64)
+    if a.size < MIN_SAMPLES or b.size < MIN_SAMPLES:
+        return None
+    med_a, med_b = float(np.median(a)), float(np.median(b))
+    p90_a, p90_b = (float(np.percentile(x, 90)) for x in (a, b))
+    if med_a <= 0 or p90_a <= 0:
+        return None
+    p = float(mannwhitneyu(b, a, alternative="two-sided").pvalue)
+    if not math.isfinite(p):  # every sample identical on both sides
+        p = 1.0
+    ratio = med_b / med_a
+    limit = 1.0 + settings.min_effect
+    if p < settings.alpha and ratio >= limit:
+        verdict = Verdict.SLOWER
+    elif p < settings.alpha and ratio <= 1.0 / limit:
+        verdict = Verdict.FASTER
+    else:
+        verdict = Verdict.SAME
+    return LatencyChange(
+        base_p50_us=round(med_a, 1),
+        current_p50_us=round(med_b, 1),
+        base_p90_us=round(p90_a, 1),
+        current_p90_us=round(p90_b, 1),
+        ratio=ratio,
+        p90_ratio=p90_b / p90_a,
+        p_value=p,
+        n_base=int(a.size),
+        n_current=int(b.size),
+        verdict=verdict,
+    )
+
+
+def memory_change(base: Record, current: Record, settings: CompareSettings):
+    """Peak RSS ratio and its verdict (one number per run, so no test: only the effect size)."""
+    pa = base.rss_mb.peak if base.rss_mb else None
+    pb = current.rss_mb.peak if current.rss_mb else None
+    if not pa or pb is None:
+        return None, Verdict.NA
+    ratio = pb / pa
+    limit = 1.0 + settings.min_memory_effect
+    if ratio >= limit:
+        return ratio, Verdict.LARGER
+    if ratio <= 1.0 / limit:
+        return ratio, Verdict.SMALLER
+    return ratio, Verdict.SAME
+
+
+def compare_records(
+    variant: str, base: Record | None, current: Record | None, settings: CompareSettings
+) -> VariantChange:
+    """Compare one variant; a side that is missing or failed gives ``n/a`` with a note."""
+    if base is None or current is None:
+        note = "new in the current run" if base is None else "not in the current run"
+        return VariantChange(variant, base, current, note=note)
+    zip_delta = (
+        current.zip_bytes - base.zip_bytes
+        if current.zip_bytes is not None and base.zip_bytes is not None
+        else None
+    )
+    acc_delta = (
+        round(current.accuracy - base.accuracy, 6)
+        if current.accuracy is not None and base.accuracy is not None
+        else None
+    )
+    if not (base.ok and current.ok):
+        side = "base" if not base.ok else "current"
+        rec = base if not base.ok else current
+        return VariantChange(
+            variant,
+            base,
+            current,
+            zip_delta,
+            acc_delta,
+            note=f"failed in the {side} run: {rec.error}",
+        )
+    notes = []
+    if base.eval_n != current.eval_n and acc_delta is not None:
+        notes.append(f"accuracy on {base.eval_n} vs {current.eval_n} samples")
+    lat = latency_change(base, current, settings)
+    if lat is None:
+        notes.append("too few latency samples to compare")
+    mem_ratio, mem_verdict = memory_change(base, current, settings)
+    return VariantChange(
+        variant,
+        base,
+        current,
+        zip_delta,
+        acc_delta,
+        lat,
+        mem_ratio,
+        mem_verdict,
+        "; ".join(notes) or None,
+    )
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def check_comparable(base: Results, current: Results) -> None:
+    """Refuse to compare runs of different targets or devices; the message says which differ."""
+    if base.target != current.target:
+        raise CompareError(
+            f"run {base.run_id} ran on target {base.target} but run {current.run_id} on "
+            f"{current.target}; compare runs of the same target (use --target)"
+        )
+    if device_key(base.device) != device_key(current.device):
+        raise CompareError(
+            f"{base.target}: run {base.run_id} was measured on {describe_device(base.device)} "
+            f"but run {current.run_id} on {describe_device(current.device)}; latency across "
+            "devices is not comparable: pick two runs of the same device (see edgebench history)"
+        )
+
+
+def compare_runs(
+    base: Results, current: Results, settings: CompareSettings | None = None
+) -> Comparison:
+    """Compare every variant of two runs of one target on one device."""
+    settings = settings or CompareSettings()
+    check_comparable(base, current)
+    base_recs = {r.variant: r for r in base.records}
+    cur_recs = {r.variant: r for r in current.records}
+    order = [r.variant for r in current.records] + [v for v in base_recs if v not in cur_recs]
+    changes = tuple(compare_records(v, base_recs.get(v), cur_recs.get(v), settings) for v in order)
+    notes = []
+    b, c = base.device, current.device
+    if (b.runtime_name, b.runtime_version) != (c.runtime_name, c.runtime_version):
+        notes.append(
+            f"runtime changed: {b.runtime_name} {b.runtime_version} -> "
+            f"{c.runtime_name} {c.runtime_version}"
+        )
+    for name in ("threads", "xnnpack", "runs", "warmup"):
+        x, y = getattr(base.settings, name), getattr(current.settings, name)
+        if x != y:
+            notes.append(f"settings changed: {name} {x} -> {y}")
+    if base.git_commit != current.git_commit and base.git_commit and current.git_commit:
+        notes.append(f"commit {base.git_commit[:10]} -> {current.git_commit[:10]}")
+    return Comparison(base, current, settings, changes, tuple(notes))
+
+
+# --------------------------------------------------------------------------- finding runs
+
+
+def load_results_paths(path: Path) -> list[Results]:
+    """Results from a results file or every results-*.json of a run folder."""
+    path = Path(path)
+    files = sorted(path.glob("results-*.json")) if path.is_dir() else [path]
+    if not files:
+        raise CompareError(f"{path} holds no results-*.json; run edgebench bench first")
+    return [Results.load(f) for f in files]
+
+
+def resolve_ref(history: History | None, ref: str, target: str | None = None) -> list[Results]:
+    """The results (one per target) a reference names.
+
+    A reference is a results file or run folder on disk, ``latest`` or ``latest~N`` (the N-th
+    bench before the newest in the history), ``#N`` (bench number N), or a run id as listed by
+    ``edgebench history`` (its newest bench, when the same build was benched more than once).
+    """
+    if Path(ref).exists() and (Path(ref).is_dir() or ref.endswith(".json")):
+        found = load_results_paths(Path(ref))
+    else:
+        if history is None:
+            raise CompareError(
+                f"{ref} is not a results file or run folder, and there is no history"
+            )
+        found = [history.load(row) for row in history.rows_of(_bench_of(history, ref, target))]
+    if target is not None:
+        found = [r for r in found if r.target == target]
+        if not found:
+            raise CompareError(f"{ref} has no results for target {target}; see edgebench history")
+    return found
+
+
+def load_ref(history_path: Path, ref: str, target: str | None = None) -> list[Results]:
+    """:func:`resolve_ref`, opening the history only when the reference is not a path."""
+    if Path(ref).exists() and (Path(ref).is_dir() or ref.endswith(".json")):
+        return resolve_ref(None, ref, target)
+    with open_history(history_path, create=False) as history:
+        return resolve_ref(history, ref, target)
+
+
+def _bench_of(history: History, ref: str, target: str | None) -> int:
+    """The bench number a history reference names: latest~N, #N, or the newest bench of a run id."""
+    if ref == "latest" or ref.startswith("latest~"):
+        back = ref.partition("~")[2] or "0"
+        if not back.isdigit():
+            raise CompareError(f"{ref!r}: write latest~N with a whole number N, e.g. latest~1")
+        benches = history.benches(target)
+        if int(back) >= len(benches):
+            raise CompareError(
+                f"{ref}: the history {history.path} holds {len(benches)} run(s)"
+                + (f" of {target}" if target else "")
+                + "; bench more runs or name one from edgebench history"
+            )
+        return benches[int(back)]
+    if ref.startswith("#") and ref[1:].isdigit():
+        if not history.rows_of(int(ref[1:])):
+            raise CompareError(f"no bench {ref} in {history.path}; see edgebench history")
+        return int(ref[1:])
+    benches = history.benches(target, run_id=ref)
+    if not benches:
+        raise CompareError(
+            f"no run {ref!r} in {history.path}; name a run id or #N from edgebench history, "
+            "latest~N, or a results file"
+        )
+    return benches[0]
+
+
+def pair_runs(base: Sequence[Results], current: Sequence[Results]) -> list[tuple[Results, Results]]:
+    """Pair results by target; targets that only one side has are an error, not a silence."""
+    by_target = {r.target: r for r in base}
+    pairs = [(by_target[c.target], c) for c in current if c.target in by_target]
+    if not pairs:
+        raise CompareError(
+            f"the runs share no target (base: {', '.join(r.target for r in base)}; current: "
+            f"{', '.join(r.target for r in current)}); compare runs of the same target"
+        )
+    return pairs
+
+
+def default_pairs(history: History, target: str | None = None) -> list[tuple[Results, Results]]:
+    """The latest run (each of its targets) and the run before it on the same target and device."""
+    benches = history.benches(target)
+    if not benches:
+        raise HistoryError(
+            f"the history {history.path} is empty; run edgebench bench (twice) first"
+        )
+    pairs = []
+    for row in history.rows_of(benches[0], target):
+        prev = history.previous(row)
+        if prev is None:
+            raise CompareError(
+                f"run {row.run_id} is the only run of {row.target} on {row.device_name} in "
+                f"{history.path}; bench again to have something to compare with"
+            )
+        pairs.append((history.load(prev), history.load(row)))
+    return pairs
+
+
+def comparisons_for(
+    history_path: Path,
+    base_ref: str | None,
+    current_ref: str | None,
+    target: str | None,
+    settings: CompareSettings,
+) -> list[Comparison]:
+    """What ``edgebench compare`` compares: defaults from the history, else the named runs."""
+    needs_history = (
+        base_ref is None
+        or current_ref is None
+        or not all(Path(r).exists() for r in (base_ref, current_ref))
+    )
+    history = open_history(history_path, create=False) if needs_history else None
+    try:
+        if base_ref is None:
+            pairs = default_pairs(history, target)
+        else:
+            base = resolve_ref(history, base_ref, target)
+            current = resolve_ref(history, current_ref or "latest", target)
+            pairs = pair_runs(base, current)
+        return [compare_runs(b, c, settings) for b, c in pairs]
+    finally:
+        if history is not None:
+            history.close()
+
+
+# --------------------------------------------------------------------------- output
+
+
+def fmt_delta_int(x: int | None) -> str:
+    return "—" if x is None else f"{x:+,}"
+
+
+def fmt_delta_acc(x: float | None) -> str:
+    return "—" if x is None else f"{x:+.4f}"
+
+
+def fmt_p(p: float) -> str:
+    return f"{p:.2g}" if p >= 0.001 else f"{p:.0e}"
+
+
+COLUMNS = (
+    "variant",
+    "zip bytes",
+    "Δ zip",
+    "accuracy",
+    "Δ acc",
+    "p50 µs",
+    "p50 ratio",
+    "p90 ratio",
+    "p",
+    "latency",
+    "peak MB ratio",
+    "memory",
+)
+
+
+def comparison_rows(cmp: Comparison) -> list[tuple[str, ...]]:
+    """One row per variant, with the verdicts in words."""
+    rows = []
+    for c in cmp.changes:
+        cur = c.current or c.base
+        lat = c.latency
+        rows.append(
+            (
+                c.variant,
+                f"{cur.zip_bytes:,}" if cur and cur.zip_bytes is not None else "—",
+                fmt_delta_int(c.zip_delta_bytes),
+                f"{cur.accuracy:.4f}" if cur and cur.accuracy is not None else "—",
+                fmt_delta_acc(c.accuracy_delta),
+                f"{lat.base_p50_us:,.1f} → {lat.current_p50_us:,.1f}" if lat else "—",
+                f"{lat.ratio:.2f}×" if lat else "—",
+                f"{lat.p90_ratio:.2f}×" if lat else "—",
+                fmt_p(lat.p_value) if lat else "—",
+                lat.verdict.value if lat else Verdict.NA.value,
+                f"{c.memory_ratio:.2f}×" if c.memory_ratio is not None else "—",
+                c.memory_verdict.value,
+            )
+        )
+    return rows
+
+
+def format_comparison(cmp: Comparison) -> str:
+    """A heading naming both runs and the device, the table, then notes."""
+    from bench.summary import format_table
+
+    b, c = cmp.base, cmp.current
+    s = cmp.settings
+    lines = [
+        f"compare {c.target} on {describe_device(c.device)}",
+        f"  base     {b.run_id}  {b.created_at}",
+        f"  current  {c.run_id}  {c.created_at}",
+        f"  verdicts: Mann-Whitney U p < {s.alpha:g} and median ratio beyond "
+        f"±{s.min_effect:.0%}; peak memory beyond ±{s.min_memory_effect:.0%}",
+        "",
+        format_table(comparison_rows(cmp), COLUMNS),
+    ]
+    notes = [f"{ch.variant}: {ch.note}" for ch in cmp.changes if ch.note] + list(cmp.notes)
+    if notes:
+        lines += [""] + [f"note: {n}" for n in notes]
+    regressed = [ch.variant for ch in cmp.changes if ch.regressed]
+    lines.append("")
+    n = len(cmp.changes)
+    lines.append(
+        f"compare: {len(regressed)} of {n} variants regressed: {', '.join(regressed)}"
+        if regressed
+        else f"compare: no regressions in {n} variants"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,375 @@
+"""The SSH target against a real OpenSSH server on 127.0.0.1, with a second Python that has
+tflite-runtime 2.14 and numpy < 2 (no ai-edge-litert): a different runtime, as on a Pi.
+
+The server is Debian's /usr/sbin/sshd with a throw-away host key, user key, sshd_config and
+client config in tmp folders; ~/.ssh is never touched. The remote Python is a virtualenv built
+once and cached under ~/.cache/edgebench-tests (a few seconds on a fresh machine).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.errors import EdgebenchError
+from bench.orchestrate import bench, plan_from_inputs
+from bench.records import BenchSettings, Results
+from deploy import SshTarget, TargetError, TargetTimeout, TargetUnreachable
+from deploy.ssh import parse_ssh_address
+
+FIX = Path(__file__).parent / "fixtures"
+SSHD = "/usr/sbin/sshd"
+FAST = BenchSettings(runs=5, warmup=1, timeout_s=120)
+RUNTIME_PIN = ("tflite-runtime==2.14.0", "numpy==1.26.4")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _closed_port() -> int:
+    return _free_port()  # nothing listens there once the probe socket is closed
+
+
+class Server:
+    """A running sshd and what a client needs to reach it."""
+
+    def __init__(self, root: Path, port: int, proc: subprocess.Popen) -> None:
+        self.root, self.port, self.proc = root, port, proc
+        self.address = f"ssh://root@127.0.0.1:{port}"
+        self.remote_tmp = root / "remote-tmp"  # the device's $TMPDIR: must end up empty
+        self.user_key = root / "user_key"
+        self.known_hosts = root / "known_hosts"
+        self.client_config = root / "ssh_config"
+
+    def client(self, name: str, identity: Path | None = None, known: bool = True) -> Path:
+        """A client config with its own known_hosts (pre-filled with the host key or empty)."""
+        kh = self.root / f"known_hosts-{name}"
+        kh.write_text(self.known_hosts.read_text() if known else "")
+        cfg = self.root / f"ssh_config-{name}"
+        cfg.write_text(
+            "Host *\n"
+            f"  IdentityFile {identity or self.user_key}\n"
+            "  IdentitiesOnly yes\n"
+            f"  UserKnownHostsFile {kh}\n"
+            "  GlobalKnownHostsFile /dev/null\n"
+            "  LogLevel ERROR\n"
+        )
+        return cfg
+
+    def options(self, **extra) -> dict:
+        return {"ssh_config": self.client_config, **extra}
+
+    def leftovers(self) -> list[str]:
+        return sorted(p.name for p in self.remote_tmp.iterdir())
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    if not Path(SSHD).exists() or shutil.which("ssh") is None:
+        pytest.fail("OpenSSH is missing: apt-get install openssh-server openssh-client "
+                    "(.ci/run does this)")
+    if os.geteuid() != 0:
+        pytest.skip("the loopback sshd logs in as root; run the tests as root (CI does)")
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation folder
+    root = tmp_path_factory.mktemp("sshd")
+    for key in ("host_key", "user_key", "other_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", key,
+                        "-f", str(root / key)], check=True)
+    (root / "authorized_keys").write_text((root / "user_key.pub").read_text())
+    (root / "remote-tmp").mkdir()
+    port = _free_port()
+    config = root / "sshd_config"
+    config.write_text(
+        f"Port {port}\n"
+        "ListenAddress 127.0.0.1\n"
+        f"HostKey {root / 'host_key'}\n"
+        f"AuthorizedKeysFile {root / 'authorized_keys'}\n"
+        "PubkeyAuthentication yes\n"
+        "PasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\n"
+        "PermitRootLogin prohibit-password\n"
+        "UsePAM no\n"
+        "StrictModes no\n"
+        "PidFile none\n"
+        f"SetEnv TMPDIR={root / 'remote-tmp'}\n"
+        "Subsystem sftp internal-sftp\n"
+        "MaxStartups 64\n"
+        "LogLevel VERBOSE\n"
+    )
+    log = root / "sshd.log"
+    proc = subprocess.Popen([SSHD, "-D", "-E", str(log), "-f", str(config)])
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"sshd exited with {proc.returncode}: {log.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"sshd did not listen on {port}: {log.read_text()}")
+            time.sleep(0.1)
+    server = Server(root, port, proc)
+    host_pub = (root / "host_key.pub").read_text().split()[:2]
+    server.known_hosts.write_text(f"[127.0.0.1]:{port} {' '.join(host_pub)}\n")
+    server.client_config = server.client("default")
+    yield server
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def remote_python() -> str:
+    """A Python with tflite-runtime 2.14 and numpy < 2 and no ai-edge-litert (cached)."""
+    if sys.version_info[:2] != (3, 11):
+        pytest.fail("tflite-runtime 2.14.0 has wheels up to CPython 3.11; run the tests on 3.11")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgebench-tests"
+    venv = cache / "tflite-runtime-2.14.0-cp311"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        # Built beside the cache and renamed into place, so an interrupted build is never used.
+        # (A moved venv still works as `python -m …`; only its scripts' #! lines go stale.)
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = cache / f".build-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        base = getattr(sys, "_base_executable", sys.executable)
+        subprocess.run([base, "-m", "venv", str(tmp)], check=True)
+        subprocess.run([str(tmp / "bin" / "python"), "-m", "pip", "install", "-q",
+                        "--disable-pip-version-check", *RUNTIME_PIN], check=True)
+        try:
+            os.rename(tmp, venv)
+        except OSError:  # another test run got there first
+            shutil.rmtree(tmp, ignore_errors=True)
+    out = subprocess.run(
+        [str(python), "-c", "import tflite_runtime, numpy; "
+         "print(tflite_runtime.__version__, numpy.__version__)"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert out[0] == "2.14.0" and out[1].startswith("1.")
+    return str(python)
+
+
+# --------------------------------------------------------------------------- address
+
+
+@pytest.mark.parametrize(
+    "address, expected",
+    [
+        ("ssh://pi@raspberrypi.local", ("pi", "raspberrypi.local", None)),
+        ("ssh://board:2222", (None, "board", 2222)),
+        ("ssh://PiAlias", (None, "PiAlias", None)),  # a ~/.ssh/config alias keeps its case
+        ("ssh://me@[::1]:2200", ("me", "::1", 2200)),
+    ],
+)
+def test_ssh_addresses(address, expected):
+    assert parse_ssh_address(address) == expected
+
+
+@pytest.mark.parametrize("address", ["ssh://", "ssh://host/path", "ssh://host:99999",
+                                     "ssh://-oProxyCommand=x", "ssh://u:pw@host"])
+def test_bad_ssh_addresses_name_the_form(address):
+    with pytest.raises(TargetError, match=r"ssh://\[user@\]host\[:port\]"):
+        parse_ssh_address(address)
+
+
+def test_host_key_checking_stays_on_unless_asked():
+    strict = SshTarget("ssh://pi@board")._options()
+    assert "StrictHostKeyChecking=yes" in strict and "BatchMode=yes" in strict
+    assert "StrictHostKeyChecking=accept-new" in SshTarget(
+        "ssh://pi@board", accept_new_host_key=True)._options()
+
+
+# --------------------------------------------------------------------------- transport
+
+
+def test_arguments_reach_the_device_unchanged(sshd):
+    odd = ["a b", "'quoted'", 'dq"x', "x; touch /tmp/pwned-edgebench", "$HOME", "`id`", "*"]
+    with SshTarget(sshd.address, **sshd.options()) as t:
+        res = t.run(["python3", "-c", "import sys, json; print(json.dumps(sys.argv[1:]))", *odd],
+                    timeout_s=60)
+        assert res.returncode == 0, res.stderr
+        import json
+
+        assert json.loads(res.stdout) == odd
+        assert Path(t.workdir).parent == sshd.remote_tmp
+    assert not Path("/tmp/pwned-edgebench").exists()
+    assert sshd.leftovers() == []
+
+
+def test_push_fetch_odd_file_names_and_clean_up(sshd, tmp_path):
+    src = tmp_path / "my model; 'v1' \"final\".tflite"
+    src.write_bytes(b"TFL3 payload")
+    with SshTarget(sshd.address, **sshd.options()) as t:
+        remote = t.push([src])[src]
+        assert Path(remote).read_bytes() == b"TFL3 payload"
+        back = t.fetch(remote, tmp_path / "back" / "copy.bin")
+        assert back.read_bytes() == b"TFL3 payload"
+    assert sshd.leftovers() == []
+
+
+def test_a_command_that_outlives_its_limit_is_killed_on_the_device(sshd):
+    marker = f"edgebench-hang-{uuid.uuid4().hex}"
+    with SshTarget(sshd.address, **sshd.options()) as t:
+        with pytest.raises(TargetTimeout, match="took longer than 2 s.*raise --timeout-s"):
+            t.run(["python3", "-c", "import time; time.sleep(120)", marker], timeout_s=2)
+    deadline = time.monotonic() + 30
+    while subprocess.run(["pgrep", "-f", marker], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "the timed-out command still runs on the device"
+        time.sleep(0.2)
+    assert sshd.leftovers() == []
+
+
+def test_unknown_host_key_names_keyscan_and_the_option(sshd):
+    cfg = sshd.client("unknown", known=False)
+    with pytest.raises(TargetUnreachable) as exc:
+        with SshTarget(sshd.address, ssh_config=cfg) as t:
+            t.run(["true"], timeout_s=30)
+    msg = str(exc.value)
+    assert "host key is not known" in msg and "ssh-keyscan -p" in msg
+    assert "--accept-new-host-key" in msg and "\n" not in msg
+    # The explicit option accepts it, and remembers it.
+    with SshTarget(sshd.address, ssh_config=cfg, accept_new_host_key=True) as t:
+        assert t.run(["true"], timeout_s=30).returncode == 0
+    assert "[127.0.0.1]" in (sshd.root / "known_hosts-unknown").read_text()
+
+
+def test_refused_key_names_ssh_copy_id(sshd):
+    cfg = sshd.client("refused", identity=sshd.root / "other_key")
+    with pytest.raises(TargetUnreachable, match=rf"ssh-copy-id -p {sshd.port} root@127.0.0.1"):
+        with SshTarget(sshd.address, ssh_config=cfg) as t:
+            t.run(["true"], timeout_s=30)
+
+
+def test_nothing_listening_is_unreachable(sshd):
+    address = f"ssh://root@127.0.0.1:{_closed_port()}"
+    with pytest.raises(TargetUnreachable, match="connection refused.*enable the SSH server"):
+        with SshTarget(address, **sshd.options()) as t:
+            t.push([FIX / "tiny_int8.tflite"])
+
+
+# --------------------------------------------------------------------------- bench over SSH
+
+
+def test_no_python_on_the_device_is_one_line_and_leaves_nothing(sshd, tmp_path):
+    plan = plan_from_inputs([FIX / "tiny_int8.tflite"], run_id="r")
+    opts = {sshd.address: sshd.options(python="/opt/no/python3")}
+    with pytest.raises(EdgebenchError, match="no /opt/no/python3 on the device.*--python"):
+        bench(plan, tmp_path, FAST, [sshd.address], lambda s: None, opts)
+    (path,) = tmp_path.glob("results-*.json")
+    res = Results.load(path)
+    assert "no /opt/no/python3" in res.error
+    assert [r.status for r in res.records] == ["failed"]
+    assert res.records[0].error.startswith("not run: ")
+    assert sshd.leftovers() == []
+
+
+def test_no_runtime_on_the_device_names_the_install(sshd, tmp_path):
+    bare = tmp_path / "bare"
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv",
+                    "--without-pip", str(bare)], check=True)
+    plan = plan_from_inputs([FIX / "tiny_int8.tflite"], run_id="r")
+    opts = {sshd.address: sshd.options(python=str(bare / "bin" / "python"))}
+    with pytest.raises(EdgebenchError, match="has no numpy and a TFLite runtime.*pip install"):
+        bench(plan, tmp_path / "run", FAST, [sshd.address], lambda s: None, opts)
+    assert sshd.leftovers() == []
+
+
+def test_bench_over_ssh_with_an_older_runtime(sshd, remote_python, tmp_path):
+    """tflite-runtime 2.14 runs float32 and int8 models, refuses the dynamic-range one (it needs
+    FULLY_CONNECTED v12) as `incompatible`, and an odd file name is no problem."""
+    odd = tmp_path / "my model; 'v1'.tflite"
+    odd.write_bytes((FIX / "tiny_float32.tflite").read_bytes())
+    plan = plan_from_inputs([odd, FIX / "tiny_dynamic.tflite", FIX / "tiny_int8.tflite"],
+                            run_id="r")
+    lines = []
+    (res,) = bench(plan, tmp_path / "run", FAST, [sshd.address], lines.append,
+                   {sshd.address: sshd.options(python=remote_python)})
+    by = {r.variant: r for r in res.records}
+    assert by["my model; 'v1'"].ok and by["tiny_int8"].ok
+    for r in (by["my model; 'v1'"], by["tiny_int8"]):
+        assert r.runtime_name == "tflite-runtime" and r.runtime_version == "2.14.0"
+        assert r.latency_us.n == 5
+    dyn = by["tiny_dynamic"]
+    assert dyn.status == "incompatible"
+    assert "FULLY_CONNECTED version 12" in dyn.error and "tflite-runtime 2.14.0" in dyn.error
+    assert "\n" not in dyn.error
+    assert res.device.runtime_name == "tflite-runtime" and res.device.extra["numpy"] < "2"
+    assert res.error is None and sshd.leftovers() == []
+
+
+def test_two_targets_one_unreachable_the_other_completes(tmp_path, capsys):
+    """Through the command line: local finishes every model; the unreachable one says why in
+    one line, in its results file too, and the exit status is 2 (fix the address)."""
+    dead = f"ssh://nobody@127.0.0.1:{_closed_port()}"
+    code = main(["bench", str(FIX / "tiny_float32.tflite"), str(FIX / "tiny_int8.tflite"),
+                 "--target", "local", "--target", dead, "--runs", "3", "--warmup", "0",
+                 "--out", str(tmp_path), "--run", "two"])
+    err = capsys.readouterr().err
+    assert code == 2
+    local = Results.load(tmp_path / "two" / "results-local.json")
+    assert [r.status for r in local.records] == ["ok", "ok"] and local.error is None
+    (dead_file,) = [p for p in (tmp_path / "two").glob("results-ssh*.json")]
+    failed = Results.load(dead_file)
+    assert "connection refused" in failed.error and "\n" not in failed.error
+    assert [r.status for r in failed.records] == ["failed", "failed"]
+    assert f"{dead}: " in err and "connection refused" in err
+
+
+def test_default_build_over_ssh_on_tflite_runtime_2_14(sshd, remote_python, small_manifest,
+                                                       tmp_path, capsys):
+    """Done-when of issue 3: a built manifest benched over SSH on tflite-runtime 2.14: float32,
+    float16 and int8 run; dynamic-range is `incompatible` (FULLY_CONNECTED v12) in one line;
+    the device is described; nothing is left on it; and the gate can require compatibility."""
+    out = tmp_path / "out"
+    code = main(["bench", str(small_manifest), "--target", sshd.address,
+                 "--ssh-config", str(sshd.client_config), "--python", remote_python,
+                 "--runs", "5", "--warmup", "1", "--cooldown-s", "0.1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1  # incompatible variants are failures of the run, not bad input
+    (path,) = (out / "small-run").glob("results-ssh*.json")
+    res = Results.load(path)
+    by = {r.variant: r for r in res.records}
+    kinds = {v.split("/")[1] for v in by}
+    assert kinds == {"float32", "dynamic", "float16", "int8"}
+    for v, r in by.items():
+        if v.endswith("/dynamic"):
+            assert r.status == "incompatible", v
+            assert r.error.startswith("incompatible: needs operator FULLY_CONNECTED version 12, "
+                                      "which tflite-runtime 2.14.0 cannot load")
+            assert r.extra["ops_needed"]["FULLY_CONNECTED"] == 12
+        else:
+            assert r.ok, (v, r.error)
+            assert r.runtime_name == "tflite-runtime" and r.runtime_version == "2.14.0"
+            assert r.accuracy_source == "device" and 0.3 < r.accuracy <= 1.0
+            assert r.latency_us.n == 5 and r.rss_mb.peak > 0
+    assert "incompatible: needs operator FULLY_CONNECTED version 12" in err
+    d = res.device
+    assert d.runtime_name == "tflite-runtime" and d.runtime_version == "2.14.0"
+    assert d.python.startswith("3.") and d.cores and d.mem_total_mb and d.cpu and d.os
+    assert res.settings.cooldown_s == 0.1 and res.error is None
+    assert sshd.leftovers() == []
+
+    budgets = tmp_path / "budgets.toml"
+    budgets.write_text('schema_version = 1\n[budgets."*/int8"]\nmin_accuracy = 0.3\n')
+    gate = ["gate", str(path), "--budgets", str(budgets)]
+    assert main(gate) == 0
+    assert main([*gate, "--require-compatible", sshd.address]) == 1
+    report = capsys.readouterr().out
+    assert re.search(rf"FAIL +{re.escape(sshd.address)} +pruned/dynamic +compatible with", report)
