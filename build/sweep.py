@@ -464,7 +464,13 @@ class _RayRunner:
 
     def __call__(self, tasks: list[TaskJob]) -> list[dict[str, Any]]:
         refs = [self.remote.remote(t) for t in tasks]
-        return [r for chunk in self.ray.get(refs) for r in chunk]
+        try:
+            chunks = self.ray.get(refs)
+        except self.ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, EdgebenchError):  # bad input found on a worker
+                raise exc.cause from None
+            raise
+        return [r for chunk in chunks for r in chunk]
 
     def close(self) -> None:
         self.ray.shutdown()
