@@ -13,8 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.errors import EdgebenchError
+
+if TYPE_CHECKING:
+    from build.sweep import SweepOutcome
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -703,7 +707,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def do_sweep(args: argparse.Namespace):
+def do_sweep(args: argparse.Namespace) -> SweepOutcome:
+    """Run the [sweep] of --config (default models/sweep.toml) into <out>/<run>."""
     from build.config import default_sweep_path
 
     config = load_config(args.config or default_sweep_path())

@@ -113,6 +113,20 @@ def test_a_changed_parameter_retrains_only_what_it_touches(first_sweep, monkeypa
     assert all(t["trained"] == ["final"] for t in qat_trials)
 
 
+def test_optuna_search_records_its_distinct_trials(first_sweep, monkeypatch, tmp_path) -> None:
+    text = SMALL_SWEEP.read_text().replace('search = "grid"', 'search = "optuna"\ntrials = 3')
+    config = tmp_path / "optuna.toml"
+    config.write_text(text)
+    fits = FitCounter(monkeypatch)
+    args = ["sweep", "--config", str(config), "--out", str(first_sweep), "--run", "optuna"]
+    assert cli.main(args) == 0
+    manifest = Manifest.load(first_sweep / "optuna" / "manifest.json")
+    ids = [t["id"] for t in manifest.sweep["trials"]]
+    assert len(ids) == len(set(ids)) == 3
+    assert manifest.sweep["search"] == "optuna"
+    assert fits.calls == 0  # every point of this space is already in the cache
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
