@@ -698,7 +698,7 @@ def run_task(job: TaskJob) -> list[dict[str, Any]]:
     for spec in job.trials:
         t0 = time.perf_counter()
         trained = [PRUNE_STAGE] if pruned_built and spec is first else []
-        upstream_key, upstream_model, upstream_entry = prune_key, pruned_model, pruned_entry
+        upstream_key, upstream_model = prune_key, pruned_model
         stages = {"pruned": pruned_entry.meta["extra"].get("weights", {})}
         if spec.clusters:
             cparams = collaborative.ClusterParams(
@@ -721,7 +721,7 @@ def run_task(job: TaskJob) -> list[dict[str, Any]]:
             centry, cbuilt = cache.get_or_build(CLUSTER_STAGE, ckey, build_clustered)
             if cbuilt:
                 trained.append(CLUSTER_STAGE)
-            upstream_key, upstream_model, upstream_entry = ckey, load(centry.path), centry
+            upstream_key, upstream_model = ckey, load(centry.path)
             stages["clustered"] = centry.meta["extra"].get("weights", {})
         fkey = cache_key(
             FINAL_STAGE,
@@ -785,7 +785,6 @@ def run_task(job: TaskJob) -> list[dict[str, Any]]:
             f"{spec.id}: {results[-1]['zip_bytes']:,} zipped bytes, accuracy {accuracy:.4f}"
             f"{' (cached)' if not trained else ''}"
         )
-        del upstream_entry
     return results
 
 
