@@ -13,8 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.errors import EdgebenchError
+
+if TYPE_CHECKING:
+    from build.sweep import SweepOutcome
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -690,6 +694,79 @@ def add_report_args(p: argparse.ArgumentParser) -> None:
     add_history_arg(p)
 
 
+# --------------------------------------------------------------------------- sweep
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    outcome = do_sweep(args)
+    print(f"manifest: {outcome.manifest}")
+    if outcome.chosen is None:
+        print("chosen: none (no variant reached the accuracy floor)")
+        return EXIT_FAILED
+    print(f"chosen: {outcome.manifest.parent / outcome.chosen}")
+    return EXIT_OK
+
+
+def do_sweep(args: argparse.Namespace) -> SweepOutcome:
+    """Run the [sweep] of --config (default models/sweep.toml) into <out>/<run>."""
+    from build.config import default_sweep_path
+
+    config = load_config(args.config or default_sweep_path())
+    config = apply_build_overrides(config, args)
+    if args.workers is not None and config.sweep is not None:
+        config = replace(config, sweep=replace(config.sweep, workers=args.workers))
+    from build.sweep import run_sweep
+
+    run_dir = resolve_run_dir(args.out, args.run)
+    if (run_dir / "manifest.json").exists():
+        raise EdgebenchError(
+            f"{run_dir} already holds a build; choose another --run name or delete that folder"
+        )
+    cache_root = args.cache or args.out / (config.sweep.cache_dir if config.sweep else "cache")
+    t0 = time.monotonic()
+    outcome = run_sweep(config, run_dir, cache_root, ray_address=args.ray, progress=log)
+    point_latest(args.out, run_dir)
+    log(f"sweep: done in {time.monotonic() - t0:.1f} s -> {run_dir}")
+    return outcome
+
+
+def ray_address(text: str) -> str:
+    host, _, port = text.removeprefix("ray://").rpartition(":")
+    if text == "auto" or (host and port.isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a Ray address; use HOST:PORT (e.g. 127.0.0.1:6379) or auto"
+    )
+
+
+def add_sweep_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="pipeline TOML with a [sweep] section (default: models/sweep.toml)",
+    )
+    p.add_argument("--run", help="name of the run folder under --out (default: UTC timestamp)")
+    p.add_argument(
+        "--ray",
+        type=ray_address,
+        metavar="ADDRESS",
+        help="run the trials on the Ray cluster at HOST:PORT (default: local worker processes)",
+    )
+    p.add_argument("--workers", type=positive_int, help="local worker processes (default: config)")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        metavar="DIR",
+        help="trained-artifact cache (default: <out>/<[sweep] cache_dir>)",
+    )
+    g = p.add_argument_group("quick runs (override the config)")
+    g.add_argument("--epochs", type=positive_int, help="baseline training epochs")
+    g.add_argument("--train-limit", type=nonneg_int, help="use the first N training samples")
+    g.add_argument("--test-limit", type=nonneg_int, help="use the first N test samples")
+    p.set_defaults(model=None)
+    add_out(p)
+
+
 # --------------------------------------------------------------------------- wiring
 
 
@@ -730,6 +807,18 @@ COMMANDS: list[Command] = [
         "Exit 0 when all pass, 1 when any fails, 2 on bad input.",
         add_gate_args,
         cmd_gate,
+    ),
+    Command(
+        "sweep",
+        "search recipes x sparsity x clusters x quantisation; choose the smallest that passes",
+        "Search the [sweep] of the config (default models/sweep.toml) for the Pareto front of "
+        "zipped bytes against test accuracy, choose the smallest variant at or above the "
+        "accuracy floor, and write <out>/<run>/manifest.json with the front as artifacts, "
+        "every trial, and the chosen file under 'chosen'. Trained stages are cached under "
+        "<out>/cache, so a rerun trains only what changed. Exit 1 when nothing reaches the "
+        "floor.",
+        add_sweep_args,
+        cmd_sweep,
     ),
     Command(
         "run",

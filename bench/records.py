@@ -193,6 +193,10 @@ class Manifest:
     artifacts: tuple[Artifact, ...]
     versions: dict[str, str] = field(default_factory=dict)
     schema_version: int = MANIFEST_SCHEMA_VERSION
+    # edgebench sweep: the chosen variant's file (relative to the manifest's folder), and the
+    # search itself: floor, every trial, the Pareto front, wall times.
+    chosen: str | None = None
+    sweep: dict[str, Any] | None = None
 
     def artifact(self, name: str) -> Artifact:
         for a in self.artifacts:

@@ -23,6 +23,7 @@ from bench.errors import ConfigError
 from bench.records import TFLITE_KINDS, BenchSettings, VariantKind
 from build.recipes import get_recipe, recipe_names
 from build.recipes.base import RecipeParams
+from build.sweep_config import SweepConfig
 
 PIPELINE_SCHEMA_VERSION = 1
 VARIANT_NAMES = tuple(k.value for k in TFLITE_KINDS)
@@ -32,6 +33,11 @@ _RECIPE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 def default_pipeline_path() -> Path:
     """The shipped default pipeline, ``models/pipeline.toml``."""
     return Path(__file__).resolve().parent.parent / "models" / "pipeline.toml"
+
+
+def default_sweep_path() -> Path:
+    """The shipped default sweep, ``models/sweep.toml``."""
+    return Path(__file__).resolve().parent.parent / "models" / "sweep.toml"
 
 
 def parse_variants(values: Any) -> tuple[VariantKind, ...]:
@@ -96,10 +102,15 @@ class TrainConfig:
     epochs: int = 4
     batch_size: int = 128
     learning_rate: float = 0.001
+    lr_schedule: str = "constant"  # or "cosine": decays to 2% over all epochs
     validation_split: float = 0.1
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ConfigError(
+                f"lr_schedule must be 'constant' or 'cosine'; got {self.lr_schedule!r}"
+            )
         if self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1; got {self.epochs}")
         if self.batch_size < 1:
@@ -188,6 +199,7 @@ class PipelineConfig:
     bench: BenchSettings
     targets: tuple[str, ...]
     budgets: Path | None
+    sweep: SweepConfig | None = None  # [sweep]: what edgebench sweep searches
 
     @property
     def base_dir(self) -> Path:
@@ -260,7 +272,17 @@ def parse_pipeline(
 
     _reject_unknown(
         doc,
-        ("schema_version", "data", "model", "train", "baseline", "recipes", "bench", "gate"),
+        (
+            "schema_version",
+            "data",
+            "model",
+            "train",
+            "baseline",
+            "recipes",
+            "bench",
+            "gate",
+            "sweep",
+        ),
         "the top level",
         where,
     )
@@ -310,7 +332,68 @@ def parse_pipeline(
         ),
         targets=bench_section.targets,
         budgets=base / gate.budgets if gate.budgets else None,
+        sweep=_sweep(doc["sweep"], recipes, where) if "sweep" in doc else None,
     )
+
+
+def _sweep(table: Any, recipes: list[RecipeConfig], where: str) -> SweepConfig:
+    """[sweep]: lists of numbers are checked here; the dataclass checks the values."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"sweep must be a [sweep] table in {where}")
+    lists = {"sparsities": float, "clusters": int, "recipes": str, "quantization": str}
+    scalars = {k: v for k, v in table.items() if k not in lists}
+    sweep_fields = {f.name for f in dataclasses.fields(SweepConfig)}
+    _reject_unknown(table, sorted(sweep_fields), "[sweep]", where)
+    kwargs: dict[str, Any] = {}
+    for key, tp in lists.items():
+        if key not in table:
+            continue
+        value = table[key]
+        ok = isinstance(value, list) and all(
+            isinstance(v, tp) or (tp is float and isinstance(v, int))
+            for v in value
+            if not isinstance(v, bool)
+        )
+        if not ok or any(isinstance(v, bool) for v in value):
+            word = {float: "numbers", int: "whole numbers", str: "strings"}[tp]
+            raise ConfigError(f"sweep.{key} must be a list of {word}; got {value!r} (in {where})")
+        kwargs[key] = tuple(tp(v) for v in value)
+    section = _section(_SweepScalars, scalars, "sweep", where)
+    kwargs.update({f.name: getattr(section, f.name) for f in dataclasses.fields(_SweepScalars)})
+    try:
+        sweep = SweepConfig(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"sweep.{exc} (in {where})") from None
+    known = {r.name: r for r in recipes}
+    for name in sweep.recipes:
+        if name not in known:
+            raise ConfigError(
+                f"sweep.recipes names {name!r}, which is no [recipes.<name>] section of {where}; "
+                f"sections: {', '.join(known) or 'none'}"
+            )
+        for s in sweep.sparsities:
+            try:
+                known[name].params.with_sparsity(s)
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"sweep: recipes.{name} at sparsity {s}: {exc} (in {where})"
+                ) from None
+    return sweep
+
+
+@dataclass(frozen=True)
+class _SweepScalars:
+    search: str = "grid"
+    trials: int = 0
+    min_accuracy: float | None = None
+    max_accuracy_drop: float | None = None
+    workers: int = 2
+    cache_dir: str = "cache"
+    cluster_epochs: int = 2
+    cluster_learning_rate: float = 1e-4
+    qat_epochs: int = 1
+    qat_learning_rate: float = 1e-5
+    seed: int = 0
 
 
 def _recipe(name: str, table: dict[str, Any], where: str) -> RecipeConfig:

@@ -28,7 +28,7 @@ from build._tf import import_tf
 from build.config import PipelineConfig
 from build.datasets import Dataset, load_dataset
 from build.recipes import get_recipe
-from build.recipes.base import RecipeContext, TrainingData
+from build.recipes.base import BaselineHistory, RecipeContext, TrainingData
 
 SPARSITY_TOLERANCE = 0.01  # one percentage point
 REPRESENTATIVE_SAMPLES = 300  # int8 calibration samples drawn from the training data
@@ -87,16 +87,9 @@ def build_pipeline(
     data = split_training_data(ds, input_shape, config.train.validation_split)
     x_test = _scaled(ds.x_test, input_shape)
 
+    history = None
     if user_model is None:
-        training.compile_model(baseline, config.train.learning_rate, from_logits)
-        training.fit_model(
-            baseline,
-            data,
-            epochs=config.train.epochs,
-            batch_size=config.train.batch_size,
-            label="baseline",
-            progress=progress,
-        )
+        history = train_baseline(baseline, data, config.train, from_logits, progress)
 
     builder = _ArtifactBuilder(out_dir, eval_path, x_test, ds.y_test, data.x_fit, config, progress)
     # Save the dense baseline before any recipe runs: prune_low_magnitude wraps the layers of
@@ -107,6 +100,7 @@ def build_pipeline(
     for kind in config.baseline.variants:
         artifacts.append(builder.tflite("baseline", baseline, kind, {"source": source}))
 
+    built: dict[str, Any] = {}
     for rc in config.recipes:
         recipe = get_recipe(rc.recipe)
         ctx = RecipeContext(
@@ -119,9 +113,12 @@ def build_pipeline(
             from_logits=from_logits,
             run_dir=out_dir,
             progress=progress,
+            history=history,
+            upstream=dict(built),
         )
         keras.utils.set_random_seed(seed)
         result = recipe.fn(ctx, rc.params)
+        built[rc.name] = result.model
         achieved = facts.keras_facts(result.model).layer_sparsity
         verify_sparsity(rc.name, achieved, result.target_sparsity)
         progress(
@@ -130,7 +127,9 @@ def build_pipeline(
         )
         artifacts.append(builder.keras(rc.name, result.model, f"{rc.name}.h5", result.extra))
         for kind in rc.variants:
-            artifacts.append(builder.tflite(rc.name, result.model, kind, result.extra))
+            artifacts.append(
+                builder.tflite(rc.name, result.model, kind, result.extra, result.sparse_export)
+            )
 
     if facts.keras_facts(baseline).nonzero_params != dense_nonzero:
         raise RuntimeError("a recipe modified the dense baseline; recipes must work on a copy")
@@ -159,6 +158,46 @@ def build_pipeline(
         f"manifest {manifest_path}"
     )
     return manifest_path
+
+
+# --------------------------------------------------------------------------- baseline
+
+
+def train_baseline(
+    model: Any, data: TrainingData, train: Any, from_logits: bool, progress: Progress
+) -> BaselineHistory:
+    """Train the dense baseline as [train] says; keep its initialisation and every epoch.
+
+    The checkpoints let lottery-ticket and rewinding recipes go back to epoch ``k``.
+    """
+    _, keras, _ = import_tf()
+    steps = -(-len(data.x_fit) // train.batch_size)
+    rate = training.learning_rate_schedule(
+        train.lr_schedule, train.learning_rate, total_steps=train.epochs * steps
+    )
+    checkpoints: dict[int, tuple[Any, ...]] = {0: tuple(model.get_weights())}
+
+    class Checkpoint(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            checkpoints[epoch + 1] = tuple(self.model.get_weights())
+
+    training.compile_model(model, rate, from_logits)
+    training.fit_model(
+        model,
+        data,
+        epochs=train.epochs,
+        batch_size=train.batch_size,
+        label="baseline",
+        progress=progress,
+        callbacks=[Checkpoint()],
+    )
+    return BaselineHistory(
+        checkpoints=checkpoints,
+        epochs=train.epochs,
+        steps_per_epoch=steps,
+        base_learning_rate=train.learning_rate,
+        lr_schedule=train.lr_schedule,
+    )
 
 
 # --------------------------------------------------------------------------- checks
@@ -313,11 +352,18 @@ class _ArtifactBuilder:
             t0,
         )
 
-    def tflite(self, recipe: str, model: Any, kind: VariantKind, extra: dict[str, Any]) -> Artifact:
+    def tflite(
+        self,
+        recipe: str,
+        model: Any,
+        kind: VariantKind,
+        extra: dict[str, Any],
+        sparse: bool = False,
+    ) -> Artifact:
         t0 = time.perf_counter()
         path = self.out_dir / f"{recipe}-{kind.value}.tflite"
         try:
-            flatbuffer = convert(model, kind, self._calibration())
+            flatbuffer = convert(model, kind, self._calibration(), sparse=sparse)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise EdgebenchError(
@@ -325,6 +371,18 @@ class _ArtifactBuilder:
                 f"drop {kind.value!r} from that section's variants"
             ) from None
         path.write_bytes(flatbuffer)
+        return self.existing_tflite(recipe, kind, path, extra, t0)
+
+    def existing_tflite(
+        self,
+        recipe: str,
+        kind: VariantKind,
+        path: Path,
+        extra: dict[str, Any],
+        t0: float | None = None,
+    ) -> Artifact:
+        """Measure and describe a .tflite file already in the run folder (the sweep's)."""
+        t0 = time.perf_counter() if t0 is None else t0
         from ai_edge_litert.interpreter import Interpreter
 
         interp = Interpreter(model_path=str(path), num_threads=os.cpu_count() or 1)
@@ -397,11 +455,15 @@ class _ArtifactBuilder:
         return art
 
 
-def convert(model: Any, kind: VariantKind, calibration: np.ndarray) -> bytes:
+def convert(
+    model: Any, kind: VariantKind, calibration: np.ndarray, sparse: bool = False
+) -> bytes:
     """One TFLite variant of a tf_keras model, as the TFLite converter documents them.
 
     float32: plain; dynamic: ``Optimize.DEFAULT`` (int8 weights); float16: DEFAULT with float16
     weights; int8: full integer with a representative dataset, int8 input and output.
+    ``sparse`` adds ``Optimize.EXPERIMENTAL_SPARSITY``: sparse weights are stored in a
+    compressed (CSR-like) format that sparse kernels can use.
     """
     tf, _, _ = import_tf()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -423,6 +485,11 @@ def convert(model: Any, kind: VariantKind, calibration: np.ndarray) -> bytes:
         converter.inference_output_type = tf.int8
     elif kind is not VariantKind.FLOAT32:
         raise ValueError(f"not a TFLite variant: {kind}")
+    if sparse:
+        converter.optimizations = [
+            *converter.optimizations,
+            tf.lite.Optimize.EXPERIMENTAL_SPARSITY,
+        ]
     with warnings.catch_warnings():
         # int8 input/output makes the converter warn about input statistics it does not need.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")

@@ -9,9 +9,42 @@ from typing import Any
 from build._tf import import_tf
 from build.recipes.base import TrainingData
 
+LR_SCHEDULES = ("constant", "cosine")
 
-def compile_model(model: Any, learning_rate: float, from_logits: bool) -> None:
-    """Compile with Adam and sparse categorical cross-entropy, as the pruning guide does."""
+
+def learning_rate_schedule(
+    kind: str, learning_rate: float, *, total_steps: int, start_step: int = 0
+) -> Any:
+    """A constant rate, or cosine decay over ``total_steps`` seen from ``start_step`` on.
+
+    ``start_step`` > 0 replays the tail of the schedule, as learning-rate rewinding does.
+    """
+    if kind == "constant":
+        return learning_rate
+    if kind != "cosine":
+        raise ValueError(f"unknown learning-rate schedule {kind!r}")
+    _, keras, _ = import_tf()
+    cosine = keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps=max(1, total_steps), alpha=0.02
+    )
+    if start_step == 0:
+        return cosine
+
+    class Replayed(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step: Any) -> Any:
+            return cosine(step + start_step)
+
+        def get_config(self) -> dict[str, Any]:
+            return {"start_step": start_step, **cosine.get_config()}
+
+    return Replayed()
+
+
+def compile_model(model: Any, learning_rate: Any, from_logits: bool) -> None:
+    """Compile with Adam and sparse categorical cross-entropy, as the pruning guide does.
+
+    ``learning_rate`` is a float or a Keras learning-rate schedule.
+    """
     _, keras, _ = import_tf()
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.errors import ConfigError
-from build.recipes import magnitude
+from build.recipes import collaborative, iterative, magnitude, movement, structured, synflow
 from build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
 
 RecipeFn = Callable[[RecipeContext, RecipeParams], RecipeOutput]
@@ -57,3 +57,20 @@ register_recipe(
 register_recipe(
     "prune_from_scratch", magnitude.prune_from_scratch, magnitude.PruneFromScratchParams
 )
+
+# Iterative magnitude pruning and its rewinding variants (build/recipes/iterative.py).
+register_recipe("iterative", iterative.iterative, iterative.IterativeParams)
+register_recipe("gradual", iterative.gradual, iterative.GradualParams)
+register_recipe("lottery_ticket", iterative.lottery_ticket, iterative.LotteryParams)
+register_recipe("weight_rewinding", iterative.weight_rewinding, iterative.RewindParams)
+register_recipe("lr_rewinding", iterative.lr_rewinding, iterative.RewindParams)
+# Collaborative optimisation: each continues an earlier recipe (build/recipes/collaborative.py).
+register_recipe("cluster", collaborative.cluster, collaborative.ClusterParams)
+register_recipe("pqat", collaborative.pqat, collaborative.QatParams)
+register_recipe("pcqat", collaborative.pcqat, collaborative.QatParams)
+# Pruning by movement while fine-tuning onto a new task (build/recipes/movement.py).
+register_recipe("movement", movement.movement, movement.MovementParams)
+# Data-free pruning at initialisation (build/recipes/synflow.py).
+register_recipe("synflow", synflow.synflow, synflow.SynflowParams)
+# m:n structured sparsity with the sparse TFLite export (build/recipes/structured.py).
+register_recipe("structured", structured.structured, structured.StructuredParams)

@@ -6,7 +6,7 @@ name in :mod:`build.recipes`, with one frozen params dataclass that validates it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,13 @@ class RecipeParams:
         if self.epochs < 1:
             raise ConfigError(f"epochs must be >= 1; got {self.epochs}")
 
+    def with_sparsity(self, sparsity: float) -> RecipeParams:
+        """A copy aiming at ``sparsity`` (the sweep's knob); recipes with one target override it."""
+        raise ConfigError(
+            f"{type(self).__name__} has no single target sparsity, so the sweep cannot set one; "
+            "sweep a recipe that prunes to a target (e.g. lr_rewinding)"
+        )
+
 
 @dataclass(frozen=True)
 class TrainingData:
@@ -36,6 +43,33 @@ class TrainingData:
     y_fit: Any
     x_val: Any
     y_val: Any
+
+
+@dataclass(frozen=True)
+class BaselineHistory:
+    """How the dense baseline was trained, kept so that recipes can rewind to it.
+
+    ``checkpoints[k]`` holds the weights after epoch ``k``; ``checkpoints[0]`` the
+    initialisation. ``learning_rate(start_epoch)`` replays the learning-rate schedule from
+    that epoch on (what learning-rate rewinding retrains with).
+    """
+
+    checkpoints: Mapping[int, tuple[Any, ...]]
+    epochs: int
+    steps_per_epoch: int
+    base_learning_rate: float
+    lr_schedule: str  # "constant" or "cosine"
+
+    def learning_rate(self, start_epoch: int = 0) -> Any:
+        """The baseline's schedule (a float or a Keras schedule) as seen from ``start_epoch``."""
+        from build import training
+
+        return training.learning_rate_schedule(
+            self.lr_schedule,
+            self.base_learning_rate,
+            total_steps=self.epochs * self.steps_per_epoch,
+            start_step=start_epoch * self.steps_per_epoch,
+        )
 
 
 @dataclass(frozen=True)
@@ -51,6 +85,10 @@ class RecipeContext:
     from_logits: bool
     run_dir: Path
     progress: Callable[[str], None]
+    # None when the baseline is the user's trained model (no initialisation, no checkpoints).
+    history: BaselineHistory | None = None
+    # Stripped models of the recipes built before this one in the config, by section name.
+    upstream: Mapping[str, Any] = field(default_factory=dict)
 
     def clone_baseline(self) -> Any:
         """A copy of the trained baseline that shares no layers or weights with it."""
@@ -67,11 +105,21 @@ class RecipeContext:
     def steps_per_epoch(self) -> int:
         return -(-len(self.data.x_fit) // self.batch_size)
 
-    def fit(self, model: Any, epochs: int, callbacks: Sequence[Any] = ()) -> None:
-        """Compile ``model`` afresh (new optimizer, step 0) and train it, reporting each epoch."""
+    def fit(
+        self,
+        model: Any,
+        epochs: int,
+        callbacks: Sequence[Any] = (),
+        learning_rate: Any = None,
+    ) -> None:
+        """Compile ``model`` afresh (new optimizer, step 0) and train it, reporting each epoch.
+
+        ``learning_rate`` (a float or a Keras schedule) replaces the configured rate.
+        """
         from build import training
 
-        training.compile_model(model, self.learning_rate, self.from_logits)
+        rate = self.learning_rate if learning_rate is None else learning_rate
+        training.compile_model(model, rate, self.from_logits)
         training.fit_model(
             model,
             self.data,
@@ -90,3 +138,5 @@ class RecipeOutput:
     model: Any
     target_sparsity: dict[str, float]  # layer name -> fraction of zeros its kernel must reach
     extra: dict[str, Any] = field(default_factory=dict)  # goes into each Artifact.extra
+    # Convert with Optimize.EXPERIMENTAL_SPARSITY too (sparse tensors in the flatbuffer).
+    sparse_export: bool = False

@@ -89,6 +89,19 @@ class MagnitudeParams(RecipeParams):
         if len(set(self.layers)) != len(self.layers):
             raise ConfigError(f"layers names a layer twice: {list(self.layers)}")
 
+    def with_sparsity(self, sparsity: float) -> MagnitudeParams:
+        """A copy whose schedule ends at ``sparsity`` (the sweep's knob)."""
+        import dataclasses
+
+        key = "final_sparsity" if self.schedule == "polynomial_decay" else "target_sparsity"
+        initial = self.initial_sparsity
+        if initial is not None and initial > sparsity:
+            initial = sparsity
+        changes = {key: sparsity}
+        if self.schedule == "polynomial_decay":
+            changes["initial_sparsity"] = initial
+        return dataclasses.replace(self, **changes)
+
     @property
     def sparsity(self) -> float:
         """The sparsity each pruned layer must reach by the end of training."""

@@ -1,0 +1,229 @@
+"""Collaborative optimisation from tfmot: clustering and QAT that keep what came before.
+
+Each recipe starts from the output of a recipe built earlier in the same config
+(``start_from = "<section>"``) and keeps its zeros:
+
+- ``cluster``: sparsity-preserving weight clustering (``cluster_weights(...,
+  preserve_sparsity=True)``): each kernel's non-zero weights share ``clusters`` values.
+- ``pqat``: pruning-preserving quantisation-aware training
+  (``Default8BitPrunePreserveQuantizeScheme``).
+- ``pcqat``: sparsity- and cluster-preserving QAT
+  (``Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)``) on a clustered model.
+
+The QAT recipes return the quantisation-aware model; convert it to the ``int8`` variant. Every
+recipe records, per layer, the sparsity and the number of distinct weight values it left.
+tfmot's types stay in this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bench.errors import ConfigError
+from build.recipes import masks as mk
+from build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+
+CENTROID_INITS = ("kmeans++", "linear", "density", "random")
+MAX_CLUSTERED_VALUES = 256  # PCQAT treats each distinct value of a kernel as a centroid
+
+
+@dataclass(frozen=True)
+class _FromUpstream(RecipeParams):
+    start_from: str = ""  # the [recipes.<name>] section whose model this one continues
+    learning_rate: float = 1e-4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.start_from:
+            raise ConfigError(
+                "start_from must name an earlier [recipes.<name>] section whose model this "
+                'recipe continues, e.g. start_from = "pruned"'
+            )
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0; got {self.learning_rate}")
+
+
+@dataclass(frozen=True)
+class ClusterParams(_FromUpstream):
+    """Cluster each named layer's kernel (all layers with a kernel when empty)."""
+
+    clusters: int = 16
+    preserve_sparsity: bool = True
+    init: str = "kmeans++"
+    layers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.clusters < 2:
+            raise ConfigError(f"clusters must be >= 2; got {self.clusters}")
+        if self.init not in CENTROID_INITS:
+            raise ConfigError(f"init must be one of {', '.join(CENTROID_INITS)}; got {self.init!r}")
+
+
+@dataclass(frozen=True)
+class QatParams(_FromUpstream):
+    """Quantisation-aware fine-tuning that keeps the upstream model's zeros (and clusters)."""
+
+    epochs: int = 1
+    learning_rate: float = 1e-5
+
+
+def upstream_model(ctx: RecipeContext, params: _FromUpstream) -> Any:
+    """A private copy of the model built by ``params.start_from``."""
+    from build import training
+
+    if params.start_from not in ctx.upstream:
+        built = ", ".join(ctx.upstream) or "none yet"
+        raise ConfigError(
+            f"recipes.{ctx.name}.start_from = {params.start_from!r} names no recipe built "
+            f"before it (built so far: {built}); put that section earlier in the config"
+        )
+    return training.clone_with_weights(ctx.upstream[params.start_from])
+
+
+def check_clusters(
+    model: Any, layer_names: list[str], clusters: int, preserve: bool, name: str
+) -> None:
+    """Each clustered kernel needs at least ``clusters`` (non-zero, if preserved) weights."""
+    for layer in model.layers:
+        if layer.name not in layer_names:
+            continue
+        kernel = layer.kernel.numpy()
+        available = int(np.count_nonzero(kernel)) if preserve else int(kernel.size)
+        if clusters > available:
+            what = "non-zero weights" if preserve else "weights"
+            raise ConfigError(
+                f"recipes.{name}.clusters = {clusters} is more than the {available} {what} of "
+                f"layer {layer.name}; use at most {available} or leave {layer.name} out of "
+                f"recipes.{name}.layers"
+            )
+
+
+def cluster(ctx: RecipeContext, params: ClusterParams) -> RecipeOutput:
+    """Sparsity-preserving weight clustering, fine-tuned for ``epochs``."""
+    from build import training
+    from build._tf import import_tf
+
+    _, keras, tfmot = import_tf()
+    cl = tfmot.clustering.keras
+    model = upstream_model(ctx, params)
+    layers = mk.prunable_layers(model, params.layers, ctx.name)
+    check_clusters(model, list(layers), params.clusters, params.preserve_sparsity, ctx.name)
+    before = mk.weight_facts(model)
+    zeros = mk.masks_from_zeros(model, list(layers))
+    init = {
+        "kmeans++": cl.CentroidInitialization.KMEANS_PLUS_PLUS,
+        "linear": cl.CentroidInitialization.LINEAR,
+        "density": cl.CentroidInitialization.DENSITY_BASED,
+        "random": cl.CentroidInitialization.RANDOM,
+    }[params.init]
+
+    def wrap(layer: Any) -> Any:
+        if layer.name in layers:
+            return cl.cluster_weights(
+                layer,
+                number_of_clusters=params.clusters,
+                cluster_centroids_init=init,
+                preserve_sparsity=params.preserve_sparsity,
+            )
+        return layer
+
+    clustered = keras.models.clone_model(model, clone_function=wrap)
+    ctx.progress(
+        f"{ctx.name}: clustering {', '.join(layers)} of {params.start_from} to "
+        f"{params.clusters} values{' keeping zeros' if params.preserve_sparsity else ''}"
+    )
+    ctx.fit(clustered, params.epochs, learning_rate=params.learning_rate)
+    stripped = cl.strip_clustering(clustered)
+    training.compile_model(stripped, ctx.learning_rate, ctx.from_logits)
+    after = mk.weight_facts(stripped)
+    kept = (
+        {n: round(float(1.0 - np.mean(zeros[n])), 6) for n in layers}
+        if params.preserve_sparsity
+        else {}
+    )
+    return RecipeOutput(
+        model=stripped,
+        # Clustering may add zeros (a centroid near 0) but must keep every pruned one.
+        target_sparsity={n: max(kept[n], after[n]["sparsity"]) for n in kept},
+        extra={
+            "recipe_type": "cluster",
+            "start_from": params.start_from,
+            "clusters": params.clusters,
+            "preserve_sparsity": params.preserve_sparsity,
+            "stages": {"before": before, "after_clustering": after},
+            "weights": after,
+        },
+    )
+
+
+def pqat(ctx: RecipeContext, params: QatParams) -> RecipeOutput:
+    """Pruning-preserving QAT: fake-quantised fine-tuning with the zeros held at zero."""
+    _, _, tfmot = import_tfmot()
+    scheme = tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+    return _qat(ctx, params, scheme, "pqat")
+
+
+def pcqat(ctx: RecipeContext, params: QatParams) -> RecipeOutput:
+    """Sparsity- and cluster-preserving QAT on a clustered model (the full PCQAT chain)."""
+    _, _, tfmot = import_tfmot()
+    model = upstream_model(ctx, params)
+    many = {
+        n: f["unique_values"]
+        for n, f in mk.weight_facts(model).items()
+        if f["unique_values"] > MAX_CLUSTERED_VALUES
+    }
+    if many:
+        layer, count = next(iter(many.items()))
+        raise ConfigError(
+            f"recipes.{ctx.name}: pcqat needs a clustered model, but layer {layer} of "
+            f"{params.start_from} has {count} distinct weights; set start_from to a "
+            'recipe = "cluster" section, or use recipe = "pqat"'
+        )
+    scheme = tfmot.experimental.combine.Default8BitClusterPreserveQuantizeScheme(
+        preserve_sparsity=True
+    )
+    return _qat(ctx, params, scheme, "pcqat", model)
+
+
+def _qat(
+    ctx: RecipeContext, params: QatParams, scheme: Any, recipe: str, model: Any = None
+) -> RecipeOutput:
+    _, _, tfmot = import_tfmot()
+    q = tfmot.quantization.keras
+    model = upstream_model(ctx, params) if model is None else model
+    before = mk.weight_facts(model)
+    with q.quantize_scope():
+        qat_model = q.quantize_apply(q.quantize_annotate_model(model), scheme)
+    ctx.progress(f"{ctx.name}: {recipe} on {params.start_from} for {params.epochs} epochs")
+    ctx.fit(qat_model, params.epochs, learning_rate=params.learning_rate)
+    after = mk.tflite_weight_facts(quantised_flatbuffer(qat_model))
+    return RecipeOutput(
+        model=qat_model,
+        target_sparsity={},  # checked on the quantised weights by the caller and the tests
+        extra={
+            "recipe_type": recipe,
+            "start_from": params.start_from,
+            "stages": {"before": before, f"after_{recipe}_int8": after},
+            "weights": after,
+        },
+    )
+
+
+def quantised_flatbuffer(qat_model: Any) -> bytes:
+    """The int8 TFLite model of a quantisation-aware model (ranges learned, no calibration)."""
+    tf, _, _ = import_tfmot()
+    converter = tf.lite.TFLiteConverter.from_keras_model(qat_model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def import_tfmot() -> tuple[Any, Any, Any]:
+    from build._tf import import_tf
+
+    return import_tf()

@@ -1,0 +1,104 @@
+"""The ``[sweep]`` section of a pipeline config: what ``edgebench sweep`` searches.
+
+No TensorFlow here. The sweep takes the ``[recipes.<name>]`` sections it names as templates
+and replaces their target sparsity; everything else (data, model, baseline training) comes
+from the rest of the same file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.errors import ConfigError
+
+SEARCHES = ("grid", "optuna")
+QUANTIZATIONS = ("int8", "dynamic", "float16", "float32", "qat")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """recipe x sparsity x clusters x quantisation, and the accuracy floor to choose by.
+
+    ``clusters = 0`` means no clustering. ``quantization``: ``int8`` (post-training full
+    integer), ``dynamic``, ``float16``, ``float32``, or ``qat`` (PQAT; PCQAT when clustered).
+    Exactly one of ``min_accuracy`` (absolute) and ``max_accuracy_drop`` (from the dense
+    baseline's test accuracy) sets the floor.
+    """
+
+    recipes: tuple[str, ...] = ()
+    sparsities: tuple[float, ...] = (0.9,)
+    clusters: tuple[int, ...] = (0,)
+    quantization: tuple[str, ...] = ("int8",)
+    search: str = "grid"
+    trials: int = 0  # optuna: number of trials; 0 = as many as the grid has
+    min_accuracy: float | None = None
+    max_accuracy_drop: float | None = None
+    workers: int = 2
+    cache_dir: str = "cache"  # relative to --out
+    cluster_epochs: int = 2
+    cluster_learning_rate: float = 1e-4
+    qat_epochs: int = 1
+    qat_learning_rate: float = 1e-5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.recipes:
+            raise ConfigError("recipes must name at least one [recipes.<name>] section to sweep")
+        if len(set(self.recipes)) != len(self.recipes):
+            raise ConfigError(f"recipes names a section twice: {list(self.recipes)}")
+        if not self.sparsities:
+            raise ConfigError("sparsities must list at least one target, e.g. [0.9]")
+        for s in self.sparsities:
+            if not 0.0 <= s < 1.0:
+                raise ConfigError(f"sparsities must be in [0, 1); got {s}")
+        for k in self.clusters:
+            if k != 0 and k < 2:
+                raise ConfigError(f"clusters must be 0 (no clustering) or >= 2; got {k}")
+        if not self.clusters:
+            raise ConfigError("clusters must list at least one value; [0] = no clustering")
+        for q in self.quantization:
+            if q not in QUANTIZATIONS:
+                raise ConfigError(
+                    f"quantization: unknown mode {q!r}; valid modes: {', '.join(QUANTIZATIONS)}"
+                )
+        if not self.quantization:
+            raise ConfigError('quantization must list at least one mode, e.g. ["int8"]')
+        for name in ("sparsities", "clusters", "quantization"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ConfigError(f"{name} lists a value twice: {list(values)}")
+        if self.search not in SEARCHES:
+            raise ConfigError(f"search must be 'grid' or 'optuna'; got {self.search!r}")
+        if self.trials < 0:
+            raise ConfigError(f"trials must be >= 0 (0 = the grid's size); got {self.trials}")
+        if (self.min_accuracy is None) == (self.max_accuracy_drop is None):
+            raise ConfigError(
+                "set exactly one of min_accuracy (e.g. 0.88) and max_accuracy_drop "
+                "(e.g. 0.02 below the dense baseline)"
+            )
+        if self.min_accuracy is not None and not 0.0 <= self.min_accuracy <= 1.0:
+            raise ConfigError(f"min_accuracy must be in [0, 1]; got {self.min_accuracy}")
+        if self.max_accuracy_drop is not None and not 0.0 <= self.max_accuracy_drop <= 1.0:
+            raise ConfigError(f"max_accuracy_drop must be in [0, 1]; got {self.max_accuracy_drop}")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be >= 1; got {self.workers}")
+        if not self.cache_dir.strip():
+            raise ConfigError('cache_dir must name a folder, e.g. "cache"')
+        for name in ("cluster_epochs", "qat_epochs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1; got {getattr(self, name)}")
+        for name in ("cluster_learning_rate", "qat_learning_rate"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0; got {getattr(self, name)}")
+
+    @property
+    def grid_size(self) -> int:
+        return (
+            len(self.recipes) * len(self.sparsities) * len(self.clusters) * len(self.quantization)
+        )
+
+    def floor(self, baseline_accuracy: float) -> float:
+        """The accuracy a variant needs to be chosen."""
+        if self.min_accuracy is not None:
+            return self.min_accuracy
+        return baseline_accuracy - float(self.max_accuracy_drop)  # type: ignore[arg-type]

@@ -1,0 +1,217 @@
+"""edgebench sweep: choice, manifest, cache (reruns train nothing), Ray, and bad input."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import cli
+from bench.records import Manifest
+from build.config import load_pipeline
+from build.sweep import TrialSpec, choose, pareto_front
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SMALL_SWEEP = FIXTURES / "small_sweep.toml"
+
+
+def _trial(id_: str, zip_bytes: int, accuracy: float) -> dict:
+    return {"id": id_, "zip_bytes": zip_bytes, "accuracy": accuracy}
+
+
+def test_front_and_choice() -> None:
+    trials = [_trial("a", 100, 0.80), _trial("b", 200, 0.90), _trial("c", 150, 0.79)]
+    trials.append(_trial("d", 300, 0.89))
+    assert {t["id"] for t in pareto_front(trials)} == {"a", "b"}
+    assert choose(trials, 0.85)["id"] == "b"
+    assert choose(trials, 0.95) is None
+    assert TrialSpec("lrr", 0.92, 16, "qat").id == "lrr-s92-k16-qat"
+    assert TrialSpec("lrr", 0.92, 16, "qat").qat_scheme == "pcqat"
+    assert TrialSpec("lrr", 0.92, 0, "qat").qat_scheme == "pqat"
+
+
+class FitCounter:
+    """Counts every Keras training run of the build stage (baseline, recipes, clustering, QAT)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from build import training
+
+        self.calls = 0
+        real = training.fit_model
+
+        def counting(*args, **kwargs):
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(training, "fit_model", counting)
+
+
+@pytest.fixture(scope="module")
+def first_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reduced sweep, run once in-process (workers = 1); returns the --out folder."""
+    out = tmp_path_factory.mktemp("sweep")
+    status = cli.main(["sweep", "--config", str(SMALL_SWEEP), "--out", str(out), "--run", "first"])
+    assert status == 0
+    return out
+
+
+def test_sweep_writes_front_trials_and_the_chosen_file(first_sweep: Path) -> None:
+    manifest = Manifest.load(first_sweep / "first" / "manifest.json")
+    sweep = manifest.sweep
+    assert sweep is not None and len(sweep["trials"]) == 8
+    assert manifest.chosen is not None and (first_sweep / "first" / manifest.chosen).is_file()
+    chosen = next(a for a in manifest.artifacts if a.path == manifest.chosen)
+    assert chosen.host_accuracy >= sweep["floor_accuracy"]
+    assert chosen.zip_bytes == min(
+        t["zip_bytes"] for t in sweep["trials"] if t["accuracy"] >= sweep["floor_accuracy"]
+    )
+    # The front members that meet the floor are artifacts bench can measure; the dense
+    # baseline is the .h5, and its float32 variant is what gate's accuracy drop refers to.
+    floor = sweep["floor_accuracy"]
+    trials = {t["id"]: t for t in sweep["trials"]}
+    shipped = {a.recipe for a in manifest.tflite_artifacts() if a.recipe != "baseline"}
+    assert shipped == {i for i in sweep["front"] if trials[i]["accuracy"] >= floor}
+    assert manifest.artifact("baseline/float32").kind == "float32"
+    assert manifest.artifact(manifest.baseline).path == "baseline.h5"
+    # Per layer, after each stage: sparsity and distinct values.
+    clustered = next(t for t in sweep["trials"] if t["clusters"] and t["quantization"] == "qat")
+    assert set(clustered["stages"]) == {"pruned", "clustered", "tflite"}
+    assert clustered["stages"]["clustered"]["dense"]["unique_values"] <= 9
+    tflite_dense = [f for n, f in clustered["stages"]["tflite"].items() if "dense" in n.lower()]
+    assert tflite_dense[0]["sparsity"] >= 0.8 - 1e-3
+    # The bench side reads it unchanged.
+    from bench.orchestrate import plan_from_inputs
+
+    plan = plan_from_inputs([first_sweep / "first" / "manifest.json"], run_id="x")
+    assert len(plan.items) == len(manifest.tflite_artifacts())
+
+
+def test_a_rerun_with_the_same_config_trains_nothing(first_sweep, monkeypatch) -> None:
+    fits = FitCounter(monkeypatch)
+    args = ["sweep", "--config", str(SMALL_SWEEP), "--out", str(first_sweep), "--run", "again"]
+    assert cli.main(args) == 0
+    assert fits.calls == 0
+    again = Manifest.load(first_sweep / "again" / "manifest.json")
+    first = Manifest.load(first_sweep / "first" / "manifest.json")
+    assert again.sweep["trained_stages"] == 0
+    assert again.chosen == first.chosen
+
+
+def test_a_changed_parameter_retrains_only_what_it_touches(first_sweep, monkeypatch, tmp_path):
+    text = SMALL_SWEEP.read_text().replace("qat_epochs = 1", "qat_epochs = 2")
+    config = tmp_path / "sweep.toml"
+    config.write_text(text)
+    fits = FitCounter(monkeypatch)
+    args = ["sweep", "--config", str(config), "--out", str(first_sweep), "--run", "qat2"]
+    assert cli.main(args) == 0
+    manifest = Manifest.load(first_sweep / "qat2" / "manifest.json")
+    qat_trials = [t for t in manifest.sweep["trials"] if t["quantization"] == "qat"]
+    assert fits.calls == len(qat_trials) == 4  # no baseline, pruning or clustering again
+    assert all(t["trained"] == ["final"] for t in qat_trials)
+
+
+def test_optuna_search_records_its_distinct_trials(first_sweep, monkeypatch, tmp_path) -> None:
+    text = SMALL_SWEEP.read_text().replace('search = "grid"', 'search = "optuna"\ntrials = 3')
+    config = tmp_path / "optuna.toml"
+    config.write_text(text)
+    fits = FitCounter(monkeypatch)
+    args = ["sweep", "--config", str(config), "--out", str(first_sweep), "--run", "optuna"]
+    assert cli.main(args) == 0
+    manifest = Manifest.load(first_sweep / "optuna" / "manifest.json")
+    ids = [t["id"] for t in manifest.sweep["trials"]]
+    assert len(ids) == len(set(ids)) == 3
+    assert manifest.sweep["search"] == "optuna"
+    assert fits.calls == 0  # every point of this space is already in the cache
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_small_sweep_runs_on_a_local_ray_cluster(first_sweep, tmp_path, monkeypatch) -> None:
+    pytest.importorskip("ray")
+    # A throwaway cluster on 127.0.0.1: no token to create in ~/.ray or to hand to the driver.
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    port = _free_port()
+    ray = [sys.executable, "-m", "ray.scripts.scripts"]
+    start = ray + [
+        "start",
+        "--head",
+        f"--port={port}",
+        "--node-ip-address=127.0.0.1",
+        "--num-cpus=2",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+    ]
+    started = subprocess.run(start, capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stderr[-2000:]
+    try:
+        # One new pruned model (sparsity 0.85) on the cluster; the baseline comes from the cache.
+        text = SMALL_SWEEP.read_text().replace("sparsities = [0.8, 0.9]", "sparsities = [0.85]")
+        text = text.replace('quantization = ["int8", "qat"]', 'quantization = ["int8"]')
+        text = text.replace("clusters = [0, 8]", "clusters = [0]")
+        config = tmp_path / "ray.toml"
+        config.write_text(text)
+        args = ["sweep", "--config", str(config), "--out", str(first_sweep), "--run", "ray"]
+        assert cli.main([*args, "--ray", f"127.0.0.1:{port}"]) == 0
+        manifest = Manifest.load(first_sweep / "ray" / "manifest.json")
+        assert manifest.sweep["ray_address"] == f"127.0.0.1:{port}"
+        assert [t["trained"] for t in manifest.sweep["trials"]] == [["prune"]]
+    finally:
+        subprocess.run(ray + ["stop", "--force"], capture_output=True, timeout=120)
+
+
+def _cache_snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("meta.json"))}
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("sparsities = [0.8, 0.9]", "sparsities = [0.8, 1.0]"), r"sparsities must be in \[0, 1\)"),
+        (("clusters = [0, 8]", "clusters = [0, 5000]"), "5000 clusters is more than the 4056"),
+        (("min_accuracy = 0.5", "min_accuracy = 0.5\nmax_accuracy_drop = 0.1"), "exactly one"),
+        (('recipes = ["lrr"]', 'recipes = ["nope"]'), "names 'nope', which is no"),
+    ],
+)
+def test_bad_sweep_input_is_one_line_and_exit_2(first_sweep, tmp_path, capsys, edit, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(SMALL_SWEEP.read_text().replace(*edit))
+    before = _cache_snapshot(first_sweep / "cache")
+    args = ["sweep", "--config", str(config), "--out", str(first_sweep), "--run", "bad"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("edgebench: error: ")
+    assert pytest.importorskip("re").search(message, err[0]), err[0]
+    assert not (first_sweep / "bad" / "manifest.json").exists()
+    assert _cache_snapshot(first_sweep / "cache") == before
+
+
+def test_an_unreachable_ray_address_fails_before_training(first_sweep, capsys) -> None:
+    port = _free_port()  # nothing listens there
+    args = ["sweep", "--config", str(SMALL_SWEEP), "--out", str(first_sweep), "--run", "noray"]
+    assert cli.main([*args, "--ray", f"127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach a Ray cluster" in err and "ray start --head" in err
+    assert not (first_sweep / "noray").exists()
+
+
+def test_sweep_help_and_a_config_without_sweep(capsys, tmp_path) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["sweep", "--help"])
+    out = capsys.readouterr().out
+    assert "--ray ADDRESS" in out and "chosen" in out
+    plain = load_pipeline(FIXTURES / "small_pipeline.toml")
+    assert plain.sweep is None
+    status = cli.main(
+        ["sweep", "--config", str(FIXTURES / "small_pipeline.toml"), "--out", str(tmp_path)]
+    )
+    assert status == 2
+    assert "has no [sweep] section" in capsys.readouterr().err
+    assert load_pipeline(SMALL_SWEEP).sweep.grid_size == 8
