@@ -36,17 +36,20 @@ from bench.orchestrate import (
 )
 from bench.records import BenchSettings, DeviceInfo, LatencyStats, Record, RssMb, Status
 from deploy.base import (
+    GRACE_S,
+    KILL_AFTER_S,
     CommandResult,
     RuntimeMissing,
     Target,
     TargetError,
     TargetTimeout,
     TargetUnreachable,
+    timed_out,
+    timed_shell_script,
+    timeout_error,
 )
 
 DEVICE_ROOT = "/data/local/tmp/edgebench"
-_KILL_AFTER_S = 5
-_GRACE_S = 15
 
 #: ELF e_machine of each Android ABI, to catch a benchmark_model built for the wrong CPU
 _ABI_MACHINE = {"arm64-v8a": 183, "armeabi-v7a": 40, "armeabi": 40, "x86_64": 62, "x86": 3}
@@ -125,21 +128,11 @@ class AdbTarget(Target):
 
     def run(self, argv: Sequence[str], timeout_s: float) -> CommandResult:
         argv = tuple(str(a) for a in argv)
-        words = " ".join(shlex.quote(a) for a in argv)
-        limit = max(1, math.ceil(timeout_s))
-        script = (
-            f"cd {shlex.quote(self.workdir)} || exit 97; "
-            f"if command -v timeout >/dev/null 2>&1; "
-            f"then timeout -k {_KILL_AFTER_S} {limit} {words}; else {words}; fi; exit $?"
-        )
+        script = timed_shell_script(self.workdir, argv, timeout_s)
         start = time.monotonic()
-        res = self.shell(script, timeout_s=timeout_s + _KILL_AFTER_S + _GRACE_S, argv=argv)
-        if res.returncode == 124 or (res.returncode in (137, 255) and
-                                     time.monotonic() - start >= timeout_s):
-            raise TargetTimeout(
-                f"{Path(argv[0]).name} on {self.address} took longer than {timeout_s:g} s and "
-                "was killed; raise --timeout-s if the model is really that slow"
-            )
+        res = self.shell(script, timeout_s=timeout_s + KILL_AFTER_S + GRACE_S, argv=argv)
+        if timed_out(res.returncode, time.monotonic() - start, timeout_s):
+            raise timeout_error(argv, self.address, timeout_s)
         return res
 
     def fetch(self, remote: str, local: Path) -> Path:

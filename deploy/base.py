@@ -104,6 +104,42 @@ class Target(abc.ABC):
         self.cleanup()
 
 
+# A POSIX shell on the device enforces the time limit itself (``timeout``), so a lost
+# connection never leaves a model running there; the host waits a little longer than that.
+KILL_AFTER_S = 5
+GRACE_S = 15
+
+
+def timed_shell_script(workdir: str, argv: Sequence[str], timeout_s: float) -> str:
+    """A shell line that runs ``argv`` (every word quoted) in ``workdir`` under ``timeout``.
+
+    No ``exec``: the shell turns a crash into status 128+signal, where exec would let an SSH
+    server report the signal and the client exit 255, which means "connection failed".
+    """
+    import math
+    import shlex
+
+    words = " ".join(shlex.quote(str(a)) for a in argv)
+    limit = max(1, math.ceil(timeout_s))
+    return (
+        f"cd {shlex.quote(workdir)} || exit 97; "
+        f"if command -v timeout >/dev/null 2>&1; "
+        f"then timeout -k {KILL_AFTER_S} {limit} {words}; else {words}; fi; exit $?"
+    )
+
+
+def timed_out(returncode: int, elapsed_s: float, timeout_s: float) -> bool:
+    """Whether a :func:`timed_shell_script` run hit its limit (124: timeout; 137: killed)."""
+    return returncode == 124 or (returncode in (137, 255) and elapsed_s >= timeout_s)
+
+
+def timeout_error(argv: Sequence[str], address: str, timeout_s: float) -> TargetTimeout:
+    return TargetTimeout(
+        f"{Path(argv[0]).name} on {address} took longer than {timeout_s:g} s and "
+        "was killed; raise --timeout-s if the model is really that slow"
+    )
+
+
 _REGISTRY: dict[str, type[Target]] = {}
 
 

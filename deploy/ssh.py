@@ -26,18 +26,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deploy.base import (
+    GRACE_S,
+    KILL_AFTER_S,
     CommandResult,
     RuntimeMissing,
     Target,
     TargetError,
-    TargetTimeout,
     TargetUnreachable,
+    timed_out,
+    timed_shell_script,
+    timeout_error,
 )
-
-#: seconds the device's ``timeout`` waits after SIGTERM before it sends SIGKILL
-_KILL_AFTER_S = 5
-#: extra seconds the host waits for ssh itself beyond a command's time limit
-_GRACE_S = 15
 
 
 class SshTarget(Target):
@@ -105,24 +104,11 @@ class SshTarget(Target):
 
     def run(self, argv: Sequence[str], timeout_s: float) -> CommandResult:
         argv = tuple(str(a) for a in argv)
-        words = " ".join(shlex.quote(a) for a in argv)
-        limit = max(1, math.ceil(timeout_s))
-        # The device enforces the limit too, so a killed ssh never leaves a model running.
-        # No exec: the shell turns a crash into status 128+signal; exec would let sshd report
-        # the signal and ssh exit 255, which means "connection failed".
-        script = (
-            f"cd {shlex.quote(self.workdir)} || exit 97; "
-            f"if command -v timeout >/dev/null 2>&1; "
-            f"then timeout -k {_KILL_AFTER_S} {limit} {words}; else {words}; fi; exit $?"
-        )
+        script = timed_shell_script(self.workdir, argv, timeout_s)
         start = time.monotonic()
-        res = self._ssh(script, timeout_s=timeout_s + _KILL_AFTER_S + _GRACE_S, argv=argv)
-        elapsed = time.monotonic() - start
-        if res.returncode == 124 or (res.returncode in (137, 255) and elapsed >= timeout_s):
-            raise TargetTimeout(
-                f"{Path(argv[0]).name} on {self.address} took longer than {timeout_s:g} s and "
-                "was killed; raise --timeout-s if the model is really that slow"
-            )
+        res = self._ssh(script, timeout_s=timeout_s + KILL_AFTER_S + GRACE_S, argv=argv)
+        if timed_out(res.returncode, time.monotonic() - start, timeout_s):
+            raise timeout_error(argv, self.address, timeout_s)
         if res.returncode == 255:
             self._raise_for(res, "running a command")
         if res.returncode == 127 and argv[0] == self._python:
