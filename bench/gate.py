@@ -464,8 +464,9 @@ def regression_checks(
 
 def format_report(report: GateReport, failures_only: bool = False) -> str:
     """A table a person and a CI log can both read, then one verdict line."""
+    shown = report.failures if failures_only else report.checks
     rows = [("", "target", "variant", "check")]
-    for c in report.failures if failures_only else report.checks:
+    for c in shown:
         rows.append(("PASS" if c.passed else "FAIL", c.target, c.variant, c.describe()))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [
@@ -478,7 +479,7 @@ def format_report(report: GateReport, failures_only: bool = False) -> str:
         if report.passed
         else f"gate: FAILED, {n_fail} of {len(report.checks)} checks failed"
     )
-    return "\n".join(lines + [verdict])
+    return "\n".join((lines if shown else []) + [verdict])
 
 
 def write_junit(report: GateReport, path: Path) -> None:
