@@ -132,3 +132,9 @@ def test_failures_only_view(tmp_path):
     report = evaluate(b, [results(rec("a", 5, 0.9), rec("b", 50, 0.9))])
     text = format_report(report, failures_only=True)
     assert "FAIL" in text and "PASS" not in text and "1 of 2 checks failed" in text
+
+
+def test_failures_only_view_of_a_pass_is_just_the_verdict(tmp_path):
+    b = budgets(tmp_path, '[budgets."*"]\nmax_zip_bytes = 10\n')
+    report = evaluate(b, [results(rec("a", 5, 0.9))])
+    assert format_report(report, failures_only=True) == "gate: PASSED, 1 checks"
