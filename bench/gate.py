@@ -474,10 +474,10 @@ def format_report(report: GateReport, failures_only: bool = False) -> str:
         for r in rows
     ]
     n_fail = len(report.failures)
+    n = len(report.checks)
+    checks = f"{n} check" + ("" if n == 1 else "s")
     verdict = (
-        f"gate: PASSED, {len(report.checks)} checks"
-        if report.passed
-        else f"gate: FAILED, {n_fail} of {len(report.checks)} checks failed"
+        f"gate: PASSED, {checks}" if report.passed else f"gate: FAILED, {n_fail} of {checks} failed"
     )
     return "\n".join((lines if shown else []) + [verdict])
 

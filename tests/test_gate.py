@@ -137,4 +137,4 @@ def test_failures_only_view(tmp_path):
 def test_failures_only_view_of_a_pass_is_just_the_verdict(tmp_path):
     b = budgets(tmp_path, '[budgets."*"]\nmax_zip_bytes = 10\n')
     report = evaluate(b, [results(rec("a", 5, 0.9))])
-    assert format_report(report, failures_only=True) == "gate: PASSED, 1 checks"
+    assert format_report(report, failures_only=True) == "gate: PASSED, 1 check"
