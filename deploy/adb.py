@@ -44,6 +44,7 @@ from deploy.base import (
     TargetError,
     TargetTimeout,
     TargetUnreachable,
+    run_process,
     timed_out,
     timed_shell_script,
     timeout_error,
@@ -172,32 +173,9 @@ class AdbTarget(Target):
 
     def _adb(self, args: list[str], timeout_s: float) -> CommandResult:
         argv = [self.adb, *(["-s", self.serial] if self.serial else []), *args]
-        start = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise TargetError(
-                f"cannot start {self.adb!r} ({exc.strerror}); install adb (sudo apt install adb) "
-                "or pass --adb PATH"
-            ) from None
-        try:
-            out, err = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            out, err = proc.communicate()
-            return CommandResult(tuple(argv), 255, out, err, time.monotonic() - start)
-        return CommandResult(tuple(argv), proc.returncode, out, err, time.monotonic() - start)
+        fix = "install adb (sudo apt install adb) or pass --adb PATH"
+        res, _ = run_process(argv, timeout_s, fix)
+        return res
 
 
 _ADB_SIGNS = ("device offline", "unauthorized", "not found", "no devices", "more than one device",

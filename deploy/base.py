@@ -104,6 +104,46 @@ class Target(abc.ABC):
         self.cleanup()
 
 
+def run_process(
+    argv: Sequence[str], timeout_s: float, missing_fix: str, cwd: Path | None = None
+) -> tuple[CommandResult, bool]:
+    """Run a local program in its own process group; on timeout kill the whole group.
+
+    Returns the result and whether the time limit was hit (then ``returncode`` is 255).
+    ``missing_fix`` completes the error when the program cannot start at all.
+    """
+    import os
+    import signal
+    import subprocess
+    import time
+
+    argv = tuple(str(a) for a in argv)
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            cwd=cwd,
+            start_new_session=True,  # so a timeout kills the whole process group
+        )
+    except OSError as exc:
+        raise TargetError(f"cannot start {argv[0]!r} ({exc.strerror}); {missing_fix}") from None
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = proc.communicate()
+        return CommandResult(argv, 255, out, err, time.monotonic() - start), True
+    return CommandResult(argv, proc.returncode, out, err, time.monotonic() - start), False
+
+
 # A POSIX shell on the device enforces the time limit itself (``timeout``), so a lost
 # connection never leaves a model running there; the host waits a little longer than that.
 KILL_AFTER_S = 5

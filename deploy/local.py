@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from deploy.base import CommandResult, Target, TargetError, TargetTimeout
+from deploy.base import CommandResult, Target, TargetTimeout, run_process
 
 
 class LocalTarget(Target):
@@ -46,29 +42,13 @@ class LocalTarget(Target):
         return placed
 
     def run(self, argv: Sequence[str], timeout_s: float) -> CommandResult:
-        argv = tuple(str(a) for a in argv)
-        start = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=self.workdir,
-                start_new_session=True,  # so a timeout kills the whole process group
-            )
-        except OSError as exc:
-            raise TargetError(f"cannot start {argv[0]!r} ({exc}); check the path") from None
-        try:
-            out, err = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            proc.communicate()
+        res, timed_out = run_process(argv, timeout_s, "check the path", cwd=self.workdir)
+        if timed_out:
             raise TargetTimeout(
-                f"{Path(argv[0]).name} took longer than {timeout_s:g} s and was killed; "
+                f"{Path(res.argv[0]).name} took longer than {timeout_s:g} s and was killed; "
                 "raise --timeout-s if the model is really that slow"
-            ) from None
-        return CommandResult(argv, proc.returncode, out, err, time.monotonic() - start)
+            )
+        return res
 
     def fetch(self, remote: str, local: Path) -> Path:
         local = Path(local)
@@ -81,9 +61,3 @@ class LocalTarget(Target):
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
 
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

@@ -17,8 +17,6 @@ import math
 import os
 import re
 import shlex
-import signal
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -33,6 +31,7 @@ from deploy.base import (
     Target,
     TargetError,
     TargetUnreachable,
+    run_process,
     timed_out,
     timed_shell_script,
     timeout_error,
@@ -182,31 +181,10 @@ class SshTarget(Target):
                              res.seconds)
 
     def _call(self, argv: list[str], timeout_s: float) -> CommandResult:
-        start = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise TargetError(
-                f"cannot start {argv[0]!r} ({exc}); install the OpenSSH client "
-                "(sudo apt install openssh-client)"
-            ) from None
-        try:
-            out, err = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            out, err = proc.communicate()
-            return CommandResult(tuple(argv), 255, out, err, time.monotonic() - start)
-        return CommandResult(tuple(argv), proc.returncode, out, err, time.monotonic() - start)
+        res, _ = run_process(
+            argv, timeout_s, "install the OpenSSH client (sudo apt install openssh-client)"
+        )
+        return res
 
     def _raise_for(self, res: CommandResult, doing: str) -> None:
         raise ssh_error(self, res.stderr, doing)
