@@ -12,7 +12,7 @@ import platform
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,37 @@ Progress = Callable[[str], None]
 def print_progress(line: str) -> None:
     """The default progress sink: one flushed line, so a CI log follows the build live."""
     print(line, flush=True)
+
+
+def new_manifest(
+    run_dir: Path,
+    config: PipelineConfig,
+    ds: Dataset,
+    eval_path: Path,
+    baseline: str,
+    artifacts: Sequence[Artifact],
+    **extra: Any,
+) -> Manifest:
+    """The manifest of a build or sweep in ``run_dir``: where the data came from, what was made."""
+    tf, keras, tfmot = import_tf()
+    return Manifest(
+        run_id=run_dir.name,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        config_path=str(config.path) if config.path else None,
+        config_sha256=config.sha256,
+        dataset=DatasetInfo(
+            name=ds.name,
+            source=ds.source,
+            n_train=int(len(ds.x_train)),
+            n_test=int(len(ds.x_test)),
+            num_classes=ds.num_classes,
+        ),
+        eval_data=eval_path.name,
+        baseline=baseline,
+        artifacts=tuple(artifacts),
+        versions=_versions(tf, keras, tfmot),
+        **extra,
+    )
 
 
 def build_pipeline(
@@ -134,23 +165,7 @@ def build_pipeline(
     if facts.keras_facts(baseline).nonzero_params != dense_nonzero:
         raise RuntimeError("a recipe modified the dense baseline; recipes must work on a copy")
 
-    manifest = Manifest(
-        run_id=out_dir.name,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        config_path=str(config.path) if config.path else None,
-        config_sha256=config.sha256,
-        dataset=DatasetInfo(
-            name=ds.name,
-            source=ds.source,
-            n_train=int(len(ds.x_train)),
-            n_test=int(len(ds.x_test)),
-            num_classes=ds.num_classes,
-        ),
-        eval_data=eval_path.name,
-        baseline=dense.name,
-        artifacts=tuple(artifacts),
-        versions=_versions(tf, keras, tfmot),
-    )
+    manifest = new_manifest(out_dir, config, ds, eval_path, dense.name, artifacts)
     manifest_path = out_dir / "manifest.json"
     manifest.save(manifest_path)
     progress(

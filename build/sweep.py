@@ -24,14 +24,13 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.errors import ConfigError, EdgebenchError
-from bench.records import Manifest, VariantKind
+from bench.records import VariantKind
 from build.cache import Cache, cache_key
 from build.config import PipelineConfig
 from build.sweep_config import SweepConfig
@@ -216,22 +215,13 @@ def run_sweep(
         "trials_wall_s": round(trials_s, 1),
         "wall_s": wall_s,
     }
-    manifest = Manifest(
-        run_id=run_dir.name,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        config_path=str(config.path) if config.path else None,
-        config_sha256=config.sha256,
-        dataset=pipeline.DatasetInfo(
-            name=ds.name,
-            source=ds.source,
-            n_train=int(len(ds.x_train)),
-            n_test=int(len(ds.x_test)),
-            num_classes=ds.num_classes,
-        ),
-        eval_data=eval_path.name,
-        baseline=dense.name,
-        artifacts=tuple(artifacts),
-        versions=pipeline._versions(tf, keras, tfmot),
+    manifest = pipeline.new_manifest(
+        run_dir,
+        config,
+        ds,
+        eval_path,
+        dense.name,
+        artifacts,
         chosen=(run_dir / Path(chosen["tflite"]).name).name if chosen else None,
         sweep=summary,
     )
