@@ -154,10 +154,19 @@ def history_path(args: argparse.Namespace) -> Path:
 
     if getattr(args, "history", None) is not None:
         return args.history
-    out = getattr(args, "out", None)
-    # report's --out is the HTML file, not the runs folder
-    runs = out if isinstance(out, Path) and not out.suffix else Path("out")
-    return default_history_path(runs)
+    # report's --out is the HTML file, not the runs folder: it reads the default history
+    if getattr(args, "command", None) == "report":
+        return default_history_path(Path("out"))
+    return default_history_path(getattr(args, "out", None) or Path("out"))
+
+
+def check_history(args: argparse.Namespace) -> None:
+    """Refuse an unusable history before a bench spends minutes measuring."""
+    if getattr(args, "no_history", False):
+        return
+    from bench.history import open_history
+
+    open_history(history_path(args)).close()
 
 
 def fraction(text: str) -> float:
@@ -308,7 +317,15 @@ def do_build(args: argparse.Namespace) -> Path:
             f"{run_dir} already holds a build; choose another --run name or delete that folder"
         )
     t0 = time.monotonic()
-    manifest = build_pipeline(config, run_dir, model_path=args.model, progress=log)
+    fresh = not run_dir.exists()
+    try:
+        manifest = build_pipeline(config, run_dir, model_path=args.model, progress=log)
+    except BaseException:
+        if fresh and run_dir.exists():  # a build that failed leaves no half-made run folder
+            import shutil
+
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     point_latest(args.out, run_dir)
     log(f"build: done in {time.monotonic() - t0:.1f} s -> {run_dir}")
     return manifest
@@ -364,6 +381,8 @@ def do_bench(args: argparse.Namespace, inputs: Sequence[Path], run: str | None =
 
     settings = settings_from_args(config.bench if config else BenchSettings(), args)
     targets = args.targets or (list(config.targets) if config else ["local"])
+    targets = list(dict.fromkeys(targets))  # the same address twice would race for one file
+    check_history(args)
     plan = plan_from_inputs(inputs, run_id=run or getattr(args, "run", None))
     run_dir = args.out / plan.run_id
     log(f"bench: {len(plan.items)} models on {', '.join(targets)} -> {run_dir}")
@@ -521,6 +540,11 @@ def add_require_compatible(p: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
+    from bench.gate import load_budgets
+
+    # Every input the gate and the history need is checked before minutes of training.
+    load_budgets(args.budgets or budgets_from_config(args))
+    check_history(args)
     manifest = do_build(args)
     results = do_bench(args, [manifest])
     from bench.summary import format_summary

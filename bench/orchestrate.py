@@ -10,6 +10,7 @@ import abc
 import json
 import os
 import subprocess
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Sequence
@@ -33,6 +34,8 @@ from bench.records import (
 )
 
 RUNNER = Path(__file__).with_name("runner.py")
+#: set by Ctrl-C: every target stops after the model it is running, which is killed
+CANCEL = threading.Event()
 MARKER = "EDGEBENCH_JSON "
 
 Progress = Callable[[str], None]
@@ -477,17 +480,27 @@ def bench_target(
                 if item.variant in verdicts:
                     keep(verdicts[item.variant], time.monotonic())
                     continue
+                if CANCEL.is_set():
+                    break
                 if not first and settings.cooldown_s > 0:
-                    time.sleep(settings.cooldown_s)
+                    CANCEL.wait(settings.cooldown_s)
                 first = False
                 t0 = time.monotonic()
-                keep(flow.measure(item), t0)
+                rec = flow.measure(item)
+                if CANCEL.is_set():
+                    break  # its process was killed by Ctrl-C: not a measurement
+                keep(rec, t0)
     except TargetError as exc:
         why = _one_line(exc)
         rest = tuple(_not_run_record(i, why) for i in plan.items if i.variant not in done)
         results = replace(results, error=why, records=results.records + rest)
         results.save(results_path)
         progress(f"target failed: {_about(address, why)}")
+    if CANCEL.is_set():
+        why = "interrupted (Ctrl-C) before this model ran"
+        rest = tuple(_not_run_record(i, why) for i in plan.items if i.variant not in done)
+        results = replace(results, error="interrupted (Ctrl-C)", records=results.records + rest)
+        results.save(results_path)
     return results
 
 
@@ -522,12 +535,20 @@ def bench(
 ) -> list[Results]:
     """Bench a plan on every target (concurrently); one results file per target."""
     from deploy import target_for
+    from deploy.base import kill_running
 
     run_dir.mkdir(parents=True, exist_ok=True)
     # Resolve every address before anything runs, so a typo costs nothing.
-    names = {}
+    targets = list(dict.fromkeys(targets))
+    names: dict[str, str] = {}
     for address in targets:
         t = target_for(address, **((target_options or {}).get(address, {})))
+        clash = next((a for a, n in names.items() if n == t.name), None)
+        if clash is not None:
+            raise EdgebenchError(
+                f"targets {clash!r} and {address!r} are the same device "
+                f"(both write results-{t.name}.json); give it once"
+            )
         names[address] = t.name
     outcomes: list[Results] = []
     errors: list[str] = []
@@ -539,8 +560,16 @@ def bench(
             address, plan, settings, path, progress, (target_options or {}).get(address)
         )
 
+    CANCEL.clear()
     with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
         futures = {a: pool.submit(one, a) for a in targets}
+        try:
+            for fut in futures.values():
+                fut.exception()  # wait, but let Ctrl-C in
+        except KeyboardInterrupt:
+            CANCEL.set()  # each target stops after its current model ...
+            kill_running()  # ... which is killed now
+            raise
         for address, fut in futures.items():
             try:
                 res = fut.result()

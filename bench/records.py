@@ -17,7 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from bench.errors import SchemaError
+from bench.errors import EdgebenchError, SchemaError
 
 MANIFEST_SCHEMA_VERSION = 1
 RESULTS_SCHEMA_VERSION = 1
@@ -214,6 +214,7 @@ class Manifest:
     @classmethod
     def load(cls, path: Path) -> Manifest:
         data = _read_versioned(path, "manifest", MANIFEST_SCHEMA_VERSION, _MANIFEST_UPGRADES)
+        _require_kind(path, data, "manifest")
         return from_dict(cls, data)
 
 
@@ -317,6 +318,7 @@ class Results:
     @classmethod
     def load(cls, path: Path) -> Results:
         data = _read_versioned(path, "results", RESULTS_SCHEMA_VERSION, _RESULTS_UPGRADES)
+        _require_kind(path, data, "results")
         return from_dict(cls, data)
 
 
@@ -383,8 +385,15 @@ def write_json_atomic(path: Path, data: Any) -> None:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temp file beside ``path``, fsync it, then rename it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise EdgebenchError(f"{path} is a folder; give a file path to write to")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise EdgebenchError(
+            f"cannot write {path} ({exc.strerror}); choose a folder you can write to"
+        ) from None
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
@@ -395,6 +404,26 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _require_kind(path: Path, data: dict, want: str) -> None:
+    """A results file where a manifest belongs (or the reverse) gets one line naming the fix."""
+    is_manifest = "artifacts" in data and "baseline" in data
+    is_results = "records" in data and "target" in data
+    if want == "results" and not is_results:
+        if is_manifest:
+            raise SchemaError(
+                f"{path} is a build manifest, not a results file; bench it first: "
+                f"edgebench bench {path}"
+            )
+        raise SchemaError(f"{path} is not an edgebench results file (no target and records)")
+    if want == "manifest" and not is_manifest:
+        if is_results:
+            raise SchemaError(
+                f"{path} is a results file, not a build manifest; give it to edgebench gate, "
+                "compare or report, or bench the manifest.json beside it"
+            )
+        raise SchemaError(f"{path} is not an edgebench manifest (no artifacts and baseline)")
 
 
 def _umask() -> int:

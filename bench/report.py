@@ -617,6 +617,11 @@ def write_report(data: ReportData, html_path: Path, md_path: Path | None = None)
         raise ReportError("nothing to report: no results; run edgebench bench first")
     html_path = Path(html_path)
     md_path = Path(md_path) if md_path else html_path.with_suffix(".md")
+    if md_path.resolve() == html_path.resolve():
+        raise ReportError(
+            f"--out {html_path} would be overwritten by the Markdown summary; give the HTML "
+            "file (e.g. out/report.html) to --out and the Markdown path to --markdown"
+        )
     write_text_atomic(html_path, render_html(data))
     write_text_atomic(md_path, render_markdown(data))
     for p in (html_path, md_path):

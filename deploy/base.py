@@ -104,6 +104,24 @@ class Target(abc.ABC):
         self.cleanup()
 
 
+_LIVE: set = set()  # local child processes running right now (Popen objects)
+_LIVE_LOCK = __import__("threading").Lock()
+
+
+def kill_running() -> None:
+    """Kill every child process (group) a target is running now: Ctrl-C stops a bench at once."""
+    import os
+    import signal
+
+    with _LIVE_LOCK:
+        procs = list(_LIVE)
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def run_process(
     argv: Sequence[str], timeout_s: float, missing_fix: str, cwd: Path | None = None
 ) -> tuple[CommandResult, bool]:
@@ -132,6 +150,8 @@ def run_process(
         )
     except OSError as exc:
         raise TargetError(f"cannot start {argv[0]!r} ({exc.strerror}); {missing_fix}") from None
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
     try:
         out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -141,6 +161,9 @@ def run_process(
             pass
         out, err = proc.communicate()
         return CommandResult(argv, 255, out, err, time.monotonic() - start), True
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
     return CommandResult(argv, proc.returncode, out, err, time.monotonic() - start), False
 
 

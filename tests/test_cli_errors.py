@@ -101,3 +101,71 @@ def test_bad_budgets_file_in_gate(tmp_path):
     budgets.write_text('[budgets."nothing/*"]\nmax_zip_bytes = 1\n')
     one_line_error(edgebench("gate", results, "--budgets", budgets), "matches no variant")
     assert (results / "results-local.json").is_file()  # nothing already written is lost
+
+
+# --------------------------------------------------------------------------- found in review
+
+
+@pytest.fixture(scope="module")
+def benched(tmp_path_factory):
+    out = tmp_path_factory.mktemp("benched")
+    ok = edgebench("bench", FIX / "tiny_int8.tflite", FIX / "tiny_float32.tflite", "--runs", "3",
+                   "--out", out, "--run", "r")
+    assert ok.returncode == 0, ok.stderr
+    return out
+
+
+def test_a_file_of_the_wrong_kind_is_one_line(benched, tmp_path):
+    results = benched / "r" / "results-local.json"
+    one_line_error(edgebench("bench", results, "--out", tmp_path), "is a results file")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"schema_version": 1, "run_id": "x", "artifacts": [], '
+                        '"baseline": "baseline/keras"}')
+    one_line_error(edgebench("gate", manifest, "--budgets", FIX / "small_budgets.toml"),
+                   "is a build manifest", "edgebench bench")
+
+
+def test_junit_path_that_is_a_folder(benched, tmp_path):
+    budgets = tmp_path / "b.toml"
+    budgets.write_text('[budgets."*"]\nmax_zip_bytes = 100000\n')
+    one_line_error(edgebench("gate", benched / "r", "--budgets", budgets, "--junit", tmp_path),
+                   "is a folder")
+
+
+def test_same_target_twice_runs_once(benched, tmp_path):
+    ok = edgebench("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--out", tmp_path,
+                   "--run", "d", "--target", "local", "--target", "local")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stderr.count("[1/1] local tiny_int8") == 1
+
+
+def test_unusable_history_is_refused_before_benching(tmp_path):
+    proc = edgebench("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--out", tmp_path / "o",
+                     "--history", tmp_path)
+    one_line_error(proc, "is a folder")
+    assert "[1/1]" not in proc.stderr  # nothing was measured first
+
+
+def test_run_checks_the_budgets_before_building(tmp_path):
+    budgets = tmp_path / "b.toml"
+    budgets.write_text('[budgets."*"]\nmax_zip_byte = 1\n')
+    proc = edgebench("run", "--config", FIX / "small_pipeline.toml", "--budgets", budgets,
+                     "--out", tmp_path / "o")
+    one_line_error(proc, "max_zip_byte")
+    assert "baseline epoch" not in proc.stderr and not (tmp_path / "o").exists()
+
+
+def test_a_failed_build_leaves_no_half_made_run_folder(tmp_path):
+    path = tmp_path / "broken.keras"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    proc = edgebench("build", "--config", FIX / "small_pipeline.toml", "--model", path,
+                     "--out", tmp_path / "o", "--run", "r")
+    one_line_error(proc, "broken.keras")
+    assert not (tmp_path / "o" / "r").exists()
+
+
+def test_report_refuses_to_overwrite_its_html_with_markdown(benched, tmp_path):
+    proc = edgebench("report", "--history", benched / "history.sqlite",
+                     "--out", tmp_path / "r.md")
+    one_line_error(proc, "--markdown")
+    assert not (tmp_path / "r.md").exists()

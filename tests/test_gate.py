@@ -81,10 +81,25 @@ def test_failed_record_fails_its_checks(tmp_path):
     assert not report.passed and "did not run" in report.failures[0].describe()
 
 
-def test_missing_baseline_fails_accuracy_drop(tmp_path):
+def test_missing_baseline_is_an_input_error(tmp_path):
     b = budgets(tmp_path, '[budgets."*"]\nmax_accuracy_drop = 0.01\n')
-    report = evaluate(b, [results(rec("pruned/int8", 1, 0.9))])
+    with pytest.raises(ConfigError, match="baseline 'baseline/float32', which is not in"):
+        evaluate(b, [results(rec("pruned/int8", 1, 0.9))])
+
+
+def test_baseline_without_accuracy_fails_accuracy_drop(tmp_path):
+    b = budgets(tmp_path, '[budgets."pruned/*"]\nmax_accuracy_drop = 0.01\n')
+    report = evaluate(b, [results(rec("baseline/float32", 1, None), rec("pruned/int8", 1, 0.9))])
     assert not report.passed and "no baseline/float32 accuracy" in report.failures[0].describe()
+
+
+def test_incompatible_records_are_left_to_require_compatible(tmp_path):
+    b = budgets(tmp_path, '[budgets."*"]\nmax_zip_bytes = 100\n')
+    inc = Record(variant="pruned/dynamic", model_path="/m", status="incompatible",
+                 error="incompatible: needs FULLY_CONNECTED version 12")
+    report = evaluate(b, [results(rec("pruned/int8", 50, 0.9), inc)])
+    assert report.passed
+    assert "not checked: incompatible" in report.checks[1].describe()
 
 
 def test_junit_xml(tmp_path):
@@ -107,6 +122,9 @@ def test_junit_xml(tmp_path):
         ("[budgets\n", "not valid TOML"),
         ("schema_version = 9\n[budgets.\"*\"]\nmin_accuracy = 0.1\n", "schema_version 9"),
         ("schema_version = 1\n", "has no [budgets"),
+        ("[budgets.\"*\"]\nmin_accuracy = 62\n", "fraction in [0, 1]"),
+        ("[budgets.\"*\"]\nmax_zip_bytes = -5\n", "must be > 0"),
+        ("baseline = 3\n[budgets.\"*\"]\nmin_accuracy = 0.5\n", "baseline must be a variant"),
     ],
 )
 def test_bad_budgets_files_name_the_fix(tmp_path, text, message):
@@ -138,3 +156,25 @@ def test_failures_only_view_of_a_pass_is_just_the_verdict(tmp_path):
     b = budgets(tmp_path, '[budgets."*"]\nmax_zip_bytes = 10\n')
     report = evaluate(b, [results(rec("a", 5, 0.9))])
     assert format_report(report, failures_only=True) == "gate: PASSED, 1 check"
+
+
+def test_regression_rule_without_raw_samples_uses_the_summary_median(tmp_path):
+    """adb's benchmark_model reports summaries only: same median passes, 2x slower fails."""
+    from bench.records import LatencyStats as LS
+
+    def adb_run(p50):
+        r = Record(variant="pruned/int8", model_path="/m", status="ok", zip_bytes=10,
+                   latency_us=LS.from_summary(n=50, mean=p50, p50=p50))
+        return replace_target(results(r), "adb://R58M")
+
+    b = budgets(tmp_path, '[budgets."*"]\nmax_latency_regression = "10%"\n')
+    same = evaluate(b, [adb_run(100.0)], against=[adb_run(100.0)])
+    assert same.passed and "summary medians, no test" in same.checks[0].describe()
+    slower = evaluate(b, [adb_run(200.0)], against=[adb_run(100.0)])
+    assert not slower.passed
+
+
+def replace_target(res, target):
+    import dataclasses
+
+    return dataclasses.replace(res, target=target)

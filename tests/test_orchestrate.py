@@ -129,3 +129,33 @@ def test_benching_a_run_again_keeps_the_earlier_results(tmp_path):
     (kept,) = (tmp_path / "previous").glob("results-local-*.json")
     assert Results.load(kept) == first
     assert [p.name for p in tmp_path.glob("results-*.json")] == ["results-local.json"]
+
+
+def test_ctrl_c_stops_the_bench_at_once_and_keeps_what_was_measured(tmp_path):
+    """SIGINT mid-bench: the running model is killed, the rest are `not run`, exit 130."""
+    import signal
+    import subprocess
+    import time
+
+    files = [str(FIX / "tiny_int8.tflite")] + [str(FIX / "tiny_float32.tflite")] * 3
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", "bench", *files, "--runs", "2000000",
+         "--timeout-s", "300", "--out", str(tmp_path), "--run", "r", "--no-history"],
+        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+    results = tmp_path / "r" / "results-local.json"
+    deadline = time.monotonic() + 60
+    while not results.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.5)  # the first model is now in its two-million-run loop
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - t0 < 20  # not after every remaining model has run
+    saved = Results.load(results)
+    assert saved.error == "interrupted (Ctrl-C)"
+    assert len(saved.records) == 4
+    assert all(r.extra.get("error_kind") == "not_run" for r in saved.records)
+    assert "Traceback" not in err
