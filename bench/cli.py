@@ -216,6 +216,12 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         help="where to run: local (default), ssh://[user@]host[:port], adb://SERIAL; repeatable",
     )
     g.add_argument("--runs", type=positive_int, help="timed invoke() calls per model")
+    g.add_argument(
+        "--repeats",
+        type=positive_int,
+        help="measure each model in N separate processes (default 1); compare and the report "
+        "then use the median of the per-process medians, which one slow process cannot move",
+    )
     g.add_argument("--warmup", type=nonneg_int, help="untimed invoke() calls before timing")
     g.add_argument("--threads", type=positive_int, help="interpreter threads")
     g.add_argument(
@@ -265,7 +271,10 @@ def settings_from_args(base, args: argparse.Namespace):
     """Command-line values override the config's [bench] section."""
     changes = {
         k: getattr(args, k)
-        for k in ("runs", "warmup", "threads", "xnnpack", "timeout_s", "eval_limit", "cooldown_s")
+        for k in (
+            "runs", "warmup", "threads", "xnnpack", "timeout_s", "eval_limit", "cooldown_s",
+            "repeats",
+        )
         if getattr(args, k, None) is not None
     }
     return replace(base, **changes)
@@ -642,10 +651,11 @@ def add_compare_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--min-effect",
         type=fraction,
-        default=d.min_effect,
+        default=None,
         metavar="SHARE",
-        help="smallest change of median latency called faster/slower, e.g. 25%% "
-        f"(default {d.min_effect * 100:.0f}%%)",
+        help="smallest change of median latency called faster/slower, e.g. 25%% (default "
+        "100%%: ~5%% of runner processes ran 1.2-1.6x slow on the development VM; 20%% when "
+        "both runs used --repeats 5 or more, which compares the median of per-process medians)",
     )
     g.add_argument(
         "--min-memory-effect",

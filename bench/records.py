@@ -287,6 +287,7 @@ class BenchSettings:
     eval_batch: int = 256
     eval_limit: int = 0  # 0 = the whole test set
     cooldown_s: float = 0.0  # pause between models, so each starts from a cooler SoC
+    repeats: int = 1  # processes per model; latency compares the median of their medians
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.compare import CompareSettings, Comparison, Verdict, compare_runs
+from bench.compare import CompareSettings, Comparison, Verdict, compare_runs, effect_text
 from bench.errors import EdgebenchError
 from bench.history import History, describe_device
 from bench.records import Results, write_text_atomic
@@ -521,7 +521,7 @@ def render_html(data: ReportData) -> str:
             body.append(
                 f"<div class='meta'>compared with run <code>{_e(b.run_id)}</code> "
                 f"({_e(b.created_at)}): latency verdicts need Mann-Whitney U p &lt; "
-                f"{st.alpha:g} and a median change beyond ±{st.min_effect:.0%}.</div>"
+                f"{st.alpha:g} and a median change beyond {_e(effect_text(st))}.</div>"
             )
         header, rows = table_rows(s)
         trs = ["<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>"]

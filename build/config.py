@@ -160,6 +160,7 @@ class _BenchSection:
     timeout_s: float = 300.0
     eval_batch: int = 256
     eval_limit: int = 0
+    repeats: int = 1
     cooldown_s: float = 0.0
 
     def __post_init__(self) -> None:
@@ -171,6 +172,7 @@ class _BenchSection:
             ("threads", 1),
             ("eval_batch", 1),
             ("eval_limit", 0),
+            ("repeats", 1),
         ):
             if getattr(self, name) < low:
                 raise ConfigError(f"{name} must be >= {low}; got {getattr(self, name)}")

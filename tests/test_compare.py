@@ -158,3 +158,27 @@ def test_compare_help(capsys):
     out = capsys.readouterr().out
     for flag in ("BASE", "CURRENT", "--alpha", "--min-effect", "--history", "--target"):
         assert flag.lower() in out.lower()
+
+
+def test_repeated_runs_compare_the_median_of_process_medians():
+    """One of five processes in a slow state does not make a run `slower`; a real 30% does."""
+    import dataclasses
+
+    from bench.compare import CompareSettings, Verdict, latency_change
+    from bench.records import LatencyStats, Record
+
+    def rec(process_p50s):
+        samples = tuple(p + 0.01 * (i % 7) for p in process_p50s for i in range(60))
+        return Record(variant="m", model_path="/m", status="ok", samples_us=samples,
+                      latency_us=LatencyStats.from_samples([s * 1000 for s in samples]),
+                      extra={"process_p50_us": list(process_p50s)})
+
+    base = rec([7.0, 7.1, 7.0, 7.05, 7.1])
+    one_slow = rec([7.0, 10.4, 7.1, 7.0, 7.05])
+    assert latency_change(base, one_slow, CompareSettings()).verdict == Verdict.SAME
+    slower = rec([9.2, 9.1, 9.3, 9.2, 9.15])
+    change = latency_change(base, slower, CompareSettings())
+    assert change.verdict == Verdict.SLOWER and 1.25 < change.ratio < 1.35
+    # the same 30% in single-process records stays under the 100% default floor
+    single = [dataclasses.replace(r, extra={}) for r in (base, slower)]
+    assert latency_change(*single, CompareSettings()).verdict == Verdict.SAME

@@ -159,3 +159,30 @@ def test_ctrl_c_stops_the_bench_at_once_and_keeps_what_was_measured(tmp_path):
     assert len(saved.records) == 4
     assert all(r.extra.get("error_kind") == "not_run" for r in saved.records)
     assert "Traceback" not in err
+
+
+def test_repeats_measure_each_model_in_several_processes(tmp_path):
+    plan = plan_from_inputs([FIX / "tiny_int8.tflite"], run_id="r")
+    settings = BenchSettings(runs=10, warmup=1, repeats=3)
+    (res,) = bench(plan, tmp_path, settings, progress=lambda s: None)
+    (rec,) = res.records
+    assert rec.ok and rec.extra["repeats"] == 3
+    assert len(rec.extra["process_p50_us"]) == 3 and all(p > 0 for p in rec.extra["process_p50_us"])
+    assert len(rec.samples_us) == 30 and rec.latency_us.n == 30
+
+
+def test_merge_repeats_pools_samples_and_keeps_the_worst_memory():
+    from bench.orchestrate import merge_repeats
+    from bench.records import LatencyStats, Record, RssMb
+
+    def one(p50_us, peak):
+        samples = (p50_us,) * 5
+        return Record(variant="m", model_path="/m", status="ok", init_ms=1.0,
+                      latency_us=LatencyStats.from_samples([s * 1000 for s in samples]),
+                      samples_us=samples, rss_mb=RssMb(30.0, 40.0, peak), accuracy=0.9)
+
+    merged = merge_repeats([one(7.0, 41.0), one(7.2, 43.0), one(10.5, 42.0)])
+    assert merged.extra["process_p50_us"] == [7.0, 7.2, 10.5]
+    assert merged.latency_us.n == 15 and merged.rss_mb.peak == 43.0 and merged.accuracy == 0.9
+    failed = Record(variant="m", model_path="/m", status="failed", error="boom")
+    assert merge_repeats([one(7.0, 41.0), failed]) is failed
