@@ -54,6 +54,16 @@ class BenchItem:
     labelled: bool = False
     problem: str | None = None  # a host-side check already failed: record it, don't run it
 
+    def facts(self) -> dict:
+        """What the host knows about this model, as Record fields."""
+        return dict(
+            variant=self.variant,
+            model_path=str(self.path),
+            file_bytes=self.file_bytes,
+            zip_bytes=self.zip_bytes,
+            compression_ratio=self.compression_ratio,
+        )
+
 
 @dataclass(frozen=True)
 class BenchPlan:
@@ -227,28 +237,14 @@ def describe_target(target, runner_remote: str, timeout_s: float = 60.0) -> Devi
 
 def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str | None) -> Record:
     """Merge what the host knows about a model with what the runner measured."""
-    base = dict(
-        variant=item.variant,
-        model_path=str(item.path),
-        file_bytes=item.file_bytes,
-        zip_bytes=item.zip_bytes,
-        compression_ratio=item.compression_ratio,
-    )
+    base = item.facts()
     if data is not None and data.get("error_kind") == "incompatible":
         from bench.compat import Incompatibility, incompatibility_from, incompatible_record
 
         text = data.get("error") or ""
         rt = (data.get("runtime_name"), data.get("runtime_version"))
         inc = incompatibility_from(text, *rt) or Incompatibility(None, None, *rt, text)
-        return incompatible_record(
-            inc,
-            variant=item.variant,
-            model_path=str(item.path),
-            file_bytes=item.file_bytes,
-            zip_bytes=item.zip_bytes,
-            compression_ratio=item.compression_ratio,
-            ops=item.ops,
-        )
+        return incompatible_record(inc, ops=item.ops, **item.facts())
     if data is None or data.get("status") != Status.OK.value:
         error = (data or {}).get("error") or fallback_error or "the runner printed no result"
         extra = {"error_kind": (data or {}).get("error_kind", "crash")}
@@ -358,15 +354,7 @@ class RunnerFlow(Flow):
                 data.get("runtime_version"),
             )
             if inc is not None:
-                found[item.variant] = incompatible_record(
-                    inc,
-                    variant=item.variant,
-                    model_path=str(item.path),
-                    file_bytes=item.file_bytes,
-                    zip_bytes=item.zip_bytes,
-                    compression_ratio=item.compression_ratio,
-                    ops=item.ops,
-                )
+                found[item.variant] = incompatible_record(inc, ops=item.ops, **item.facts())
         return found
 
     def measure(self, item: BenchItem) -> Record:

@@ -355,9 +355,7 @@ class BenchmarkModelFlow(Flow):
         if item.path not in self.models_remote:
             self.models_remote.update(t.push([item.path]))
         argv = benchmark_argv(self.binary_remote, self.models_remote[item.path], s, t.taskset)
-        base = dict(variant=item.variant, model_path=str(item.path), file_bytes=item.file_bytes,
-                    zip_bytes=item.zip_bytes, compression_ratio=item.compression_ratio,
-                    threads=s.threads, xnnpack=s.xnnpack)
+        base = dict(item.facts(), threads=s.threads, xnnpack=s.xnnpack)
         before = self.thermal().get("temperature_c")
         try:
             res = t.run(argv, timeout_s=s.timeout_s)
@@ -369,9 +367,7 @@ class BenchmarkModelFlow(Flow):
 
         inc = incompatibility_from(text, "benchmark_model", None)
         if inc is not None:
-            return incompatible_record(inc, variant=item.variant, model_path=str(item.path),
-                                       file_bytes=item.file_bytes, zip_bytes=item.zip_bytes,
-                                       compression_ratio=item.compression_ratio, ops=item.ops)
+            return incompatible_record(inc, ops=item.ops, **item.facts())
         if res.returncode in (126, 127) or _cannot_execute(text):
             raise RuntimeMissing(
                 f"{t.address}: benchmark_model cannot run on the phone ({_tail(res)}); pass "
