@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from bench.errors import EdgebenchError
-from bench.history import History, HistoryError, describe_device, device_key, open_history
-from bench.records import Record, Results
+from edgebench.bench.history import History, HistoryError, describe_device, device_key, open_history
+from edgebench.errors import EdgebenchError
+from edgebench.records import Record, Results
 
 MIN_SAMPLES = 5  # fewer raw samples than this on either side: no latency verdict
 
@@ -506,7 +506,7 @@ def comparison_rows(cmp: Comparison) -> list[tuple[str, ...]]:
 
 def format_comparison(cmp: Comparison) -> str:
     """A heading naming both runs and the device, the table, then notes."""
-    from bench.summary import format_table
+    from edgebench.bench.summary import format_table
 
     b, c = cmp.base, cmp.current
     s = cmp.settings

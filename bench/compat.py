@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bench.records import OpInfo, Record, Status
+from edgebench.records import OpInfo, Record, Status
 
 _BUILTIN = re.compile(
     r"Didn't find op for builtin opcode '(?P<op>[A-Za-z0-9_]+)' version '(?P<v>\d+)'"

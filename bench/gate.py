@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from bench.errors import ConfigError
-from bench.records import Record, Results
+from edgebench.errors import ConfigError
+from edgebench.records import Record, Results
 
 BUDGETS_SCHEMA_VERSION = 1
 
@@ -196,7 +196,7 @@ class RegressionRule:
     def check(
         self, cur: Record, base: Record | None, target: str, alpha: float
     ) -> CheckResult:
-        from bench.compare import CompareSettings, latency_change
+        from edgebench.bench.compare import CompareSettings, latency_change
 
         name = REGRESSION_METRICS[self.key].name
 
@@ -238,7 +238,7 @@ class RegressionRule:
             return result(value, value <= self.limit, "no raw samples: summary medians, no test")
         value = change.ratio - 1
         significant = change.p_value < alpha
-        from bench.compare import fmt_p
+        from edgebench.bench.compare import fmt_p
 
         if value > self.limit and not significant:
             return result(value, True, f"not significant: p={fmt_p(change.p_value)}")
@@ -473,7 +473,7 @@ def regression_checks(
     alpha: float | None = None,
 ) -> list[CheckResult]:
     """The regression rules, run by run against the base run of the same target and device."""
-    from bench.compare import CompareError, CompareSettings, check_comparable
+    from edgebench.bench.compare import CompareError, CompareSettings, check_comparable
 
     if not budgets.regressions:
         raise ConfigError(
@@ -524,7 +524,7 @@ def format_report(report: GateReport, failures_only: bool = False) -> str:
 
 def write_junit(report: GateReport, path: Path) -> None:
     """JUnit XML: one testcase per check, so CI systems show each budget."""
-    from bench.records import write_text_atomic
+    from edgebench.files import write_text_atomic
 
     suite = ET.Element(
         "testsuite",

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.errors import EdgebenchError, SchemaError
-from bench.records import (
+from edgebench.errors import EdgebenchError, SchemaError
+from edgebench.records import (
     BenchSettings,
     DeviceInfo,
     Manifest,

@@ -12,15 +12,15 @@ import os
 import subprocess
 import threading
 import time
-import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.errors import EdgebenchError, ModelFileError
-from bench.records import (
+from edgebench.errors import EdgebenchError, ModelFileError
+from edgebench.files import zip_bytes
+from edgebench.records import (
     BenchSettings,
     DeviceInfo,
     LatencyStats,
@@ -77,16 +77,6 @@ class BenchPlan:
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def zip_bytes(path: Path) -> int:
-    """Size of ``path`` compressed alone with ZIP_DEFLATED, as the TF pruning guide measures."""
-    import io
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.write(path, arcname=Path(path).name)
-    return buf.getbuffer().nbytes
 
 
 def check_tflite_file(path: Path) -> None:
@@ -208,7 +198,7 @@ def describe_target(target, runner_remote: str, timeout_s: float = 60.0) -> Devi
     Raises :class:`~deploy.base.RuntimeMissing` when the device has no usable Python, numpy or
     TFLite runtime, with the command that installs it.
     """
-    from deploy.base import RuntimeMissing
+    from edgebench.deploy.base import RuntimeMissing
 
     res = target.run([target.python, runner_remote, "info"], timeout_s=timeout_s)
     data = parse_runner_output(res.stdout)
@@ -239,7 +229,11 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
     """Merge what the host knows about a model with what the runner measured."""
     base = item.facts()
     if data is not None and data.get("error_kind") == "incompatible":
-        from bench.compat import Incompatibility, incompatibility_from, incompatible_record
+        from edgebench.bench.compat import (
+            Incompatibility,
+            incompatibility_from,
+            incompatible_record,
+        )
 
         text = data.get("error") or ""
         rt = (data.get("runtime_name"), data.get("runtime_version"))
@@ -327,8 +321,8 @@ class RunnerFlow(Flow):
         return self.device
 
     def check_compat(self, items: Sequence[BenchItem]) -> dict[str, Record]:
-        from bench.compat import incompatibility_from, incompatible_record
-        from deploy.base import TargetTimeout
+        from edgebench.bench.compat import incompatibility_from, incompatible_record
+        from edgebench.deploy.base import TargetTimeout
 
         paths = [i.path for i in items]
         if not paths:
@@ -358,7 +352,12 @@ class RunnerFlow(Flow):
         return found
 
     def measure(self, item: BenchItem) -> Record:
-        from deploy.base import RuntimeMissing, TargetError, TargetTimeout, TargetUnreachable
+        from edgebench.deploy.base import (
+            RuntimeMissing,
+            TargetError,
+            TargetTimeout,
+            TargetUnreachable,
+        )
 
         t = self.target
         if item.path not in self.models_remote:
@@ -423,7 +422,7 @@ def bench_target(
     says why in ``error``, keeps the records already measured, and lists every model not run
     as failed with that reason, so a gate can never pass on models that never ran.
     """
-    from deploy import TargetError, target_for
+    from edgebench.deploy import TargetError, target_for
 
     host = host_info()
     started = time.monotonic()
@@ -564,8 +563,8 @@ def bench(
     target_options: dict[str, dict] | None = None,
 ) -> list[Results]:
     """Bench a plan on every target (concurrently); one results file per target."""
-    from deploy import target_for
-    from deploy.base import kill_running
+    from edgebench.deploy import target_for
+    from edgebench.deploy.base import kill_running
 
     run_dir.mkdir(parents=True, exist_ok=True)
     # Resolve every address before anything runs, so a typo costs nothing.
@@ -644,7 +643,7 @@ def host_info() -> DeviceInfo:
 
     import psutil
 
-    from bench import runner
+    from edgebench.bench import runner
 
     try:
         _, _, rt_name, rt_version = runner.load_runtime()

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.compare import CompareSettings, Comparison, Verdict, compare_runs, effect_text
-from bench.errors import EdgebenchError
-from bench.history import History, describe_device
-from bench.records import Results, write_text_atomic
-from bench.summary import COLUMNS as SUMMARY_COLUMNS
-from bench.summary import summary_rows
+from edgebench.bench.compare import CompareSettings, Comparison, Verdict, compare_runs, effect_text
+from edgebench.bench.history import History, describe_device
+from edgebench.bench.summary import COLUMNS as SUMMARY_COLUMNS
+from edgebench.bench.summary import summary_rows
+from edgebench.errors import EdgebenchError
+from edgebench.files import write_text_atomic
+from edgebench.records import Results
 
 DEFAULT_LAST_N = 20
 PALETTE = (
@@ -639,8 +640,8 @@ def make_report(
     md_path: Path | None = None,
 ) -> tuple[ReportData, Path]:
     """What ``edgebench report`` does: pick the run, gather history, write both files."""
-    from bench.compare import load_results_paths, resolve_ref
-    from bench.history import open_history
+    from edgebench.bench.compare import load_results_paths, resolve_ref
+    from edgebench.bench.history import open_history
 
     is_path = run is not None and Path(run).exists()
     if is_path and not Path(history_path).exists():

@@ -141,7 +141,7 @@ def mem_total_mb():
 
 
 def device_info():
-    """Facts about this device, in the shape of bench.records.DeviceInfo."""
+    """Facts about this device, in the shape of edgebench.records.DeviceInfo."""
     try:
         _, _, rt_name, rt_version = load_runtime()
     except RuntimeError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.records import Results
+from edgebench.records import Results
 
 COLUMNS = ("target", "variant", "zip bytes", "ratio", "accuracy", "p50 µs", "p90 µs", "peak RSS MB",
            "status")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from bench.errors import EdgebenchError
+from edgebench.errors import EdgebenchError
 
 INSTALL_HINT = "the build stage needs TensorFlow: pip install 'edgebench[build]'"
 

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import ConfigError
-from bench.records import TFLITE_KINDS, BenchSettings, VariantKind
-from build.recipes import get_recipe, recipe_names
-from build.recipes.base import RecipeParams
-from build.sweep_config import SweepConfig
+from edgebench.build.recipes import get_recipe, recipe_names
+from edgebench.build.recipes.base import RecipeParams
+from edgebench.build.sweep_config import SweepConfig
+from edgebench.errors import ConfigError
+from edgebench.models import BUILTIN_MODELS, DEFAULT_PIPELINE, DEFAULT_SWEEP
+from edgebench.records import TFLITE_KINDS, BenchSettings, VariantKind
 
 PIPELINE_SCHEMA_VERSION = 1
 VARIANT_NAMES = tuple(k.value for k in TFLITE_KINDS)
@@ -31,13 +32,13 @@ _RECIPE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def default_pipeline_path() -> Path:
-    """The shipped default pipeline, ``models/pipeline.toml``."""
-    return Path(__file__).resolve().parent.parent / "models" / "pipeline.toml"
+    """The shipped default pipeline, ``models/pipeline.toml`` inside the package."""
+    return DEFAULT_PIPELINE
 
 
 def default_sweep_path() -> Path:
-    """The shipped default sweep, ``models/sweep.toml``."""
-    return Path(__file__).resolve().parent.parent / "models" / "sweep.toml"
+    """The shipped default sweep, ``models/sweep.toml`` inside the package."""
+    return DEFAULT_SWEEP
 
 
 def parse_variants(values: Any) -> tuple[VariantKind, ...]:
@@ -80,8 +81,6 @@ class ModelConfig:
     path: Path | None = None  # resolved against the config file's folder
 
     def __post_init__(self) -> None:
-        from models import BUILTIN_MODELS
-
         if self.path is None and self.builtin is None:
             object.__setattr__(self, "builtin", "pruning_guide")
         if self.path is not None:

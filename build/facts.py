@@ -1,18 +1,16 @@
 """Facts about built artifacts: zipped size, parameter counts, per-layer sparsity.
 
-Zipped size is measured as the pruning guide's ``get_gzipped_model_size`` does: the one file
-in a ZIP_DEFLATED archive. Keras facts come from the model's weights. TFLite facts come from
-the flatbuffer itself (``ai_edge_litert``'s schema), not from an interpreter: a parameter is
-an element of a constant tensor (a tensor with data in the file). Integer constants (int32,
-int64) count only as biases of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED, so shape
-operands such as RESHAPE's are not parameters. Quantised elements are zero when they equal
-the tensor's zero point. No TensorFlow here.
+Zipped size is :func:`edgebench.files.zip_bytes` (the one file in a ZIP_DEFLATED archive, as
+the pruning guide measures, under a fixed entry name). Keras facts come from the model's
+weights. TFLite facts come from the flatbuffer itself (``ai_edge_litert``'s schema), not from
+an interpreter: a parameter is an element of a constant tensor (a tensor with data in the
+file). Integer constants (int32, int64) count only as biases of CONV_2D, DEPTHWISE_CONV_2D and
+FULLY_CONNECTED, so shape operands such as RESHAPE's are not parameters. Quantised elements are
+zero when they equal the tensor's zero point. No TensorFlow here.
 """
 
 from __future__ import annotations
 
-import io
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,14 +27,6 @@ class WeightFacts:
     params: int
     nonzero_params: int
     layer_sparsity: dict[str, float]
-
-
-def zip_bytes(path: Path) -> int:
-    """Bytes of a ZIP_DEFLATED archive holding only ``path`` (the guide's zipped size)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.write(path, arcname=Path(path).name)
-    return len(buf.getvalue())
 
 
 def sparsity(array: np.ndarray, zero: Any = 0) -> float:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import platform
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -20,15 +19,17 @@ from typing import Any
 
 import numpy as np
 
-from bench import runner
-from bench.errors import ConfigError, DatasetError, EdgebenchError, ModelFileError
-from bench.records import Artifact, DatasetInfo, Manifest, OpInfo, VariantKind
-from build import facts, training
-from build._tf import import_tf
-from build.config import PipelineConfig
-from build.datasets import Dataset, load_dataset
-from build.recipes import get_recipe
-from build.recipes.base import BaselineHistory, RecipeContext, TrainingData
+from edgebench.bench import runner
+from edgebench.build import facts, training
+from edgebench.build._tf import import_tf
+from edgebench.build.config import PipelineConfig
+from edgebench.build.datasets import Dataset, load_dataset
+from edgebench.build.recipes import get_recipe
+from edgebench.build.recipes.base import BaselineHistory, RecipeContext, TrainingData
+from edgebench.errors import ConfigError, DatasetError, EdgebenchError, ModelFileError
+from edgebench.files import atomic_path, zip_bytes
+from edgebench.models import BUILTIN_MODELS
+from edgebench.records import Artifact, DatasetInfo, Manifest, OpInfo, VariantKind
 
 SPARSITY_TOLERANCE = 0.01  # one percentage point
 REPRESENTATIVE_SAMPLES = 300  # int8 calibration samples drawn from the training data
@@ -109,9 +110,7 @@ def build_pipeline(
         check_model_fits(baseline, ds, user_model)
         source = str(user_model)
     else:
-        from models import BUILTIN_MODELS
-
-        baseline = BUILTIN_MODELS[config.model.builtin](ds.sample_shape, ds.num_classes)
+        baseline = builtin_model(config.model.builtin, ds.sample_shape, ds.num_classes)
         source = f"builtin:{config.model.builtin}"
     from_logits = not _ends_in_softmax(baseline)
     input_shape = tuple(int(d) for d in baseline.input_shape[1:])
@@ -253,6 +252,12 @@ def _check_tensorboard(config: PipelineConfig) -> None:
         )
 
 
+def builtin_model(name: str, input_shape: tuple[int, ...], num_classes: int) -> Any:
+    """A fresh (untrained) builtin model from :mod:`edgebench.models`, built with tf-keras."""
+    _, keras, _ = import_tf()
+    return BUILTIN_MODELS[name](keras, input_shape, num_classes)
+
+
 def load_keras_model(path: Path) -> Any:
     """Load a user's .keras / .h5 model (uncompiled); a missing or broken file is an error."""
     _, keras, _ = import_tf()
@@ -297,15 +302,8 @@ def check_model_fits(model: Any, ds: Dataset, where: Path | str) -> None:
 
 def write_eval_npz(path: Path, ds: Dataset) -> None:
     """The bench stage's test set: raw uint8 ``x``, int64 ``y``, and ``x_scale`` = 1/255."""
-    fd, tmp = tempfile.mkstemp(prefix=".eval.", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, x=ds.x_test, y=ds.y_test, x_scale=np.float32(1.0 / 255.0))
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; it is copied to devices like the models
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, x=ds.x_test, y=ds.y_test, x_scale=np.float32(1.0 / 255.0))
 
 
 def split_training_data(
@@ -348,7 +346,7 @@ class _ArtifactBuilder:
         with warnings.catch_warnings():  # "HDF5 is legacy": the guide measures .h5 on purpose
             warnings.simplefilter("ignore", UserWarning)
             model.save(path, include_optimizer=False)
-        zipped = facts.zip_bytes(path)
+        zipped = zip_bytes(path)
         if self.dense_zip is None:
             self.dense_zip = zipped
         wf = facts.keras_facts(model)
@@ -413,7 +411,7 @@ class _ArtifactBuilder:
             recipe,
             kind,
             path,
-            facts.zip_bytes(path),
+            zip_bytes(path),
             facts.tflite_facts(path),
             ev["accuracy"],
             ops,

@@ -29,11 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import ConfigError, EdgebenchError
-from bench.records import VariantKind
-from build.cache import Cache, cache_key
-from build.config import PipelineConfig
-from build.sweep_config import SweepConfig
+from edgebench.build.cache import Cache, cache_key
+from edgebench.build.config import PipelineConfig
+from edgebench.build.sweep_config import SweepConfig
+from edgebench.errors import ConfigError, EdgebenchError
+from edgebench.files import zip_bytes
+from edgebench.records import VariantKind
 
 Progress = Callable[[str], None]
 PRUNE_STAGE, CLUSTER_STAGE, FINAL_STAGE, BASELINE_STAGE = "prune", "cluster", "final", "baseline"
@@ -108,9 +109,9 @@ def run_sweep(
     if ray_address is not None:
         check_ray_address(ray_address)
     workers = workers or sweep.workers
-    from build import pipeline, training
-    from build._tf import import_tf
-    from build.datasets import load_dataset
+    from edgebench.build import pipeline, training
+    from edgebench.build._tf import import_tf
+    from edgebench.build.datasets import load_dataset
 
     tf, keras, tfmot = import_tf()
     ds = load_dataset(
@@ -298,14 +299,14 @@ def check_search_space(config: PipelineConfig) -> None:
     """Fail before any training on a clustering count larger than a layer's weights."""
     sweep = config.sweep
     assert sweep is not None
-    from models import BUILTIN_MODELS
+    from edgebench.build import pipeline
 
     if config.model.builtin is None:
         return  # a user's model: checked by the cluster recipe itself when it runs
-    from build.datasets import load_dataset
+    from edgebench.build.datasets import load_dataset
 
     ds = load_dataset(config.data.dataset, config.base_dir, 1, 1)
-    model = BUILTIN_MODELS[config.model.builtin](ds.sample_shape, ds.num_classes)
+    model = pipeline.builtin_model(config.model.builtin, ds.sample_shape, ds.num_classes)
     kernels = {
         layer.name: int(np.prod(layer.kernel.shape))
         for layer in model.layers
@@ -521,8 +522,8 @@ def _state_for(config: PipelineConfig, fingerprint: str) -> dict[str, Any]:
     """Per-process data, loaded once: the split training data and the test set."""
     key = fingerprint
     if _STATE.get("key") != key:
-        from build import pipeline
-        from build.datasets import load_dataset
+        from edgebench.build import pipeline
+        from edgebench.build.datasets import load_dataset
 
         ds = load_dataset(
             config.data.dataset, config.base_dir, config.data.train_limit, config.data.test_limit
@@ -539,9 +540,8 @@ def _log(line: str) -> None:
 def _build_baseline(
     config: PipelineConfig, state: dict[str, Any], tmp: Path, progress: Progress
 ) -> dict[str, Any]:
-    from build import pipeline, training
-    from build._tf import import_tf
-    from models import BUILTIN_MODELS
+    from edgebench.build import pipeline, training
+    from edgebench.build._tf import import_tf
 
     _, keras, _ = import_tf()
     ds = state["ds"]
@@ -551,7 +551,7 @@ def _build_baseline(
         pipeline.check_model_fits(model, ds, config.model.path)
         history = None
     else:
-        model = BUILTIN_MODELS[config.model.builtin](ds.sample_shape, ds.num_classes)
+        model = pipeline.builtin_model(config.model.builtin, ds.sample_shape, ds.num_classes)
     from_logits = not pipeline._ends_in_softmax(model)
     input_shape = tuple(int(d) for d in model.input_shape[1:])
     data = pipeline.split_training_data(ds, input_shape, config.train.validation_split)
@@ -579,8 +579,8 @@ def _build_baseline(
 
 
 def _load_baseline(job: TaskJob, cache: Cache) -> tuple[Any, Any, bool]:
-    from build import pipeline, training
-    from build.recipes.base import BaselineHistory
+    from edgebench.build import pipeline, training
+    from edgebench.build.recipes.base import BaselineHistory
 
     entry = cache.get(BASELINE_STAGE, job.baseline_key)
     if entry is None:
@@ -603,10 +603,10 @@ def _load_baseline(job: TaskJob, cache: Cache) -> tuple[Any, Any, bool]:
 def run_task(job: TaskJob) -> list[dict[str, Any]]:
     """Run trials that share one pruned model; each stage comes from the cache when it can."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    from build import facts, pipeline
-    from build._tf import import_tf
-    from build.recipes import collaborative, get_recipe
-    from build.recipes.base import RecipeContext
+    from edgebench.build import facts, pipeline
+    from edgebench.build._tf import import_tf
+    from edgebench.build.recipes import collaborative, get_recipe
+    from edgebench.build.recipes.base import RecipeContext
 
     tf, keras, _ = import_tf()
     if job.threads and "_threads_set" not in _STATE:
@@ -644,7 +644,7 @@ def run_task(job: TaskJob) -> list[dict[str, Any]]:
         )
 
     def load(entry_path: Path) -> Any:
-        from build import training
+        from edgebench.build import training
 
         m = pipeline.load_keras_model(entry_path / "model.h5")
         training.compile_model(m, config.train.learning_rate, from_logits)
@@ -748,7 +748,7 @@ def run_task(job: TaskJob) -> list[dict[str, Any]]:
             trained.append(FINAL_STAGE)
         path = fentry.path / filename
         flat = path.read_bytes()
-        from build.recipes import masks as mk
+        from edgebench.build.recipes import masks as mk
 
         stages["tflite"] = mk.tflite_weight_facts(flat)
         accuracy = _tflite_accuracy(path, job.eval_path, config.bench.eval_batch)
@@ -762,7 +762,7 @@ def run_task(job: TaskJob) -> list[dict[str, Any]]:
                 "quantization": spec.quantization,
                 "qat_scheme": spec.qat_scheme,
                 "kind": spec.kind.value,
-                "zip_bytes": facts.zip_bytes(path),
+                "zip_bytes": zip_bytes(path),
                 "file_bytes": len(flat),
                 "accuracy": round(accuracy, 5),
                 "stages": stages,
@@ -789,7 +789,7 @@ def _save(model: Any, path: Path) -> None:
 def _tflite_accuracy(path: Path, eval_path: str, batch: int) -> float:
     from ai_edge_litert.interpreter import Interpreter
 
-    from bench import runner
+    from edgebench.bench import runner
 
     interp = Interpreter(model_path=str(path), num_threads=1)
     interp.allocate_tensors()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.errors import ConfigError
+from edgebench.errors import ConfigError
 
 SEARCHES = ("grid", "optuna")
 QUANTIZATIONS = ("int8", "dynamic", "float16", "float32", "qat")

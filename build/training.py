@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from build._tf import import_tf
-from build.recipes.base import TrainingData
+from edgebench.build._tf import import_tf
+from edgebench.build.recipes.base import TrainingData
 
 LR_SCHEDULES = ("constant", "cosine")
 

@@ -1,7 +1,7 @@
 """Targets: getting the runner, models and eval data onto a device and running them there."""
 
-from deploy.adb import AdbTarget
-from deploy.base import (
+from edgebench.deploy.adb import AdbTarget
+from edgebench.deploy.base import (
     CommandResult,
     RuntimeMissing,
     Target,
@@ -11,8 +11,8 @@ from deploy.base import (
     register_target,
     target_for,
 )
-from deploy.local import LocalTarget
-from deploy.ssh import SshTarget
+from edgebench.deploy.local import LocalTarget
+from edgebench.deploy.ssh import SshTarget
 
 register_target("local", LocalTarget)
 register_target("ssh", SshTarget)

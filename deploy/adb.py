@@ -27,15 +27,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.orchestrate import (
+from edgebench.bench.orchestrate import (
     RUNNER,
     BenchItem,
     BenchPlan,
     Flow,
     parse_runner_output,
 )
-from bench.records import BenchSettings, DeviceInfo, LatencyStats, Record, RssMb, Status
-from deploy.base import (
+from edgebench.deploy.base import (
     GRACE_S,
     KILL_AFTER_S,
     CommandResult,
@@ -49,6 +48,7 @@ from deploy.base import (
     timed_shell_script,
     timeout_error,
 )
+from edgebench.records import BenchSettings, DeviceInfo, LatencyStats, Record, RssMb, Status
 
 DEVICE_ROOT = "/data/local/tmp/edgebench"
 
@@ -363,7 +363,7 @@ class BenchmarkModelFlow(Flow):
             return Record(status=Status.FAILED.value, error=str(exc),
                           extra={"error_kind": "timeout"}, **base)
         text = res.stdout + "\n" + res.stderr
-        from bench.compat import incompatibility_from, incompatible_record
+        from edgebench.bench.compat import incompatibility_from, incompatible_record
 
         inc = incompatibility_from(text, "benchmark_model", None)
         if inc is not None:
@@ -411,8 +411,8 @@ class _HostAccuracy:
     def accuracy(self, item: BenchItem) -> dict:
         if not item.labelled or self.plan.eval_data is None:
             return {}
-        from bench.orchestrate import runner_argv
-        from bench.records import BenchSettings as S
+        from edgebench.bench.orchestrate import runner_argv
+        from edgebench.records import BenchSettings as S
 
         quick = S(runs=1, warmup=0, threads=self.settings.threads, xnnpack=True,
                   eval_batch=self.settings.eval_batch, eval_limit=self.settings.eval_limit)

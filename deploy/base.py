@@ -9,11 +9,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from bench.errors import EdgebenchError
+from edgebench.errors import EdgebenchError
 
 if TYPE_CHECKING:
-    from bench.orchestrate import BenchPlan, Flow
-    from bench.records import BenchSettings
+    from edgebench.bench.orchestrate import BenchPlan, Flow
+    from edgebench.records import BenchSettings
 
 
 class TargetError(EdgebenchError):
@@ -88,7 +88,7 @@ class Target(abc.ABC):
     def flow(self, plan: BenchPlan, settings: BenchSettings) -> Flow:
         """How this target measures models: by default the self-contained runner, one
         process per model. A target that cannot run Python (a phone) overrides this."""
-        from bench.orchestrate import RunnerFlow
+        from edgebench.bench.orchestrate import RunnerFlow
 
         return RunnerFlow(self, plan, settings)
 

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from deploy.base import CommandResult, Target, TargetTimeout, run_process
+from edgebench.deploy.base import CommandResult, Target, TargetTimeout, run_process
 
 
 class LocalTarget(Target):

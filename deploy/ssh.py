@@ -23,7 +23,7 @@ import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
-from deploy.base import (
+from edgebench.deploy.base import (
     GRACE_S,
     KILL_AFTER_S,
     CommandResult,

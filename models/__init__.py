@@ -1,13 +1,21 @@
-"""Model definitions and the shipped configs. Light: no TensorFlow at import."""
+"""Model definitions and the shipped configs. Light: imports no TensorFlow and nothing of the
+build stage; each model function takes the Keras module to build with as its first argument."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from models.guide import pruning_guide_model
+from edgebench.models.guide import pruning_guide_model
 
-# Builtin models by name, as ``[model] builtin = "<name>"`` in a pipeline config.
+#: The shipped configs: the default pipeline, its budgets, the default sweep and its budgets.
+CONFIG_DIR = Path(__file__).resolve().parent
+DEFAULT_PIPELINE = CONFIG_DIR / "pipeline.toml"
+DEFAULT_SWEEP = CONFIG_DIR / "sweep.toml"
+
+# Builtin models by name, as ``[model] builtin = "<name>"`` in a pipeline config:
+# ``fn(keras, input_shape, num_classes)``.
 BUILTIN_MODELS: dict[str, Callable[..., Any]] = {
     "pruning_guide": pruning_guide_model,
 }

@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 
-def pruning_guide_model(input_shape: tuple[int, ...] = (28, 28), num_classes: int = 10) -> Any:
+def pruning_guide_model(
+    keras: Any, input_shape: tuple[int, ...] = (28, 28), num_classes: int = 10
+) -> Any:
     """InputLayer -> Reshape(h, w, 1) -> Conv2D(12, 3x3, relu) -> MaxPool(2) -> Flatten -> Dense.
 
     ``input_shape`` is (height, width) or (height, width, channels). The Dense layer outputs
     logits (train with ``from_logits=True``). Layers have fixed names (conv2d, dense, ...), so
     ``layers = [...]`` in a config and the manifest's per-layer sparsity do not depend on how
-    many models the process built before. Returns a tf_keras Sequential model.
+    many models the process built before. ``keras`` is the Keras module to build with (the
+    build stage passes tf-keras, which tfmot needs). Returns a Sequential model.
     """
-    from build._tf import import_tf
-
-    _, keras, _ = import_tf()
     if len(input_shape) not in (2, 3):
         raise ValueError(f"input_shape must be (height, width[, channels]); got {input_shape}")
     height, width, channels = (*input_shape, 1)[:3]

@@ -22,8 +22,8 @@ def small_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Built once per session; returns the manifest path. The progress lines are kept next to it
     in ``progress.txt``.
     """
-    from build.config import load_pipeline
-    from build.pipeline import build_pipeline
+    from edgebench.build.config import load_pipeline
+    from edgebench.build.pipeline import build_pipeline
 
     out_dir = tmp_path_factory.mktemp("small_build") / "small-run"
     lines: list[str] = []

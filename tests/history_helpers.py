@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.records import BenchSettings, DeviceInfo, LatencyStats, Record, Results, RssMb
+from edgebench.records import BenchSettings, DeviceInfo, LatencyStats, Record, Results, RssMb
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = [FIXTURES / f"tiny_{k}.tflite" for k in ("float32", "dynamic", "int8")]
@@ -114,7 +114,7 @@ VARIANTS = (  # name, median µs, zip bytes, accuracy
 
 def write_history(path, n_runs: int = 5, slow_last: str | None = "pruned50/int8") -> None:
     """A history of ``n_runs`` nightly runs on two targets; the last one has a slowdown."""
-    from bench.history import append_results
+    from edgebench.bench.history import append_results
 
     for i in range(1, n_runs + 1):
         run = []

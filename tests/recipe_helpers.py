@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from build.recipes.base import BaselineHistory, RecipeContext, TrainingData
+from edgebench.build.recipes.base import BaselineHistory, RecipeContext, TrainingData
 
 
 def tiny_data(n_train: int = 1500, n_test: int = 300, classes: Any = None) -> tuple:
     """Fashion-MNIST scaled to [0, 1]: (TrainingData, x_test, y_test), optionally some classes."""
-    from build.datasets import load_dataset
+    from edgebench.build.datasets import load_dataset
 
     ds = load_dataset("fashion_mnist", Path.cwd(), 0 if classes is not None else n_train, 0)
     x, y, xt, yt = ds.x_train, ds.y_train, ds.x_test, ds.y_test
@@ -30,14 +30,14 @@ def train_baseline(
     data: TrainingData, epochs: int = 2, seed: int = 0
 ) -> tuple[Any, BaselineHistory]:
     """The pruning guide's model trained briefly, with its history (init and each epoch)."""
-    from build import pipeline
-    from build._tf import import_tf
-    from build.config import TrainConfig
-    from models.guide import pruning_guide_model
+    from edgebench.build import pipeline
+    from edgebench.build._tf import import_tf
+    from edgebench.build.config import TrainConfig
+    from edgebench.models.guide import pruning_guide_model
 
     _, keras, _ = import_tf()
     keras.utils.set_random_seed(seed)
-    model = pruning_guide_model()
+    model = pruning_guide_model(keras)
     train = TrainConfig(epochs=epochs, batch_size=64, learning_rate=0.003, lr_schedule="cosine")
     history = pipeline.train_baseline(model, data, train, True, lambda line: None)
     return model, history
@@ -51,7 +51,7 @@ def context(
     name: str = "r",
     upstream: dict | None = None,
 ) -> RecipeContext:
-    from build._tf import import_tf
+    from edgebench.build._tf import import_tf
 
     _, keras, _ = import_tf()
     keras.utils.set_random_seed(0)

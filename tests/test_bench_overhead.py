@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import runner
-from bench.records import LatencyStats
+from edgebench.bench import runner
+from edgebench.records import LatencyStats
 
 MODEL = Path(__file__).parent / "fixtures" / "tiny_float32.tflite"
 

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from bench.cli import main
+from edgebench.cli import main
 from tests.history_helpers import write_history
 
 CHROMIUM_FLAGS = [

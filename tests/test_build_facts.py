@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench.records import VariantKind
-from build import facts
-
-
-def test_zip_bytes_is_the_size_of_a_deflated_zip_of_the_one_file(tmp_path: Path) -> None:
-    zeros, noise = tmp_path / "zeros.bin", tmp_path / "noise.bin"
-    zeros.write_bytes(bytes(100_000))
-    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 100_000, np.uint8).tobytes())
-    on_disk = tmp_path / "zeros.zip"
-    with zipfile.ZipFile(on_disk, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.write(zeros, arcname=zeros.name)
-    assert facts.zip_bytes(zeros) == os.path.getsize(on_disk)
-    assert facts.zip_bytes(zeros) < 1_000 < 100_000 < facts.zip_bytes(noise)
+from edgebench.build import facts
+from edgebench.build._tf import import_tf
+from edgebench.records import VariantKind
 
 
 @pytest.fixture(scope="module")
 def hand_made_model():
     """Dense(4) on 3 inputs: kernel with 6 of 12 zeros, bias with 1 of 4 zeros."""
-    from build._tf import import_tf
+    from edgebench.build._tf import import_tf
 
     _, keras, _ = import_tf()
     model = keras.Sequential(
@@ -50,7 +38,7 @@ def test_keras_facts_count_zeros_and_kernel_sparsity(hand_made_model) -> None:
 def test_tflite_facts_read_the_constants_in_the_flatbuffer(
     hand_made_model, tmp_path: Path, kind: VariantKind
 ) -> None:
-    from build.pipeline import convert
+    from edgebench.build.pipeline import convert
 
     path = tmp_path / "m.tflite"
     path.write_bytes(convert(hand_made_model, kind, np.zeros((4, 3), np.float32)))
@@ -63,8 +51,8 @@ def test_tflite_facts_read_the_constants_in_the_flatbuffer(
 
 
 def test_tflite_facts_of_an_int8_model_compare_with_the_zero_point(tmp_path: Path) -> None:
-    from build._tf import import_tf
-    from build.pipeline import convert
+    from edgebench.build._tf import import_tf
+    from edgebench.build.pipeline import convert
 
     _, keras, _ = import_tf()
     keras.utils.set_random_seed(0)
@@ -84,10 +72,11 @@ def test_tflite_facts_of_an_int8_model_compare_with_the_zero_point(tmp_path: Pat
 
 
 def test_the_pruning_guide_model_has_20410_parameters() -> None:
-    from models import BUILTIN_MODELS
-    from models.guide import pruning_guide_model
+    from edgebench.models import BUILTIN_MODELS
+    from edgebench.models.guide import pruning_guide_model
 
-    model = pruning_guide_model()
+    _, keras, _ = import_tf()
+    model = pruning_guide_model(keras)
     assert model.count_params() == 20_410
     assert [type(layer).__name__ for layer in model.layers] == [
         "Reshape",
@@ -100,12 +89,13 @@ def test_the_pruning_guide_model_has_20410_parameters() -> None:
     assert model.layers[1].get_config()["activation"] == "relu"
     assert model.layers[-1].get_config()["activation"] == "linear"  # logits
     assert BUILTIN_MODELS["pruning_guide"] is pruning_guide_model
-    assert pruning_guide_model((28, 28, 1), num_classes=3).output_shape == (None, 3)
+    assert pruning_guide_model(keras, (28, 28, 1), num_classes=3).output_shape == (None, 3)
 
 
 def test_guide_layer_names_do_not_depend_on_earlier_models() -> None:
-    from models.guide import pruning_guide_model
+    from edgebench.models.guide import pruning_guide_model
 
-    pruning_guide_model()
-    names = [layer.name for layer in pruning_guide_model().layers]
+    _, keras, _ = import_tf()
+    pruning_guide_model(keras)
+    names = [layer.name for layer in pruning_guide_model(keras).layers]
     assert names == ["reshape", "conv2d", "max_pooling2d", "flatten", "dense"]

@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.errors import ConfigError, DatasetError, EdgebenchError, ModelFileError
-from bench.records import Manifest
-from build import facts
-from build.config import BaselineConfig, load_pipeline
-from build.pipeline import build_pipeline, verify_sparsity
+from edgebench.build import facts
+from edgebench.build.config import BaselineConfig, load_pipeline
+from edgebench.build.pipeline import build_pipeline, verify_sparsity
+from edgebench.errors import ConfigError, DatasetError, EdgebenchError, ModelFileError
+from edgebench.files import zip_bytes
+from edgebench.records import Manifest
 
 SMALL_PIPELINE = Path(__file__).parent / "fixtures" / "small_pipeline.toml"
 EXPECTED = [
@@ -60,7 +61,7 @@ def test_small_build_writes_every_artifact_and_a_manifest_that_round_trips(
     for art in manifest.artifacts:
         path = small_manifest.parent / art.path
         assert path.is_file() and path.stat().st_size == art.file_bytes
-        assert art.zip_bytes == facts.zip_bytes(path)
+        assert art.zip_bytes == zip_bytes(path)
         assert art.host_accuracy is not None and art.host_accuracy > 0.3, art.name
     names = {a.name: a.path for a in manifest.artifacts}
     assert names["baseline/keras"] == "baseline.h5"
@@ -81,7 +82,7 @@ def test_dense_baseline_is_saved_before_pruning(small_manifest: Path) -> None:
     dense, pruned = manifest.artifact("baseline/keras"), manifest.artifact("pruned/keras")
     assert dense.zip_bytes >= 2.5 * pruned.zip_bytes
     assert dense.nonzero_params == dense.params == 20_410
-    from build.pipeline import load_keras_model
+    from edgebench.build.pipeline import load_keras_model
 
     on_disk = facts.keras_facts(load_keras_model(small_manifest.parent / "baseline.h5"))
     assert on_disk.nonzero_params == 20_410
@@ -92,7 +93,7 @@ def test_a_recipe_that_prunes_the_baseline_itself_is_caught(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without the clone, pruning would make the in-memory dense baseline sparse."""
-    from build.recipes.base import RecipeContext
+    from edgebench.build.recipes.base import RecipeContext
 
     monkeypatch.setattr(RecipeContext, "clone_baseline", lambda self: self.baseline)
     pruned = load_pipeline(SMALL_PIPELINE).recipe("pruned")
@@ -104,7 +105,7 @@ def test_a_recipe_that_prunes_the_baseline_itself_is_caught(
 
 
 def _load(path: Path):
-    from build.pipeline import load_keras_model
+    from edgebench.build.pipeline import load_keras_model
 
     return load_keras_model(path)
 
@@ -259,7 +260,7 @@ def test_tensorboard_true_writes_pruning_summaries(tmp_path: Path) -> None:
 
 
 def _save_model(path: Path, input_shape: tuple[int, ...], classes: int = 10) -> Path:
-    from build._tf import import_tf
+    from edgebench.build._tf import import_tf
 
     _, keras, _ = import_tf()
     model = keras.Sequential(
@@ -310,7 +311,7 @@ def test_missing_empty_or_corrupt_model_file(tmp_path: Path, content, message: s
 
 def test_a_user_model_is_the_baseline_as_it_is(tmp_path: Path) -> None:
     path = _save_model(tmp_path / "mine.keras", (28, 28, 1))
-    from build.pipeline import load_keras_model
+    from edgebench.build.pipeline import load_keras_model
 
     weights = load_keras_model(path).get_weights()
     cfg = dataclasses.replace(tiny_config(), baseline=BaselineConfig(variants=()))

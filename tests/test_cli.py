@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import COMMANDS, main
+from edgebench.cli import COMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures"
@@ -17,7 +17,7 @@ FIX = Path(__file__).parent / "fixtures"
 
 def edgebench(*args, env=None, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "bench.cli", *map(str, args)],
+        [sys.executable, "-m", "edgebench", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -136,7 +136,8 @@ def test_a_closed_pipe_is_not_a_traceback(tmp_path):
     ok = edgebench("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--out", tmp_path)
     assert ok.returncode == 0, ok.stderr
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", "history", "--history", tmp_path / "history.sqlite"],
+        [sys.executable, "-m", "edgebench", "history",
+         "--history", tmp_path / "history.sqlite"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
     proc.stdout.close()  # the reader is gone before edgebench writes a byte

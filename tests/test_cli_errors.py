@@ -13,7 +13,7 @@ SMALL = (FIX / "small_pipeline.toml").read_text()
 
 def edgebench(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "bench.cli", *map(str, args)],
+        [sys.executable, "-m", "edgebench", *map(str, args)],
         capture_output=True, text=True, timeout=600, cwd=cwd or ROOT,
     )
 

@@ -6,8 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from bench.cli import main
-from bench.compare import (
+from edgebench.bench.compare import (
     CompareError,
     CompareSettings,
     Verdict,
@@ -15,7 +14,8 @@ from bench.compare import (
     comparisons_for,
     format_comparison,
 )
-from bench.history import append_results
+from edgebench.bench.history import append_results
+from edgebench.cli import main
 from tests.history_helpers import DEVICE, make_record, make_results
 
 
@@ -164,8 +164,8 @@ def test_repeated_runs_compare_the_median_of_process_medians():
     """One of five processes in a slow state does not make a run `slower`; a real 30% does."""
     import dataclasses
 
-    from bench.compare import CompareSettings, Verdict, latency_change
-    from bench.records import LatencyStats, Record
+    from edgebench.bench.compare import CompareSettings, Verdict, latency_change
+    from edgebench.records import LatencyStats, Record
 
     def rec(process_p50s):
         samples = tuple(p + 0.01 * (i % 7) for p in process_p50s for i in range(60))

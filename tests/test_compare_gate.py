@@ -7,9 +7,9 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from bench.cli import main
-from bench.errors import ConfigError
-from bench.gate import load_budgets
+from edgebench.bench.gate import load_budgets
+from edgebench.cli import main
+from edgebench.errors import ConfigError
 from tests.history_helpers import DEVICE, make_record, make_results
 
 RULES = """

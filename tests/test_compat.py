@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import runner
-from bench.cli import main
-from bench.compat import Incompatibility, incompatibility_from, parse_missing_op
-from bench.errors import ConfigError
-from bench.gate import evaluate, format_report, load_budgets
-from bench.records import BenchSettings, DeviceInfo, LatencyStats, Record, Results
+from edgebench.bench import runner
+from edgebench.bench.compat import Incompatibility, incompatibility_from, parse_missing_op
+from edgebench.bench.gate import evaluate, format_report, load_budgets
+from edgebench.cli import main
+from edgebench.errors import ConfigError
+from edgebench.records import BenchSettings, DeviceInfo, LatencyStats, Record, Results
 
 FIX = Path(__file__).parent / "fixtures"
 TFLITE_214 = (

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import ConfigError
-from bench.records import BenchSettings, VariantKind
-from build.config import (
+from edgebench.build.config import (
     ModelConfig,
     default_pipeline_path,
     load_pipeline,
     parse_pipeline,
 )
-from build.recipes import get_recipe, recipe_names, register_recipe
-from build.recipes.magnitude import PruneAfterTrainingParams, PruneFromScratchParams
+from edgebench.build.recipes import get_recipe, recipe_names, register_recipe
+from edgebench.build.recipes.magnitude import PruneAfterTrainingParams, PruneFromScratchParams
+from edgebench.errors import ConfigError
+from edgebench.records import BenchSettings, VariantKind
 
 DEFAULT_TEXT = default_pipeline_path().read_text()
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.errors import DatasetError
-from build import datasets
-from build.datasets import load_dataset, read_idx
+from edgebench.build import datasets
+from edgebench.build.datasets import load_dataset, read_idx
+from edgebench.errors import DatasetError
 
 FILES = {
     "x_train": "train-images-idx3-ubyte",

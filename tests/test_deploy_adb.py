@@ -15,17 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
-from bench.errors import EdgebenchError
-from bench.orchestrate import bench, plan_from_inputs, plan_from_manifest
-from bench.records import Artifact, BenchSettings, Manifest, Results
-from deploy import AdbTarget, TargetError, target_for
-from deploy.adb import (
+from edgebench.bench.orchestrate import bench, plan_from_inputs, plan_from_manifest
+from edgebench.cli import main
+from edgebench.deploy import AdbTarget, TargetError, target_for
+from edgebench.deploy.adb import (
     benchmark_argv,
     parse_benchmark_output,
     parse_getprop,
     parse_thermalservice,
 )
+from edgebench.errors import EdgebenchError
+from edgebench.records import Artifact, BenchSettings, Manifest, Results
 
 HERE = Path(__file__).parent
 FIX = HERE / "fixtures"

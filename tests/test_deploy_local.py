@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from deploy import LocalTarget, TargetError, TargetTimeout, target_for
+from edgebench.deploy import LocalTarget, TargetError, TargetTimeout, target_for
 
 
 def test_push_run_fetch_cleanup(tmp_path):

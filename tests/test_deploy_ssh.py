@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
-from bench.errors import EdgebenchError
-from bench.orchestrate import bench, plan_from_inputs
-from bench.records import BenchSettings, Results
-from deploy import SshTarget, TargetError, TargetTimeout, TargetUnreachable
-from deploy.ssh import parse_ssh_address
+from edgebench.bench.orchestrate import bench, plan_from_inputs
+from edgebench.cli import main
+from edgebench.deploy import SshTarget, TargetError, TargetTimeout, TargetUnreachable
+from edgebench.deploy.ssh import parse_ssh_address
+from edgebench.errors import EdgebenchError
+from edgebench.records import BenchSettings, Results
 
 FIX = Path(__file__).parent / "fixtures"
 SSHD = "/usr/sbin/sshd"

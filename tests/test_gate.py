@@ -4,9 +4,9 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from bench.errors import ConfigError
-from bench.gate import evaluate, format_report, load_budgets, write_junit
-from bench.records import BenchSettings, DeviceInfo, LatencyStats, Record, Results, RssMb
+from edgebench.bench.gate import evaluate, format_report, load_budgets, write_junit
+from edgebench.errors import ConfigError
+from edgebench.records import BenchSettings, DeviceInfo, LatencyStats, Record, Results, RssMb
 
 
 def rec(variant, zip_bytes, accuracy, p90_ns=5000, peak=40.0, status="ok"):
@@ -160,7 +160,7 @@ def test_failures_only_view_of_a_pass_is_just_the_verdict(tmp_path):
 
 def test_regression_rule_without_raw_samples_uses_the_summary_median(tmp_path):
     """adb's benchmark_model reports summaries only: same median passes, 2x slower fails."""
-    from bench.records import LatencyStats as LS
+    from edgebench.records import LatencyStats as LS
 
     def adb_run(p50):
         r = Record(variant="pruned/int8", model_path="/m", status="ok", zip_bytes=10,

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
-from bench.errors import SchemaError
-from bench.history import (
+from edgebench.bench.history import (
     HISTORY_SCHEMA_VERSION,
     HistoryError,
     append_results,
     device_key,
     open_history,
 )
+from edgebench.cli import main
+from edgebench.errors import SchemaError
 from tests.history_helpers import DEVICE, make_record, make_results
 
 

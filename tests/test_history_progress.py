@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 
-from bench.orchestrate import bench, plan_from_inputs
-from bench.progress import Progress, is_live
-from bench.records import BenchSettings
+from edgebench.bench.orchestrate import bench, plan_from_inputs
+from edgebench.bench.progress import Progress, is_live
+from edgebench.records import BenchSettings
 from tests.history_helpers import TINY
 
 

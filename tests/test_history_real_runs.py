@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from bench.cli import main
+from edgebench.cli import main
 from tests.history_helpers import FIXTURES, TINY
 
 # 100%: on this shared 2-core VM a process now and then runs 1.2-1.6x slower for its whole life

@@ -5,8 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.orchestrate import bench, plan_from_inputs
-from bench.records import BenchSettings, Manifest
+from edgebench.bench.orchestrate import bench, plan_from_inputs
+from edgebench.records import BenchSettings, Manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures"
@@ -14,7 +14,7 @@ FIX = Path(__file__).parent / "fixtures"
 
 def edgebench(*args):
     return subprocess.run(
-        [sys.executable, "-m", "bench.cli", *map(str, args)],
+        [sys.executable, "-m", "edgebench", *map(str, args)],
         capture_output=True, text=True, timeout=900, cwd=ROOT,
     )
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from recipe_helpers import context, tiny_data, train_baseline
 
-from build.recipes import collaborative, iterative
-from build.recipes import masks as mk
+from edgebench.build.recipes import collaborative, iterative
+from edgebench.build.recipes import masks as mk
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +74,8 @@ def test_zeros_survive_qat_and_tflite_conversion(chain, which) -> None:
 
 
 def test_zeros_survive_post_training_int8_conversion(chain) -> None:
-    from bench.records import VariantKind
-    from build.pipeline import convert
+    from edgebench.build.pipeline import convert
+    from edgebench.records import VariantKind
 
     data, _, _ = tiny_data(n_train=200)
     flat = convert(chain["clustered"].model, VariantKind.INT8, data.x_fit[:50])
@@ -83,7 +83,7 @@ def test_zeros_survive_post_training_int8_conversion(chain) -> None:
 
 
 def test_more_clusters_than_weights_names_the_fix(chain, tmp_path) -> None:
-    from bench.errors import ConfigError
+    from edgebench.errors import ConfigError
 
     data, _, _ = tiny_data(n_train=200)
     up = {"pruned": chain["pruned"]}

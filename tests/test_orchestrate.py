@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import orchestrate
-from bench.errors import EdgebenchError
-from bench.orchestrate import bench, plan_from_inputs, zip_bytes
-from bench.records import BenchSettings, Results
+from edgebench.bench import orchestrate
+from edgebench.bench.orchestrate import bench, plan_from_inputs
+from edgebench.errors import EdgebenchError
+from edgebench.files import zip_bytes
+from edgebench.records import BenchSettings, Results
 
 FIX = Path(__file__).parent / "fixtures"
 FAST = BenchSettings(runs=10, warmup=1, timeout_s=60)
@@ -139,7 +140,7 @@ def test_ctrl_c_stops_the_bench_at_once_and_keeps_what_was_measured(tmp_path):
 
     files = [str(FIX / "tiny_int8.tflite")] + [str(FIX / "tiny_float32.tflite")] * 3
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.cli", "bench", *files, "--runs", "2000000",
+        [sys.executable, "-m", "edgebench", "bench", *files, "--runs", "2000000",
          "--timeout-s", "300", "--out", str(tmp_path), "--run", "r", "--no-history"],
         cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
@@ -172,8 +173,8 @@ def test_repeats_measure_each_model_in_several_processes(tmp_path):
 
 
 def test_merge_repeats_pools_samples_and_keeps_the_worst_memory():
-    from bench.orchestrate import merge_repeats
-    from bench.records import LatencyStats, Record, RssMb
+    from edgebench.bench.orchestrate import merge_repeats
+    from edgebench.records import LatencyStats, Record, RssMb
 
     def one(p50_us, peak):
         samples = (p50_us,) * 5

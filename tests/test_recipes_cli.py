@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import cli
+from edgebench import cli
 
 TINY = """
 schema_version = 1

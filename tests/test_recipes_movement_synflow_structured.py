@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from recipe_helpers import accuracy, context, tiny_data, train_baseline
 
-from bench.errors import ConfigError
-from build.recipes import iterative, movement, structured, synflow
+from edgebench.build.recipes import iterative, movement, structured, synflow
+from edgebench.errors import ConfigError
 
 
 def test_movement_prunes_by_how_weights_move_on_the_new_task(tmp_path) -> None:
@@ -62,8 +62,8 @@ def test_synflow_prunes_without_data_and_never_empties_a_layer(tmp_path) -> None
 
 
 def test_two_four_sparsity_holds_and_exports_sparse(tmp_path) -> None:
-    from bench.records import VariantKind
-    from build.pipeline import convert
+    from edgebench.build.pipeline import convert
+    from edgebench.records import VariantKind
 
     data, xt, yt = tiny_data()
     model, history = train_baseline(data, epochs=1)

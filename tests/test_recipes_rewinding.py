@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from recipe_helpers import accuracy, context, frozen_history, tiny_data, train_baseline
 
-from bench.errors import ConfigError
-from build.recipes import iterative
+from edgebench.build.recipes import iterative
+from edgebench.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from bench.errors import SchemaError
-from bench.records import (
+from edgebench.errors import SchemaError
+from edgebench.files import write_json_atomic
+from edgebench.records import (
     RESULTS_SCHEMA_VERSION,
     BenchSettings,
     DeviceInfo,
@@ -14,7 +15,6 @@ from bench.records import (
     Record,
     Results,
     RssMb,
-    write_json_atomic,
 )
 
 

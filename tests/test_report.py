@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
-from bench.history import open_history
-from bench.report import pareto_front
+from edgebench.bench.history import open_history
+from edgebench.bench.report import pareto_front
+from edgebench.cli import main
 from tests.history_helpers import make_results, write_history
 
 
@@ -110,7 +110,7 @@ def test_history_compare_and_report_never_import_tensorflow(tmp_path):
         "import bench.history, bench.compare, bench.report, bench.progress;"
         "from tests.history_helpers import write_history;"
         f"p = Path({str(tmp_path)!r}) / 'h.sqlite'; write_history(p, n_runs=2);"
-        "from bench.cli import main;"
+        "from edgebench.cli import main;"
         "assert main(['report', '--history', str(p), '--out', str(p.with_suffix('.html'))]) == 0;"
         "assert main(['compare', '--history', str(p)]) == 0;"
         "bad = [m for m in ('tensorflow', 'tf_keras') if m in sys.modules]; print(bad);"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import runner
+from edgebench.bench import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "bench" / "runner.py"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import cli
-from bench.records import Manifest
-from build.config import load_pipeline
-from build.sweep import TrialSpec, choose, pareto_front
+from edgebench import cli
+from edgebench.build.config import load_pipeline
+from edgebench.build.sweep import TrialSpec, choose, pareto_front
+from edgebench.records import Manifest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_SWEEP = FIXTURES / "small_sweep.toml"
@@ -37,7 +37,7 @@ class FitCounter:
     """Counts every Keras training run of the build stage (baseline, recipes, clustering, QAT)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from build import training
+        from edgebench.build import training
 
         self.calls = 0
         real = training.fit_model
@@ -83,7 +83,7 @@ def test_sweep_writes_front_trials_and_the_chosen_file(first_sweep: Path) -> Non
     tflite_dense = [f for n, f in clustered["stages"]["tflite"].items() if "dense" in n.lower()]
     assert tflite_dense[0]["sparsity"] >= 0.8 - 1e-3
     # The bench side reads it unchanged.
-    from bench.orchestrate import plan_from_inputs
+    from edgebench.bench.orchestrate import plan_from_inputs
 
     plan = plan_from_inputs([first_sweep / "first" / "manifest.json"], run_id="x")
     assert len(plan.items) == len(manifest.tflite_artifacts())

@@ -11,9 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.errors import ConfigError
-from build.recipes import collaborative, iterative, magnitude, movement, structured, synflow
-from build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.build.recipes import (
+    collaborative,
+    iterative,
+    magnitude,
+    movement,
+    structured,
+    synflow,
+)
+from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.errors import ConfigError
 
 RecipeFn = Callable[[RecipeContext, RecipeParams], RecipeOutput]
 

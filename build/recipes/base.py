@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.errors import ConfigError
+from edgebench.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class BaselineHistory:
 
     def learning_rate(self, start_epoch: int = 0) -> Any:
         """The baseline's schedule (a float or a Keras schedule) as seen from ``start_epoch``."""
-        from build import training
+        from edgebench.build import training
 
         return training.learning_rate_schedule(
             self.lr_schedule,
@@ -92,13 +92,13 @@ class RecipeContext:
 
     def clone_baseline(self) -> Any:
         """A copy of the trained baseline that shares no layers or weights with it."""
-        from build import training
+        from edgebench.build import training
 
         return training.clone_with_weights(self.baseline)
 
     def fresh_model(self) -> Any:
         """The baseline's architecture, freshly initialised from ``seed``."""
-        from build import training
+        from edgebench.build import training
 
         return training.fresh_clone(self.baseline, self.seed)
 
@@ -116,7 +116,7 @@ class RecipeContext:
 
         ``learning_rate`` (a float or a Keras schedule) replaces the configured rate.
         """
-        from build import training
+        from edgebench.build import training
 
         rate = self.learning_rate if learning_rate is None else learning_rate
         training.compile_model(model, rate, self.from_logits)

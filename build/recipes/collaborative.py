@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import ConfigError
-from build.recipes import masks as mk
-from build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.build.recipes import masks as mk
+from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.errors import ConfigError
 
 CENTROID_INITS = ("kmeans++", "linear", "density", "random")
 MAX_CLUSTERED_VALUES = 256  # PCQAT treats each distinct value of a kernel as a centroid
@@ -73,7 +73,7 @@ class QatParams(_FromUpstream):
 
 def upstream_model(ctx: RecipeContext, params: _FromUpstream) -> Any:
     """A private copy of the model built by ``params.start_from``."""
-    from build import training
+    from edgebench.build import training
 
     if params.start_from not in ctx.upstream:
         built = ", ".join(ctx.upstream) or "none yet"
@@ -104,8 +104,8 @@ def check_clusters(
 
 def cluster(ctx: RecipeContext, params: ClusterParams) -> RecipeOutput:
     """Sparsity-preserving weight clustering, fine-tuned for ``epochs``."""
-    from build import training
-    from build._tf import import_tf
+    from edgebench.build import training
+    from edgebench.build._tf import import_tf
 
     _, keras, tfmot = import_tf()
     cl = tfmot.clustering.keras
@@ -224,6 +224,6 @@ def quantised_flatbuffer(qat_model: Any) -> bytes:
 
 
 def import_tfmot() -> tuple[Any, Any, Any]:
-    from build._tf import import_tf
+    from edgebench.build._tf import import_tf
 
     return import_tf()

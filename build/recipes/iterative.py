@@ -22,10 +22,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bench.errors import ConfigError
-from build.recipes import masks as mk
-from build.recipes.base import BaselineHistory, RecipeContext, RecipeOutput, RecipeParams
-from build.recipes.retrain import Distill, retrain
+from edgebench.build.recipes import masks as mk
+from edgebench.build.recipes.base import BaselineHistory, RecipeContext, RecipeOutput, RecipeParams
+from edgebench.build.recipes.retrain import Distill, retrain
+from edgebench.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,8 @@ class GradualParams(IterativeParams):
 
 def gradual(ctx: RecipeContext, params: GradualParams) -> RecipeOutput:
     """Prune in many small magnitude rounds while fine-tuning once (Zhu & Gupta 2017)."""
-    from build import training
-    from build._tf import import_tf
+    from edgebench.build import training
+    from edgebench.build._tf import import_tf
 
     _, keras, _ = import_tf()
     if params.batch_size is not None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench.errors import ConfigError, EdgebenchError
-from build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.errors import ConfigError, EdgebenchError
 
 SCHEDULES = ("polynomial_decay", "constant_sparsity")
 
@@ -148,7 +148,7 @@ def prune_from_scratch(ctx: RecipeContext, params: MagnitudeParams) -> RecipeOut
 def _prune_and_train(
     ctx: RecipeContext, params: MagnitudeParams, model: Any, recipe: str
 ) -> RecipeOutput:
-    from build._tf import import_tf
+    from edgebench.build._tf import import_tf
 
     _, keras, tfmot = import_tf()
     sparsity = tfmot.sparsity.keras

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import ConfigError
+from edgebench.errors import ConfigError
 
 Masks = dict[str, np.ndarray]
 
@@ -165,6 +165,6 @@ def _facts(values: np.ndarray, zero: int) -> dict[str, float | int]:
 
 
 def import_tf() -> tuple[Any, Any, Any]:
-    from build._tf import import_tf as _import_tf
+    from edgebench.build._tf import import_tf as _import_tf
 
     return _import_tf()

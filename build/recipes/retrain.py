@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import ConfigError
-from build.recipes.base import RecipeContext
+from edgebench.build.recipes.base import RecipeContext
+from edgebench.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ def retrain(
     if distill is None or distill.alpha == 0.0:
         ctx.fit(model, epochs, callbacks, learning_rate=learning_rate)
         return
-    from build import training
-    from build._tf import import_tf
+    from edgebench.build import training
+    from edgebench.build._tf import import_tf
 
     tf, keras, _ = import_tf()
     t, alpha, from_logits = distill.temperature, distill.alpha, ctx.from_logits

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import ConfigError
-from build.recipes import masks as mk
-from build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.build.recipes import masks as mk
+from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def follows_m_by_n(kernel: np.ndarray, m: int, n: int) -> bool:
 
 def structured(ctx: RecipeContext, params: StructuredParams) -> RecipeOutput:
     """Fine-tune the baseline under an m:n mask (tfmot), then strip the wrappers."""
-    from build._tf import import_tf
+    from edgebench.build._tf import import_tf
 
     _, keras, tfmot = import_tf()
     sp = tfmot.sparsity.keras
@@ -100,7 +100,7 @@ def structured(ctx: RecipeContext, params: StructuredParams) -> RecipeOutput:
     )
     ctx.fit(pruned, params.epochs, [sp.UpdatePruningStep()])
     stripped = sp.strip_pruning(pruned)
-    from build import training
+    from edgebench.build import training
 
     training.compile_model(stripped, ctx.learning_rate, ctx.from_logits)
     by_name = {layer.name: layer for layer in stripped.layers}

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bench.errors import ConfigError
-from build.recipes import masks as mk
-from build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.build.recipes import masks as mk
+from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class SynflowParams(RecipeParams):
 
 def synflow_masks(model: object, layers: dict, sparsity: float, iterations: int) -> mk.Masks:
     """Iterative SynFlow masks for ``layers`` of ``model`` (weights restored afterwards)."""
-    from build._tf import import_tf
+    from edgebench.build._tf import import_tf
 
     tf, _, _ = import_tf()
     original = model.get_weights()  # type: ignore[attr-defined]

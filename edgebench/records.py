@@ -9,15 +9,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from bench.errors import EdgebenchError, SchemaError
+from edgebench.errors import SchemaError
+from edgebench.files import write_json_atomic
 
 MANIFEST_SCHEMA_VERSION = 1
 RESULTS_SCHEMA_VERSION = 1
@@ -378,35 +377,6 @@ def _coerce(tp: Any, value: Any) -> Any:
     return value
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON next to ``path`` and rename it into place, so a reader never sees half a file."""
-    write_text_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path``, fsync it, then rename it into place."""
-    path = Path(path)
-    if path.is_dir():
-        raise EdgebenchError(f"{path} is a folder; give a file path to write to")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise EdgebenchError(
-            f"cannot write {path} ({exc.strerror}); choose a folder you can write to"
-        ) from None
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _require_kind(path: Path, data: dict, want: str) -> None:
     """A results file where a manifest belongs (or the reverse) gets one line naming the fix."""
     is_manifest = "artifacts" in data and "baseline" in data
@@ -425,12 +395,6 @@ def _require_kind(path: Path, data: dict, want: str) -> None:
                 "compare or report, or bench the manifest.json beside it"
             )
         raise SchemaError(f"{path} is not an edgebench manifest (no artifacts and baseline)")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _read_versioned(

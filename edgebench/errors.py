@@ -1,7 +1,7 @@
 """The project's one error type for expected failures.
 
 Raise :class:`EdgebenchError` (or a subclass) with a message that names the fix.
-Only ``bench.cli.main`` turns it into one line and exit status 2.
+Only ``edgebench.cli.main`` turns it into one line and exit status 2.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The command line: a thin parser over one plain function per subcommand.
 
-``main()`` is the one error boundary: an :class:`~bench.errors.EdgebenchError` becomes one
+``main()`` is the one error boundary: an :class:`~edgebench.errors.EdgebenchError` becomes one
 line on stderr and exit status 2. Anything else is a bug and keeps its traceback.
 """
 
@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.errors import EdgebenchError
+from edgebench.errors import EdgebenchError
 
 if TYPE_CHECKING:
-    from build.sweep import SweepOutcome
+    from edgebench.build.sweep import SweepOutcome
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -93,13 +93,13 @@ def target_address(text: str) -> str:
 
 
 def default_config() -> Path:
-    from build.config import default_pipeline_path
+    from edgebench.build.config import default_pipeline_path
 
     return default_pipeline_path()
 
 
 def load_config(path: Path | None):
-    from build.config import load_pipeline
+    from edgebench.build.config import load_pipeline
 
     return load_pipeline(path or default_config())
 
@@ -117,7 +117,7 @@ def point_latest(out: Path, run_dir: Path) -> None:
 
 
 def resolve_run_dir(out: Path, run: str | None) -> Path:
-    from bench.orchestrate import new_run_id
+    from edgebench.bench.orchestrate import new_run_id
 
     return out / (run or new_run_id())
 
@@ -150,7 +150,7 @@ def add_history_arg(p: argparse.ArgumentParser, writes: bool = False) -> None:
 
 def history_path(args: argparse.Namespace) -> Path:
     """--history, else history.sqlite beside the runs in --out (default out/)."""
-    from bench.history import default_history_path
+    from edgebench.bench.history import default_history_path
 
     if getattr(args, "history", None) is not None:
         return args.history
@@ -164,7 +164,7 @@ def check_history(args: argparse.Namespace) -> None:
     """Refuse an unusable history before a bench spends minutes measuring."""
     if getattr(args, "no_history", False):
         return
-    from bench.history import open_history
+    from edgebench.bench.history import open_history
 
     open_history(history_path(args)).close()
 
@@ -318,7 +318,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 def do_build(args: argparse.Namespace) -> Path:
     config = load_config(args.config)
     config = apply_build_overrides(config, args)
-    from build.pipeline import build_pipeline
+    from edgebench.build.pipeline import build_pipeline
 
     run_dir = resolve_run_dir(args.out, args.run)
     if (run_dir / "manifest.json").exists():
@@ -376,17 +376,17 @@ def add_build_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     results = do_bench(args, args.inputs)
-    from bench.summary import format_summary
+    from edgebench.bench.summary import format_summary
 
     print(format_summary(results))
     return bench_exit_status(results)
 
 
 def do_bench(args: argparse.Namespace, inputs: Sequence[Path], run: str | None = None):
-    from bench.orchestrate import bench, plan_from_inputs
+    from edgebench.bench.orchestrate import bench, plan_from_inputs
 
     config = load_config(args.config) if args.config else None
-    from bench.records import BenchSettings
+    from edgebench.records import BenchSettings
 
     settings = settings_from_args(config.bench if config else BenchSettings(), args)
     targets = args.targets or (list(config.targets) if config else ["local"])
@@ -396,13 +396,13 @@ def do_bench(args: argparse.Namespace, inputs: Sequence[Path], run: str | None =
     run_dir = args.out / plan.run_id
     log(f"bench: {len(plan.items)} models on {', '.join(targets)} -> {run_dir}")
     options = target_options_from_args(args, targets)
-    from bench.progress import Progress
+    from edgebench.bench.progress import Progress
 
     with Progress() as progress:
         results = bench(plan, run_dir, settings, targets, progress=progress, target_options=options)
     point_latest(args.out, run_dir)
     if results and not getattr(args, "no_history", False):
-        from bench.history import append_results
+        from edgebench.bench.history import append_results
 
         append_results(history_path(args), results)
         log(f"bench: appended to history {history_path(args)}")
@@ -448,8 +448,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def do_gate(args: argparse.Namespace, inputs: Sequence[Path], brief: bool = False) -> int:
-    from bench.gate import evaluate, format_report, load_budgets, write_junit
-    from bench.records import Results
+    from edgebench.bench.gate import evaluate, format_report, load_budgets, write_junit
+    from edgebench.records import Results
 
     paths = results_paths(inputs or [args.out / "latest"])
     budgets_path = args.budgets or budgets_from_config(args)
@@ -458,7 +458,7 @@ def do_gate(args: argparse.Namespace, inputs: Sequence[Path], brief: bool = Fals
     against = getattr(args, "against", None)
     base = None
     if against:
-        from bench.compare import load_ref
+        from edgebench.bench.compare import load_ref
 
         base = load_ref(history_path(args), against)
     elif budgets.regressions:
@@ -549,14 +549,14 @@ def add_require_compatible(p: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
-    from bench.gate import load_budgets
+    from edgebench.bench.gate import load_budgets
 
     # Every input the gate and the history need is checked before minutes of training.
     load_budgets(args.budgets or budgets_from_config(args))
     check_history(args)
     manifest = do_build(args)
     results = do_bench(args, [manifest])
-    from bench.summary import format_summary
+    from edgebench.bench.summary import format_summary
 
     print(format_summary(results))
     print()
@@ -578,13 +578,13 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from bench.history import open_history
-    from bench.summary import format_table
+    from edgebench.bench.history import open_history
+    from edgebench.bench.summary import format_table
 
     path = history_path(args)
     if args.add:
-        from bench.compare import load_results_paths
-        from bench.history import append_results
+        from edgebench.bench.compare import load_results_paths
+        from edgebench.bench.history import append_results
 
         for item in args.add:
             append_results(path, load_results_paths(item))
@@ -622,13 +622,13 @@ def add_history_args(p: argparse.ArgumentParser) -> None:
 
 
 def compare_settings(args: argparse.Namespace):
-    from bench.compare import CompareSettings
+    from edgebench.bench.compare import CompareSettings
 
     return CompareSettings(args.alpha, args.min_effect, args.min_memory_effect)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from bench.compare import comparisons_for, format_comparison
+    from edgebench.bench.compare import comparisons_for, format_comparison
 
     comparisons = comparisons_for(
         history_path(args), args.base, args.current, args.target, compare_settings(args)
@@ -638,7 +638,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def add_compare_options(p: argparse.ArgumentParser) -> None:
-    from bench.compare import CompareSettings
+    from edgebench.bench.compare import CompareSettings
 
     d = CompareSettings()
     g = p.add_argument_group("when is a change real")
@@ -683,7 +683,7 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bench.report import make_report
+    from edgebench.bench.report import make_report
 
     data, md = make_report(
         history_path(args), args.run, args.target, args.last, compare_settings(args),
@@ -743,13 +743,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def do_sweep(args: argparse.Namespace) -> SweepOutcome:
     """Run the [sweep] of --config (default models/sweep.toml) into <out>/<run>."""
-    from build.config import default_sweep_path
+    from edgebench.build.config import default_sweep_path
 
     config = load_config(args.config or default_sweep_path())
     config = apply_build_overrides(config, args)
     if args.workers is not None and config.sweep is not None:
         config = replace(config, sweep=replace(config.sweep, workers=args.workers))
-    from build.sweep import run_sweep
+    from edgebench.build.sweep import run_sweep
 
     run_dir = resolve_run_dir(args.out, args.run)
     if (run_dir / "manifest.json").exists():

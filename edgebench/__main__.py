@@ -1,0 +1,7 @@
+"""``python -m edgebench``: the same command line as the ``edgebench`` script."""
+
+import sys
+
+from edgebench.cli import main
+
+sys.exit(main())
