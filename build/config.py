@@ -161,8 +161,17 @@ class _BenchSection:
     eval_limit: int = 0
     repeats: int = 1
     cooldown_s: float = 0.0
+    flow: str | None = None  # "runner" or "benchmark_model"; None = the target kind's default
+    benchmark_binary: str | None = None  # for the benchmark_model flow; relative to the config
+    taskset: str | None = None  # hex CPU mask for benchmark_model, e.g. "f0"
 
     def __post_init__(self) -> None:
+        if self.flow not in (None, "runner", "benchmark_model"):
+            raise ConfigError(f"flow must be 'runner' or 'benchmark_model'; got {self.flow!r}")
+        if self.taskset is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]+", self.taskset):
+            raise ConfigError(
+                f"taskset must be a hex CPU mask such as \"f0\"; got {self.taskset!r}"
+            )
         if not self.targets or not all(t.strip() for t in self.targets):
             raise ConfigError('targets must list at least one target, e.g. ["local"]')
         for name, low in (
@@ -329,7 +338,15 @@ def parse_pipeline(
         baseline=baseline,
         recipes=tuple(recipes),
         bench=BenchSettings(
-            **{f.name: getattr(bench_section, f.name) for f in dataclasses.fields(BenchSettings)}
+            **{
+                f.name: getattr(bench_section, f.name)
+                for f in dataclasses.fields(BenchSettings)
+                if f.name != "benchmark_binary"
+            },
+            benchmark_binary=(
+                str(base / bench_section.benchmark_binary)
+                if bench_section.benchmark_binary else None
+            ),
         ),
         targets=bench_section.targets,
         budgets=base / gate.budgets if gate.budgets else None,

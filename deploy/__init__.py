@@ -1,4 +1,8 @@
-"""Targets: getting the runner, models and eval data onto a device and running them there."""
+"""Targets: moving files to a device, running commands there, describing it, cleaning up.
+
+One module per kind of device, registered by the scheme of its address. Transport only: what
+is measured, and how, is the bench stage's business (its flows).
+"""
 
 from edgebench.deploy.adb import AdbTarget
 from edgebench.deploy.base import (
@@ -10,6 +14,7 @@ from edgebench.deploy.base import (
     TargetUnreachable,
     register_target,
     target_for,
+    target_scheme,
 )
 from edgebench.deploy.local import LocalTarget
 from edgebench.deploy.ssh import SshTarget
@@ -30,4 +35,5 @@ __all__ = [
     "TargetUnreachable",
     "register_target",
     "target_for",
+    "target_scheme",
 ]

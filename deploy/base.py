@@ -1,19 +1,29 @@
-"""The one small interface every target implements, its typed results and its errors."""
+"""The one small interface every target implements, its typed results and its errors.
+
+A target is transport only: it copies files to a device, runs a command there with a time
+limit, copies files back, describes the device and removes what it put there. It does not know
+what is measured (that is a flow's job, in the bench stage) and imports nothing of the bench
+stage.
+"""
 
 from __future__ import annotations
 
 import abc
+import math
+import os
+import re
+import shlex
+import signal
+import subprocess
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from edgebench.errors import EdgebenchError
-
-if TYPE_CHECKING:
-    from edgebench.bench.orchestrate import BenchPlan, Flow
-    from edgebench.records import BenchSettings
+from edgebench.records import DeviceInfo
 
 
 class TargetError(EdgebenchError):
@@ -43,17 +53,85 @@ class CommandResult:
     seconds: float
 
 
+class ProcessGroup:
+    """The local child processes (ssh, adb, the runner) one target has running right now.
+
+    Each runs in its own process group, so :meth:`kill` (Ctrl-C) and a time limit take the
+    whole tree down, never only the ssh or adb client in front of it.
+    """
+
+    def __init__(self) -> None:
+        self._live: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+
+    def run(
+        self, argv: Sequence[str], timeout_s: float, missing_fix: str, cwd: Path | None = None
+    ) -> tuple[CommandResult, bool]:
+        """Run a local program; on timeout kill its whole process group.
+
+        Returns the result and whether the time limit was hit (then ``returncode`` is 255).
+        ``missing_fix`` completes the error when the program cannot start at all.
+        """
+        argv = tuple(str(a) for a in argv)
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                cwd=cwd,
+                start_new_session=True,  # so a timeout kills the whole process group
+            )
+        except OSError as exc:
+            raise TargetError(
+                f"cannot start {argv[0]!r} ({exc.strerror}); {missing_fix}"
+            ) from None
+        with self._lock:
+            self._live.add(proc)
+        try:
+            out, err = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out, err = proc.communicate()
+            return CommandResult(argv, 255, out, err, time.monotonic() - start), True
+        finally:
+            with self._lock:
+                self._live.discard(proc)
+        return CommandResult(argv, proc.returncode, out, err, time.monotonic() - start), False
+
+    def kill(self) -> None:
+        """Kill every process (group) running now."""
+        with self._lock:
+            procs = list(self._live)
+        for proc in procs:
+            _kill_group(proc)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 class Target(abc.ABC):
     """A place models run: this machine, a board over SSH, a phone over adb.
 
-    Use as a context manager so that :meth:`cleanup` runs also after a failure.
+    Use as a context manager so that :meth:`cleanup` runs also after a failure. ``label``
+    names this session's work folder on the device (the bench stage passes the run id), so a
+    person who finds it there knows where it came from.
     """
 
     #: the address the user gave, e.g. ``local`` or ``ssh://pi@raspberrypi``
     address: str
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, label: str | None = None) -> None:
         self.address = address
+        self.label = safe_name(label) if label else None
+        self.processes = ProcessGroup()
 
     @property
     def name(self) -> str:
@@ -61,36 +139,40 @@ class Target(abc.ABC):
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.address)
         return safe.strip("_") or "target"
 
+    @property
+    @abc.abstractmethod
+    def python(self) -> str | None:
+        """The device's Python for the runner, or None where there is none (a phone)."""
+
     @abc.abstractmethod
     def push(self, paths: Sequence[Path]) -> dict[Path, str]:
         """Copy local files to the device's work folder; return each one's path there."""
 
     @abc.abstractmethod
     def run(self, argv: Sequence[str], timeout_s: float) -> CommandResult:
-        """Run a command (an argument list, never a shell string) with a time limit.
-
-        Raises :class:`TargetTimeout` when the limit passes (the command is killed).
-        """
+        """Run a command (an argument list, never a shell string) in the work folder, with a
+        time limit. Raises :class:`TargetTimeout` when the limit passes (it is killed)."""
 
     @abc.abstractmethod
     def fetch(self, remote: str, local: Path) -> Path:
         """Copy a file from the device to ``local``."""
 
     @abc.abstractmethod
+    def describe(self) -> DeviceInfo:
+        """What the device is (name, OS, CPU, cores, memory) and its state (governor,
+        temperature), as far as the transport can tell without a TFLite runtime."""
+
+    @abc.abstractmethod
     def cleanup(self) -> None:
         """Remove everything this target put on the device. Safe to call twice."""
 
-    @property
-    @abc.abstractmethod
-    def python(self) -> str:
-        """The Python interpreter on the device that runs ``bench/runner.py``."""
+    def temperature_c(self) -> float | None:
+        """The device's hottest temperature sensor now, in °C, or None if it has none."""
+        return None
 
-    def flow(self, plan: BenchPlan, settings: BenchSettings) -> Flow:
-        """How this target measures models: by default the self-contained runner, one
-        process per model. A target that cannot run Python (a phone) overrides this."""
-        from edgebench.bench.orchestrate import RunnerFlow
-
-        return RunnerFlow(self, plan, settings)
+    def kill(self) -> None:
+        """Kill whatever this target is running now (Ctrl-C): the rest of the run stops."""
+        self.processes.kill()
 
     def __enter__(self) -> Target:
         return self
@@ -104,68 +186,7 @@ class Target(abc.ABC):
         self.cleanup()
 
 
-_LIVE: set = set()  # local child processes running right now (Popen objects)
-_LIVE_LOCK = __import__("threading").Lock()
-
-
-def kill_running() -> None:
-    """Kill every child process (group) a target is running now: Ctrl-C stops a bench at once."""
-    import os
-    import signal
-
-    with _LIVE_LOCK:
-        procs = list(_LIVE)
-    for proc in procs:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def run_process(
-    argv: Sequence[str], timeout_s: float, missing_fix: str, cwd: Path | None = None
-) -> tuple[CommandResult, bool]:
-    """Run a local program in its own process group; on timeout kill the whole group.
-
-    Returns the result and whether the time limit was hit (then ``returncode`` is 255).
-    ``missing_fix`` completes the error when the program cannot start at all.
-    """
-    import os
-    import signal
-    import subprocess
-    import time
-
-    argv = tuple(str(a) for a in argv)
-    start = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            cwd=cwd,
-            start_new_session=True,  # so a timeout kills the whole process group
-        )
-    except OSError as exc:
-        raise TargetError(f"cannot start {argv[0]!r} ({exc.strerror}); {missing_fix}") from None
-    with _LIVE_LOCK:
-        _LIVE.add(proc)
-    try:
-        out, err = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        out, err = proc.communicate()
-        return CommandResult(argv, 255, out, err, time.monotonic() - start), True
-    finally:
-        with _LIVE_LOCK:
-            _LIVE.discard(proc)
-    return CommandResult(argv, proc.returncode, out, err, time.monotonic() - start), False
-
+# --------------------------------------------------------------------------- POSIX devices
 
 # A POSIX shell on the device enforces the time limit itself (``timeout``), so a lost
 # connection never leaves a model running there; the host waits a little longer than that.
@@ -179,9 +200,6 @@ def timed_shell_script(workdir: str, argv: Sequence[str], timeout_s: float) -> s
     No ``exec``: the shell turns a crash into status 128+signal, where exec would let an SSH
     server report the signal and the client exit 255, which means "connection failed".
     """
-    import math
-    import shlex
-
     words = " ".join(shlex.quote(str(a)) for a in argv)
     limit = max(1, math.ceil(timeout_s))
     return (
@@ -203,6 +221,57 @@ def timeout_error(argv: Sequence[str], address: str, timeout_s: float) -> Target
     )
 
 
+#: What a Linux device says about itself, one fact a line, for :func:`parse_describe`. Every
+#: line is printed even when its file is missing, so the order never shifts.
+DESCRIBE_SCRIPT = (
+    "uname -n; uname -a; uname -m; "
+    "(grep -m1 -E '^(model name|Model|Hardware|Processor)' /proc/cpuinfo 2>/dev/null "
+    "| cut -d: -f2- || true); echo; "
+    "(getconf _NPROCESSORS_ONLN 2>/dev/null || echo); "
+    "(grep -m1 MemTotal /proc/meminfo 2>/dev/null || echo); "
+    "(cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor 2>/dev/null || echo); "
+    "(cat /sys/class/thermal/thermal_zone*/temp 2>/dev/null | sort -n | tail -1 || true); echo"
+)
+
+
+def parse_describe(text: str) -> DeviceInfo:
+    """The :class:`DeviceInfo` in :data:`DESCRIBE_SCRIPT`'s output."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    lines += [""] * (9 - len(lines))
+    hostname, os_line, machine, cpu, _, cores, mem, governor, temp = lines[:9]
+    mem_mb = None
+    m = re.search(r"MemTotal:\s*(\d+)", mem)
+    if m:
+        mem_mb = round(int(m.group(1)) / 1024.0, 1)
+    temp_c = None
+    if temp.lstrip("-").isdigit():
+        temp_c = round(int(temp) / 1000.0, 1)
+    return DeviceInfo(
+        hostname=hostname or None,
+        os=os_line or None,
+        machine=machine or None,
+        cpu=cpu.strip() or None,
+        cores=int(cores) if cores.isdigit() else None,
+        mem_total_mb=mem_mb,
+        governor=governor or None,
+        temperature_c=temp_c,
+    )
+
+
+def safe_name(name: str) -> str:
+    """A file name that means the same to every shell: letters, digits, '.', '_', '-'."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "file"
+    return safe[:80]
+
+
+def tail(text: str) -> str:
+    """The last non-empty line of a tool's output, for a one-line message."""
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    return lines[-1] if lines else "no message"
+
+
+# --------------------------------------------------------------------------- registry
+
 _REGISTRY: dict[str, type[Target]] = {}
 
 
@@ -211,10 +280,14 @@ def register_target(scheme: str, cls: type[Target]) -> None:
     _REGISTRY[scheme] = cls
 
 
+def target_scheme(address: str) -> str:
+    """``ssh`` for ``ssh://pi``, ``local`` for ``local``."""
+    return address.split("://", 1)[0] if "://" in address else address
+
+
 def target_for(address: str, **options: object) -> Target:
     """The target for an address such as ``local``, ``ssh://pi@host:22`` or ``adb://SERIAL``."""
-    scheme = address.split("://", 1)[0] if "://" in address else address
-    cls = _REGISTRY.get(scheme)
+    cls = _REGISTRY.get(target_scheme(address))
     if cls is None:
         known = ", ".join(f"{s}://…" if s != "local" else s for s in sorted(_REGISTRY))
         raise TargetError(f"unknown target {address!r}; use one of: {known}")

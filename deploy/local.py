@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from edgebench.deploy.base import CommandResult, Target, TargetTimeout, run_process
+from edgebench.deploy.base import (
+    DESCRIBE_SCRIPT,
+    CommandResult,
+    Target,
+    TargetTimeout,
+    parse_describe,
+)
+from edgebench.records import DeviceInfo
 
 
 class LocalTarget(Target):
     """Runs models on this machine, in a throw-away work folder, with this Python."""
 
-    def __init__(self, address: str = "local", python: str | None = None) -> None:
-        super().__init__(address)
+    def __init__(
+        self, address: str = "local", python: str | None = None, label: str | None = None
+    ) -> None:
+        super().__init__(address, label)
         self._python = python or sys.executable
         self._workdir: Path | None = None
 
@@ -26,7 +36,8 @@ class LocalTarget(Target):
     @property
     def workdir(self) -> Path:
         if self._workdir is None:
-            self._workdir = Path(tempfile.mkdtemp(prefix="edgebench-"))
+            prefix = f"edgebench-{self.label}-" if self.label else "edgebench-"
+            self._workdir = Path(tempfile.mkdtemp(prefix=prefix))
         return self._workdir
 
     def push(self, paths: Sequence[Path]) -> dict[Path, str]:
@@ -42,7 +53,7 @@ class LocalTarget(Target):
         return placed
 
     def run(self, argv: Sequence[str], timeout_s: float) -> CommandResult:
-        res, timed_out = run_process(argv, timeout_s, "check the path", cwd=self.workdir)
+        res, timed_out = self.processes.run(argv, timeout_s, "check the path", cwd=self.workdir)
         if timed_out:
             raise TargetTimeout(
                 f"{Path(res.argv[0]).name} took longer than {timeout_s:g} s and was killed; "
@@ -56,8 +67,16 @@ class LocalTarget(Target):
         shutil.copyfile(remote, local)
         return local
 
+    def describe(self) -> DeviceInfo:
+        out = subprocess.run(
+            ["/bin/sh", "-c", DESCRIBE_SCRIPT], capture_output=True, text=True, timeout=30
+        )
+        return parse_describe(out.stdout)
+
+    def temperature_c(self) -> float | None:
+        return self.describe().temperature_c
+
     def cleanup(self) -> None:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
-

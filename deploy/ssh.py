@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgebench.deploy.base import (
+    DESCRIBE_SCRIPT,
     GRACE_S,
     KILL_AFTER_S,
     CommandResult,
@@ -31,11 +32,14 @@ from edgebench.deploy.base import (
     Target,
     TargetError,
     TargetUnreachable,
-    run_process,
+    parse_describe,
+    safe_name,
+    tail,
     timed_out,
     timed_shell_script,
     timeout_error,
 )
+from edgebench.records import DeviceInfo
 
 
 class SshTarget(Target):
@@ -51,8 +55,9 @@ class SshTarget(Target):
         connect_timeout_s: float = 10.0,
         ssh: str = "ssh",
         scp: str = "scp",
+        label: str | None = None,
     ) -> None:
-        super().__init__(address)
+        super().__init__(address, label)
         self.user, self.host, self.port = parse_ssh_address(address)
         self._python = python or "python3"
         self.accept_new_host_key = accept_new_host_key
@@ -74,12 +79,13 @@ class SshTarget(Target):
     def workdir(self) -> str:
         """The private folder on the device (made on first use)."""
         if self._workdir is None:
-            res = self._ssh('mktemp -d "${TMPDIR:-/tmp}/edgebench.XXXXXXXX"', timeout_s=60)
+            stem = f"edgebench.{self.label}" if self.label else "edgebench"
+            res = self._ssh(f'mktemp -d "${{TMPDIR:-/tmp}}/{stem}.XXXXXXXX"', timeout_s=60)
             path = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else ""
             if res.returncode != 0 or not path.startswith("/"):
                 raise TargetError(
                     f"{self.address}: cannot make a temporary folder on the device "
-                    f"({_tail(res.stderr)}); check that /tmp (or $TMPDIR) is writable there"
+                    f"({tail(res.stderr)}); check that /tmp (or $TMPDIR) is writable there"
                 )
             self._workdir = path
         return self._workdir
@@ -91,7 +97,7 @@ class SshTarget(Target):
             if not p.is_file():
                 raise TargetError(f"{p}: no such file to copy to {self.address}; check the path")
             self._pushed += 1
-            remote = f"{self.workdir}/{self._pushed:02d}-{_safe_name(p.name)}"
+            remote = f"{self.workdir}/{self._pushed:02d}-{safe_name(p.name)}"
             # An absolute local path: scp would read "a:b.tflite" as host "a".
             argv = [self.scp_bin, "-q", *self._options(scp=True), str(p.resolve()),
                     f"{self._scp_host()}:{remote}"]
@@ -126,6 +132,18 @@ class SshTarget(Target):
         if res.returncode != 0:
             self._raise_for(res, f"fetching {remote}")
         return local
+
+    def describe(self) -> DeviceInfo:
+        res = self._ssh(DESCRIBE_SCRIPT, timeout_s=60)
+        return parse_describe(res.stdout)
+
+    def temperature_c(self) -> float | None:
+        res = self._ssh(
+            "cat /sys/class/thermal/thermal_zone*/temp 2>/dev/null | sort -n | tail -1",
+            timeout_s=60,
+        )
+        raw = res.stdout.strip()
+        return round(int(raw) / 1000.0, 1) if raw.lstrip("-").isdigit() else None
 
     def cleanup(self) -> None:
         """Remove the device's work folder. After a lost connection it says what to remove."""
@@ -181,7 +199,7 @@ class SshTarget(Target):
                              res.seconds)
 
     def _call(self, argv: list[str], timeout_s: float) -> CommandResult:
-        res, _ = run_process(
+        res, _ = self.processes.run(
             argv, timeout_s, "install the OpenSSH client (sudo apt install openssh-client)"
         )
         return res
@@ -232,7 +250,7 @@ def ssh_error(target: SshTarget, stderr: str, doing: str) -> TargetError:
     if any(s in text for s in ("timed out", "No route to host", "Network is unreachable",
                                "Connection closed", "Connection reset", "Broken pipe")):
         return TargetUnreachable(
-            f"{where}: the device cannot be reached ({_tail(text)}); check that it is on, on "
+            f"{where}: the device cannot be reached ({tail(text)}); check that it is on, on "
             "the network, and that the address is right"
         )
     if not text.strip():
@@ -240,7 +258,7 @@ def ssh_error(target: SshTarget, stderr: str, doing: str) -> TargetError:
             f"{where}: ssh gave up while {doing} with no message; check that the device is on "
             "and reachable with: ssh " + target.destination()
         )
-    return TargetUnreachable(f"{where}: ssh failed while {doing}: {_tail(text)}")
+    return TargetUnreachable(f"{where}: ssh failed while {doing}: {tail(text)}")
 
 
 def parse_ssh_address(address: str) -> tuple[str | None, str, int | None]:
@@ -272,14 +290,3 @@ def _check_option(option: str) -> str:
             "e.g. --ssh-option IdentityFile=~/.ssh/pi_ed25519"
         )
     return option
-
-
-def _safe_name(name: str) -> str:
-    """A file name that means the same to every shell: letters, digits, '.', '_', '-'."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "file"
-    return safe[:80]
-
-
-def _tail(text: str) -> str:
-    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
-    return lines[-1] if lines else "no message"

@@ -1,7 +1,9 @@
-"""The command line: a thin parser over one plain function per subcommand.
+"""The command line: each subcommand parses its own arguments, calls one function of
+:mod:`edgebench.api`, and prints what it returned.
 
 ``main()`` is the one error boundary: an :class:`~edgebench.errors.EdgebenchError` becomes one
-line on stderr and exit status 2. Anything else is a bug and keeps its traceback.
+line on stderr and exit status 2. Anything else is a bug and keeps its traceback. Tables and
+verdicts go to stdout; progress and notes go to stderr.
 """
 
 from __future__ import annotations
@@ -12,13 +14,19 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from edgebench import api
+from edgebench._version import __version__
+from edgebench.bench.compare import CompareSettings, format_comparison
+from edgebench.bench.flows import FLOWS
+from edgebench.bench.gate import GateReport, format_report, write_junit
+from edgebench.bench.history import default_history_path
+from edgebench.bench.progress import Progress
+from edgebench.bench.summary import format_summary, format_table
 from edgebench.errors import EdgebenchError
-
-if TYPE_CHECKING:
-    from edgebench.build.sweep import SweepOutcome
+from edgebench.records import BenchSettings, Results
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -89,86 +97,6 @@ def target_address(text: str) -> str:
     )
 
 
-# --------------------------------------------------------------------------- shared helpers
-
-
-def default_config() -> Path:
-    from edgebench.build.config import default_pipeline_path
-
-    return default_pipeline_path()
-
-
-def load_config(path: Path | None):
-    from edgebench.build.config import load_pipeline
-
-    return load_pipeline(path or default_config())
-
-
-def point_latest(out: Path, run_dir: Path) -> None:
-    """Keep ``<out>/latest`` pointing at the newest run folder (atomic symlink swap)."""
-    link = out / "latest"
-    tmp = out / f".latest.{os.getpid()}"
-    try:
-        tmp.unlink(missing_ok=True)
-        os.symlink(run_dir.resolve(), tmp)
-        os.replace(tmp, link)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-
-
-def resolve_run_dir(out: Path, run: str | None) -> Path:
-    from edgebench.bench.orchestrate import new_run_id
-
-    return out / (run or new_run_id())
-
-
-def add_out(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("out"),
-        metavar="DIR",
-        help="output folder; each run writes into DIR/<run>/ and DIR/latest points at it "
-        "(default: out)",
-    )
-
-
-def add_history_arg(p: argparse.ArgumentParser, writes: bool = False) -> None:
-    p.add_argument(
-        "--history",
-        type=Path,
-        metavar="PATH",
-        help="the SQLite history of every bench run (default: <out>/history.sqlite)",
-    )
-    if writes:
-        p.add_argument(
-            "--no-history",
-            action="store_true",
-            help="do not append this run to the history (one-off measurements)",
-        )
-
-
-def history_path(args: argparse.Namespace) -> Path:
-    """--history, else history.sqlite beside the runs in --out (default out/)."""
-    from edgebench.bench.history import default_history_path
-
-    if getattr(args, "history", None) is not None:
-        return args.history
-    # report's --out is the HTML file, not the runs folder: it reads the default history
-    if getattr(args, "command", None) == "report":
-        return default_history_path(Path("out"))
-    return default_history_path(getattr(args, "out", None) or Path("out"))
-
-
-def check_history(args: argparse.Namespace) -> None:
-    """Refuse an unusable history before a bench spends minutes measuring."""
-    if getattr(args, "no_history", False):
-        return
-    from edgebench.bench.history import open_history
-
-    open_history(history_path(args)).close()
-
-
 def fraction(text: str) -> float:
     """A share written as a percentage ("10%") or a fraction ("0.1")."""
     raw = text.strip()
@@ -194,8 +122,6 @@ def probability(text: str) -> float:
 
 
 def iso_date(text: str) -> str:
-    from datetime import datetime
-
     try:
         datetime.fromisoformat(text)
     except ValueError:
@@ -205,7 +131,70 @@ def iso_date(text: str) -> str:
     return text
 
 
-def add_bench_options(p: argparse.ArgumentParser) -> None:
+def ray_address(text: str) -> str:
+    host, _, port = text.removeprefix("ray://").rpartition(":")
+    if text == "auto" or (host and port.isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not a Ray address; use HOST:PORT (e.g. 127.0.0.1:6379) or auto"
+    )
+
+
+# --------------------------------------------------------------------------- option groups
+
+
+def add_out(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=api.DEFAULT_OUT,
+        metavar="DIR",
+        help="output folder; each run writes into DIR/<run>/ and DIR/latest points at it "
+        "(default: out)",
+    )
+
+
+def add_history(p: argparse.ArgumentParser, writes: bool = False) -> None:
+    p.add_argument(
+        "--history",
+        type=Path,
+        metavar="PATH",
+        help="the SQLite history of every bench run (default: <out>/history.sqlite)",
+    )
+    if writes:
+        p.add_argument(
+            "--no-history",
+            action="store_true",
+            help="do not append this run to the history (one-off measurements)",
+        )
+
+
+def history_of(args: argparse.Namespace) -> Path:
+    """--history, else history.sqlite beside the runs in --out."""
+    return args.history or default_history_path(args.out)
+
+
+def add_config(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--config", type=Path, metavar="TOML", help=what)
+
+
+def add_quick_overrides(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("quick runs (override the config)")
+    g.add_argument("--epochs", type=positive_int, help="baseline training epochs")
+    g.add_argument("--train-limit", type=nonneg_int, help="use the first N training samples")
+    g.add_argument("--test-limit", type=nonneg_int, help="use the first N test samples")
+
+
+def config_with_overrides(args: argparse.Namespace, default: Path | None = None):
+    """The pipeline config of --config (or ``default``) with --epochs / --*-limit applied."""
+    config = api.load_config(args.config or default)
+    return config.with_overrides(
+        train_limit=args.train_limit, test_limit=args.test_limit, epochs=args.epochs
+    )
+
+
+def add_measurement(p: argparse.ArgumentParser) -> None:
+    """Targets, how to measure, and the per-kind target options (bench and run)."""
     g = p.add_argument_group("measurement (defaults from the pipeline config's [bench])")
     g.add_argument(
         "--target",
@@ -239,6 +228,11 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         "--cooldown-s", type=nonneg_float, metavar="S",
         help="wait S seconds between models so each starts from a cooler chip (default 0)",
     )
+    g.add_argument(
+        "--flow", choices=sorted(FLOWS),
+        help="how models are measured: runner (edgebench's runner.py, where Python runs; the "
+        "default for local and ssh://) or benchmark_model (TFLite's tool; the default for adb://)",
+    )
     s = p.add_argument_group("SSH targets (ssh://[user@]host[:port], via your OpenSSH client)")
     s.add_argument(
         "--python", metavar="CMD",
@@ -254,11 +248,12 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         "--ssh-option", dest="ssh_options", action="append", default=[], metavar="KEY=VALUE",
         help="an extra ssh -o option, e.g. IdentityFile=~/.ssh/pi_ed25519; repeatable",
     )
-    a = p.add_argument_group("Android targets (adb://SERIAL, or adb:// for the one phone)")
+    a = p.add_argument_group("Android targets (adb://SERIAL, or adb:// for the one phone) and "
+                             "the benchmark_model flow")
     a.add_argument("--adb", metavar="PATH", help="the adb client to use (default: adb on PATH)")
     a.add_argument(
         "--benchmark-binary", type=Path, metavar="PATH",
-        help="TFLite's benchmark_model built for the phone (bazel build -c opt "
+        help="TFLite's benchmark_model built for the device (bazel build -c opt "
         "--config=android_arm64 //tensorflow/lite/tools/benchmark:benchmark_model)",
     )
     a.add_argument(
@@ -267,379 +262,39 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def settings_from_args(base, args: argparse.Namespace):
-    """Command-line values override the config's [bench] section."""
-    changes = {
-        k: getattr(args, k)
-        for k in (
-            "runs", "warmup", "threads", "xnnpack", "timeout_s", "eval_limit", "cooldown_s",
-            "repeats",
-        )
-        if getattr(args, k, None) is not None
+def bench_settings(args: argparse.Namespace, base: BenchSettings) -> BenchSettings:
+    """The config's [bench] with what the command line sets."""
+    given = {
+        "runs": args.runs, "warmup": args.warmup, "threads": args.threads,
+        "xnnpack": args.xnnpack, "timeout_s": args.timeout_s, "eval_limit": args.eval_limit,
+        "cooldown_s": args.cooldown_s, "repeats": args.repeats, "flow": args.flow,
+        "taskset": args.taskset,
+        "benchmark_binary": str(args.benchmark_binary) if args.benchmark_binary else None,
     }
-    return replace(base, **changes)
+    return replace(base, **{k: v for k, v in given.items() if v is not None})
 
 
-def target_options_from_args(args: argparse.Namespace, targets: Sequence[str]) -> dict:
-    """Per-address keyword options for each target, from the command line."""
+def target_options(args: argparse.Namespace, targets: Sequence[str]) -> dict[str, dict]:
+    """Per-address keyword options for each target's transport."""
     options: dict[str, dict] = {}
     for address in targets:
-        scheme = address.split("://", 1)[0]
         opts: dict = {}
-        if scheme == "ssh":
-            if getattr(args, "python", None):
-                opts["python"] = args.python
-            if getattr(args, "accept_new_host_key", False):
+        if address.startswith("ssh://"):
+            opts.update(
+                {k: v for k, v in (("python", args.python), ("ssh_config", args.ssh_config))
+                 if v is not None}
+            )
+            if args.accept_new_host_key:
                 opts["accept_new_host_key"] = True
-            if getattr(args, "ssh_config", None):
-                opts["ssh_config"] = args.ssh_config
-            if getattr(args, "ssh_options", None):
+            if args.ssh_options:
                 opts["ssh_options"] = tuple(args.ssh_options)
-        elif scheme == "adb":
-            if getattr(args, "adb", None):
-                opts["adb"] = args.adb
-            if getattr(args, "benchmark_binary", None):
-                opts["benchmark_binary"] = args.benchmark_binary
-            if getattr(args, "taskset", None):
-                opts["taskset"] = args.taskset
+        elif address.startswith("adb://") and args.adb:
+            opts["adb"] = args.adb
         options[address] = opts
     return options
 
 
-# --------------------------------------------------------------------------- build
-
-
-def cmd_build(args: argparse.Namespace) -> int:
-    manifest = do_build(args)
-    print(f"manifest: {manifest}")
-    return EXIT_OK
-
-
-def do_build(args: argparse.Namespace) -> Path:
-    config = load_config(args.config)
-    config = apply_build_overrides(config, args)
-    from edgebench.build.pipeline import build_pipeline
-
-    run_dir = resolve_run_dir(args.out, args.run)
-    if (run_dir / "manifest.json").exists():
-        raise EdgebenchError(
-            f"{run_dir} already holds a build; choose another --run name or delete that folder"
-        )
-    t0 = time.monotonic()
-    fresh = not run_dir.exists()
-    try:
-        manifest = build_pipeline(config, run_dir, model_path=args.model, progress=log)
-    except BaseException:
-        if fresh and run_dir.exists():  # a build that failed leaves no half-made run folder
-            import shutil
-
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    point_latest(args.out, run_dir)
-    log(f"build: done in {time.monotonic() - t0:.1f} s -> {run_dir}")
-    return manifest
-
-
-def apply_build_overrides(config, args: argparse.Namespace):
-    """--epochs / --train-limit / --test-limit replace the config's values for this run."""
-    data, train = config.data, config.train
-    if args.train_limit is not None:
-        data = replace(data, train_limit=args.train_limit)
-    if args.test_limit is not None:
-        data = replace(data, test_limit=args.test_limit)
-    if args.epochs is not None:
-        train = replace(train, epochs=args.epochs)
-    return replace(config, data=data, train=train)
-
-
-def add_build_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--config",
-        type=Path,
-        help="pipeline TOML (default: models/pipeline.toml shipped with edgebench)",
-    )
-    p.add_argument(
-        "--model",
-        type=Path,
-        help="your own trained Keras model (.keras or .h5) to use as the dense baseline",
-    )
-    p.add_argument("--run", help="name of the run folder under --out (default: UTC timestamp)")
-    g = p.add_argument_group("quick runs (override the config)")
-    g.add_argument("--epochs", type=positive_int, help="baseline training epochs")
-    g.add_argument("--train-limit", type=nonneg_int, help="use the first N training samples")
-    g.add_argument("--test-limit", type=nonneg_int, help="use the first N test samples")
-    add_out(p)
-
-
-# --------------------------------------------------------------------------- bench
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    results = do_bench(args, args.inputs)
-    from edgebench.bench.summary import format_summary
-
-    print(format_summary(results))
-    return bench_exit_status(results)
-
-
-def do_bench(args: argparse.Namespace, inputs: Sequence[Path], run: str | None = None):
-    from edgebench.bench.orchestrate import bench, plan_from_inputs
-
-    config = load_config(args.config) if args.config else None
-    from edgebench.records import BenchSettings
-
-    settings = settings_from_args(config.bench if config else BenchSettings(), args)
-    targets = args.targets or (list(config.targets) if config else ["local"])
-    targets = list(dict.fromkeys(targets))  # the same address twice would race for one file
-    check_history(args)
-    plan = plan_from_inputs(inputs, run_id=run or getattr(args, "run", None))
-    run_dir = args.out / plan.run_id
-    log(f"bench: {len(plan.items)} models on {', '.join(targets)} -> {run_dir}")
-    options = target_options_from_args(args, targets)
-    from edgebench.bench.progress import Progress
-
-    with Progress() as progress:
-        results = bench(plan, run_dir, settings, targets, progress=progress, target_options=options)
-    point_latest(args.out, run_dir)
-    if results and not getattr(args, "no_history", False):
-        from edgebench.bench.history import append_results
-
-        append_results(history_path(args), results)
-        log(f"bench: appended to history {history_path(args)}")
-    for res in results:
-        if res.error:  # one line for the target, not one per model it never ran
-            about = res.error if res.error.startswith(res.target) else f"{res.target}: {res.error}"
-            log(f"edgebench: error: {about}")
-        for rec in res.records:
-            if not rec.ok and rec.extra.get("error_kind") != "not_run":
-                log(f"edgebench: {res.target} {rec.variant}: {rec.error}")
-    return results
-
-
-def bench_exit_status(results) -> int:
-    """2 when an input was bad or a target failed (the user can fix it), 1 when a model
-    failed or was incompatible, else 0."""
-    kinds = [r.extra.get("error_kind") for res in results for r in res.records if not r.ok]
-    if any(k in ("input", "target") for k in kinds) or any(res.error for res in results):
-        return EXIT_USAGE
-    return EXIT_FAILED if kinds else EXIT_OK
-
-
-def add_bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "inputs",
-        nargs="+",
-        type=Path,
-        metavar="INPUT",
-        help="a manifest.json (or its run folder) from edgebench build, or .tflite files",
-    )
-    p.add_argument("--config", type=Path, help="take [bench] settings and targets from this TOML")
-    p.add_argument("--run", help="run folder name for loose .tflite inputs (default: timestamp)")
-    add_bench_options(p)
-    add_out(p)
-    add_history_arg(p, writes=True)
-
-
-# --------------------------------------------------------------------------- gate
-
-
-def cmd_gate(args: argparse.Namespace) -> int:
-    return do_gate(args, args.results)
-
-
-def do_gate(args: argparse.Namespace, inputs: Sequence[Path], brief: bool = False) -> int:
-    from edgebench.bench.gate import evaluate, format_report, load_budgets, write_junit
-    from edgebench.records import Results
-
-    paths = results_paths(inputs or [args.out / "latest"])
-    budgets_path = args.budgets or budgets_from_config(args)
-    budgets = load_budgets(budgets_path)
-    results = [Results.load(p) for p in paths]
-    against = getattr(args, "against", None)
-    base = None
-    if against:
-        from edgebench.bench.compare import load_ref
-
-        base = load_ref(history_path(args), against)
-    elif budgets.regressions:
-        log(f"gate: {len(budgets.regressions)} regression rules skipped; pass --against BASE")
-    report = evaluate(
-        budgets,
-        results,
-        against=base,
-        alpha=getattr(args, "alpha", None),
-        require_compatible=getattr(args, "require_compatible", None) or (),
-    )
-    print(format_report(report, failures_only=brief))
-    if args.junit:
-        write_junit(report, args.junit)
-        log(f"gate: JUnit XML -> {args.junit}")
-    return EXIT_OK if report.passed else EXIT_FAILED
-
-
-def budgets_from_config(args: argparse.Namespace) -> Path:
-    config = load_config(getattr(args, "config", None))
-    if config.budgets is None:
-        raise EdgebenchError("no budgets file: pass --budgets PATH or set [gate] budgets")
-    return config.budgets
-
-
-def results_paths(inputs: Sequence[Path]) -> list[Path]:
-    """Results files from explicit paths or run folders (every results-*.json inside)."""
-    paths: list[Path] = []
-    for p in inputs:
-        p = Path(p)
-        if p.is_dir():
-            found = sorted(p.glob("results-*.json"))
-            if not found:
-                raise EdgebenchError(f"{p} holds no results-*.json; run edgebench bench first")
-            paths.extend(found)
-        elif p.is_file():
-            paths.append(p)
-        else:
-            raise EdgebenchError(f"{p} does not exist; give a results file or a run folder")
-    return paths
-
-
-def add_gate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "results",
-        nargs="*",
-        type=Path,
-        metavar="RESULTS",
-        help="results-<target>.json files or run folders (default: <out>/latest)",
-    )
-    p.add_argument(
-        "--budgets",
-        type=Path,
-        help="budgets TOML (default: [gate] budgets of the pipeline config)",
-    )
-    p.add_argument("--config", type=Path, help="pipeline TOML whose [gate] names the budgets")
-    p.add_argument("--junit", type=Path, metavar="PATH", help="also write JUnit XML for CI")
-    add_require_compatible(p)
-    p.add_argument(
-        "--against",
-        metavar="BASE",
-        help="also apply the regression rules (max_latency_regression, max_zip_growth_bytes, "
-        "max_accuracy_drop_vs_base, max_peak_rss_growth) against BASE: a run id from "
-        "edgebench history, latest~N, a results file or a run folder",
-    )
-    p.add_argument(
-        "--alpha",
-        type=probability,
-        help="Mann-Whitney U p-value below which a latency change is real (default 0.01)",
-    )
-    add_out(p)
-    add_history_arg(p)
-
-
-def add_require_compatible(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--require-compatible",
-        action="append",
-        type=target_address,
-        metavar="TARGET",
-        help="fail unless every variant benched on TARGET loads with its runtime (no "
-        "'incompatible' record); repeatable. Per variant glob: require_compatible in budgets",
-    )
-
-
-# --------------------------------------------------------------------------- run
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    t0 = time.monotonic()
-    from edgebench.bench.gate import load_budgets
-
-    # Every input the gate and the history need is checked before minutes of training.
-    load_budgets(args.budgets or budgets_from_config(args))
-    check_history(args)
-    manifest = do_build(args)
-    results = do_bench(args, [manifest])
-    from edgebench.bench.summary import format_summary
-
-    print(format_summary(results))
-    print()
-    status = do_gate(args, [manifest.parent], brief=True)  # every check: edgebench gate
-    print(f"run: {manifest.parent} in {time.monotonic() - t0:.1f} s")
-    return max(status, bench_exit_status(results))
-
-
-def add_run_args(p: argparse.ArgumentParser) -> None:
-    add_build_args(p)
-    add_bench_options(p)
-    p.add_argument("--budgets", type=Path, help="budgets TOML (default: [gate] of the config)")
-    p.add_argument("--junit", type=Path, metavar="PATH", help="also write the gate's JUnit XML")
-    add_require_compatible(p)
-    add_history_arg(p, writes=True)
-
-
-# --------------------------------------------------------------------------- history
-
-
-def cmd_history(args: argparse.Namespace) -> int:
-    from edgebench.bench.history import open_history
-    from edgebench.bench.summary import format_table
-
-    path = history_path(args)
-    if args.add:
-        from edgebench.bench.compare import load_results_paths
-        from edgebench.bench.history import append_results
-
-        for item in args.add:
-            append_results(path, load_results_paths(item))
-            log(f"history: added {item}")
-    with open_history(path, create=False) as h:
-        rows = h.runs(args.target, args.variant, args.since, args.until, limit=args.limit)
-    table = [
-        (f"#{r.bench}", r.run_id, r.target, r.created_at, f"{r.n_ok}/{r.n_records}",
-         (r.git_commit or "—")[:10], (r.config_sha256 or "—")[:12], r.device_name)
-        for r in rows
-    ]
-    header = ("bench", "run", "target", "created_at", "ok", "commit", "config", "device")
-    print(format_table(table, header) if table else "history: no runs match")
-    return EXIT_OK
-
-
-def add_history_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", help="only runs on this target address, e.g. local")
-    p.add_argument("--variant", help="only runs that measured this variant, e.g. pruned/int8")
-    p.add_argument("--since", type=iso_date, metavar="DATE", help="runs on or after DATE")
-    p.add_argument("--until", type=iso_date, metavar="DATE", help="runs up to DATE (inclusive)")
-    p.add_argument("--limit", type=positive_int, metavar="N", help="the newest N runs only")
-    p.add_argument(
-        "--add",
-        action="append",
-        type=Path,
-        metavar="RESULTS",
-        help="first import a results-<target>.json or run folder (e.g. benched --no-history)",
-    )
-    add_out(p)
-    add_history_arg(p)
-
-
-# --------------------------------------------------------------------------- compare
-
-
-def compare_settings(args: argparse.Namespace):
-    from edgebench.bench.compare import CompareSettings
-
-    return CompareSettings(args.alpha, args.min_effect, args.min_memory_effect)
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from edgebench.bench.compare import comparisons_for, format_comparison
-
-    comparisons = comparisons_for(
-        history_path(args), args.base, args.current, args.target, compare_settings(args)
-    )
-    print("\n\n".join(format_comparison(c) for c in comparisons))
-    return EXIT_OK
-
-
 def add_compare_options(p: argparse.ArgumentParser) -> None:
-    from edgebench.bench.compare import CompareSettings
-
     d = CompareSettings()
     g = p.add_argument_group("when is a change real")
     g.add_argument(
@@ -667,6 +322,245 @@ def add_compare_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def compare_settings(args: argparse.Namespace) -> CompareSettings:
+    return CompareSettings(args.alpha, args.min_effect, args.min_memory_effect)
+
+
+def add_require_compatible(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--require-compatible",
+        action="append",
+        default=[],
+        type=target_address,
+        metavar="TARGET",
+        help="fail unless every variant benched on TARGET loads with its runtime (no "
+        "'incompatible' record); repeatable. Per variant glob: require_compatible in budgets",
+    )
+
+
+# --------------------------------------------------------------------------- build
+
+
+def add_build_args(p: argparse.ArgumentParser) -> None:
+    add_config(p, "pipeline TOML (default: the models/pipeline.toml shipped with edgebench)")
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="your own trained Keras model (.keras or .h5) to use as the dense baseline",
+    )
+    p.add_argument("--run", help="name of the run folder under --out (default: UTC timestamp)")
+    add_quick_overrides(p)
+    add_out(p)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    manifest = api.build_models(
+        config_with_overrides(args), out=args.out, run=args.run, model=args.model, progress=log
+    )
+    print(f"manifest: {manifest.path}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- bench
+
+
+def add_bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="a manifest.json (or its run folder) from edgebench build, or .tflite files",
+    )
+    add_config(p, "take [bench] settings and targets from this pipeline TOML")
+    p.add_argument("--run", help="run folder name for loose .tflite inputs (default: timestamp)")
+    add_measurement(p)
+    add_out(p)
+    add_history(p, writes=True)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    config = api.load_config(args.config) if args.config else None
+    settings = bench_settings(args, config.bench if config else BenchSettings())
+    targets = args.targets or (list(config.targets) if config else ["local"])
+    results = bench_with_progress(args, args.inputs, targets, settings, args.run)
+    print(format_summary(results))
+    return bench_exit_status(results)
+
+
+def bench_with_progress(
+    args: argparse.Namespace,
+    models: object,
+    targets: Sequence[str],
+    settings: BenchSettings,
+    run: str | None,
+) -> list[Results]:
+    """api.bench_models with the live progress line, then one stderr line per failure."""
+    targets = list(dict.fromkeys(targets))  # the same address twice would race for one file
+    with Progress() as progress:
+        results = api.bench_models(
+            models, targets, settings, out=args.out, run=run, history=history_of(args),
+            record_history=not args.no_history, target_options=target_options(args, targets),
+            progress=progress,
+        )
+    say_failures(results)
+    return results
+
+
+def say_failures(results: Sequence[Results]) -> None:
+    """One stderr line per target that failed as a whole, and per model that failed."""
+    for res in results:
+        if res.error:  # one line for the target, not one per model it never ran
+            about = res.error if res.error.startswith(res.target) else f"{res.target}: {res.error}"
+            log(f"edgebench: error: {about}")
+        for rec in res.records:
+            if not rec.ok and rec.extra.get("error_kind") != "not_run":
+                log(f"edgebench: {res.target} {rec.variant}: {rec.error}")
+
+
+def bench_exit_status(results: Sequence[Results]) -> int:
+    """2 when an input was bad or a target failed (the user can fix it), 1 when a model
+    failed or was incompatible, else 0."""
+    kinds = [r.extra.get("error_kind") for res in results for r in res.records if not r.ok]
+    if any(k in ("input", "target") for k in kinds) or any(res.error for res in results):
+        return EXIT_USAGE
+    return EXIT_FAILED if kinds else EXIT_OK
+
+
+# --------------------------------------------------------------------------- gate
+
+
+def add_gate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "results",
+        nargs="*",
+        type=Path,
+        metavar="RESULTS",
+        help="results-<target>.json files or run folders (default: <out>/latest)",
+    )
+    add_budgets(p)
+    add_config(p, "pipeline TOML whose [gate] names the budgets")
+    add_require_compatible(p)
+    p.add_argument(
+        "--against",
+        metavar="BASE",
+        help="also apply the regression rules (max_latency_regression, max_zip_growth_bytes, "
+        "max_accuracy_drop_vs_base, max_peak_rss_growth) against BASE: a run id from "
+        "edgebench history, latest~N, a results file or a run folder",
+    )
+    p.add_argument(
+        "--alpha",
+        type=probability,
+        help="Mann-Whitney U p-value below which a latency change is real (default 0.01)",
+    )
+    add_out(p)
+    add_history(p)
+
+
+def add_budgets(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--budgets", type=Path, metavar="TOML",
+        help="budgets TOML (default: [gate] budgets of the pipeline config)",
+    )
+    p.add_argument("--junit", type=Path, metavar="PATH", help="also write JUnit XML for CI")
+
+
+def budgets_path(args: argparse.Namespace) -> Path:
+    return args.budgets or api.budgets_of(api.load_config(args.config))
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    budgets = api.load_budgets(budgets_path(args))
+    results = args.results or [args.out / "latest"]
+    if args.against is None and budgets.regressions:
+        log(f"gate: {len(budgets.regressions)} regression rules skipped; pass --against BASE")
+    report = api.gate(
+        results, budgets, against=args.against, require_compatible=args.require_compatible,
+        alpha=args.alpha, history=history_of(args),
+    )
+    return print_gate(report, args.junit, brief=False)
+
+
+def print_gate(report: GateReport, junit: Path | None, brief: bool) -> int:
+    print(format_report(report, failures_only=brief))
+    if junit:
+        write_junit(report, junit)
+        log(f"gate: JUnit XML -> {junit}")
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+# --------------------------------------------------------------------------- run
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    add_build_args(p)
+    add_measurement(p)
+    add_budgets(p)
+    add_require_compatible(p)
+    add_history(p, writes=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    t0 = time.monotonic()
+    config = config_with_overrides(args)
+    targets = list(dict.fromkeys(args.targets or config.targets))
+    with Progress() as progress:
+        outcome = api.run(
+            config, out=args.out, run=args.run, model=args.model, budgets=args.budgets,
+            targets=targets, settings=bench_settings(args, config.bench),
+            history=history_of(args), record_history=not args.no_history,
+            require_compatible=args.require_compatible,
+            target_options=target_options(args, targets), progress=progress,
+        )
+    say_failures(outcome.results)
+    print(format_summary(outcome.results))
+    print()
+    status = print_gate(outcome.gate, args.junit, brief=True)  # every check: edgebench gate
+    print(f"run: {outcome.manifest.folder} in {time.monotonic() - t0:.1f} s")
+    return max(status, bench_exit_status(outcome.results))
+
+
+# --------------------------------------------------------------------------- history
+
+
+def add_history_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", help="only runs on this target address, e.g. local")
+    p.add_argument("--variant", help="only runs that measured this variant, e.g. pruned/int8")
+    p.add_argument("--since", type=iso_date, metavar="DATE", help="runs on or after DATE")
+    p.add_argument("--until", type=iso_date, metavar="DATE", help="runs up to DATE (inclusive)")
+    p.add_argument("--limit", type=positive_int, metavar="N", help="the newest N runs only")
+    p.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="RESULTS",
+        help="first import a results-<target>.json or run folder (e.g. benched --no-history)",
+    )
+    add_out(p)
+    add_history(p)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    path = history_of(args)
+    for item in args.add:
+        api.add_to_history(item, history=path)
+        log(f"history: added {item}")
+    rows = api.history(target=args.target, variant=args.variant, since=args.since,
+                    until=args.until, limit=args.limit, history=path)
+    table = [
+        (f"#{r.bench}", r.run_id, r.target, r.created_at, f"{r.n_ok}/{r.n_records}",
+         (r.git_commit or "—")[:10], (r.config_sha256 or "—")[:12], r.device_name)
+        for r in rows
+    ]
+    header = ("bench", "run", "target", "created_at", "ok", "commit", "config", "device")
+    print(format_table(table, header) if table else "history: no runs match")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- compare
+
+
 def add_compare_args(p: argparse.ArgumentParser) -> None:
     refs = ("a run id or #N from edgebench history, latest, latest~N, a results-<target>.json "
             "or a run folder")
@@ -676,24 +570,19 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", help="compare only this target")
     add_compare_options(p)
     add_out(p)
-    add_history_arg(p)
+    add_history(p)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    comparisons = api.compare_history(
+        args.base, args.current, target=args.target, history=history_of(args),
+        settings=compare_settings(args),
+    )
+    print("\n\n".join(format_comparison(c) for c in comparisons))
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------- report
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from edgebench.bench.report import make_report
-
-    data, md = make_report(
-        history_path(args), args.run, args.target, args.last, compare_settings(args),
-        args.out, args.markdown,
-    )
-    print(f"report: {args.out}")
-    print(f"report: {md}")
-    n = len(data.regressions)
-    log(f"report: {n} regression(s) since the previous run" if n else "report: no regressions")
-    return EXIT_OK
 
 
 def add_report_args(p: argparse.ArgumentParser) -> None:
@@ -706,7 +595,7 @@ def add_report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
         type=Path,
-        default=Path("out/report.html"),
+        default=api.DEFAULT_OUT / "report.html",
         metavar="PATH",
         help="the HTML file to write (default: out/report.html)",
     )
@@ -725,60 +614,32 @@ def add_report_args(p: argparse.ArgumentParser) -> None:
         help="trends over the last N runs of each target and device (default: 20)",
     )
     add_compare_options(p)
-    add_history_arg(p)
+    p.add_argument(
+        "--history",
+        type=Path,
+        metavar="PATH",
+        help="the SQLite history of every bench run (default: out/history.sqlite)",
+    )
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    files = api.report(
+        args.run, out=args.out, markdown=args.markdown, target=args.target, last=args.last,
+        settings=compare_settings(args),
+        history=args.history or default_history_path(api.DEFAULT_OUT),
+    )
+    print(f"report: {files.html}")
+    print(f"report: {files.markdown}")
+    n = len(files.data.regressions)
+    log(f"report: {n} regression(s) since the previous run" if n else "report: no regressions")
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------- sweep
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
-    outcome = do_sweep(args)
-    print(f"manifest: {outcome.manifest}")
-    if outcome.chosen is None:
-        print("chosen: none (no variant reached the accuracy floor)")
-        return EXIT_FAILED
-    print(f"chosen: {outcome.manifest.parent / outcome.chosen}")
-    return EXIT_OK
-
-
-def do_sweep(args: argparse.Namespace) -> SweepOutcome:
-    """Run the [sweep] of --config (default models/sweep.toml) into <out>/<run>."""
-    from edgebench.build.config import default_sweep_path
-
-    config = load_config(args.config or default_sweep_path())
-    config = apply_build_overrides(config, args)
-    if args.workers is not None and config.sweep is not None:
-        config = replace(config, sweep=replace(config.sweep, workers=args.workers))
-    from edgebench.build.sweep import run_sweep
-
-    run_dir = resolve_run_dir(args.out, args.run)
-    if (run_dir / "manifest.json").exists():
-        raise EdgebenchError(
-            f"{run_dir} already holds a build; choose another --run name or delete that folder"
-        )
-    cache_root = args.cache or args.out / (config.sweep.cache_dir if config.sweep else "cache")
-    t0 = time.monotonic()
-    outcome = run_sweep(config, run_dir, cache_root, ray_address=args.ray, progress=log)
-    point_latest(args.out, run_dir)
-    log(f"sweep: done in {time.monotonic() - t0:.1f} s -> {run_dir}")
-    return outcome
-
-
-def ray_address(text: str) -> str:
-    host, _, port = text.removeprefix("ray://").rpartition(":")
-    if text == "auto" or (host and port.isdigit()):
-        return text
-    raise argparse.ArgumentTypeError(
-        f"{text!r} is not a Ray address; use HOST:PORT (e.g. 127.0.0.1:6379) or auto"
-    )
-
-
 def add_sweep_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--config",
-        type=Path,
-        help="pipeline TOML with a [sweep] section (default: models/sweep.toml)",
-    )
+    add_config(p, "pipeline TOML with a [sweep] section (default: models/sweep.toml)")
     p.add_argument("--run", help="name of the run folder under --out (default: UTC timestamp)")
     p.add_argument(
         "--ray",
@@ -793,12 +654,22 @@ def add_sweep_args(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="trained-artifact cache (default: <out>/<[sweep] cache_dir>)",
     )
-    g = p.add_argument_group("quick runs (override the config)")
-    g.add_argument("--epochs", type=positive_int, help="baseline training epochs")
-    g.add_argument("--train-limit", type=nonneg_int, help="use the first N training samples")
-    g.add_argument("--test-limit", type=nonneg_int, help="use the first N test samples")
-    p.set_defaults(model=None)
+    add_quick_overrides(p)
     add_out(p)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    config = config_with_overrides(args, default=api.default_sweep_path())
+    outcome = api.sweep(
+        config, out=args.out, run=args.run, cache=args.cache, ray=args.ray,
+        workers=args.workers, progress=log,
+    )
+    print(f"manifest: {outcome.manifest.path}")
+    if outcome.chosen is None:
+        print("chosen: none (no variant reached the accuracy floor)")
+        return EXIT_FAILED
+    print(f"chosen: {outcome.chosen}")
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------- wiring
@@ -819,7 +690,8 @@ COMMANDS: list[Command] = [
         "train, prune and convert models; write a manifest",
         "Train the dense baseline (or take yours with --model), prune it with every recipe of "
         "the pipeline config, convert each to TFLite variants, and write "
-        "<out>/<run>/manifest.json with zip bytes, sparsity, operators and host accuracy.",
+        "<out>/<run>/manifest.json with zip bytes, sparsity, operators and host accuracy. "
+        "Example: edgebench build --epochs 1 --train-limit 5000",
         add_build_args,
         cmd_build,
     ),
@@ -828,7 +700,8 @@ COMMANDS: list[Command] = [
         "measure models on targets; write results-<target>.json",
         "Run each model in its own process on each target: load/allocate time, first "
         "inference, timed invoke() percentiles, resident memory and top-1 accuracy when the "
-        "manifest has labels. Example: edgebench bench out/latest/manifest.json",
+        "manifest has labels. Example: edgebench bench out/latest/manifest.json "
+        "--target ssh://pi@raspberrypi.local",
         add_bench_args,
         cmd_bench,
     ),
@@ -857,7 +730,8 @@ COMMANDS: list[Command] = [
     Command(
         "run",
         "build, bench and gate in one go (the main job)",
-        "The main job: build -> bench -> gate on the pipeline config, then one summary table.",
+        "The main job: build -> bench -> gate on the pipeline config, then one summary table. "
+        "Exit 0 when every budget holds, 1 when one is broken, 2 on bad input.",
         add_run_args,
         cmd_run,
     ),
@@ -900,8 +774,10 @@ def make_parser() -> argparse.ArgumentParser:
         prog="edgebench",
         description="Prune and quantise Keras models into TFLite variants, measure them where "
         "they ship, and gate them against budgets.",
-        epilog="Each subcommand has --help. Bad input exits with status 2 and one line.",
+        epilog="Each subcommand has --help. Bad input exits with status 2 and one line. "
+        "Python API: import edgebench (build_models, bench_models, gate, compare, report).",
     )
+    parser.add_argument("--version", action="version", version=f"edgebench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for c in COMMANDS:
         p = sub.add_parser(c.name, help=c.help, description=c.description)

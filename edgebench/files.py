@@ -88,3 +88,15 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
+
+
+def point_latest(out: Path, run_dir: Path) -> None:
+    """Keep ``<out>/latest`` pointing at the newest run folder (an atomic symlink swap)."""
+    link = Path(out) / "latest"
+    tmp = Path(out) / f".latest.{os.getpid()}"
+    try:
+        tmp.unlink(missing_ok=True)
+        os.symlink(Path(run_dir).resolve(), tmp)
+        os.replace(tmp, link)
+    except OSError:
+        tmp.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from edgebench.errors import SchemaError
 from edgebench.files import write_json_atomic
 
 MANIFEST_SCHEMA_VERSION = 1
+_NOT_SAVED = {"not_saved": True}  # dataclass field metadata: kept in memory, not in the file
 RESULTS_SCHEMA_VERSION = 1
 
 
@@ -196,6 +197,8 @@ class Manifest:
     # search itself: floor, every trial, the Pareto front, wall times.
     chosen: str | None = None
     sweep: dict[str, Any] | None = None
+    #: where this manifest was loaded from or saved to; not part of the file
+    path: Path | None = field(default=None, compare=False, repr=False, metadata=_NOT_SAVED)
 
     def artifact(self, name: str) -> Artifact:
         for a in self.artifacts:
@@ -207,14 +210,27 @@ class Manifest:
     def tflite_artifacts(self) -> list[Artifact]:
         return [a for a in self.artifacts if a.is_tflite]
 
-    def save(self, path: Path) -> None:
+    @property
+    def folder(self) -> Path:
+        """The run folder the artifacts' paths are relative to."""
+        if self.path is None:
+            raise ValueError(f"manifest {self.run_id} was neither loaded nor saved; no folder")
+        return self.path.parent
+
+    def save(self, path: Path) -> Manifest:
+        """Write the manifest atomically; returns it with :attr:`path` set."""
         write_json_atomic(path, to_dict(self))
+        return dataclasses.replace(self, path=Path(path).resolve())
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
+        """A manifest.json, or the run folder that holds one."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "manifest.json"
         data = _read_versioned(path, "manifest", MANIFEST_SCHEMA_VERSION, _MANIFEST_UPGRADES)
         _require_kind(path, data, "manifest")
-        return from_dict(cls, data)
+        return dataclasses.replace(from_dict(cls, data), path=path.resolve())
 
 
 # --------------------------------------------------------------------------- results
@@ -276,7 +292,7 @@ class Record:
 
 @dataclass(frozen=True)
 class BenchSettings:
-    """How the runner was asked to measure."""
+    """How models were asked to be measured (by the runner, or by benchmark_model)."""
 
     runs: int = 100
     warmup: int = 10
@@ -287,6 +303,10 @@ class BenchSettings:
     eval_limit: int = 0  # 0 = the whole test set
     cooldown_s: float = 0.0  # pause between models, so each starts from a cooler SoC
     repeats: int = 1  # processes per model; latency compares the median of their medians
+    # How models are measured: "runner" or "benchmark_model"; None = the target kind's default.
+    flow: str | None = None
+    benchmark_binary: str | None = None  # the benchmark_model flow's binary (host path)
+    taskset: str | None = None  # hex CPU mask the benchmark_model flow pins itself to
 
 
 @dataclass(frozen=True)
@@ -332,7 +352,11 @@ _RESULTS_UPGRADES: dict[int, Callable[[dict], dict]] = {}
 def to_dict(obj: Any) -> Any:
     """A JSON-ready dict of a record dataclass (enums as their values, NaN as null)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {
+            f.name: to_dict(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if not f.metadata.get("not_saved")
+        }
     if isinstance(obj, Enum):
         return obj.value
     if isinstance(obj, dict):

@@ -11,6 +11,9 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+# The stand-in phone's fixtures (tests/adb_standin.py) serve every adb and benchmark_model test.
+pytest_plugins = ["adb_standin"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_PIPELINE = FIXTURES / "small_pipeline.toml"
 

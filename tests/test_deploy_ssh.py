@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from edgebench.bench.orchestrate import bench, plan_from_inputs
+from edgebench.bench.plan import plan_from_inputs
+from edgebench.bench.scheduler import bench_targets
 from edgebench.cli import main
 from edgebench.deploy import SshTarget, TargetError, TargetTimeout, TargetUnreachable
 from edgebench.deploy.ssh import parse_ssh_address
@@ -271,7 +272,7 @@ def test_no_python_on_the_device_is_one_line_and_leaves_nothing(sshd, tmp_path):
     plan = plan_from_inputs([FIX / "tiny_int8.tflite"], run_id="r")
     opts = {sshd.address: sshd.options(python="/opt/no/python3")}
     with pytest.raises(EdgebenchError, match="no /opt/no/python3 on the device.*--python"):
-        bench(plan, tmp_path, FAST, [sshd.address], lambda s: None, opts)
+        bench_targets(plan, tmp_path, FAST, [sshd.address], lambda s: None, opts)
     (path,) = tmp_path.glob("results-*.json")
     res = Results.load(path)
     assert "no /opt/no/python3" in res.error
@@ -287,7 +288,7 @@ def test_no_runtime_on_the_device_names_the_install(sshd, tmp_path):
     plan = plan_from_inputs([FIX / "tiny_int8.tflite"], run_id="r")
     opts = {sshd.address: sshd.options(python=str(bare / "bin" / "python"))}
     with pytest.raises(EdgebenchError, match="has no numpy and a TFLite runtime.*pip install"):
-        bench(plan, tmp_path / "run", FAST, [sshd.address], lambda s: None, opts)
+        bench_targets(plan, tmp_path / "run", FAST, [sshd.address], lambda s: None, opts)
     assert sshd.leftovers() == []
 
 
@@ -299,7 +300,7 @@ def test_bench_over_ssh_with_an_older_runtime(sshd, remote_python, tmp_path):
     plan = plan_from_inputs([odd, FIX / "tiny_dynamic.tflite", FIX / "tiny_int8.tflite"],
                             run_id="r")
     lines = []
-    (res,) = bench(plan, tmp_path / "run", FAST, [sshd.address], lines.append,
+    (res,) = bench_targets(plan, tmp_path / "run", FAST, [sshd.address], lines.append,
                    {sshd.address: sshd.options(python=remote_python)})
     by = {r.variant: r for r in res.records}
     assert by["my model; 'v1'"].ok and by["tiny_int8"].ok

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
-from edgebench.bench.orchestrate import bench, plan_from_inputs
+from edgebench.bench.plan import plan_from_inputs
 from edgebench.bench.progress import Progress, is_live
+from edgebench.bench.scheduler import bench_targets
 from edgebench.records import BenchSettings
 from tests.history_helpers import TINY
 
@@ -47,7 +48,7 @@ def test_the_orchestrator_reports_each_model_as_it_starts(tmp_path):
     seen = []
     p.started = lambda target, i, n, variant: seen.append((target, i, n, variant))
     plan = plan_from_inputs(TINY[:2], run_id="p1")
-    bench(plan, tmp_path / "p1", BenchSettings(runs=5, warmup=1), ["local"], progress=p)
+    bench_targets(plan, tmp_path / "p1", BenchSettings(runs=5, warmup=1), ["local"], progress=p)
     assert seen == [("local", 1, 2, "tiny_float32"), ("local", 2, 2, "tiny_dynamic")]
     lines = buf.getvalue().splitlines()
     assert lines[0].startswith("[1/2] local tiny_float32: ok") and "elapsed" in lines[0]

@@ -5,7 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edgebench.bench.orchestrate import bench, plan_from_inputs
+from edgebench.bench.plan import plan_from_inputs
+from edgebench.bench.scheduler import bench_targets
 from edgebench.records import BenchSettings, Manifest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +67,7 @@ def test_a_broken_artifact_fails_alone(small_manifest, tmp_path):
     victim = copy / Manifest.load(small_manifest).artifact("scratch/float16").path
     victim.write_bytes(victim.read_bytes()[:2000])
     plan = plan_from_inputs([copy / "manifest.json"])
-    (res,) = bench(plan, tmp_path / "out", BenchSettings(runs=5, warmup=1, eval_limit=50),
+    (res,) = bench_targets(plan, tmp_path / "out", BenchSettings(runs=5, warmup=1, eval_limit=50),
                    progress=lambda s: None)
     by = {r.variant: r for r in res.records}
     assert by["scratch/float16"].status == "failed"

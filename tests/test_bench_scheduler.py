@@ -1,41 +1,23 @@
-"""The bench stage: one process per model, a failure costs only its own record."""
+"""Running a plan: one process per model, a failure costs only its own record, results
+after every model, Ctrl-C stops at once."""
 
 import sys
 from pathlib import Path
 
 import pytest
 
-from edgebench.bench import orchestrate
-from edgebench.bench.orchestrate import bench, plan_from_inputs
-from edgebench.errors import EdgebenchError
-from edgebench.files import zip_bytes
+from edgebench.bench.flows import runner_flow
+from edgebench.bench.plan import plan_from_inputs
+from edgebench.bench.scheduler import bench_targets
 from edgebench.records import BenchSettings, Results
 
 FIX = Path(__file__).parent / "fixtures"
 FAST = BenchSettings(runs=10, warmup=1, timeout_s=60)
 
 
-def test_plan_from_loose_tflite_files():
-    plan = plan_from_inputs([FIX / "tiny_float32.tflite", FIX / "tiny_int8.tflite"], run_id="r")
-    assert [i.variant for i in plan.items] == ["tiny_float32", "tiny_int8"]
-    assert plan.eval_data is None and all(not i.labelled for i in plan.items)
-    assert plan.items[0].zip_bytes == zip_bytes(FIX / "tiny_float32.tflite")
-    assert 0 < plan.items[0].zip_bytes < plan.items[0].file_bytes
-
-
-def test_same_stem_twice_gets_two_names(tmp_path):
-    a = tmp_path / "a" / "m.tflite"
-    b = tmp_path / "b" / "m.tflite"
-    for p in (a, b):
-        p.parent.mkdir()
-        p.write_bytes((FIX / "tiny_int8.tflite").read_bytes())
-    plan = plan_from_inputs([a, b], run_id="r")
-    assert [i.variant for i in plan.items] == ["m", "m-2"]
-
-
 def test_unlabelled_models_get_latency_memory_and_null_accuracy(tmp_path):
     plan = plan_from_inputs([FIX / "tiny_float32.tflite", FIX / "tiny_int8.tflite"], run_id="r")
-    (res,) = bench(plan, tmp_path, FAST, progress=lambda s: None)
+    (res,) = bench_targets(plan, tmp_path, FAST, progress=lambda s: None)
     assert [r.status for r in res.records] == ["ok", "ok"]
     for r in res.records:
         assert r.accuracy is None
@@ -52,7 +34,7 @@ def test_bad_files_fail_alone_and_the_rest_survive(tmp_path):
     empty = tmp_path / "empty.tflite"
     empty.touch()
     plan = plan_from_inputs(inputs + [empty], run_id="r")
-    (res,) = bench(plan, tmp_path, FAST, progress=lambda s: None)
+    (res,) = bench_targets(plan, tmp_path, FAST, progress=lambda s: None)
     by = {r.variant: r for r in res.records}
     assert by["tiny_int8"].ok
     assert "not a valid Flatbuffer" in by["truncated"].error
@@ -64,7 +46,7 @@ def test_bad_files_fail_alone_and_the_rest_survive(tmp_path):
 
 def test_crash_and_hang_cost_only_their_own_record(tmp_path, monkeypatch):
     """A model whose process crashes or hangs becomes a failed record; the others run."""
-    real = orchestrate.runner_argv
+    real = runner_flow.runner_argv
 
     def argv(python, runner, model, eval_path, s):
         if "crash" in Path(model).name:
@@ -73,7 +55,7 @@ def test_crash_and_hang_cost_only_their_own_record(tmp_path, monkeypatch):
             return [python, "-c", "import time; time.sleep(60)"]
         return real(python, runner, model, eval_path, s)
 
-    monkeypatch.setattr(orchestrate, "runner_argv", argv)
+    monkeypatch.setattr(runner_flow, "runner_argv", argv)
     files = []
     for name in ("crash", "ok", "hang"):
         p = tmp_path / f"{name}.tflite"
@@ -81,7 +63,7 @@ def test_crash_and_hang_cost_only_their_own_record(tmp_path, monkeypatch):
         files.append(p)
     plan = plan_from_inputs(files, run_id="r")
     settings = BenchSettings(runs=5, warmup=1, timeout_s=5)
-    (res,) = bench(plan, tmp_path / "run", settings, progress=lambda s: None)
+    (res,) = bench_targets(plan, tmp_path / "run", settings, progress=lambda s: None)
     by = {r.variant: r for r in res.records}
     assert by["ok"].ok
     assert by["crash"].status == "failed" and "status -6" in by["crash"].error
@@ -102,30 +84,15 @@ def test_results_are_written_after_each_model(tmp_path, monkeypatch):
 
     plan = plan_from_inputs([FIX / "tiny_float32.tflite", FIX / "tiny_int8.tflite"], run_id="r")
     with pytest.raises(KeyboardInterrupt):
-        bench(plan, tmp_path, FAST, progress=progress)
+        bench_targets(plan, tmp_path, FAST, progress=progress)
     saved = Results.load(tmp_path / "results-local.json")
     assert [r.variant for r in saved.records] == ["tiny_float32"]
 
 
-def test_no_inputs_is_a_user_error():
-    with pytest.raises(EdgebenchError, match="give a manifest"):
-        plan_from_inputs([])
-
-
-def test_runner_argv_is_a_list_with_every_setting():
-    s = BenchSettings(runs=7, warmup=2, threads=3, xnnpack=False, eval_limit=100)
-    argv = orchestrate.runner_argv(sys.executable, "runner.py", "m.tflite", "e.npz", s)
-    assert argv[:4] == [sys.executable, "runner.py", "run", "--model"]
-    joined = " ".join(argv)
-    for part in ("--runs 7", "--warmup 2", "--threads 3", "--no-xnnpack", "--eval e.npz",
-                 "--eval-limit 100"):
-        assert part in joined
-
-
 def test_benching_a_run_again_keeps_the_earlier_results(tmp_path):
     plan = plan_from_inputs([FIX / "tiny_int8.tflite"], run_id="r")
-    (first,) = bench(plan, tmp_path, FAST, progress=lambda s: None)
-    (second,) = bench(plan, tmp_path, FAST, progress=lambda s: None)
+    (first,) = bench_targets(plan, tmp_path, FAST, progress=lambda s: None)
+    (second,) = bench_targets(plan, tmp_path, FAST, progress=lambda s: None)
     assert Results.load(tmp_path / "results-local.json") == second
     (kept,) = (tmp_path / "previous").glob("results-local-*.json")
     assert Results.load(kept) == first
@@ -160,30 +127,3 @@ def test_ctrl_c_stops_the_bench_at_once_and_keeps_what_was_measured(tmp_path):
     assert len(saved.records) == 4
     assert all(r.extra.get("error_kind") == "not_run" for r in saved.records)
     assert "Traceback" not in err
-
-
-def test_repeats_measure_each_model_in_several_processes(tmp_path):
-    plan = plan_from_inputs([FIX / "tiny_int8.tflite"], run_id="r")
-    settings = BenchSettings(runs=10, warmup=1, repeats=3)
-    (res,) = bench(plan, tmp_path, settings, progress=lambda s: None)
-    (rec,) = res.records
-    assert rec.ok and rec.extra["repeats"] == 3
-    assert len(rec.extra["process_p50_us"]) == 3 and all(p > 0 for p in rec.extra["process_p50_us"])
-    assert len(rec.samples_us) == 30 and rec.latency_us.n == 30
-
-
-def test_merge_repeats_pools_samples_and_keeps_the_worst_memory():
-    from edgebench.bench.orchestrate import merge_repeats
-    from edgebench.records import LatencyStats, Record, RssMb
-
-    def one(p50_us, peak):
-        samples = (p50_us,) * 5
-        return Record(variant="m", model_path="/m", status="ok", init_ms=1.0,
-                      latency_us=LatencyStats.from_samples([s * 1000 for s in samples]),
-                      samples_us=samples, rss_mb=RssMb(30.0, 40.0, peak), accuracy=0.9)
-
-    merged = merge_repeats([one(7.0, 41.0), one(7.2, 43.0), one(10.5, 42.0)])
-    assert merged.extra["process_p50_us"] == [7.0, 7.2, 10.5]
-    assert merged.latency_us.n == 15 and merged.rss_mb.peak == 43.0 and merged.accuracy == 0.9
-    failed = Record(variant="m", model_path="/m", status="failed", error="boom")
-    assert merge_repeats([one(7.0, 41.0), failed]) is failed

@@ -1,0 +1,72 @@
+"""Reading what TFLite's ``benchmark_model`` prints: the timings, the phases, the memory.
+
+Captured outputs of both summary forms live in ``tests/fixtures/adb/``; each file's header
+names the source of its format.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_STAT = re.compile(r"\bcount=(?P<count>\d+)(?P<rest>(?:\s+\w+=" + _NUM + r")*)")
+_PAIR = re.compile(r"(\w+)=(" + _NUM + r")")
+_NEW = re.compile(
+    rf"Inference timings in us: Init: (?P<init>{_NUM}), First inference: (?P<first>{_NUM}), "
+    rf"Warmup \(avg\): (?P<warmup>{_NUM}), Inference \(avg\): (?P<inference>{_NUM})"
+)
+_OLD = re.compile(
+    rf"Average inference timings in us: Warmup: (?P<warmup>{_NUM}), Init: (?P<init>{_NUM}), "
+    rf"(?:Inference|no stats): (?P<inference>{_NUM})"
+)
+_MEM_DELTA = re.compile(
+    rf"(?:Memory footprint delta from the start of the tool|Peak memory footprint) \(MB\): "
+    rf"init=(?P<init>{_NUM}) overall=(?P<overall>{_NUM})"
+)
+_PEAK = re.compile(rf"Overall peak memory footprint \(MB\) via periodic monitoring: (?P<mb>{_NUM})")
+_RUN_START = re.compile(r"Running benchmark for at least")
+
+
+def parse_benchmark_output(text: str) -> dict:
+    """The figures benchmark_model printed, by name; absent ones are absent (never guessed).
+
+    Reads both summary forms, ``Inference timings in us: Init: …, First inference: …, Warmup
+    (avg): …, Inference (avg): …`` and the older ``Average inference timings in us: Warmup: …,
+    Init: …, Inference: …``, the per-phase ``count=… first=… curr=… min=… max=… avg=… std=…``
+    lines (with `` p5=… median=… p95=…`` on newer builds), the memory footprint delta and the
+    peak footprint from periodic monitoring. Lines may carry ``INFO:`` or logcat prefixes.
+    """
+    out: dict = {}
+    m = _NEW.search(text)
+    if m:
+        out["output_form"] = "inference-timings"
+        out["init_us"] = float(m["init"])
+        out["first_inference_us"] = float(m["first"])
+        out["warmup_avg_us"] = float(m["warmup"])
+        out["inference_avg_us"] = float(m["inference"])
+    else:
+        m = _OLD.search(text)
+        if m:
+            out["output_form"] = "average-inference-timings"
+            out["init_us"] = float(m["init"])
+            out["warmup_avg_us"] = float(m["warmup"])
+            out["inference_avg_us"] = float(m["inference"])
+    # Each "Running benchmark for at least …" starts a phase (warm-up, then the timed runs),
+    # and the phase's statistics line follows it.
+    phases = []
+    for chunk in _RUN_START.split(text)[1:]:
+        sm = _STAT.search(chunk)
+        if sm:
+            stat = {k: float(v) for k, v in _PAIR.findall(sm.group(0))}
+            stat["count"] = int(stat["count"])
+            phases.append(stat)
+    if len(phases) >= 2:
+        out["warmup_stat"], out["inference_stat"] = phases[0], phases[-1]
+    m = _MEM_DELTA.search(text)
+    if m:
+        out["mem_delta_init_mb"] = float(m["init"])
+        out["mem_delta_overall_mb"] = float(m["overall"])
+    m = _PEAK.search(text)
+    if m:
+        out["peak_mem_mb"] = float(m["mb"])
+    return out

@@ -1,0 +1,426 @@
+"""The Python API: one typed function per stage. The command line is a thin caller of these.
+
+    import edgebench
+    manifest = edgebench.build_models("my_pipeline.toml")         # trains, prunes, converts
+    results = edgebench.bench_models(manifest, ["local", "ssh://pi@raspberrypi.local"])
+    report = edgebench.gate(results, "my_budgets.toml")
+    assert report.passed, edgebench.format_gate(report)
+
+The stage functions are ``build_models`` and ``bench_models`` rather than ``build`` and
+``bench``: those names belong to the subpackages ``edgebench.build`` and ``edgebench.bench``,
+and a function bound over a subpackage's name breaks ``edgebench.bench.<module>`` lookups
+(``mock.patch``, ``pkgutil.resolve_name``).
+
+Every function raises :class:`~edgebench.errors.EdgebenchError` (with a message that names the
+fix) for input a user can fix, and writes what it makes under ``out`` (default ``out/``) the
+way the command line does, so both can be mixed. Progress goes to ``progress`` (a callable
+taking one line), or to the ``edgebench`` logger when none is given. Only :func:`build`,
+:func:`sweep` and :func:`run` import TensorFlow (through the build stage).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from edgebench.bench import history as history_store
+from edgebench.bench.compare import (
+    CompareSettings,
+    Comparison,
+    compare_runs,
+    comparisons_for,
+    load_ref,
+    load_results_paths,
+)
+from edgebench.bench.gate import Budgets, GateReport, evaluate
+from edgebench.bench.gate import load_budgets as _load_budgets
+from edgebench.bench.history import RunRow, default_history_path, open_history
+from edgebench.bench.plan import BenchPlan, new_run_id, plan_from_inputs, plan_from_manifest
+from edgebench.bench.report import ReportData, make_report
+from edgebench.bench.scheduler import bench_targets
+from edgebench.build.config import PipelineConfig, default_sweep_path, load_pipeline
+from edgebench.build.config import default_pipeline_path as _default_pipeline_path
+from edgebench.errors import ConfigError, EdgebenchError
+from edgebench.files import point_latest
+from edgebench.records import BenchSettings, Manifest, Results
+
+Progress = Callable[[str], None]
+PathLike = str | Path
+DEFAULT_OUT = Path("out")
+_log = logging.getLogger("edgebench")
+
+
+def _progress(progress: Progress | None) -> Progress:
+    return progress if progress is not None else _log.info
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+def default_pipeline_path() -> Path:
+    """The pipeline config shipped inside the package (``edgebench/models/pipeline.toml``)."""
+    return _default_pipeline_path()
+
+
+def load_config(path: PathLike | None = None) -> PipelineConfig:
+    """A pipeline config (TOML), checked; ``None`` is the shipped default pipeline."""
+    return load_pipeline(Path(path) if path is not None else default_pipeline_path())
+
+
+def load_manifest(path: PathLike) -> Manifest:
+    """A build's manifest: a ``manifest.json``, or the run folder that holds one."""
+    return Manifest.load(Path(path))
+
+
+def load_results(path: PathLike) -> list[Results]:
+    """Results: one ``results-<target>.json``, or every one in a run folder."""
+    path = Path(path)
+    if not path.exists():
+        raise EdgebenchError(f"{path} does not exist; give a results file or a run folder")
+    return load_results_paths(path)
+
+
+def check_history(path: PathLike) -> None:
+    """Refuse an unusable history file (not SQLite, from a newer edgebench) before any work."""
+    open_history(Path(path)).close()
+
+
+def load_budgets(path: PathLike) -> Budgets:
+    """A budgets file (TOML), checked: unknown keys and impossible limits name the fix."""
+    return _load_budgets(Path(path))
+
+
+def budgets_of(config: PipelineConfig) -> Path:
+    """The budgets file a pipeline config's ``[gate]`` names."""
+    if config.budgets is None:
+        raise ConfigError(
+            f"{config.path or 'the pipeline config'} names no budgets file: pass --budgets PATH "
+            "or set [gate] budgets"
+        )
+    return config.budgets
+
+
+def _config(config: PipelineConfig | PathLike | None) -> PipelineConfig:
+    return config if isinstance(config, PipelineConfig) else load_config(config)
+
+
+def _new_run_dir(out: Path, run: str | None) -> Path:
+    run_dir = Path(out) / (run or new_run_id())
+    if (run_dir / "manifest.json").exists():
+        raise EdgebenchError(
+            f"{run_dir} already holds a build; choose another --run name or delete that folder"
+        )
+    return run_dir
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build_models(
+    config: PipelineConfig | PathLike | None = None,
+    *,
+    out: PathLike = DEFAULT_OUT,
+    run: str | None = None,
+    model: PathLike | None = None,
+    progress: Progress | None = None,
+) -> Manifest:
+    """Train the dense baseline (or take ``model``), run every recipe, convert each result to
+    TFLite variants, and write ``<out>/<run>/manifest.json``. Returns the manifest.
+
+    ``config`` is a :class:`PipelineConfig`, a path to one, or None for the shipped default.
+    A build that fails leaves no half-made run folder behind.
+    """
+    from edgebench.build.pipeline import build_pipeline  # the build stage: TensorFlow
+
+    cfg = _config(config)
+    out = Path(out)
+    run_dir = _new_run_dir(out, run)
+    fresh = not run_dir.exists()
+    log = _progress(progress)
+    t0 = time.monotonic()
+    try:
+        path = build_pipeline(
+            cfg, run_dir, model_path=Path(model) if model is not None else None, progress=log
+        )
+    except BaseException:
+        if fresh and run_dir.exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    point_latest(out, run_dir)
+    log(f"build: done in {time.monotonic() - t0:.1f} s -> {run_dir}")
+    return Manifest.load(path)
+
+
+def sweep(
+    config: PipelineConfig | PathLike | None = None,
+    *,
+    out: PathLike = DEFAULT_OUT,
+    run: str | None = None,
+    cache: PathLike | None = None,
+    ray: str | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> SweepResult:
+    """Search the config's ``[sweep]`` (default: the shipped ``models/sweep.toml``) and write a
+    manifest holding the dense baseline and the Pareto front; ``chosen`` names the smallest
+    variant at or above the accuracy floor, or is None when nothing reached it."""
+    from edgebench.build.sweep import run_sweep  # the build stage: TensorFlow
+
+    cfg = _config(config if config is not None else default_sweep_path())
+    if workers is not None and cfg.sweep is not None:
+        cfg = replace(cfg, sweep=replace(cfg.sweep, workers=workers))
+    out = Path(out)
+    run_dir = _new_run_dir(out, run)
+    cache_root = Path(cache) if cache else out / (cfg.sweep.cache_dir if cfg.sweep else "cache")
+    log = _progress(progress)
+    t0 = time.monotonic()
+    outcome = run_sweep(cfg, run_dir, cache_root, ray_address=ray, progress=log)
+    point_latest(out, run_dir)
+    log(f"sweep: done in {time.monotonic() - t0:.1f} s -> {run_dir}")
+    manifest = Manifest.load(outcome.manifest)
+    chosen = manifest.folder / outcome.chosen if outcome.chosen else None
+    return SweepResult(manifest, chosen, outcome.trained_stages)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What :func:`sweep` made: the manifest, the chosen file (or None) and the stages it
+    trained (0 when everything came from the cache)."""
+
+    manifest: Manifest
+    chosen: Path | None
+    trained_stages: int
+
+
+# --------------------------------------------------------------------------- bench
+
+
+def plan(models: Manifest | PathLike | Sequence[PathLike], run: str | None = None) -> BenchPlan:
+    """What :func:`bench_models` would measure: a manifest's TFLite variants, or loose
+    .tflite files (named after their file names)."""
+    if isinstance(models, Manifest):
+        if models.path is None:
+            raise EdgebenchError("save the manifest first (Manifest.save) so its files are found")
+        return plan_from_manifest(models.path)
+    inputs = [models] if isinstance(models, (str, Path)) else list(models)
+    return plan_from_inputs([Path(p) for p in inputs], run_id=run)
+
+
+def bench_models(
+    models: Manifest | PathLike | Sequence[PathLike],
+    targets: str | Sequence[str] = ("local",),
+    settings: BenchSettings | None = None,
+    *,
+    out: PathLike = DEFAULT_OUT,
+    run: str | None = None,
+    history: PathLike | None = None,
+    record_history: bool = True,
+    target_options: Mapping[str, Mapping[str, object]] | None = None,
+    progress: Progress | None = None,
+) -> list[Results]:
+    """Measure every model on every target, each model in its own process with a time limit.
+
+    ``models`` is a :class:`Manifest` (or its path / run folder) or ``.tflite`` files;
+    ``targets`` are addresses (``local``, ``ssh://pi@host``, ``adb://SERIAL``), measured
+    concurrently. Writes ``<out>/<run>/results-<target>.json`` after every model and appends
+    the run to the history (``<out>/history.sqlite`` unless ``history`` names another file, or
+    ``record_history=False``). Returns one :class:`Results` per target; a target that failed as
+    a whole says why in ``error``. Raises EdgebenchError when every target failed.
+    """
+    settings = settings or BenchSettings()
+    addresses = [targets] if isinstance(targets, str) else list(dict.fromkeys(targets))
+    out = Path(out)
+    history_path = Path(history) if history is not None else default_history_path(out)
+    if record_history:
+        check_history(history_path)  # an unusable history is refused before measuring
+    bench_plan = plan(models, run)
+    run_dir = out / bench_plan.run_id
+    log = _progress(progress)
+    log(f"bench: {len(bench_plan.items)} models on {', '.join(addresses)} -> {run_dir}")
+    options = {a: dict(o) for a, o in (target_options or {}).items()}
+    results = bench_targets(bench_plan, run_dir, settings, addresses, log, options)
+    point_latest(out, run_dir)
+    if results and record_history:
+        history_store.append_results(history_path, results)
+        log(f"bench: appended to history {history_path}")
+    return results
+
+
+# --------------------------------------------------------------------------- gate
+
+
+def gate(
+    results: Results | Sequence[Results] | PathLike | Sequence[PathLike],
+    budgets: Budgets | PathLike,
+    *,
+    against: Sequence[Results] | PathLike | str | None = None,
+    require_compatible: Sequence[str] = (),
+    alpha: float | None = None,
+    history: PathLike | None = None,
+) -> GateReport:
+    """Hold every record against the budgets (and, with ``against``, the regression rules
+    against that base run). ``report.passed`` is the verdict; every check is in
+    ``report.checks``.
+
+    ``results`` are Results, results files or run folders; ``against`` is Results, a results
+    file or run folder, or a run reference from the history (``latest~1``, ``#12``, a run id),
+    looked up in ``history`` (default ``out/history.sqlite``).
+    """
+    loaded = _results(results)
+    rules = budgets if isinstance(budgets, Budgets) else load_budgets(budgets)
+    base = None
+    if against is not None:
+        if isinstance(against, (str, Path)):
+            path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
+            base = load_ref(path, str(against))
+        else:
+            base = list(against)
+    return evaluate(rules, loaded, against=base, alpha=alpha,
+                    require_compatible=tuple(require_compatible))
+
+
+def _results(items: Results | Sequence[Results] | PathLike | Sequence[PathLike]) -> list[Results]:
+    if isinstance(items, Results):
+        return [items]
+    if isinstance(items, (str, Path)):
+        return load_results(items)
+    out: list[Results] = []
+    for item in items:
+        out.extend([item] if isinstance(item, Results) else _results(item))
+    if not out:
+        raise EdgebenchError("no results to check; give results files or run folders")
+    return out
+
+
+# --------------------------------------------------------------------------- history
+
+
+def compare(
+    base: Results, current: Results, settings: CompareSettings | None = None
+) -> Comparison:
+    """What changed between two runs of one target on one device, variant by variant: zip
+    bytes and accuracy exactly, latency and peak memory with a verdict. Runs of different
+    targets or devices are refused (CompareError)."""
+    return compare_runs(base, current, settings)
+
+
+def compare_history(
+    base: str | None = None,
+    current: str | None = None,
+    *,
+    target: str | None = None,
+    history: PathLike | None = None,
+    settings: CompareSettings | None = None,
+) -> list[Comparison]:
+    """:func:`compare` on runs named as ``edgebench compare`` names them (run ids, ``#N``,
+    ``latest~N``, results files, run folders); by default the latest run against the one before
+    it on the same target and device. One comparison per target."""
+    path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
+    return comparisons_for(path, base, current, target, settings or CompareSettings())
+
+
+def history(
+    *,
+    target: str | None = None,
+    variant: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int | None = None,
+    history: PathLike | None = None,
+) -> list[RunRow]:
+    """The runs in the history (one row per run and target), newest first, filtered by
+    target, variant and date."""
+    path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
+    with open_history(path, create=False) as h:
+        return h.runs(target, variant, since, until, limit=limit)
+
+
+def add_to_history(results: PathLike | Sequence[Results], history: PathLike | None = None) -> None:
+    """Import results (benched with ``record_history=False``, or from elsewhere)."""
+    path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
+    history_store.append_results(path, _results(results))
+
+
+def report(
+    run: str | None = None,
+    *,
+    out: PathLike = DEFAULT_OUT / "report.html",
+    markdown: PathLike | None = None,
+    target: str | None = None,
+    last: int = 20,
+    settings: CompareSettings | None = None,
+    history: PathLike | None = None,
+) -> ReportFiles:
+    """Write one self-contained HTML report (and a Markdown summary beside it) of ``run``
+    (default: the latest in the history): the summary with the change since the previous run,
+    size against quality with the Pareto front, latency distributions, and trends."""
+    path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
+    html = Path(out)
+    data, md = make_report(
+        path, run, target, last, settings or CompareSettings(), html,
+        Path(markdown) if markdown is not None else None,
+    )
+    return ReportFiles(html, md, data)
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """The files :func:`report` wrote, and what it showed."""
+
+    html: Path
+    markdown: Path
+    data: ReportData
+
+
+# --------------------------------------------------------------------------- run
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What :func:`run` made: the build, the measurements and the gate's verdict."""
+
+    manifest: Manifest
+    results: list[Results]
+    gate: GateReport
+
+
+def run(
+    config: PipelineConfig | PathLike | None = None,
+    *,
+    out: PathLike = DEFAULT_OUT,
+    run: str | None = None,
+    model: PathLike | None = None,
+    budgets: Budgets | PathLike | None = None,
+    targets: Sequence[str] | None = None,
+    settings: BenchSettings | None = None,
+    history: PathLike | None = None,
+    record_history: bool = True,
+    require_compatible: Sequence[str] = (),
+    target_options: Mapping[str, Mapping[str, object]] | None = None,
+    progress: Progress | None = None,
+) -> RunOutcome:
+    """Build, bench and gate in one go (the main job). Targets and settings default to the
+    config's ``[bench]``, budgets to its ``[gate]``. Every input the gate and the history need
+    is checked before minutes of training."""
+    cfg = _config(config)
+    rules = budgets if isinstance(budgets, Budgets) else load_budgets(budgets or budgets_of(cfg))
+    history_path = Path(history) if history is not None else default_history_path(Path(out))
+    if record_history:
+        check_history(history_path)
+    manifest = build_models(cfg, out=out, run=run, model=model, progress=progress)
+    results = bench_models(
+        manifest,
+        targets or list(cfg.targets),
+        settings or cfg.bench,
+        out=out,
+        history=history_path,
+        record_history=record_history,
+        target_options=target_options,
+        progress=progress,
+    )
+    verdict = gate(results, rules, require_compatible=require_compatible)
+    return RunOutcome(manifest, results, verdict)
