@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edgebench.bench.history import open_history
-from edgebench.bench.report import pareto_front
+from edgebench.bench.report.plots import pareto_front
 from edgebench.cli import main
 from tests.history_helpers import make_results, write_history
 
@@ -107,7 +107,8 @@ def test_history_compare_and_report_never_import_tensorflow(tmp_path):
 
     code = (
         "import sys; from pathlib import Path;"
-        "import bench.history, bench.compare, bench.report, bench.progress;"
+        "import edgebench.bench.history, edgebench.bench.compare, edgebench.bench.report;"
+        "import edgebench.bench.progress;"
         "from tests.history_helpers import write_history;"
         f"p = Path({str(tmp_path)!r}) / 'h.sqlite'; write_history(p, n_runs=2);"
         "from edgebench.cli import main;"
