@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 
-from edgebench.bench.compare import CompareSettings, Comparison, Verdict, compare_runs
+from edgebench.bench.compare import CompareSettings, Comparison, Regression, compare_runs
 from edgebench.bench.history import History
 from edgebench.records import Results
 
@@ -21,7 +22,8 @@ class TargetSection:
     results: Results
     comparison: Comparison | None = None
     series: tuple[Results, ...] = ()  # oldest first, ending with ``results``
-    trend_regressions: tuple[tuple[str, str, str], ...] = ()  # (run_id, variant, metric)
+    # (run_id, variant, what regressed): compare's verdicts on each run against the one before
+    trend_regressions: tuple[tuple[str, str, Regression], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,23 +60,20 @@ def gather(
         row = history.find(res) if history else None
         if row is not None:
             series = tuple(history.series(row, last_n))
-            if len(series) >= 2:
-                comparison = compare_runs(series[-2], series[-1], settings)
-            marks = tuple(trend_regressions(series, settings))
+            steps = [compare_runs(prev, cur, settings) for prev, cur in pairwise(series)]
+            comparison = steps[-1] if steps else None
+            marks = trend_regressions(steps)
         sections.append(TargetSection(res, comparison, series, marks))
     return ReportData(tuple(sections), settings)
 
 
-def trend_regressions(series: Sequence[Results], settings: CompareSettings):
-    """(run_id, variant, metric) wherever a run regressed against the run before it."""
-    for prev, cur in zip(series, series[1:], strict=False):
-        for c in compare_runs(prev, cur, settings).changes:
-            if c.latency is not None and c.latency.verdict is Verdict.SLOWER:
-                yield cur.run_id, c.variant, "p50"
-                yield cur.run_id, c.variant, "p90"
-            if (c.zip_delta_bytes or 0) > 0:
-                yield cur.run_id, c.variant, "zip"
-            if (c.accuracy_delta or 0) < 0:
-                yield cur.run_id, c.variant, "accuracy"
-            if c.memory_verdict is Verdict.LARGER:
-                yield cur.run_id, c.variant, "peak"
+def trend_regressions(
+    comparisons: Sequence[Comparison],
+) -> tuple[tuple[str, str, Regression], ...]:
+    """(run_id, variant, metric) for every regression compare found, run after run."""
+    return tuple(
+        (cmp.current.run_id, change.variant, metric)
+        for cmp in comparisons
+        for change in cmp.changes
+        for metric in change.regressed_metrics
+    )

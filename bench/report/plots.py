@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from edgebench.bench.compare import Regression
 from edgebench.bench.history import describe_device
 from edgebench.bench.report.gather import TargetSection
 from edgebench.records import Results
@@ -184,12 +185,16 @@ def plot_latency(section: TargetSection, colors: dict[str, str]) -> str | None:
     return _png(fig)
 
 
+# (key, title, value of a record, the regression of compare's that rings a point in red). A
+# failed record has no point to ring, so "failed" has no panel.
 TREND_PANELS = (
-    ("zip", "zip bytes", lambda r: r.zip_bytes),
-    ("accuracy", "accuracy", lambda r: r.accuracy),
-    ("p50", "p50 latency (µs)", lambda r: r.latency_us.p50 if r.latency_us else None),
-    ("p90", "p90 latency (µs)", lambda r: r.latency_us.p90 if r.latency_us else None),
-    ("peak", "peak RSS (MB)", lambda r: r.rss_mb.peak if r.rss_mb else None),
+    ("zip", "zip bytes", lambda r: r.zip_bytes, Regression.ZIP),
+    ("accuracy", "accuracy", lambda r: r.accuracy, Regression.ACCURACY),
+    ("p50", "p50 latency (µs)", lambda r: r.latency_us.p50 if r.latency_us else None,
+     Regression.LATENCY),
+    ("p90", "p90 latency (µs)", lambda r: r.latency_us.p90 if r.latency_us else None,
+     Regression.LATENCY),
+    ("peak", "peak RSS (MB)", lambda r: r.rss_mb.peak if r.rss_mb else None, Regression.MEMORY),
 )
 
 
@@ -203,7 +208,7 @@ def plot_trends(section: TargetSection, colors: dict[str, str]) -> str | None:
     fig = _figure(10, 7.2)
     axes = fig.subplots(3, 2).flatten()
     xs = list(range(len(series)))
-    for ax, (key, label, read) in zip(axes, TREND_PANELS, strict=False):
+    for ax, (key, label, read, regression) in zip(axes, TREND_PANELS, strict=False):
         drawn = False
         for v in variants:
             pts = []
@@ -211,7 +216,7 @@ def plot_trends(section: TargetSection, colors: dict[str, str]) -> str | None:
                 rec = next((r for r in res.records if r.variant == v and r.ok), None)
                 val = read(rec) if rec is not None else None
                 if val is not None:
-                    pts.append((i, val, (res.run_id, v, key) in marks))
+                    pts.append((i, val, (res.run_id, v, regression) in marks))
             if not pts:
                 continue
             drawn = True
