@@ -17,8 +17,8 @@ from edgebench.bench.report import gather
 from edgebench.bench.report.plots import (
     REGRESSION_RED,
     TREND_PANELS,
-    pareto_front,
     plot_trends,
+    size_quality,
     variant_colors,
 )
 from edgebench.cli import main
@@ -36,9 +36,34 @@ def decode_png(src: str):
     return matplotlib.image.imread(io.BytesIO(base64.b64decode(src.split(",", 1)[1])), "png")
 
 
-def test_pareto_front_keeps_only_undominated_points():
-    pts = [(10, 0.80), (20, 0.90), (15, 0.70), (30, 0.89), (40, 0.95), (20, 0.85)]
-    assert pareto_front(pts) == [(10, 0.80), (20, 0.90), (40, 0.95)]
+def test_the_size_plots_front_keeps_exact_ties_and_drops_beaten_variants():
+    sized = [  # variant, zip bytes, accuracy
+        ("a", 10, 0.80),
+        ("b", 20, 0.90),
+        ("c", 15, 0.70),  # beaten by a
+        ("d", 30, 0.89),  # beaten by b
+        ("e", 40, 0.95),
+        ("f", 20, 0.85),  # as small as b, less accurate
+        ("g", 20, 0.90),  # b's exact tie: neither beats the other
+        ("h", 25, 0.90),  # as accurate as b, bigger
+    ]
+    res = make_results("run01", [make_record(v, 100.0, z, acc) for v, z, acc in sized])
+    sq = size_quality(res)
+    assert sq.by_accuracy and len(sq.points) == len(sized)
+    assert [p.variant for p in sq.front] == ["a", "b", "g", "e"]
+
+
+def test_without_accuracy_the_front_is_of_the_fastest():
+    recs = [  # variant, p50 µs, zip bytes; same seed, same samples: fast and twin tie exactly
+        make_record("slow", 200.0, 10, None, seed=1),
+        make_record("fast", 50.0, 20, None, seed=2),
+        make_record("twin", 50.0, 20, None, seed=2),
+        make_record("slower", 300.0, 30, None, seed=3),  # bigger and slower than fast
+    ]
+    sq = size_quality(make_results("run01", recs))
+    assert not sq.by_accuracy
+    assert [p.variant for p in sq.front] == ["slow", "fast", "twin"]
+    assert sq.front[0].value == pytest.approx(200.0, rel=0.05)
 
 
 def nightly(run_id: str, median_us: float, seed: int, **kw):

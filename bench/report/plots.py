@@ -11,13 +11,15 @@ import base64
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from edgebench.bench.compare import Regression
 from edgebench.bench.history import describe_device
 from edgebench.bench.report.gather import TargetSection
-from edgebench.records import Results
+from edgebench.pareto import pareto_front
+from edgebench.records import Record, Results
 
 PALETTE = (
     "#4269d0",
@@ -60,41 +62,66 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Points no other point beats: smaller (x) and at least as good (higher y)."""
-    front: list[tuple[float, float]] = []
-    for x, y in sorted(points, key=lambda p: (p[0], -p[1])):
-        if not front or y > front[-1][1]:
-            front.append((x, y))
-    return front
+@dataclass(frozen=True)
+class SizePoint:
+    """One variant on the size plot."""
+
+    variant: str
+    zip_bytes: int
+    value: float  # accuracy, or p50 µs when the run had no labelled data
+
+
+@dataclass(frozen=True)
+class SizeQuality:
+    """The size plot's points and their Pareto front (exact ties stay on it together)."""
+
+    points: tuple[SizePoint, ...]
+    front: tuple[SizePoint, ...]  # smallest first
+    by_accuracy: bool  # False: the quality is p50 latency, and lower is better
+
+
+def _sized(results: Results) -> list[Record]:
+    """The records the size plot can place: they ran and have a zip size."""
+    return [r for r in results.records if r.ok and r.zip_bytes]
+
+
+def size_quality(results: Results) -> SizeQuality:
+    """Zip bytes against accuracy, or against p50 latency when no record has an accuracy."""
+    recs = _sized(results)
+    with_acc = [r for r in recs if r.accuracy is not None]
+    if with_acc:
+        points = tuple(SizePoint(r.variant, r.zip_bytes, r.accuracy) for r in with_acc)
+    else:
+        points = tuple(
+            SizePoint(r.variant, r.zip_bytes, r.latency_us.p50) for r in recs if r.latency_us
+        )
+    sign = 1.0 if with_acc else -1.0  # the front maximises quality; latency is better lower
+    front = pareto_front(points, lambda p: p.zip_bytes, lambda p: sign * p.value)
+    return SizeQuality(points, tuple(front), bool(with_acc))
 
 
 def plot_size_quality(section: TargetSection, colors: dict[str, str]) -> tuple[str, str]:
     """Zip bytes against accuracy (higher is better), or against p50 latency when no labels."""
-    recs = [r for r in section.results.records if r.ok and r.zip_bytes]
-    with_acc = [r for r in recs if r.accuracy is not None]
-    fig = _figure(6.4, 4.0 + 0.16 * ((len(recs) + 3) // 3))
+    sq = size_quality(section.results)
+    fig = _figure(6.4, 4.0 + 0.16 * ((len(_sized(section.results)) + 3) // 3))
     ax = fig.add_subplot()
-    if with_acc:
-        pts = [(r.zip_bytes, r.accuracy, r.variant) for r in with_acc]
+    if sq.by_accuracy:
         ylabel = "top-1 accuracy"
         caption = "Zip size against accuracy; the dashed line is the Pareto front"
-        front = pareto_front([(x, y) for x, y, _ in pts])
     else:
-        pts = [(r.zip_bytes, r.latency_us.p50, r.variant) for r in recs if r.latency_us]
         ylabel = "p50 latency (µs)"
         caption = (
             "Zip size against median latency (no accuracy: the run had no labelled "
             "data); the dashed line is the Pareto front"
         )
-        neg = pareto_front([(x, -y) for x, y, _ in pts])
-        front = [(x, -y) for x, y in neg]
-    if front:
-        xs, ys = zip(*front, strict=True)
+    if sq.front:
+        xs = [p.zip_bytes for p in sq.front]
+        ys = [p.value for p in sq.front]
         ax.step(xs, ys, where="post", color="#888", lw=1.3, ls="--", zorder=1, label="Pareto front")
-    on_front = set(front)
+    pts = [(p.zip_bytes, p.value, p.variant) for p in sq.points]
+    on_front = {p.variant for p in sq.front}
     for x, y, v in pts:
-        best = (x, y) in on_front
+        best = v in on_front
         ax.scatter(
             [x],
             [y],
