@@ -1,8 +1,8 @@
 """The report's plots: matplotlib figures rendered to PNG ``data:`` URIs, one function a plot.
 
-matplotlib is imported inside the functions that draw, not at the top: importing it takes one
-to three seconds here, which everything that merely imports the report (the CLI, the package's
-API, tests of the data) would otherwise pay.
+matplotlib is imported inside the functions that draw, not at the top: importing it took two to
+three seconds on the development VM, which anything that imports the report only to gather its
+data or reach its entry points would otherwise pay.
 """
 
 from __future__ import annotations
@@ -227,6 +227,8 @@ TREND_PANELS = (
 
 def plot_trends(section: TargetSection, colors: dict[str, str]) -> str | None:
     """Each metric over the last N runs, one line per variant; regressions ringed in red."""
+    from matplotlib.lines import Line2D
+
     series = section.series
     if len(series) < 2:
         return None
@@ -289,8 +291,6 @@ def plot_trends(section: TargetSection, colors: dict[str, str]) -> str | None:
     handles, labels = axes[2].get_legend_handles_labels()
     if not handles:
         handles, labels = axes[0].get_legend_handles_labels()
-    from matplotlib.lines import Line2D
-
     handles = list(handles) + [
         Line2D(
             [],
