@@ -40,6 +40,16 @@ class Verdict(StrEnum):
     NA = "n/a"
 
 
+class Regression(StrEnum):
+    """One way a variant can be worse than in the run before."""
+
+    LATENCY = "latency"  # the latency verdict is slower
+    ZIP = "zip"  # zip bytes grew by any amount
+    ACCURACY = "accuracy"  # accuracy fell by any amount
+    MEMORY = "memory"  # the peak-memory verdict is larger
+    FAILED = "failed"  # ran in the base run, failed in the current one
+
+
 @dataclass(frozen=True)
 class CompareSettings:
     """How sure and how big a latency or memory change must be before it is called one.
@@ -134,20 +144,26 @@ class VariantChange:
     note: str | None = None
 
     @property
+    def regressed_metrics(self) -> tuple[Regression, ...]:
+        """What got worse against the base run, in this order; empty when nothing did."""
+        found = []
+        if self.latency is not None and self.latency.verdict is Verdict.SLOWER:
+            found.append(Regression.LATENCY)
+        if (self.zip_delta_bytes or 0) > 0:
+            found.append(Regression.ZIP)
+        if (self.accuracy_delta or 0) < 0:
+            found.append(Regression.ACCURACY)
+        if self.memory_verdict is Verdict.LARGER:
+            found.append(Regression.MEMORY)
+        base_ok = self.base is not None and self.base.ok
+        if base_ok and self.current is not None and not self.current.ok:
+            found.append(Regression.FAILED)
+        return tuple(found)
+
+    @property
     def regressed(self) -> bool:
-        """Slower, or more memory, or bigger, or less accurate: anything a person should look at."""
-        return bool(
-            (self.latency is not None and self.latency.verdict is Verdict.SLOWER)
-            or self.memory_verdict is Verdict.LARGER
-            or (self.zip_delta_bytes or 0) > 0
-            or (self.accuracy_delta or 0) < 0
-            or (
-                self.base is not None
-                and self.base.ok
-                and self.current is not None
-                and not self.current.ok
-            )
-        )
+        """Slower, bigger, less accurate, more memory or now failing: worth a person's look."""
+        return bool(self.regressed_metrics)
 
 
 @dataclass(frozen=True)

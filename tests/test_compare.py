@@ -9,6 +9,7 @@ import pytest
 from edgebench.bench.compare import (
     CompareError,
     CompareSettings,
+    Regression,
     Verdict,
     compare_runs,
     comparisons_for,
@@ -81,6 +82,20 @@ def test_missing_and_failed_variants_are_named_not_compared():
     assert cmp.change("gone").note == "not in the current run"
     text = format_comparison(cmp)
     assert "segfault" in text and "1 of 4 variants regressed: b" in text
+
+
+def test_regressed_metrics_name_what_got_worse():
+    base = make_record("m", 100.0, zip_bytes=10_000, accuracy=0.91, peak_mb=50.0, seed=1)
+    worse = make_record("m", 250.0, zip_bytes=10_001, accuracy=0.90, peak_mb=60.0, seed=2)
+    (c,) = compare_runs(*runs_with(base, worse)).changes
+    assert c.regressed_metrics == ("latency", "zip", "accuracy", "memory") and c.regressed
+    (c,) = compare_runs(*runs_with(worse, base)).changes
+    assert c.regressed_metrics == () and not c.regressed
+    failed = replace(base, status="failed", error="segfault", samples_us=())
+    (c,) = compare_runs(*runs_with(base, failed)).changes
+    assert c.regressed_metrics == (Regression.FAILED,) and c.regressed
+    (c,) = compare_runs(*runs_with(failed, base)).changes
+    assert c.regressed_metrics == () and not c.regressed  # fixed, not broken
 
 
 def test_different_devices_or_targets_are_refused():

@@ -5,14 +5,24 @@ from __future__ import annotations
 import base64
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from edgebench.bench.history import open_history
-from edgebench.bench.report import pareto_front
+from edgebench.bench.compare import CompareSettings, Regression, Verdict, compare_runs
+from edgebench.bench.history import append_results, open_history
+from edgebench.bench.report import gather
+from edgebench.bench.report.plots import (
+    REGRESSION_RED,
+    TREND_PANELS,
+    plot_trends,
+    size_quality,
+    variant_colors,
+)
 from edgebench.cli import main
-from tests.history_helpers import make_results, write_history
+from tests.history_helpers import make_record, make_results, write_history
 
 
 def plot_sources(html: str) -> list[str]:
@@ -26,9 +36,94 @@ def decode_png(src: str):
     return matplotlib.image.imread(io.BytesIO(base64.b64decode(src.split(",", 1)[1])), "png")
 
 
-def test_pareto_front_keeps_only_undominated_points():
-    pts = [(10, 0.80), (20, 0.90), (15, 0.70), (30, 0.89), (40, 0.95), (20, 0.85)]
-    assert pareto_front(pts) == [(10, 0.80), (20, 0.90), (40, 0.95)]
+def test_the_size_plots_front_keeps_exact_ties_and_drops_beaten_variants():
+    sized = [  # variant, zip bytes, accuracy
+        ("a", 10, 0.80),
+        ("b", 20, 0.90),
+        ("c", 15, 0.70),  # beaten by a
+        ("d", 30, 0.89),  # beaten by b
+        ("e", 40, 0.95),
+        ("f", 20, 0.85),  # as small as b, less accurate
+        ("g", 20, 0.90),  # b's exact tie: neither beats the other
+        ("h", 25, 0.90),  # as accurate as b, bigger
+    ]
+    res = make_results("run01", [make_record(v, 100.0, z, acc) for v, z, acc in sized])
+    sq = size_quality(res)
+    assert sq.by_accuracy and len(sq.points) == len(sized)
+    assert [p.variant for p in sq.front] == ["a", "b", "g", "e"]
+
+
+def test_without_accuracy_the_front_is_of_the_fastest():
+    recs = [  # variant, p50 µs, zip bytes; same seed, same samples: fast and twin tie exactly
+        make_record("slow", 200.0, 10, None, seed=1),
+        make_record("fast", 50.0, 20, None, seed=2),
+        make_record("twin", 50.0, 20, None, seed=2),
+        make_record("slower", 300.0, 30, None, seed=3),  # bigger and slower than fast
+    ]
+    sq = size_quality(make_results("run01", recs))
+    assert not sq.by_accuracy
+    assert [p.variant for p in sq.front] == ["slow", "fast", "twin"]
+    assert sq.front[0].value == pytest.approx(200.0, rel=0.05)
+
+
+def nightly(run_id: str, median_us: float, seed: int, **kw):
+    return make_results(run_id, [make_record("m", median_us, seed=seed, **kw)])
+
+
+@pytest.fixture(scope="module")
+def three_nights(tmp_path_factory):
+    """run02 is 1.5x slower: significant, yet within the default floor, so compare says same;
+    run03 is 3x slower, one byte bigger, less accurate and uses 20% more memory."""
+    hist = tmp_path_factory.mktemp("trend") / "history.sqlite"
+    runs = [
+        nightly("run01", 100.0, seed=1),
+        nightly("run02", 150.0, seed=2),
+        nightly("run03", 450.0, seed=3, zip_bytes=10_001, accuracy=0.89, peak_mb=60.0),
+    ]
+    for res in runs:
+        append_results(hist, [res])
+    return hist, runs
+
+
+def test_trend_marks_are_compares_verdicts(three_nights):
+    hist, runs = three_nights
+    moved = compare_runs(runs[0], runs[1]).change("m").latency
+    assert moved.p_value < 0.01 and moved.ratio > 1.4 and moved.verdict is Verdict.SAME
+    with open_history(hist, create=False) as history:
+        (section,) = gather([runs[-1]], history).sections
+        (strict,) = gather([runs[-1]], history, settings=CompareSettings(min_effect=0.2)).sections
+    worse = ("latency", "zip", "accuracy", "memory")
+    assert section.comparison.change("m").regressed_metrics == worse
+    assert sorted(section.trend_regressions) == sorted(("run03", "m", m) for m in worse)
+    # a lower floor turns run02's move into a slowdown: the marks follow compare's settings too
+    assert set(strict.trend_regressions) - set(section.trend_regressions) == {
+        ("run02", "m", "latency")
+    }
+
+
+def test_every_regression_of_a_drawn_point_has_a_trend_panel():
+    assert {panel[-1] for panel in TREND_PANELS} == set(Regression) - {Regression.FAILED}
+
+
+def red_pixels(src: str) -> int:
+    rgb = decode_png(src)[..., :3]
+    red = np.array([int(REGRESSION_RED[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+    return int((np.abs(rgb - red).max(axis=-1) < 0.08).sum())
+
+
+def test_the_trend_plot_rings_the_marked_points(three_nights):
+    hist, runs = three_nights
+    with open_history(hist, create=False) as history:
+        (section,) = gather([runs[-1]], history).sections
+    colors = variant_colors([section])
+    slower = (("run03", "m", Regression.LATENCY),)
+    none, latency, every = (
+        red_pixels(plot_trends(replace(section, trend_regressions=marks), colors))
+        for marks in ((), slower, section.trend_regressions)
+    )
+    assert none > 0  # the legend's ring
+    # latency rings its p50 and p90 points; all four regressions ring five panels
+    assert 2 < (every - none) / (latency - none) < 3, (none, latency, every)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +202,8 @@ def test_history_compare_and_report_never_import_tensorflow(tmp_path):
 
     code = (
         "import sys; from pathlib import Path;"
-        "import bench.history, bench.compare, bench.report, bench.progress;"
+        "import edgebench.bench.history, edgebench.bench.compare, edgebench.bench.report;"
+        "import edgebench.bench.progress;"
         "from tests.history_helpers import write_history;"
         f"p = Path({str(tmp_path)!r}) / 'h.sqlite'; write_history(p, n_runs=2);"
         "from edgebench.cli import main;"

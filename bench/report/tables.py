@@ -1,0 +1,37 @@
+"""The report's tables as text cells: the run summary and what changed since the run before,
+shared by the HTML page and the Markdown summary."""
+
+from __future__ import annotations
+
+from edgebench.bench.compare import fmt_delta_acc, fmt_delta_int
+from edgebench.bench.report.gather import TargetSection
+from edgebench.bench.summary import COLUMNS as SUMMARY_COLUMNS
+from edgebench.bench.summary import summary_rows
+
+
+def table_rows(section: TargetSection) -> tuple[list[str], list[tuple[list[str], bool]]]:
+    """The summary table, plus what changed since the previous run when there is one."""
+    header = list(SUMMARY_COLUMNS[1:])
+    rows = summary_rows([section.results])
+    cmp = section.comparison
+    if cmp is not None:
+        header[-1:-1] = ["Δ zip", "Δ accuracy", "p50 ratio", "latency", "memory"]
+    out = []
+    for rec, row in zip(section.results.records, rows, strict=False):
+        cells = list(row[1:])
+        regressed = False
+        if cmp is not None:
+            ch = cmp.change(rec.variant)
+            lat = ch.latency
+            extra = [
+                fmt_delta_int(ch.zip_delta_bytes),
+                fmt_delta_acc(ch.accuracy_delta),
+                f"{lat.ratio:.2f}×" if lat else "—",
+                lat.verdict.value if lat else (ch.note or "n/a"),
+                ch.memory_verdict.value,
+            ]
+            cells[-1:-1] = extra
+            regressed = ch.regressed
+        out.append((cells, regressed))
+    return header, out
+
