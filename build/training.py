@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from edgebench.build._tf import import_tf
-from edgebench.build.recipes.base import TrainingData
 
-LR_SCHEDULES = ("constant", "cosine")
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Training inputs already scaled to [0, 1] and shaped for the model."""
+
+    x_fit: Any
+    y_fit: Any
+    x_val: Any
+    y_val: Any
 
 
 def learning_rate_schedule(

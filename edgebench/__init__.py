@@ -4,18 +4,44 @@ ship, and gate them against budgets.
 Installed, the package holds the stages as subpackages: ``edgebench.build`` (the only one that
 imports TensorFlow), ``edgebench.bench``, ``edgebench.deploy`` and ``edgebench.models``. In a
 source checkout those rooms sit beside this folder rather than inside it (the wheel moves them
-in), so the package's search path is extended to the checkout root: the same imports work in
-both places.
+in); a small finder maps exactly those four names there, so the same imports work in both
+places.
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
 from pathlib import Path
 
 from edgebench._version import __version__
 
+_ROOMS = ("build", "bench", "deploy", "models")
 
-def _rooms_in_checkout() -> Path | None:
+
+class _CheckoutRooms(importlib.abc.MetaPathFinder):
+    """Finds ``edgebench.<room>`` in a source checkout, where the rooms sit beside this
+    package's folder; the wheel puts them inside it. Maps exactly the four rooms, nothing
+    else of the checkout."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        package, _, room = fullname.partition(".")
+        if package != __name__ or room not in _ROOMS:
+            return None
+        folder = self.root / room
+        return importlib.util.spec_from_file_location(
+            fullname, folder / "__init__.py", submodule_search_locations=[str(folder)]
+        )
+
+
+def _checkout_root() -> Path | None:
     """The checkout root when this package runs from a source checkout, else None."""
     here = Path(__file__).resolve().parent
     root = here.parent
@@ -26,9 +52,9 @@ def _rooms_in_checkout() -> Path | None:
     return None
 
 
-_checkout = _rooms_in_checkout()
-if _checkout is not None:
-    __path__.append(str(_checkout))  # noqa: F821 - every package has __path__
+_root = _checkout_root()
+if _root is not None and not any(isinstance(f, _CheckoutRooms) for f in sys.meta_path):
+    sys.meta_path.append(_CheckoutRooms(_root))
 
 # The public API (after the path is set: it imports the rooms).
 from edgebench.api import (  # noqa: E402

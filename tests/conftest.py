@@ -10,12 +10,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from cli_runner import CliRun, run_in_process  # noqa: E402
 
 # The stand-in phone's fixtures (tests/adb_standin.py) serve every adb and benchmark_model test.
 pytest_plugins = ["adb_standin"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_PIPELINE = FIXTURES / "small_pipeline.toml"
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run the command line in this process: ``cli("gate", path, "--budgets", b)``."""
+
+    def run(*args: object) -> CliRun:
+        return run_in_process(capsys, *args)
+
+    return run
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +44,11 @@ def small_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     manifest = build_pipeline(load_pipeline(SMALL_PIPELINE), out_dir, progress=lines.append)
     (out_dir / "progress.txt").write_text("\n".join(lines) + "\n")
     return manifest
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Benchmarks (tests/benchmarks) run only with benchmarks on (tox -e bench): a benchmark
+    that ran disabled would check nothing."""
+    if collection_path.name == "benchmarks" and not config.getoption("benchmark_enable"):
+        return True
+    return None

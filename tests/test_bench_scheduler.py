@@ -109,7 +109,7 @@ def test_ctrl_c_stops_the_bench_at_once_and_keeps_what_was_measured(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgebench", "bench", *files, "--runs", "2000000",
          "--timeout-s", "300", "--out", str(tmp_path), "--run", "r", "--no-history"],
-        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
+        cwd=tmp_path, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )
     results = tmp_path / "r" / "results-local.json"

@@ -1,4 +1,5 @@
-"""The command line: --help teaches, bad input is one line and exit 2, bench/gate need no TF."""
+"""The command line: --help teaches, --version answers, bad option values are refused where
+they enter, exit statuses, and bench/gate need no TensorFlow."""
 
 import json
 import os
@@ -8,22 +9,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cli_runner import edgebench_process
 
+import edgebench
 from edgebench.cli import COMMANDS, main
 
-ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures"
-
-
-def edgebench(*args, env=None, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "edgebench", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=cwd or ROOT,
-        env=env,
-    )
 
 
 @pytest.mark.parametrize("command", [c.name for c in COMMANDS])
@@ -35,6 +26,11 @@ def test_every_subcommand_has_help(command, capsys):
     assert f"usage: edgebench {command}" in out
     assert "--out" in out or command == "gate"
     assert len(out.splitlines()) > 5
+
+
+def test_version(cli):
+    run = cli("--version")
+    assert run.code == 0 and run.out.strip() == f"edgebench {edgebench.__version__}"
 
 
 def test_top_level_help_lists_commands(capsys):
@@ -60,37 +56,35 @@ def test_bad_option_values_are_refused_where_they_enter(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_bench_bad_file_is_one_line_exit_2_and_good_records_survive(tmp_path):
-    proc = edgebench("bench", FIX / "tiny_int8.tflite", FIX / "not_a_model.tflite",
-                     "--runs", "5", "--out", tmp_path, "--run", "r1")
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("edgebench:")]
+def test_bench_bad_file_is_one_line_exit_2_and_good_records_survive(cli, tmp_path):
+    proc = cli("bench", FIX / "tiny_int8.tflite", FIX / "not_a_model.tflite",
+               "--runs", "5", "--out", tmp_path, "--run", "r1")
+    assert proc.code == 2, proc.err
+    assert "Traceback" not in proc.err
+    errors = [ln for ln in proc.err.splitlines() if ln.startswith("edgebench:")]
     assert len(errors) == 1 and "not_a_model" in errors[0] and "convert it" in errors[0]
     saved = json.loads((tmp_path / "r1" / "results-local.json").read_text())
     assert [r["status"] for r in saved["records"]] == ["ok", "failed"]
     assert (tmp_path / "latest").resolve() == (tmp_path / "r1").resolve()
 
 
-def test_gate_on_missing_results_is_one_line(tmp_path):
-    proc = edgebench("gate", tmp_path / "nope", "--budgets", tmp_path / "b.toml")
-    assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and "does not exist" in proc.stderr
-    assert "Traceback" not in proc.stderr
+def test_gate_on_missing_results_is_one_line(cli, tmp_path):
+    budgets = tmp_path / "b.toml"
+    budgets.write_text('[budgets."*"]\nmax_zip_bytes = 100000\n')
+    cli("gate", tmp_path / "nope", "--budgets", budgets).error_line("does not exist")
 
 
-def test_gate_exit_status_and_junit(tmp_path):
-    proc = edgebench("bench", FIX / "tiny_int8.tflite", "--runs", "5", "--out", tmp_path,
-                     "--run", "r")
-    assert proc.returncode == 0, proc.stderr
+def test_gate_exit_status_and_junit(cli, tmp_path):
+    proc = cli("bench", FIX / "tiny_int8.tflite", "--runs", "5", "--out", tmp_path, "--run", "r")
+    assert proc.code == 0, proc.err
     budgets = tmp_path / "b.toml"
     budgets.write_text('[budgets."tiny_*"]\nmax_zip_bytes = 100000\nmax_peak_rss_mb = 500\n')
-    ok = edgebench("gate", "--budgets", budgets, "--out", tmp_path, "--junit", tmp_path / "j.xml")
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "gate: PASSED, 2 checks" in ok.stdout and (tmp_path / "j.xml").is_file()
+    ok = cli("gate", "--budgets", budgets, "--out", tmp_path, "--junit", tmp_path / "j.xml")
+    assert ok.code == 0, ok.out + ok.err
+    assert "gate: PASSED, 2 checks" in ok.out and (tmp_path / "j.xml").is_file()
     budgets.write_text('[budgets."tiny_*"]\nmax_zip_bytes = 1000\n')
-    bad = edgebench("gate", tmp_path / "r", "--budgets", budgets)
-    assert bad.returncode == 1 and "FAIL" in bad.stdout
+    bad = cli("gate", tmp_path / "r", "--budgets", budgets)
+    assert bad.code == 1 and "FAIL" in bad.out
 
 
 BLOCKER = textwrap.dedent(
@@ -115,30 +109,30 @@ def test_bench_and_gate_work_without_tensorflow(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER)
-    env = dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{ROOT}")
+    env = dict(os.environ, PYTHONPATH=str(site))
     check = subprocess.run([sys.executable, "-c", "import tensorflow"], env=env,
                            capture_output=True, text=True)
     assert check.returncode != 0 and "blocked" in check.stderr  # the blocker works
-    proc = edgebench("bench", FIX / "tiny_float32.tflite", FIX / "tiny_int8.tflite",
-                     "--runs", "5", "--out", tmp_path / "out", "--run", "r", env=env)
-    assert proc.returncode == 0, proc.stderr
+    proc = edgebench_process("bench", FIX / "tiny_float32.tflite", FIX / "tiny_int8.tflite",
+                             "--runs", "5", "--out", tmp_path / "out", "--run", "r", env=env)
+    assert proc.code == 0, proc.err
     budgets = tmp_path / "b.toml"
     budgets.write_text('[budgets."*"]\nmax_zip_bytes = 100000\n')
-    gate = edgebench("gate", "--budgets", budgets, "--out", tmp_path / "out", env=env)
-    assert gate.returncode == 0, gate.stderr
+    gate = edgebench_process("gate", "--budgets", budgets, "--out", tmp_path / "out", env=env)
+    assert gate.code == 0, gate.err
     records = json.loads((tmp_path / "out" / "r" / "results-local.json").read_text())["records"]
     assert [r["status"] for r in records] == ["ok", "ok"]
     assert records[0]["runtime_name"] == "ai-edge-litert"
 
 
-def test_a_closed_pipe_is_not_a_traceback(tmp_path):
+def test_a_closed_pipe_is_not_a_traceback(cli, tmp_path):
     """`edgebench history | head -1` must not end in a BrokenPipeError traceback."""
-    ok = edgebench("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--out", tmp_path)
-    assert ok.returncode == 0, ok.stderr
+    ok = cli("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--out", tmp_path)
+    assert ok.code == 0, ok.err
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgebench", "history",
          "--history", tmp_path / "history.sqlite"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
     )
     proc.stdout.close()  # the reader is gone before edgebench writes a byte
     err = proc.stderr.read()

@@ -251,10 +251,11 @@ def test_recipe_registry_is_explicit() -> None:
         get_recipe("no_such_recipe")
 
 
-def test_config_datasets_and_recipes_import_no_tensorflow() -> None:
+def test_config_datasets_and_recipes_import_no_tensorflow(tmp_path: Path) -> None:
     code = (
-        "import sys, build, build.config, build.datasets, build.facts, build.recipes, models;"
-        "build.config.load_pipeline(build.config.default_pipeline_path());"
+        "import sys, edgebench.build.config as config, edgebench.build.datasets, "
+        "edgebench.build.facts, edgebench.build.recipes, edgebench.models;"
+        "config.load_pipeline(config.default_pipeline_path());"
         "bad = [m for m in ('tensorflow', 'tf_keras', 'tensorflow_model_optimization') "
         "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
@@ -262,6 +263,6 @@ def test_config_datasets_and_recipes_import_no_tensorflow() -> None:
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        cwd=Path(__file__).parent.parent,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -197,6 +197,7 @@ def test_report_help(capsys):
 
 
 def test_history_compare_and_report_never_import_tensorflow(tmp_path):
+    import os
     import subprocess
     import sys
 
@@ -204,7 +205,7 @@ def test_history_compare_and_report_never_import_tensorflow(tmp_path):
         "import sys; from pathlib import Path;"
         "import edgebench.bench.history, edgebench.bench.compare, edgebench.bench.report;"
         "import edgebench.bench.progress;"
-        "from tests.history_helpers import write_history;"
+        "from history_helpers import write_history;"
         f"p = Path({str(tmp_path)!r}) / 'h.sqlite'; write_history(p, n_runs=2);"
         "from edgebench.cli import main;"
         "assert main(['report', '--history', str(p), '--out', str(p.with_suffix('.html'))]) == 0;"
@@ -212,6 +213,7 @@ def test_history_compare_and_report_never_import_tensorflow(tmp_path):
         "bad = [m for m in ('tensorflow', 'tf_keras') if m in sys.modules]; print(bad);"
         "sys.exit(1 if bad else 0)"
     )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))  # for history_helpers
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=Path(__file__).parent.parent)
+                          cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr

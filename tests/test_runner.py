@@ -10,8 +10,7 @@ import pytest
 
 from edgebench.bench import runner
 
-ROOT = Path(__file__).resolve().parents[1]
-RUNNER = ROOT / "bench" / "runner.py"
+RUNNER = Path(runner.__file__)  # the installed file, as it is copied to devices
 FIX = Path(__file__).parent / "fixtures"
 
 

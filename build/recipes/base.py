@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgebench.build.training import TrainingData, learning_rate_schedule
 from edgebench.errors import ConfigError
 
 
@@ -36,16 +37,6 @@ class RecipeParams:
 
 
 @dataclass(frozen=True)
-class TrainingData:
-    """Training inputs already scaled to [0, 1] and shaped for the model."""
-
-    x_fit: Any
-    y_fit: Any
-    x_val: Any
-    y_val: Any
-
-
-@dataclass(frozen=True)
 class BaselineHistory:
     """How the dense baseline was trained, kept so that recipes can rewind to it.
 
@@ -62,9 +53,7 @@ class BaselineHistory:
 
     def learning_rate(self, start_epoch: int = 0) -> Any:
         """The baseline's schedule (a float or a Keras schedule) as seen from ``start_epoch``."""
-        from edgebench.build import training
-
-        return training.learning_rate_schedule(
+        return learning_rate_schedule(
             self.lr_schedule,
             self.base_learning_rate,
             total_steps=self.epochs * self.steps_per_epoch,

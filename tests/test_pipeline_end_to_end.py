@@ -1,32 +1,25 @@
-"""End to end on a small real pipeline: build -> bench -> gate through the command line."""
+"""The whole pipeline on a small real config: build -> bench -> gate through the installed
+command line, as a user runs it."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from cli_runner import edgebench_process
 
 from edgebench.bench.plan import plan_from_inputs
 from edgebench.bench.scheduler import bench_targets
 from edgebench.records import BenchSettings, Manifest
 
-ROOT = Path(__file__).resolve().parents[1]
 FIX = Path(__file__).parent / "fixtures"
-
-
-def edgebench(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "edgebench", *map(str, args)],
-        capture_output=True, text=True, timeout=900, cwd=ROOT,
-    )
 
 
 def test_bench_and_gate_a_built_manifest(small_manifest, tmp_path):
     """A built manifest benches into 1 + 2 x 4 records with device accuracy, and gates."""
     manifest = Manifest.load(small_manifest)
-    proc = edgebench("bench", small_manifest, "--out", tmp_path, "--runs", "10",
+    proc = edgebench_process("bench", small_manifest, "--out", tmp_path, "--runs", "10",
                      "--eval-limit", "200")
-    assert proc.returncode == 0, proc.stderr
-    assert "[9/9] local" in proc.stderr  # progress a person and a CI log can follow
+    assert proc.code == 0, proc.err
+    assert "[9/9] local" in proc.err  # progress a person and a CI log can follow
     run_dir = tmp_path / manifest.run_id
     results = json.loads((run_dir / "results-local.json").read_text())
     records = {r["variant"]: r for r in results["records"]}
@@ -44,18 +37,18 @@ def test_bench_and_gate_a_built_manifest(small_manifest, tmp_path):
         assert abs(r["accuracy"] - host) < 0.1, name
     smallest = min(r["zip_bytes"] for r in records.values())
     dense = manifest.artifact(manifest.baseline).zip_bytes
-    assert dense / smallest >= 8.0  # the size claim of the first slice
+    assert dense / smallest >= 8.0  # the pruning guide's size claim
     assert records["pruned/int8"]["compression_ratio"] >= 8.0
 
-    gate = edgebench("gate", run_dir, "--budgets", FIX / "small_budgets.toml",
+    gate = edgebench_process("gate", run_dir, "--budgets", FIX / "small_budgets.toml",
                      "--junit", run_dir / "gate.xml")
-    assert gate.returncode == 0, gate.stdout + gate.stderr
-    assert "gate: PASSED" in gate.stdout and (run_dir / "gate.xml").is_file()
+    assert gate.code == 0, gate.out + gate.err
+    assert "gate: PASSED" in gate.out and (run_dir / "gate.xml").is_file()
     tight = tmp_path / "tight.toml"
     tight.write_text('[budgets."*/int8"]\nmax_zip_bytes = 100\n')
-    failing = edgebench("gate", run_dir, "--budgets", tight)
-    assert failing.returncode == 1
-    assert failing.stdout.count("FAIL ") == 2 and "gate: FAILED, 2 of 2" in failing.stdout
+    failing = edgebench_process("gate", run_dir, "--budgets", tight)
+    assert failing.code == 1
+    assert failing.out.count("FAIL ") == 2 and "gate: FAILED, 2 of 2" in failing.out
 
 
 def test_a_broken_artifact_fails_alone(small_manifest, tmp_path):
@@ -77,17 +70,17 @@ def test_a_broken_artifact_fails_alone(small_manifest, tmp_path):
 
 def test_run_is_build_bench_gate(tmp_path):
     """`edgebench run` on the small config: one summary table, gate verdict, exit 0."""
-    proc = edgebench("run", "--config", FIX / "small_pipeline.toml", "--out", tmp_path,
+    proc = edgebench_process("run", "--config", FIX / "small_pipeline.toml", "--out", tmp_path,
                      "--run", "r", "--train-limit", "1000", "--test-limit", "200")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    out = proc.stdout
+    assert proc.code == 0, proc.out[-3000:] + proc.err[-3000:]
+    out = proc.out
     assert "gate: PASSED" in out
     table = out[out.index("target  variant"):]
     assert len([ln for ln in table.splitlines() if ln.startswith("local ")]) == 9
     assert (tmp_path / "r" / "manifest.json").is_file()
     assert (tmp_path / "r" / "results-local.json").is_file()
     assert (tmp_path / "latest").resolve() == (tmp_path / "r").resolve()
-    again = edgebench("build", "--config", FIX / "small_pipeline.toml", "--out", tmp_path,
+    again = edgebench_process("build", "--config", FIX / "small_pipeline.toml", "--out", tmp_path,
                       "--run", "r")
-    assert again.returncode == 2 and "already holds a build" in again.stderr
+    assert again.code == 2 and "already holds a build" in again.err
     assert (tmp_path / "r" / "results-local.json").is_file()  # nothing already written is lost

@@ -1,0 +1,242 @@
+"""The installable package: one top-level name, no import cycles, rooms that import only
+downward, and a plain install (no extras) that works beside PyPA ``build`` without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import os
+import pkgutil
+import subprocess
+import sys
+import venv
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+import edgebench
+
+ROOT = Path(__file__).resolve().parents[1]  # the source tree the wheel is built from
+FIX = Path(__file__).parent / "fixtures"
+
+#: Which room may import which. "front" is the package root's API, CLI and entry points;
+#: "kernel" is the shared vocabulary (records, errors, files). No circles.
+ALLOWED = {
+    "kernel": {"kernel"},
+    "models": {"kernel"},
+    "deploy": {"kernel"},
+    "bench": {"kernel", "deploy", "bench.runner"},
+    "build": {"kernel", "models", "bench.runner"},
+    "front": {"kernel", "models", "deploy", "bench", "build", "bench.runner", "front"},
+}
+ROOMS = ("build", "bench", "deploy", "models")
+FRONT = {"edgebench", "edgebench.api", "edgebench.cli", "edgebench.__main__"}
+
+
+def package_modules() -> dict[str, Path]:
+    """Every module of the package, by dotted name, with its source file."""
+    found = {"edgebench": Path(edgebench.__file__)}
+    for info in pkgutil.iter_modules([str(Path(edgebench.__file__).parent)], "edgebench."):
+        if not info.ispkg:
+            found[info.name] = Path(edgebench.__file__).parent / f"{info.name.split('.')[1]}.py"
+    for room in ROOMS:
+        package = importlib.import_module(f"edgebench.{room}")
+        found[package.__name__] = Path(package.__file__)
+        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            spec = importlib.util.find_spec(info.name)
+            if spec is not None and spec.origin and spec.origin.endswith(".py"):
+                found[info.name] = Path(spec.origin)
+    return found
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """The package modules ``name`` imports anywhere in its file (function bodies too)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    is_package = path.name == "__init__.py"
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = name.split(".")
+                anchor = anchor if is_package else anchor[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
+                       for a in node.names]
+        out |= {t for t in targets if t in known and t != name}
+    return out
+
+
+def room_of(module: str) -> str:
+    parts = module.split(".")
+    if module in FRONT or (len(parts) == 2 and parts[1] == "pytest_plugin"):
+        return "front"
+    if len(parts) >= 2 and parts[1] in ROOMS:
+        return "bench.runner" if module == "edgebench.bench.runner" else parts[1]
+    return "kernel"
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = package_modules()
+    known = set(modules)
+    return {name: imports_of(name, path, known) for name, path in modules.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_package_has_every_room() -> None:
+    modules = package_modules()
+    for room in ROOMS:
+        assert f"edgebench.{room}" in modules, sorted(modules)
+    assert len(modules) > 40  # the walk really found the package, not a stub
+
+
+def test_no_import_cycles_between_modules() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_rooms_import_only_downward() -> None:
+    wrong = defaultdict(list)
+    for module, targets in import_graph().items():
+        here = room_of(module)
+        for t in targets:
+            there = room_of(t)
+            if there != here and there not in ALLOWED[here]:
+                wrong[f"{here} -> {there}"].append(f"{module} imports {t}")
+    assert not wrong, dict(wrong)
+
+
+def test_the_runner_imports_nothing_of_the_package() -> None:
+    graph = import_graph()
+    assert graph["edgebench.bench.runner"] == set()
+
+
+# --------------------------------------------------------------------------- the wheel
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of this source tree, built with PyPA build as a user's CI would."""
+    out = tmp_path_factory.mktemp("dist")
+    proc = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (path,) = out.glob("edgebench-*.whl")
+    return path
+
+
+def test_the_wheel_installs_one_top_level_package(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names}
+    assert top == {"edgebench", f"edgebench-{edgebench.__version__}.dist-info"}, top
+    for must in ("edgebench/bench/runner.py", "edgebench/models/pipeline.toml",
+                 "edgebench/models/budgets.toml", "edgebench/models/sweep.toml",
+                 "edgebench/build/pipeline.py", "edgebench/deploy/ssh.py", "edgebench/cli.py"):
+        assert must in names
+    assert not any(n.startswith(("edgebench/tests", "tests/")) for n in names)
+    entry_points = zipfile.ZipFile(wheel).read(
+        f"edgebench-{edgebench.__version__}.dist-info/entry_points.txt"
+    ).decode()
+    assert "edgebench = edgebench.cli:main" in entry_points
+
+
+@pytest.fixture(scope="session")
+def plain_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new virtualenv with PyPA build and edgebench's wheel, no extras: no TensorFlow."""
+    root = tmp_path_factory.mktemp("plain-venv")
+    venv.EnvBuilder(with_pip=True).create(root)
+    python = str(root / "bin" / "python")
+    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    proc = subprocess.run([*pip, "build", str(wheel)], capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return root
+
+
+def in_venv(root: Path, *argv: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=300, cwd=cwd,
+                          env=env)
+
+
+def test_a_plain_install_works_beside_pypa_build(plain_venv: Path, tmp_path: Path) -> None:
+    python = str(plain_venv / "bin" / "python")
+    built = in_venv(plain_venv, python, "-m", "build", "--version", cwd=tmp_path)
+    assert built.returncode == 0 and built.stdout.startswith("build "), built.stderr
+    version = in_venv(plain_venv, "edgebench", "--version", cwd=tmp_path)
+    assert version.stdout.strip() == f"edgebench {edgebench.__version__}", version.stderr
+    no_tf = in_venv(plain_venv, python, "-c",
+                    "import importlib.util as u; print(u.find_spec('tensorflow'))", cwd=tmp_path)
+    assert no_tf.stdout.strip() == "None"
+    benched = in_venv(plain_venv, "edgebench", "bench", str(FIX / "tiny_float32.tflite"),
+                      "--runs", "5", "--out", "out", cwd=tmp_path)
+    assert benched.returncode == 0, benched.stderr
+    assert "tiny_float32" in benched.stdout and " ok" in benched.stdout
+    assert (tmp_path / "out" / "history.sqlite").is_file()
+
+
+def test_a_users_own_build_and_models_packages_do_not_shadow_ours(
+    plain_venv: Path, tmp_path: Path
+) -> None:
+    for name in ("build", "models", "bench", "deploy"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"raise ImportError('the user\\'s {name}')\n")
+    python = str(plain_venv / "bin" / "python")
+    for argv in (["edgebench"], [python, "-m", "edgebench"]):
+        proc = in_venv(plain_venv, *argv, "bench", str(FIX / "tiny_int8.tflite"), "--runs", "3",
+                       "--out", "out", "--no-history", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    built = in_venv(plain_venv, python, "-m", "build", "--version", cwd=tmp_path / "out")
+    assert built.returncode == 0, built.stderr  # PyPA build is still PyPA build
