@@ -1,7 +1,13 @@
 """The one door to TensorFlow, tf-keras and tfmot for the build stage.
 
 tfmot works only with tf-keras (Keras 2), so ``TF_USE_LEGACY_KERAS=1`` must be set before
-TensorFlow is first imported. Every TensorFlow import in ``build/`` goes through here, lazily.
+TensorFlow is first imported. Every TensorFlow import in ``build/`` goes through here, lazily:
+importing any module of the build stage (``edgebench.build.config``, ``.datasets``, …) never
+imports TensorFlow; the functions that need it call :func:`import_tf`.
+
+``build/`` has no ``__init__.py`` on purpose: in a checkout's root, ``python -m build`` (PyPA's
+build, what builds the wheel) must find PyPA's package, not this folder. A folder without one
+is a namespace portion, and Python prefers a regular package found later on ``sys.path``.
 """
 
 from __future__ import annotations

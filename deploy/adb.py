@@ -25,7 +25,6 @@ from edgebench.deploy.base import (
     Target,
     TargetError,
     TargetUnreachable,
-    safe_name,
     tail,
     timed_out,
     timed_shell_script,
@@ -58,7 +57,6 @@ class AdbTarget(Target):
             )
         self.adb = str(adb) if adb else "adb"
         self._workdir: str | None = None
-        self._pushed = 0
 
     @property
     def name(self) -> str:
@@ -86,12 +84,7 @@ class AdbTarget(Target):
 
     def push(self, paths: Sequence[Path]) -> dict[Path, str]:
         placed: dict[Path, str] = {}
-        for p in paths:
-            p = Path(p)
-            if not p.is_file():
-                raise TargetError(f"{p}: no such file to copy to {self.address}; check the path")
-            self._pushed += 1
-            remote = f"{self.workdir}/{self._pushed:02d}-{safe_name(p.name)}"
+        for p, remote in self.remote_names(paths, self.workdir):
             res = self._adb(["push", str(p), remote], timeout_s=max(120.0, p.stat().st_size / 2e6))
             if res.returncode != 0:
                 raise adb_error(self, res, f"copying {p.name}")

@@ -132,6 +132,7 @@ class Target(abc.ABC):
         self.address = address
         self.label = safe_name(label) if label else None
         self.processes = ProcessGroup()
+        self._pushed = 0  # files copied so far: numbers their names on the device
 
     @property
     def name(self) -> str:
@@ -169,6 +170,18 @@ class Target(abc.ABC):
     def temperature_c(self) -> float | None:
         """The device's hottest temperature sensor now, in °C, or None if it has none."""
         return None
+
+    def remote_names(self, paths: Sequence[Path], workdir: str) -> list[tuple[Path, str]]:
+        """Each local file with the path it gets in ``workdir`` on the device: a name this
+        target picks (``03-model.tflite``), so spaces, quotes or ``;`` in the user's names never
+        reach a shell. A missing local file is an error that names it."""
+        placed = []
+        for p in map(Path, paths):
+            if not p.is_file():
+                raise TargetError(f"{p}: no such file to copy to {self.address}; check the path")
+            self._pushed += 1
+            placed.append((p, f"{workdir}/{self._pushed:02d}-{safe_name(p.name)}"))
+        return placed
 
     def kill(self) -> None:
         """Kill whatever this target is running now (Ctrl-C): the rest of the run stops."""

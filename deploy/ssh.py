@@ -33,7 +33,6 @@ from edgebench.deploy.base import (
     TargetError,
     TargetUnreachable,
     parse_describe,
-    safe_name,
     tail,
     timed_out,
     timed_shell_script,
@@ -67,7 +66,6 @@ class SshTarget(Target):
         self.ssh_bin = ssh
         self.scp_bin = scp
         self._workdir: str | None = None
-        self._pushed = 0
 
     # ----------------------------------------------------------------- the Target interface
 
@@ -92,12 +90,7 @@ class SshTarget(Target):
 
     def push(self, paths: Sequence[Path]) -> dict[Path, str]:
         placed: dict[Path, str] = {}
-        for p in paths:
-            p = Path(p)
-            if not p.is_file():
-                raise TargetError(f"{p}: no such file to copy to {self.address}; check the path")
-            self._pushed += 1
-            remote = f"{self.workdir}/{self._pushed:02d}-{safe_name(p.name)}"
+        for p, remote in self.remote_names(paths, self.workdir):
             # An absolute local path: scp would read "a:b.tflite" as host "a".
             argv = [self.scp_bin, "-q", *self._options(scp=True), str(p.resolve()),
                     f"{self._scp_host()}:{remote}"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -35,10 +34,8 @@ class _CheckoutRooms(importlib.abc.MetaPathFinder):
         package, _, room = fullname.partition(".")
         if package != __name__ or room not in _ROOMS:
             return None
-        folder = self.root / room
-        return importlib.util.spec_from_file_location(
-            fullname, folder / "__init__.py", submodule_search_locations=[str(folder)]
-        )
+        # A regular package, or a namespace one (build/ has no __init__.py: see build/_tf.py).
+        return importlib.machinery.PathFinder.find_spec(fullname, [str(self.root)])
 
 
 def _checkout_root() -> Path | None:

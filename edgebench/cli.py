@@ -39,44 +39,27 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------- argument types
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1; got {value}")
-    return value
+def _number(kind: type, low: float, strict: bool) -> Callable[[str], float]:
+    """An argparse type: a ``kind`` (int or float) above ``low`` (``strict``) or at least it."""
+    words = {int: "a whole number", float: "a number"}[kind]
+    bound = f"{'>' if strict else '>='} {low:g}"
+
+    def convert(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {words} {bound}; got {text!r}") from None
+        if not (value > low if strict else value >= low):
+            raise argparse.ArgumentTypeError(f"expected {words} {bound}; got {value}")
+        return value
+
+    return convert
 
 
-def nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0; got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0; got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0; got {value}")
-    return value
-
-
-def nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0; got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0; got {value}")
-    return value
+positive_int = _number(int, 1, strict=False)
+nonneg_int = _number(int, 0, strict=False)
+positive_float = _number(float, 0, strict=True)
+nonneg_float = _number(float, 0, strict=False)
 
 
 def cpu_mask(text: str) -> str:

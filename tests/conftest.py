@@ -52,3 +52,43 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     if collection_path.name == "benchmarks" and not config.getoption("benchmark_enable"):
         return True
     return None
+
+
+# --------------------------------------------------------------------------- the fast tier
+
+#: Fixtures that train models: a test that uses one is slow.
+TRAINING_FIXTURES = {"small_manifest", "first_sweep"}
+#: Modules (or single tests) that train TensorFlow models themselves. `tox -e fast` runs
+#: everything else (`-m "not slow"`): bad input the build refuses before training included.
+TRAINING_TESTS = {
+    "test_build_pipeline": {
+        "test_a_recipe_that_prunes_the_baseline_itself_is_caught",
+        "test_a_schedule_that_ends_after_training_fails_the_build",
+        "test_only_the_named_layers_are_pruned",
+        "test_an_unknown_layer_name_lists_the_model_layers",
+        "test_tensorboard_true_writes_pruning_summaries",
+        "test_a_user_model_is_the_baseline_as_it_is",
+    },
+    "test_cli_bad_input": {
+        "test_a_failed_build_leaves_no_half_made_run_folder",
+    },
+    "test_masks": "all",
+    "test_recipes_cli": "all",
+    "test_recipes_movement_synflow_structured": "all",
+    "test_recipes_rewinding": "all",
+    "test_sweep": "all",
+    "test_pipeline_end_to_end": "all",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        wanted = TRAINING_TESTS.get(module, ())
+        name = item.originalname if hasattr(item, "originalname") else item.name
+        if (
+            wanted == "all"
+            or name in wanted
+            or TRAINING_FIXTURES & set(getattr(item, "fixturenames", ()))
+        ):
+            item.add_marker(pytest.mark.slow)

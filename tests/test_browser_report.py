@@ -14,9 +14,9 @@ import shutil
 import subprocess
 
 import pytest
+from history_helpers import write_history
 
 from edgebench.cli import main
-from tests.history_helpers import write_history
 
 CHROMIUM_FLAGS = [
     "--headless",

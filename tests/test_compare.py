@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from history_helpers import DEVICE, make_record, make_results
 
 from edgebench.bench.compare import (
     CompareError,
@@ -17,7 +18,6 @@ from edgebench.bench.compare import (
 )
 from edgebench.bench.history import append_results
 from edgebench.cli import main
-from tests.history_helpers import DEVICE, make_record, make_results
 
 
 def runs_with(variant_base, variant_cur):

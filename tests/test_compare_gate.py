@@ -6,11 +6,11 @@ from dataclasses import replace
 from xml.etree import ElementTree as ET
 
 import pytest
+from history_helpers import DEVICE, make_record, make_results
 
 from edgebench.bench.gate import load_budgets
 from edgebench.cli import main
 from edgebench.errors import ConfigError
-from tests.history_helpers import DEVICE, make_record, make_results
 
 RULES = """
 schema_version = 1

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from history_helpers import DEVICE, make_record, make_results
 
 from edgebench.bench.history import (
     HISTORY_SCHEMA_VERSION,
@@ -19,7 +20,6 @@ from edgebench.bench.history import (
 )
 from edgebench.cli import main
 from edgebench.errors import SchemaError
-from tests.history_helpers import DEVICE, make_record, make_results
 
 
 def sha(path: Path) -> str:

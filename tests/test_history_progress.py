@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 
+from history_helpers import TINY
+
 from edgebench.bench.plan import plan_from_inputs
 from edgebench.bench.progress import Progress, is_live
 from edgebench.bench.scheduler import bench_targets
 from edgebench.records import BenchSettings
-from tests.history_helpers import TINY
 
 
 class FakeTTY(io.StringIO):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from history_helpers import make_record, make_results, write_history
 
 from edgebench.bench.compare import CompareSettings, Regression, Verdict, compare_runs
 from edgebench.bench.history import append_results, open_history
@@ -22,7 +23,6 @@ from edgebench.bench.report.plots import (
     variant_colors,
 )
 from edgebench.cli import main
-from tests.history_helpers import make_record, make_results, write_history
 
 
 def plot_sources(html: str) -> list[str]:
