@@ -157,12 +157,12 @@ def run_sweep(
 
     # ------------------------------------------------------------------ choose and record
     baseline_model = pipeline.load_keras_model(entry.path / "baseline.h5")
-    from_logits = not pipeline._ends_in_softmax(baseline_model)
+    from_logits = not pipeline.ends_in_softmax(baseline_model)
     training.compile_model(baseline_model, config.train.learning_rate, from_logits)
     input_shape = tuple(int(d) for d in baseline_model.input_shape[1:])
     data = pipeline.split_training_data(ds, input_shape, config.train.validation_split)
-    x_test = pipeline._scaled(ds.x_test, input_shape)
-    builder = pipeline._ArtifactBuilder(
+    x_test = pipeline.scale_inputs(ds.x_test, input_shape)
+    builder = pipeline.ArtifactBuilder(
         run_dir, eval_path, x_test, ds.y_test, data.x_fit, config, progress
     )
     dense = builder.keras(
@@ -552,7 +552,7 @@ def _build_baseline(
         history = None
     else:
         model = pipeline.builtin_model(config.model.builtin, ds.sample_shape, ds.num_classes)
-    from_logits = not pipeline._ends_in_softmax(model)
+    from_logits = not pipeline.ends_in_softmax(model)
     input_shape = tuple(int(d) for d in model.input_shape[1:])
     data = pipeline.split_training_data(ds, input_shape, config.train.validation_split)
     if config.model.path is None:
@@ -572,7 +572,7 @@ def _build_baseline(
             "base_learning_rate": history.base_learning_rate,
             "lr_schedule": history.lr_schedule,
         }
-    x_test = pipeline._scaled(ds.x_test, input_shape)
+    x_test = pipeline.scale_inputs(ds.x_test, input_shape)
     training.compile_model(model, config.train.learning_rate, from_logits)
     meta["accuracy"] = training.keras_accuracy(model, x_test, ds.y_test)
     return meta
