@@ -41,7 +41,8 @@ class Runner(abc.ABC):
         return self.run_tasks(group_tasks(job, specs)) if specs else []
 
     @abc.abstractmethod
-    def run_tasks(self, tasks: list[TaskJob]) -> list[TrialResult]: ...
+    def run_tasks(self, tasks: list[TaskJob]) -> list[TrialResult]:
+        """Run each task's trials; return the results of all tasks, in task order."""
 
     def close(self) -> None:  # noqa: B027 - a runner without resources has nothing to close
         """Release workers or the cluster connection."""

@@ -31,16 +31,19 @@ class TrialSpec:
 
     @property
     def id(self) -> str:
+        """A name that says what the trial is, e.g. ``lrr-s90-k8-qat``; also its file name."""
         return (
             f"{self.recipe}-s{round(self.sparsity * 100, 2):g}-k{self.clusters}-{self.quantization}"
         )
 
     @property
     def kind(self) -> VariantKind:
+        """The TFLite variant the trial's file is (QAT makes an int8 model)."""
         return VariantKind.INT8 if self.quantization == "qat" else VariantKind(self.quantization)
 
     @property
     def qat_scheme(self) -> str | None:
+        """``pqat``, or ``pcqat`` on a clustered model; None without QAT."""
         if self.quantization != "qat":
             return None
         return "pcqat" if self.clusters else "pqat"
@@ -64,6 +67,7 @@ class TrialResult:
 
     @property
     def id(self) -> str:
+        """The spec's id."""
         return self.spec.id
 
     def with_compression_ratio(self, dense_zip_bytes: int) -> TrialResult:

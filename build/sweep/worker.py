@@ -25,7 +25,7 @@ from edgebench.build.cache import Cache, Entry
 from edgebench.build.config import PipelineConfig
 from edgebench.build.datasets import Dataset, load_dataset
 from edgebench.build.recipes import collaborative, get_recipe
-from edgebench.build.recipes.base import RecipeContext, TrainingData
+from edgebench.build.recipes.base import RecipeContext
 from edgebench.build.recipes.masks import tflite_weight_facts
 from edgebench.build.sweep import keys
 from edgebench.build.sweep.baseline import Baseline, load_baseline
@@ -39,6 +39,7 @@ from edgebench.build.sweep.trials import (
     TrialSpec,
 )
 from edgebench.build.sweep_config import SweepConfig
+from edgebench.build.training import TrainingData
 from edgebench.files import zip_bytes
 
 MODEL_FILE = "model.h5"  # of a pruned or clustered entry
@@ -81,10 +82,12 @@ class TaskContext:
 
     @property
     def config(self) -> PipelineConfig:
+        """The pipeline config the sweep runs."""
         return self.job.config
 
     @property
     def sweep(self) -> SweepConfig:
+        """The config's [sweep] section."""
         assert self.job.config.sweep is not None, "a sweep task comes from a [sweep] config"
         return self.job.config.sweep
 
