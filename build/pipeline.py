@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import ai_edge_litert
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
@@ -27,7 +28,8 @@ from edgebench.build._tf import import_tf
 from edgebench.build.config import PipelineConfig
 from edgebench.build.datasets import Dataset, load_dataset
 from edgebench.build.recipes import get_recipe
-from edgebench.build.recipes.base import BaselineHistory, RecipeContext, TrainingData
+from edgebench.build.recipes.base import BaselineHistory, RecipeContext
+from edgebench.build.training import TrainingData
 from edgebench.errors import ConfigError, DatasetError, EdgebenchError, ModelFileError
 from edgebench.files import atomic_path, zip_bytes
 from edgebench.models import BUILTIN_MODELS
@@ -540,17 +542,11 @@ def convert(
 
 
 def _versions(tf: Any, keras: Any, tfmot: Any) -> dict[str, str]:
-    try:
-        import ai_edge_litert
-
-        litert = getattr(ai_edge_litert, "__version__", "unknown")
-    except ImportError:
-        litert = "missing"
     return {
         "tensorflow": tf.__version__,
         "tf_keras": keras.__version__,
         "tfmot": getattr(tfmot, "__version__", "unknown"),
         "numpy": np.__version__,
-        "ai_edge_litert": litert,
+        "ai_edge_litert": getattr(ai_edge_litert, "__version__", "unknown"),
         "python": platform.python_version(),
     }

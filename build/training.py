@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from edgebench.build._tf import import_tf
-from edgebench.build.recipes.base import TrainingData
+import numpy as np
 
-LR_SCHEDULES = ("constant", "cosine")
+from edgebench.build._tf import import_tf
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Training inputs already scaled to [0, 1] and shaped for the model."""
+
+    x_fit: Any
+    y_fit: Any
+    x_val: Any
+    y_val: Any
 
 
 def learning_rate_schedule(
@@ -119,7 +129,5 @@ def fresh_clone(model: Any, seed: int) -> Any:
 
 def keras_accuracy(model: Any, x: Any, y: Any, batch_size: int = 256) -> float:
     """Top-1 accuracy of a tf_keras model on inputs already scaled and shaped."""
-    import numpy as np
-
     logits = model.predict(x, batch_size=batch_size, verbose=0)
     return float((np.argmax(logits, axis=-1) == np.asarray(y)).mean()) if len(y) else float("nan")
