@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgebench.build._tf import import_tf
 from edgebench.errors import DatasetError
 
 DEBIAN_DATASETS_DIR = Path("/usr/share/datasets")  # overridden by $EDGEBENCH_DEBIAN_DATASETS
@@ -148,8 +149,6 @@ def _load_by_name(name: str) -> Dataset:
 
 
 def _keras_download(module: str) -> dict[str, np.ndarray]:
-    from edgebench.build._tf import import_tf
-
     _, keras, _ = import_tf()
     (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, module).load_data()
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}

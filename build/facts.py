@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ai_edge_litert import schema_py_generated as schema
 
 _BIAS_OPS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2}
 
@@ -73,8 +74,6 @@ _NP_TYPES = {
 
 def tflite_facts(path: Path) -> WeightFacts:
     """Counts over the constant tensors of a .tflite file; sparsity per constant kernel."""
-    from ai_edge_litert import schema_py_generated as schema
-
     buf = Path(path).read_bytes()
     model = schema.Model.GetRootAsModel(buf, 0)
     type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}

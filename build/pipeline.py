@@ -7,6 +7,7 @@ folder: ``eval.npz`` (the test set for the bench stage), ``baseline.h5``, ``<rec
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import time
@@ -17,7 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import ai_edge_litert
 import numpy as np
+from ai_edge_litert.interpreter import Interpreter
 
 from edgebench.bench import runner
 from edgebench.build import facts, training
@@ -25,7 +28,8 @@ from edgebench.build._tf import import_tf
 from edgebench.build.config import PipelineConfig
 from edgebench.build.datasets import Dataset, load_dataset
 from edgebench.build.recipes import get_recipe
-from edgebench.build.recipes.base import BaselineHistory, RecipeContext, TrainingData
+from edgebench.build.recipes.base import BaselineHistory, RecipeContext
+from edgebench.build.training import TrainingData
 from edgebench.errors import ConfigError, DatasetError, EdgebenchError, ModelFileError
 from edgebench.files import atomic_path, zip_bytes
 from edgebench.models import BUILTIN_MODELS
@@ -105,23 +109,17 @@ def build_pipeline(
     write_eval_npz(eval_path, ds)
 
     user_model = Path(model_path) if model_path is not None else config.model.path
-    if user_model is not None:
-        baseline = load_keras_model(user_model)
-        check_model_fits(baseline, ds, user_model)
-        source = str(user_model)
-    else:
-        baseline = builtin_model(config.model.builtin, ds.sample_shape, ds.num_classes)
-        source = f"builtin:{config.model.builtin}"
-    from_logits = not _ends_in_softmax(baseline)
-    input_shape = tuple(int(d) for d in baseline.input_shape[1:])
+    baseline, source = initial_model(config, ds, user_model)
+    from_logits = not ends_in_softmax(baseline)
+    input_shape = model_input_shape(baseline)
     data = split_training_data(ds, input_shape, config.train.validation_split)
-    x_test = _scaled(ds.x_test, input_shape)
+    x_test = scale_inputs(ds.x_test, input_shape)
 
     history = None
     if user_model is None:
         history = train_baseline(baseline, data, config.train, from_logits, progress)
 
-    builder = _ArtifactBuilder(out_dir, eval_path, x_test, ds.y_test, data.x_fit, config, progress)
+    builder = ArtifactBuilder(out_dir, eval_path, x_test, ds.y_test, data.x_fit, config, progress)
     # Save the dense baseline before any recipe runs: prune_low_magnitude wraps the layers of
     # the model it gets, and a baseline saved after that would be silently sparse.
     dense = builder.keras("baseline", baseline, "baseline.h5", {"source": source})
@@ -242,14 +240,28 @@ def verify_sparsity(
 
 def _check_tensorboard(config: PipelineConfig) -> None:
     """Fail before any training when a recipe asks for TensorBoard summaries without it."""
-    import importlib.util
-
     wanting = [r.name for r in config.recipes if getattr(r.params, "tensorboard", False)]
     if wanting and importlib.util.find_spec("tensorboard") is None:
         raise ConfigError(
             f"recipes.{wanting[0]}.tensorboard = true needs TensorBoard, which is not "
             "installed: pip install tensorboard, or set tensorboard = false"
         )
+
+
+def initial_model(
+    config: PipelineConfig, ds: Dataset, user_model: Path | None = None
+) -> tuple[Any, str]:
+    """The baseline before training, and where it came from (a path or ``builtin:<name>``).
+
+    ``user_model`` (a .keras / .h5 file, already trained) is loaded and checked against the
+    dataset; without it the config's builtin model is built fresh, to be trained.
+    """
+    if user_model is not None:
+        model = load_keras_model(user_model)
+        check_model_fits(model, ds, user_model)
+        return model, str(user_model)
+    name = config.model.builtin
+    return builtin_model(name, ds.sample_shape, ds.num_classes), f"builtin:{name}"
 
 
 def builtin_model(name: str, input_shape: tuple[int, ...], num_classes: int) -> Any:
@@ -310,16 +322,30 @@ def split_training_data(
     ds: Dataset, input_shape: tuple[int, ...], validation_split: float
 ) -> TrainingData:
     """Scale to [0, 1], shape for the model, and hold out the last part as Keras would."""
-    x = _scaled(ds.x_train, input_shape)
+    x = scale_inputs(ds.x_train, input_shape)
     split_at = int(np.ceil(len(x) * (1.0 - validation_split)))
     return TrainingData(x[:split_at], ds.y_train[:split_at], x[split_at:], ds.y_train[split_at:])
 
 
-def _scaled(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+def scale_inputs(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """Raw uint8 samples as the model takes them: float32 in [0, 1], shaped ``input_shape``."""
     return (x.astype(np.float32) / 255.0).reshape((len(x), *input_shape))
 
 
-def _ends_in_softmax(model: Any) -> bool:
+def model_input_shape(model: Any) -> tuple[int, ...]:
+    """The shape of one input sample of a Keras model (without the batch dimension)."""
+    return tuple(int(d) for d in model.input_shape[1:])
+
+
+def calibration_samples(pool: np.ndarray, seed: int) -> np.ndarray:
+    """The int8 converter's representative samples: a seeded draw from ``pool``, in order."""
+    rng = np.random.default_rng(seed)
+    n = min(REPRESENTATIVE_SAMPLES, len(pool))
+    return pool[np.sort(rng.choice(len(pool), size=n, replace=False))]
+
+
+def ends_in_softmax(model: Any) -> bool:
+    """Whether the model outputs probabilities; if not, its loss takes ``from_logits``."""
     last = model.layers[-1]
     return type(last).__name__ == "Softmax" or last.get_config().get("activation") == "softmax"
 
@@ -328,8 +354,12 @@ def _ends_in_softmax(model: Any) -> bool:
 
 
 @dataclass
-class _ArtifactBuilder:
-    """Saves, converts, measures and describes artifacts relative to the dense baseline."""
+class ArtifactBuilder:
+    """Saves, converts, measures and describes artifacts relative to the dense baseline.
+
+    The first artifact recorded must be the dense baseline's Keras file: every compression
+    ratio is measured against its zipped size.
+    """
 
     out_dir: Path
     eval_path: Path
@@ -341,11 +371,10 @@ class _ArtifactBuilder:
     dense_zip: int | None = None
 
     def keras(self, recipe: str, model: Any, filename: str, extra: dict[str, Any]) -> Artifact:
+        """Save ``model`` as ``filename`` in the run folder and record it with its accuracy."""
         t0 = time.perf_counter()
         path = self.out_dir / filename
-        with warnings.catch_warnings():  # "HDF5 is legacy": the guide measures .h5 on purpose
-            warnings.simplefilter("ignore", UserWarning)
-            model.save(path, include_optimizer=False)
+        save_h5(model, path)
         zipped = zip_bytes(path)
         if self.dense_zip is None:
             self.dense_zip = zipped
@@ -373,6 +402,7 @@ class _ArtifactBuilder:
         extra: dict[str, Any],
         sparse: bool = False,
     ) -> Artifact:
+        """Convert ``model`` to the TFLite variant ``kind``, save it and record it."""
         t0 = time.perf_counter()
         path = self.out_dir / f"{recipe}-{kind.value}.tflite"
         try:
@@ -396,8 +426,6 @@ class _ArtifactBuilder:
     ) -> Artifact:
         """Measure and describe a .tflite file already in the run folder (the sweep's)."""
         t0 = time.perf_counter() if t0 is None else t0
-        from ai_edge_litert.interpreter import Interpreter
-
         interp = Interpreter(model_path=str(path), num_threads=os.cpu_count() or 1)
         interp.allocate_tensors()
         in_dtype = np.dtype(interp.get_input_details()[0]["dtype"]).name
@@ -422,10 +450,7 @@ class _ArtifactBuilder:
         )
 
     def _calibration(self) -> np.ndarray:
-        pool = self.x_calibration_pool
-        rng = np.random.default_rng(self.config.train.seed)
-        n = min(REPRESENTATIVE_SAMPLES, len(pool))
-        return pool[np.sort(rng.choice(len(pool), size=n, replace=False))]
+        return calibration_samples(self.x_calibration_pool, self.config.train.seed)
 
     def _record(
         self,
@@ -466,6 +491,13 @@ class _ArtifactBuilder:
             f"accuracy {acc} ({time.perf_counter() - t0:.1f} s)"
         )
         return art
+
+
+def save_h5(model: Any, path: Path) -> None:
+    """Save a tf_keras model as HDF5 without its optimizer."""
+    with warnings.catch_warnings():  # "HDF5 is legacy": the guide measures .h5 on purpose
+        warnings.simplefilter("ignore", UserWarning)
+        model.save(path, include_optimizer=False)
 
 
 def convert(
@@ -510,17 +542,11 @@ def convert(
 
 
 def _versions(tf: Any, keras: Any, tfmot: Any) -> dict[str, str]:
-    try:
-        import ai_edge_litert
-
-        litert = getattr(ai_edge_litert, "__version__", "unknown")
-    except ImportError:
-        litert = "missing"
     return {
         "tensorflow": tf.__version__,
         "tf_keras": keras.__version__,
         "tfmot": getattr(tfmot, "__version__", "unknown"),
         "numpy": np.__version__,
-        "ai_edge_litert": litert,
+        "ai_edge_litert": getattr(ai_edge_litert, "__version__", "unknown"),
         "python": platform.python_version(),
     }

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from edgebench.build._tf import import_tf
 
 
@@ -127,7 +129,5 @@ def fresh_clone(model: Any, seed: int) -> Any:
 
 def keras_accuracy(model: Any, x: Any, y: Any, batch_size: int = 256) -> float:
     """Top-1 accuracy of a tf_keras model on inputs already scaled and shaped."""
-    import numpy as np
-
     logits = model.predict(x, batch_size=batch_size, verbose=0)
     return float((np.argmax(logits, axis=-1) == np.asarray(y)).mean()) if len(y) else float("nan")

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.build.recipes.base import BaselineHistory, RecipeContext, TrainingData
+from edgebench.build.recipes.base import BaselineHistory, RecipeContext
+from edgebench.build.training import TrainingData
 
 
 def tiny_data(n_train: int = 1500, n_test: int = 300, classes: Any = None) -> tuple:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -9,28 +10,89 @@ from pathlib import Path
 
 import pytest
 
+import edgebench
 from edgebench import cli
 from edgebench.build.config import load_pipeline
-from edgebench.build.sweep import TrialSpec, choose, pareto_front
+from edgebench.build.datasets import load_dataset
+from edgebench.build.sweep import TrialResult, TrialSpec, choose, grid, keys, sweep_front, worker
+from edgebench.build.sweep.execution import group_tasks, package_parent, ray_worker_env
+from edgebench.build.sweep.trials import TaskJob
 from edgebench.records import Manifest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_SWEEP = FIXTURES / "small_sweep.toml"
+# What the manifest records of each trial (sweep.trials); bench, report and users read these.
+MANIFEST_TRIAL_KEYS = [
+    "id",
+    "recipe",
+    "recipe_type",
+    "sparsity",
+    "clusters",
+    "quantization",
+    "qat_scheme",
+    "kind",
+    "zip_bytes",
+    "file_bytes",
+    "accuracy",
+    "stages",
+    "trained",
+    "trial_s",
+    "compression_ratio",
+]
 
 
-def _trial(id_: str, zip_bytes: int, accuracy: float) -> dict:
-    return {"id": id_, "zip_bytes": zip_bytes, "accuracy": accuracy}
+def _trial(name: str, zip_bytes: int, accuracy: float, clusters: int = 0) -> TrialResult:
+    return TrialResult(
+        spec=TrialSpec(name, 0.9, clusters, "qat"),
+        recipe_type="lr_rewinding",
+        zip_bytes=zip_bytes,
+        file_bytes=2 * zip_bytes,
+        accuracy=accuracy,
+        stages={"pruned": {"dense": {"sparsity": 0.9, "unique_values": 100}}},
+        trained=("prune", "final"),
+        tflite_path=f"/cache/final/k/{name}.tflite",
+        trial_s=1.5,
+    )
 
 
 def test_front_and_choice() -> None:
     trials = [_trial("a", 100, 0.80), _trial("b", 200, 0.90), _trial("c", 150, 0.79)]
-    trials.append(_trial("d", 300, 0.89))
-    assert {t["id"] for t in pareto_front(trials)} == {"a", "b"}
-    assert choose(trials, 0.85)["id"] == "b"
+    trials += [_trial("d", 300, 0.89), _trial("e", 200, 0.90)]
+    # Smallest first; b and e tie exactly, and neither beats the other.
+    assert [t.spec.recipe for t in sweep_front(trials)] == ["a", "b", "e"]
+    assert choose(trials, 0.85).spec.recipe == "b"
     assert choose(trials, 0.95) is None
     assert TrialSpec("lrr", 0.92, 16, "qat").id == "lrr-s92-k16-qat"
     assert TrialSpec("lrr", 0.92, 16, "qat").qat_scheme == "pcqat"
     assert TrialSpec("lrr", 0.92, 0, "qat").qat_scheme == "pqat"
+
+
+def test_trial_result_to_dict_has_the_manifest_keys() -> None:
+    trial = _trial("lrr", 4838, 0.7, clusters=8).with_compression_ratio(77716)
+    record = trial.to_dict()
+    assert list(record) == MANIFEST_TRIAL_KEYS  # the cache path stays out of the manifest
+    assert record["id"] == "lrr-s90-k8-qat" and record["qat_scheme"] == "pcqat"
+    assert record["kind"] == "int8" and record["compression_ratio"] == 16.064
+    assert record["trained"] == ["prune", "final"]
+    assert "compression_ratio" not in _trial("lrr", 1, 0.5).to_dict()  # set by the driver only
+
+
+def test_tasks_group_the_trials_of_one_pruned_model() -> None:
+    sweep = load_pipeline(SMALL_SWEEP).sweep
+    specs = grid(sweep)
+    job = TaskJob(load_pipeline(SMALL_SWEEP), "c", "e", "b", "f", (), 1)
+    tasks = group_tasks(job, specs)
+    assert [[t.id for t in task.trials] for task in tasks] == [
+        [s.id for s in specs if s.sparsity == 0.8],
+        [s.id for s in specs if s.sparsity == 0.9],
+    ]
+    assert group_tasks(job, []) == []
+
+
+def test_ray_workers_find_the_package_that_runs_the_driver() -> None:
+    parent = package_parent()
+    assert (parent / "edgebench" / "__init__.py").resolve() == Path(edgebench.__file__).resolve()
+    assert ray_worker_env()["PYTHONPATH"].split(":")[0] == str(parent)
 
 
 class FitCounter:
@@ -83,10 +145,59 @@ def test_sweep_writes_front_trials_and_the_chosen_file(first_sweep: Path) -> Non
     tflite_dense = [f for n, f in clustered["stages"]["tflite"].items() if "dense" in n.lower()]
     assert tflite_dense[0]["sparsity"] >= 0.8 - 1e-3
     # The bench side reads it unchanged.
-    from edgebench.bench.orchestrate import plan_from_inputs
+    from edgebench.bench.plan import plan_from_inputs
 
     plan = plan_from_inputs([first_sweep / "first" / "manifest.json"], run_id="x")
     assert len(plan.items) == len(manifest.tflite_artifacts())
+
+
+def test_the_manifest_records_every_trial_with_the_same_keys(first_sweep: Path) -> None:
+    manifest = Manifest.load(first_sweep / "first" / "manifest.json")
+    assert all(list(t) == MANIFEST_TRIAL_KEYS for t in manifest.sweep["trials"])
+    shipped = [a for a in manifest.tflite_artifacts() if a.recipe != "baseline"]
+    keys_but_trained = [k for k in MANIFEST_TRIAL_KEYS if k != "trained"]
+    assert all(list(a.extra)[: len(keys_but_trained)] == keys_but_trained for a in shipped)
+
+
+def _task(first_sweep: Path, cache_root: Path, *specs: TrialSpec) -> TaskJob:
+    config = load_pipeline(SMALL_SWEEP)
+    ds = load_dataset(
+        config.data.dataset, config.base_dir, config.data.train_limit, config.data.test_limit
+    )
+    fingerprint = keys.data_fingerprint(ds)
+    return TaskJob(
+        config=config,
+        cache_root=str(cache_root),
+        eval_path=str(first_sweep / "first" / "eval.npz"),
+        baseline_key=keys.baseline_key(config, fingerprint),
+        data_fingerprint=fingerprint,
+        trials=specs,
+        threads=1,
+    )
+
+
+def test_each_stage_of_a_task_comes_from_the_cache(first_sweep, monkeypatch, tmp_path) -> None:
+    cache_root = tmp_path / "cache"
+    shutil.copytree(first_sweep / "cache", cache_root)
+    qat = TrialSpec("lrr", 0.8, 8, "qat")
+    ctx = worker.task_context(_task(first_sweep, cache_root, qat))
+    fits = FitCounter(monkeypatch)
+    pruned = worker.pruned_stage(ctx, "lrr", 0.8)
+    clustered = worker.clustered_stage(ctx, pruned, qat)
+    final = worker.final_stage(ctx, clustered, qat, pruned.sparse_export)
+    assert fits.calls == 0
+    assert (pruned.built, clustered.built, final.built, final.trained) == (False,) * 4
+    # The keys are the ones the first sweep stored its stages under.
+    assert (cache_root / "prune" / pruned.key).is_dir()
+    assert (cache_root / "cluster" / clustered.key).is_dir()
+    assert final.path == cache_root / "final" / final.path.parent.name / f"{qat.id}.tflite"
+    assert clustered.weights["dense"]["unique_values"] <= 9
+    # A new quantisation of a cached model is converted once, then cached too.
+    f16 = TrialSpec("lrr", 0.8, 8, "float16")
+    made = worker.final_stage(ctx, clustered, f16, pruned.sparse_export)
+    again = worker.final_stage(ctx, clustered, f16, pruned.sparse_export)
+    assert (made.built, made.trained, again.built) == (True, False, False)
+    assert again.path == made.path and made.path.is_file() and fits.calls == 0
 
 
 def test_a_rerun_with_the_same_config_trains_nothing(first_sweep, monkeypatch) -> None:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgebench.build.training import TrainingData, learning_rate_schedule
+from edgebench.build import training
+from edgebench.build.training import TrainingData
 from edgebench.errors import ConfigError
 
 
@@ -53,7 +54,7 @@ class BaselineHistory:
 
     def learning_rate(self, start_epoch: int = 0) -> Any:
         """The baseline's schedule (a float or a Keras schedule) as seen from ``start_epoch``."""
-        return learning_rate_schedule(
+        return training.learning_rate_schedule(
             self.lr_schedule,
             self.base_learning_rate,
             total_steps=self.epochs * self.steps_per_epoch,
@@ -81,14 +82,10 @@ class RecipeContext:
 
     def clone_baseline(self) -> Any:
         """A copy of the trained baseline that shares no layers or weights with it."""
-        from edgebench.build import training
-
         return training.clone_with_weights(self.baseline)
 
     def fresh_model(self) -> Any:
         """The baseline's architecture, freshly initialised from ``seed``."""
-        from edgebench.build import training
-
         return training.fresh_clone(self.baseline, self.seed)
 
     def steps_per_epoch(self) -> int:
@@ -105,8 +102,6 @@ class RecipeContext:
 
         ``learning_rate`` (a float or a Keras schedule) replaces the configured rate.
         """
-        from edgebench.build import training
-
         rate = self.learning_rate if learning_rate is None else learning_rate
         training.compile_model(model, rate, self.from_logits)
         training.fit_model(

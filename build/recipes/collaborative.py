@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from edgebench.build import training
+from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
 from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
 from edgebench.errors import ConfigError
@@ -73,8 +75,6 @@ class QatParams(_FromUpstream):
 
 def upstream_model(ctx: RecipeContext, params: _FromUpstream) -> Any:
     """A private copy of the model built by ``params.start_from``."""
-    from edgebench.build import training
-
     if params.start_from not in ctx.upstream:
         built = ", ".join(ctx.upstream) or "none yet"
         raise ConfigError(
@@ -104,9 +104,6 @@ def check_clusters(
 
 def cluster(ctx: RecipeContext, params: ClusterParams) -> RecipeOutput:
     """Sparsity-preserving weight clustering, fine-tuned for ``epochs``."""
-    from edgebench.build import training
-    from edgebench.build._tf import import_tf
-
     _, keras, tfmot = import_tf()
     cl = tfmot.clustering.keras
     model = upstream_model(ctx, params)
@@ -162,14 +159,14 @@ def cluster(ctx: RecipeContext, params: ClusterParams) -> RecipeOutput:
 
 def pqat(ctx: RecipeContext, params: QatParams) -> RecipeOutput:
     """Pruning-preserving QAT: fake-quantised fine-tuning with the zeros held at zero."""
-    _, _, tfmot = import_tfmot()
+    _, _, tfmot = import_tf()
     scheme = tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
     return _qat(ctx, params, scheme, "pqat")
 
 
 def pcqat(ctx: RecipeContext, params: QatParams) -> RecipeOutput:
     """Sparsity- and cluster-preserving QAT on a clustered model (the full PCQAT chain)."""
-    _, _, tfmot = import_tfmot()
+    _, _, tfmot = import_tf()
     model = upstream_model(ctx, params)
     many = {
         n: f["unique_values"]
@@ -192,7 +189,7 @@ def pcqat(ctx: RecipeContext, params: QatParams) -> RecipeOutput:
 def _qat(
     ctx: RecipeContext, params: QatParams, scheme: Any, recipe: str, model: Any = None
 ) -> RecipeOutput:
-    _, _, tfmot = import_tfmot()
+    _, _, tfmot = import_tf()
     q = tfmot.quantization.keras
     model = upstream_model(ctx, params) if model is None else model
     before = mk.weight_facts(model)
@@ -215,15 +212,9 @@ def _qat(
 
 def quantised_flatbuffer(qat_model: Any) -> bytes:
     """The int8 TFLite model of a quantisation-aware model (ranges learned, no calibration)."""
-    tf, _, _ = import_tfmot()
+    tf, _, _ = import_tf()
     converter = tf.lite.TFLiteConverter.from_keras_model(qat_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     return converter.convert()
-
-
-def import_tfmot() -> tuple[Any, Any, Any]:
-    from edgebench.build._tf import import_tf
-
-    return import_tf()

@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from edgebench.build import training
+from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
 from edgebench.build.recipes.base import BaselineHistory, RecipeContext, RecipeOutput, RecipeParams
 from edgebench.build.recipes.retrain import Distill, retrain
@@ -131,9 +133,6 @@ class GradualParams(IterativeParams):
 
 def gradual(ctx: RecipeContext, params: GradualParams) -> RecipeOutput:
     """Prune in many small magnitude rounds while fine-tuning once (Zhu & Gupta 2017)."""
-    from edgebench.build import training
-    from edgebench.build._tf import import_tf
-
     _, keras, _ = import_tf()
     if params.batch_size is not None:
         ctx = replace(ctx, batch_size=params.batch_size)

@@ -5,9 +5,11 @@ tfmot's types stay in here: a recipe takes a plain model and returns a plain, st
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from edgebench.build._tf import import_tf
 from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
 from edgebench.errors import ConfigError, EdgebenchError
 
@@ -91,8 +93,6 @@ class MagnitudeParams(RecipeParams):
 
     def with_sparsity(self, sparsity: float) -> MagnitudeParams:
         """A copy whose schedule ends at ``sparsity`` (the sweep's knob)."""
-        import dataclasses
-
         key = "final_sparsity" if self.schedule == "polynomial_decay" else "target_sparsity"
         initial = self.initial_sparsity
         if initial is not None and initial > sparsity:
@@ -148,8 +148,6 @@ def prune_from_scratch(ctx: RecipeContext, params: MagnitudeParams) -> RecipeOut
 def _prune_and_train(
     ctx: RecipeContext, params: MagnitudeParams, model: Any, recipe: str
 ) -> RecipeOutput:
-    from edgebench.build._tf import import_tf
-
     _, keras, tfmot = import_tf()
     sparsity = tfmot.sparsity.keras
     total_steps = ctx.steps_per_epoch() * params.epochs

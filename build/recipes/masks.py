@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from edgebench.build._tf import import_tf
 from edgebench.errors import ConfigError
 
 Masks = dict[str, np.ndarray]
@@ -135,6 +136,8 @@ def tflite_weight_facts(flatbuffer: bytes) -> dict[str, dict[str, float | int]]:
 
     A quantised weight is zero when it equals its zero point.
     """
+    # Here, not at the top: the recipe registry (and so every config load) imports this
+    # module, and the interpreter takes most of a second to import.
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_content=flatbuffer)
@@ -162,9 +165,3 @@ def _facts(values: np.ndarray, zero: int) -> dict[str, float | int]:
         "sparsity": round(float(np.mean(values == zero)), 6),
         "unique_values": int(np.unique(values).size),
     }
-
-
-def import_tf() -> tuple[Any, Any, Any]:
-    from edgebench.build._tf import import_tf as _import_tf
-
-    return _import_tf()

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from edgebench.build import training
+from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
 from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
 from edgebench.errors import ConfigError
@@ -53,7 +55,6 @@ def movement(ctx: RecipeContext, params: MovementParams) -> RecipeOutput:
             "itself. Give the pretrained model with [model] path or --model, or use "
             'recipe = "gradual"'
         )
-    from edgebench.build._tf import import_tf
 
     tf, keras, _ = import_tf()
     model = ctx.clone_baseline()
@@ -109,7 +110,6 @@ def movement(ctx: RecipeContext, params: MovementParams) -> RecipeOutput:
     for name, k, w, s in zip(layers, kernels, dense, scores, strict=True):
         final[name] = mk.topk_mask(s.numpy(), params.sparsity)
         k.assign(w.numpy() * final[name])
-    from edgebench.build import training
 
     training.compile_model(model, ctx.learning_rate, ctx.from_logits)
     return RecipeOutput(

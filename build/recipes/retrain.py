@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from edgebench.build import training
+from edgebench.build._tf import import_tf
 from edgebench.build.recipes.base import RecipeContext
 from edgebench.errors import ConfigError
 
@@ -42,8 +44,6 @@ def retrain(
     if distill is None or distill.alpha == 0.0:
         ctx.fit(model, epochs, callbacks, learning_rate=learning_rate)
         return
-    from edgebench.build import training
-    from edgebench.build._tf import import_tf
 
     tf, keras, _ = import_tf()
     t, alpha, from_logits = distill.temperature, distill.alpha, ctx.from_logits

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from edgebench.build import training
+from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
 from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
 from edgebench.errors import ConfigError
@@ -63,8 +65,6 @@ def follows_m_by_n(kernel: np.ndarray, m: int, n: int) -> bool:
 
 def structured(ctx: RecipeContext, params: StructuredParams) -> RecipeOutput:
     """Fine-tune the baseline under an m:n mask (tfmot), then strip the wrappers."""
-    from edgebench.build._tf import import_tf
-
     _, keras, tfmot = import_tf()
     sp = tfmot.sparsity.keras
     model = ctx.clone_baseline()
@@ -100,7 +100,6 @@ def structured(ctx: RecipeContext, params: StructuredParams) -> RecipeOutput:
     )
     ctx.fit(pruned, params.epochs, [sp.UpdatePruningStep()])
     stripped = sp.strip_pruning(pruned)
-    from edgebench.build import training
 
     training.compile_model(stripped, ctx.learning_rate, ctx.from_logits)
     by_name = {layer.name: layer for layer in stripped.layers}

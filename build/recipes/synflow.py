@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
 from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
 from edgebench.errors import ConfigError
@@ -40,8 +41,6 @@ class SynflowParams(RecipeParams):
 
 def synflow_masks(model: object, layers: dict, sparsity: float, iterations: int) -> mk.Masks:
     """Iterative SynFlow masks for ``layers`` of ``model`` (weights restored afterwards)."""
-    from edgebench.build._tf import import_tf
-
     tf, _, _ = import_tf()
     original = model.get_weights()  # type: ignore[attr-defined]
     for w_var in model.weights:  # type: ignore[attr-defined]

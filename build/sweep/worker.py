@@ -1,0 +1,315 @@
+"""The worker side of the sweep: run the trials that share one pruned model.
+
+A trial is a chain of cached stages (:mod:`edgebench.build.cache`): pruned -> clustered (when
+the trial clusters) -> final (its .tflite file, by post-training conversion or by QAT). Each
+stage is one function that returns the entry's model or file and trains only on a cache miss.
+:func:`run_task` runs in a local worker process or a Ray task; what it returns is pickled back
+to the driver.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+from edgebench.bench import runner
+from edgebench.build import facts, pipeline, training
+from edgebench.build._tf import import_tf
+from edgebench.build.cache import Cache, Entry
+from edgebench.build.config import PipelineConfig
+from edgebench.build.datasets import Dataset, load_dataset
+from edgebench.build.recipes import collaborative, get_recipe
+from edgebench.build.recipes.base import RecipeContext
+from edgebench.build.recipes.masks import tflite_weight_facts
+from edgebench.build.sweep import keys
+from edgebench.build.sweep.baseline import Baseline, load_baseline
+from edgebench.build.sweep.trials import (
+    CLUSTER_STAGE,
+    FINAL_STAGE,
+    PRUNE_STAGE,
+    LayerFacts,
+    TaskJob,
+    TrialResult,
+    TrialSpec,
+)
+from edgebench.build.sweep_config import SweepConfig
+from edgebench.build.training import TrainingData
+from edgebench.files import zip_bytes
+
+MODEL_FILE = "model.h5"  # of a pruned or clustered entry
+
+# Per process, kept between tasks: the data of the last fingerprint seen (a worker runs many
+# tasks of one sweep), and whether TensorFlow's thread pools have been sized.
+_PROCESS: dict[str, Any] = {"fingerprint": None, "dataset": None, "threads_set": False}
+
+
+def keep_dataset(fingerprint: str, ds: Dataset) -> None:
+    """Remember ``ds`` for tasks of this process (the driver's, when it runs them in-process)."""
+    _PROCESS.update(fingerprint=fingerprint, dataset=ds)
+
+
+def process_dataset(config: PipelineConfig, fingerprint: str) -> Dataset:
+    """The config's dataset, loaded once per process and data fingerprint."""
+    if _PROCESS["fingerprint"] != fingerprint:
+        data = config.data
+        ds = load_dataset(data.dataset, config.base_dir, data.train_limit, data.test_limit)
+        keep_dataset(fingerprint, ds)
+    return _PROCESS["dataset"]
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- the task's context
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What every stage of one task shares: the job, the cache, the baseline and the data."""
+
+    job: TaskJob
+    cache: Cache
+    baseline: Baseline
+    data: TrainingData  # scaled, shaped and split as the baseline was trained
+    calibration: np.ndarray  # the int8 converter's representative samples
+
+    @property
+    def config(self) -> PipelineConfig:
+        """The pipeline config the sweep runs."""
+        return self.job.config
+
+    @property
+    def sweep(self) -> SweepConfig:
+        """The config's [sweep] section."""
+        assert self.job.config.sweep is not None, "a sweep task comes from a [sweep] config"
+        return self.job.config.sweep
+
+    def recipe_context(
+        self, name: str, tmp: Path, upstream: dict[str, Any] | None = None
+    ) -> RecipeContext:
+        """What a recipe needs to train into ``tmp``; seeds Keras first, as a build does."""
+        _, keras, _ = import_tf()
+        train = self.config.train
+        keras.utils.set_random_seed(train.seed)
+        return RecipeContext(
+            name=name,
+            baseline=self.baseline.model,
+            data=self.data,
+            batch_size=train.batch_size,
+            learning_rate=train.learning_rate,
+            seed=train.seed,
+            from_logits=self.baseline.from_logits,
+            run_dir=tmp,
+            progress=_log,
+            history=self.baseline.history,
+            upstream=upstream or {},
+        )
+
+    def load_model(self, entry: Entry) -> Any:
+        """The Keras model of a pruned or clustered entry, compiled as the baseline is."""
+        model = pipeline.load_keras_model(entry.path / MODEL_FILE)
+        training.compile_model(model, self.config.train.learning_rate, self.baseline.from_logits)
+        return model
+
+
+def task_context(job: TaskJob) -> TaskContext:
+    """Load what the task's stages share: the baseline from the cache, the data, calibration."""
+    tf, _, _ = import_tf()
+    if job.threads and not _PROCESS["threads_set"]:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(job.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(job.threads)
+        except RuntimeError:
+            pass  # already initialised in this process (in-process runs)
+        _PROCESS["threads_set"] = True
+    config = job.config
+    ds = process_dataset(config, job.data_fingerprint)
+    cache = Cache(Path(job.cache_root))
+    baseline = load_baseline(cache, job.baseline_key, config.train.learning_rate)
+    input_shape = pipeline.model_input_shape(baseline.model)
+    data = pipeline.split_training_data(ds, input_shape, config.train.validation_split)
+    calibration = pipeline.calibration_samples(data.x_fit, config.train.seed)
+    return TaskContext(job, cache, baseline, data, calibration)
+
+
+# --------------------------------------------------------------------------- the stages
+
+
+@dataclass(frozen=True)
+class ModelStage:
+    """A cached Keras model the next stage starts from."""
+
+    key: str
+    model: Any
+    weights: LayerFacts  # per layer: sparsity and distinct values
+    built: bool  # trained by this call, not taken from the cache
+
+
+@dataclass(frozen=True)
+class PrunedStage(ModelStage):
+    """The pruned model, and what clustering and conversion need to know about it."""
+
+    recipe_type: str
+    layers: tuple[str, ...]  # the pruned layers: the ones clustering touches
+    sparse_export: bool  # convert with Optimize.EXPERIMENTAL_SPARSITY
+
+
+@dataclass(frozen=True)
+class FinalStage:
+    """A trial's .tflite file in the cache."""
+
+    path: Path
+    built: bool  # made by this call, not taken from the cache
+    trained: bool  # built by QAT (a training run), not by conversion alone
+
+
+def pruned_stage(ctx: TaskContext, recipe: str, sparsity: float) -> PrunedStage:
+    """The baseline pruned by the ``[recipes.<recipe>]`` section at ``sparsity``."""
+    rc = ctx.config.recipe(recipe)
+    params = rc.params.with_sparsity(sparsity)
+    key = keys.prune_key(ctx.job.baseline_key, rc.recipe, params, ctx.config.train)
+
+    def build(tmp: Path) -> dict[str, Any]:
+        _log(f"{recipe} at {sparsity:.0%}: training")
+        out = get_recipe(rc.recipe).fn(ctx.recipe_context(recipe, tmp), params)
+        achieved = facts.keras_facts(out.model).layer_sparsity
+        pipeline.verify_sparsity(recipe, achieved, out.target_sparsity)
+        pipeline.save_h5(out.model, tmp / MODEL_FILE)
+        return {
+            "target_sparsity": out.target_sparsity,
+            "sparse_export": out.sparse_export,
+            "extra": out.extra,
+        }
+
+    entry, built = ctx.cache.get_or_build(PRUNE_STAGE, key, build)
+    weights = entry.meta["extra"].get("weights", {})
+    return PrunedStage(
+        key=key,
+        model=ctx.load_model(entry),
+        weights=weights,
+        built=built,
+        recipe_type=rc.recipe,
+        layers=tuple(entry.meta["target_sparsity"]) or tuple(weights),
+        sparse_export=bool(entry.meta.get("sparse_export")),
+    )
+
+
+def clustered_stage(ctx: TaskContext, pruned: PrunedStage, spec: TrialSpec) -> ModelStage:
+    """The pruned model's weights clustered to ``spec.clusters`` values, keeping its zeros."""
+    params = collaborative.ClusterParams(
+        start_from="pruned",
+        clusters=spec.clusters,
+        epochs=ctx.sweep.cluster_epochs,
+        learning_rate=ctx.sweep.cluster_learning_rate,
+        layers=pruned.layers,
+    )
+    key = keys.cluster_key(pruned.key, params)
+
+    def build(tmp: Path) -> dict[str, Any]:
+        _log(f"{spec.recipe} at {spec.sparsity:.0%}: clustering to {spec.clusters}")
+        out = collaborative.cluster(
+            ctx.recipe_context("clustered", tmp, {"pruned": pruned.model}), params
+        )
+        pipeline.save_h5(out.model, tmp / MODEL_FILE)
+        return {"extra": out.extra}
+
+    entry, built = ctx.cache.get_or_build(CLUSTER_STAGE, key, build)
+    weights = entry.meta["extra"].get("weights", {})
+    return ModelStage(key=key, model=ctx.load_model(entry), weights=weights, built=built)
+
+
+def final_stage(
+    ctx: TaskContext, upstream: ModelStage, spec: TrialSpec, sparse: bool
+) -> FinalStage:
+    """The trial's .tflite file: ``upstream`` converted, or fine-tuned with QAT and converted."""
+    sweep = ctx.sweep
+    filename = keys.tflite_name(spec)
+    key = keys.final_key(upstream.key, spec, sweep, len(ctx.calibration))
+
+    def build(tmp: Path) -> dict[str, Any]:
+        if spec.quantization == "qat":
+            _log(f"{spec.id}: {spec.qat_scheme}")
+            params = collaborative.QatParams(
+                start_from="upstream",
+                epochs=sweep.qat_epochs,
+                learning_rate=sweep.qat_learning_rate,
+            )
+            qat = collaborative.pcqat if spec.clusters else collaborative.pqat
+            out = qat(ctx.recipe_context(spec.id, tmp, {"upstream": upstream.model}), params)
+            flat = collaborative.quantised_flatbuffer(out.model)
+        else:
+            flat = pipeline.convert(upstream.model, spec.kind, ctx.calibration, sparse=sparse)
+        (tmp / filename).write_bytes(flat)
+        return {"trained": spec.quantization == "qat"}
+
+    entry, built = ctx.cache.get_or_build(FINAL_STAGE, key, build)
+    trained = built and bool(entry.meta.get("trained"))
+    return FinalStage(path=entry.path / filename, built=built, trained=trained)
+
+
+# --------------------------------------------------------------------------- the task
+
+
+def run_task(job: TaskJob) -> list[TrialResult]:
+    """Run trials that share one pruned model; each stage comes from the cache when it can."""
+    ctx = task_context(job)
+    first = job.trials[0]
+    pruned = pruned_stage(ctx, first.recipe, first.sparsity)
+    results = []
+    for spec in job.trials:
+        t0 = time.perf_counter()
+        trained = [PRUNE_STAGE] if pruned.built and spec is first else []
+        stages: dict[str, LayerFacts] = {"pruned": pruned.weights}
+        upstream: ModelStage = pruned
+        if spec.clusters:
+            upstream = clustered_stage(ctx, pruned, spec)
+            if upstream.built:
+                trained.append(CLUSTER_STAGE)
+            stages["clustered"] = upstream.weights
+        final = final_stage(ctx, upstream, spec, pruned.sparse_export)
+        if final.trained:
+            trained.append(FINAL_STAGE)
+        results.append(measure(ctx, spec, pruned.recipe_type, final.path, stages, trained, t0))
+    return results
+
+
+def measure(
+    ctx: TaskContext,
+    spec: TrialSpec,
+    recipe_type: str,
+    path: Path,
+    stages: dict[str, LayerFacts],
+    trained: list[str],
+    t0: float,
+) -> TrialResult:
+    """Size, accuracy and per-layer facts of a trial's .tflite file."""
+    flat = path.read_bytes()
+    accuracy = tflite_accuracy(path, ctx.job.eval_path, ctx.config.bench.eval_batch)
+    result = TrialResult(
+        spec=spec,
+        recipe_type=recipe_type,
+        zip_bytes=zip_bytes(path),
+        file_bytes=len(flat),
+        accuracy=round(accuracy, 5),
+        stages={**stages, "tflite": tflite_weight_facts(flat)},
+        trained=tuple(trained),
+        tflite_path=str(path),
+        trial_s=round(time.perf_counter() - t0, 1),
+    )
+    cached = " (cached)" if not trained else ""
+    _log(f"{spec.id}: {result.zip_bytes:,} zipped bytes, accuracy {accuracy:.4f}{cached}")
+    return result
+
+
+def tflite_accuracy(path: Path, eval_path: str, batch: int) -> float:
+    """Top-1 accuracy of a .tflite file on the run's eval.npz, by the LiteRT interpreter."""
+    interp = Interpreter(model_path=str(path), num_threads=1)
+    interp.allocate_tensors()
+    return float(runner.evaluate(interp, eval_path, batch, 0)["accuracy"])
