@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import edgebench
+from edgebench import errors
 from edgebench.build.pipeline import Progress
 from edgebench.build.sweep.trials import TaskJob, TrialResult, TrialSpec
 from edgebench.build.sweep.worker import run_task
@@ -135,7 +135,7 @@ def package_parent() -> Path:
     Installed, that is site-packages; in a source checkout, the checkout root (where
     ``edgebench/__init__.py`` finds the rooms beside it).
     """
-    return Path(edgebench.__file__).resolve().parent.parent
+    return Path(errors.__file__).resolve().parent.parent  # edgebench/errors.py: the kernel
 
 
 def ray_worker_env() -> dict[str, str]:
