@@ -73,7 +73,7 @@ TRAINING_TESTS = {
         "test_a_failed_build_leaves_no_half_made_run_folder",
     },
     "test_masks": "all",
-    "test_recipes_cli": "all",
+    "test_recipes_bad_input": "all",
     "test_recipes_movement_synflow_structured": "all",
     "test_recipes_rewinding": "all",
     "test_sweep": "all",
