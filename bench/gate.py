@@ -40,8 +40,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from edgebench.bench.compare import (
+    CompareError,
+    CompareSettings,
+    Verdict,
+    check_comparable,
+    fmt_ci,
+    fmt_floor,
+    fmt_p,
+    latency_change,
+    learn_spread,
+    run_process_medians,
+)
+from edgebench.bench.evidence import DeviceSpread
 from edgebench.errors import ConfigError
 from edgebench.records import Record, Results
+
+#: How a check that was not decided starts its reason; JUnit shows these as skipped.
+NOT_CHECKED = "not checked"
+INCONCLUSIVE = "inconclusive"
 
 BUDGETS_SCHEMA_VERSION = 1
 
@@ -140,7 +157,7 @@ class Rule:
         if rec.status == "incompatible":
             # Not a measurement that broke a budget: require_compatible decides about these.
             return CheckResult(rec.variant, results.target, m.name, None, self, True,
-                               "not checked: incompatible with this target's runtime; "
+                               f"{NOT_CHECKED}: incompatible with this target's runtime; "
                                "require_compatible fails the gate on that")
         if not rec.ok:
             return CheckResult(rec.variant, results.target, m.name, None, self, False,
@@ -194,10 +211,13 @@ class RegressionRule:
             )
 
     def check(
-        self, cur: Record, base: Record | None, target: str, alpha: float
+        self,
+        cur: Record,
+        base: Record | None,
+        target: str,
+        alpha: float,
+        spread: DeviceSpread | None = None,
     ) -> CheckResult:
-        from edgebench.bench.compare import CompareSettings, latency_change
-
         name = REGRESSION_METRICS[self.key].name
 
         def result(value: float | None, passed: bool, reason: str | None = None) -> CheckResult:
@@ -226,7 +246,8 @@ class RegressionRule:
                 return result(None, False, "peak RSS was not measured in both runs")
             value = pc / pb - 1
             return result(value, value <= self.limit)
-        change = latency_change(base, cur, CompareSettings(alpha=alpha, min_effect=self.limit))
+        settings = CompareSettings(alpha=alpha, min_effect=self.limit)
+        change = latency_change(base, cur, settings, spread)
         if change is None:
             # benchmark_model (adb) reports summaries, not raw samples: no test is possible, so
             # the medians (or means) are held to the limit as they are, and the output says so.
@@ -237,13 +258,15 @@ class RegressionRule:
             value = pc / pb - 1
             return result(value, value <= self.limit, "no raw samples: summary medians, no test")
         value = change.ratio - 1
-        significant = change.p_value < alpha
-        from edgebench.bench.compare import fmt_p
-
-        if value > self.limit and not significant:
-            return result(value, True, f"not significant: p={fmt_p(change.p_value)}")
-        return result(value, not (significant and value > self.limit),
-                      f"p={fmt_p(change.p_value)}")
+        floor = fmt_floor(change)
+        ci = fmt_ci(change.ci95)
+        if change.verdict is Verdict.SLOWER:
+            return result(value, False, f"p={fmt_p(change.p_value)}, 95% CI {ci}, floor {floor}")
+        if value > self.limit:
+            # Over the limit, but not shown to be real: passes, and says what evidence is missing.
+            why = change.why_inconclusive or "not significant"
+            return result(value, True, f"{INCONCLUSIVE}: {why}")
+        return result(value, True, f"p={fmt_p(change.p_value)}, floor {floor}")
 
 
 @dataclass(frozen=True)
@@ -304,6 +327,12 @@ class CheckResult:
     rule: Rule | RegressionRule | CompatRule
     passed: bool
     reason: str | None = None
+
+    @property
+    def skipped(self) -> bool:
+        """Passed without being decided: not checked (an incompatible model) or inconclusive
+        (a latency change that the evidence cannot confirm). JUnit shows these as skipped."""
+        return self.passed and (self.reason or "").startswith((NOT_CHECKED, INCONCLUSIVE))
 
     @property
     def op(self) -> str:
@@ -415,6 +444,7 @@ def evaluate(
     against: Sequence[Results] | None = None,
     alpha: float | None = None,
     require_compatible: Sequence[str] = (),
+    spreads: dict[str, DeviceSpread | None] | None = None,
 ) -> GateReport:
     """Apply every rule to every record it matches, across all results files.
 
@@ -462,7 +492,7 @@ def evaluate(
                     checks.append(crule.check(rec, res, budgets.baseline))
                     break
     if against is not None:
-        checks += regression_checks(budgets, results, against, alpha)
+        checks += regression_checks(budgets, results, against, alpha, spreads)
     return GateReport(tuple(checks))
 
 
@@ -471,10 +501,13 @@ def regression_checks(
     results: Sequence[Results],
     against: Sequence[Results],
     alpha: float | None = None,
+    spreads: dict[str, DeviceSpread | None] | None = None,
 ) -> list[CheckResult]:
-    """The regression rules, run by run against the base run of the same target and device."""
-    from edgebench.bench.compare import CompareError, CompareSettings, check_comparable
+    """The regression rules, run by run against the base run of the same target and device.
 
+    ``spreads`` maps a target to its device's learnt process spread (from the history); a
+    target without one learns it from the two runs' own repeated records.
+    """
     if not budgets.regressions:
         raise ConfigError(
             f"--against needs regression rules in {budgets.path or 'the budgets file'}; add e.g. "
@@ -491,6 +524,7 @@ def regression_checks(
                 f"{', '.join(base_by_target) or 'none'}); gate against a run of the same target"
             )
         check_comparable(base, res)
+        spread = (spreads or {}).get(res.target) or learn_spread(run_process_medians(base, res))
         for rec in res.records:
             base_rec = next((b for b in base.records if b.variant == rec.variant), None)
             seen: set[tuple[str, float]] = set()
@@ -498,7 +532,7 @@ def regression_checks(
                 key = (rule.key, rule.limit)  # the same limit from two patterns: one check
                 if fnmatch.fnmatchcase(rec.variant, rule.pattern) and key not in seen:
                     seen.add(key)
-                    checks.append(rule.check(rec, base_rec, res.target, alpha))
+                    checks.append(rule.check(rec, base_rec, res.target, alpha, spread))
     return checks
 
 

@@ -74,6 +74,7 @@ from edgebench.api import (  # noqa: E402
     report,
     run,
     sweep,
+    write_pytest_benchmark_json,
 )
 from edgebench.bench.compare import CompareSettings, Comparison, Verdict  # noqa: E402
 from edgebench.bench.gate import Budgets, GateReport  # noqa: E402
@@ -126,4 +127,5 @@ __all__ = [
     "report",
     "run",
     "sweep",
+    "write_pytest_benchmark_json",
 ]

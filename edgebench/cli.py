@@ -19,12 +19,20 @@ from pathlib import Path
 
 from edgebench import api
 from edgebench._version import __version__
-from edgebench.bench.compare import CompareSettings, format_comparison
+from edgebench.bench.compare import CompareSettings
+from edgebench.bench.export import (
+    FORMATS,
+    format_comparisons_as,
+    format_gate_as,
+    format_history_as,
+    format_run_as,
+    format_summary_as,
+)
 from edgebench.bench.flows import FLOWS
-from edgebench.bench.gate import GateReport, format_report, write_junit
+from edgebench.bench.gate import GateReport, write_junit
 from edgebench.bench.history import default_history_path
+from edgebench.bench.hostfacts import is_commit_sha
 from edgebench.bench.progress import Progress
-from edgebench.bench.summary import format_summary, format_table
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Results
 
@@ -114,6 +122,34 @@ def iso_date(text: str) -> str:
     return text
 
 
+def output_format(text: str) -> str:
+    if text not in FORMATS:
+        raise argparse.ArgumentTypeError(
+            f"expected one of {', '.join(FORMATS)}; got {text!r}"
+        )
+    return text
+
+
+def commit_sha(text: str) -> str:
+    """A git commit as its hex SHA (7 to 40 digits, or 64 in a SHA-256 repository)."""
+    if not is_commit_sha(text.strip()):
+        raise argparse.ArgumentTypeError(
+            f"expected a git commit's hex SHA (7 to 40 digits), e.g. $(git rev-parse HEAD); "
+            f"got {text!r}"
+        )
+    return text.strip().lower()
+
+
+def output_file(text: str) -> Path:
+    """A file to write: not a folder (its parent folder is made when missing)."""
+    path = Path(text)
+    if path.is_dir() or text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a folder; name a file in it, e.g. {Path(text) / 'results.json'}"
+        )
+    return path
+
+
 def ray_address(text: str) -> str:
     host, _, port = text.removeprefix("ray://").rpartition(":")
     if text == "auto" or (host and port.isdigit()):
@@ -150,6 +186,14 @@ def add_history(p: argparse.ArgumentParser, writes: bool = False) -> None:
             action="store_true",
             help="do not append this run to the history (one-off measurements)",
         )
+
+
+def add_format(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--format", type=output_format, default="table", metavar="FORMAT",
+        help=f"how to print {what}: table (default, for people), json (with schema_version, "
+        "for CI steps), csv, or markdown (for CI comments)",
+    )
 
 
 def history_of(args: argparse.Namespace) -> Path:
@@ -210,6 +254,12 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--cooldown-s", type=nonneg_float, metavar="S",
         help="wait S seconds between models so each starts from a cooler chip (default 0)",
+    )
+    g.add_argument(
+        "--commit", type=commit_sha, metavar="SHA",
+        help="the commit of your code these models come from, recorded in the results and the "
+        "history (default: $GITHUB_SHA or $CI_COMMIT_SHA, else git rev-parse HEAD in the "
+        "repository holding the config or the models, else none)",
     )
     g.add_argument(
         "--flow", choices=sorted(FLOWS),
@@ -356,10 +406,27 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
         help="a manifest.json (or its run folder) from edgebench build, or .tflite files",
     )
     add_config(p, "take [bench] settings and targets from this pipeline TOML")
-    p.add_argument("--run", help="run folder name for loose .tflite inputs (default: timestamp)")
+    p.add_argument("--run", help="run folder name for loose .tflite inputs (default: timestamp); "
+                   "a manifest is benched in its own run folder")
     add_measurement(p)
+    add_pytest_benchmark_json(p)
+    add_format(p, "the summary")
     add_out(p)
     add_history(p, writes=True)
+
+
+def add_pytest_benchmark_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pytest-benchmark-json", type=output_file, metavar="PATH",
+        help="also write the latencies in pytest-benchmark's JSON format, for pytest-benchmark "
+        "compare and the dashboards that read it (github-action-benchmark and others)",
+    )
+
+
+def write_exports(args: argparse.Namespace, results: Sequence[Results]) -> None:
+    if args.pytest_benchmark_json and results:
+        api.write_pytest_benchmark_json(results, args.pytest_benchmark_json)
+        log(f"bench: pytest-benchmark JSON -> {args.pytest_benchmark_json}")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -367,7 +434,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     settings = bench_settings(args, config.bench if config else BenchSettings())
     targets = args.targets or (list(config.targets) if config else ["local"])
     results = bench_with_progress(args, args.inputs, targets, settings, args.run)
-    print(format_summary(results))
+    write_exports(args, results)
+    print(format_summary_as(results, args.format))
     return bench_exit_status(results)
 
 
@@ -384,7 +452,7 @@ def bench_with_progress(
         results = api.bench_models(
             models, targets, settings, out=args.out, run=run, history=history_of(args),
             record_history=not args.no_history, target_options=target_options(args, targets),
-            progress=progress,
+            progress=progress, commit=args.commit,
         )
     say_failures(results)
     return results
@@ -436,6 +504,7 @@ def add_gate_args(p: argparse.ArgumentParser) -> None:
         type=probability,
         help="Mann-Whitney U p-value below which a latency change is real (default 0.01)",
     )
+    add_format(p, "the checks")
     add_out(p)
     add_history(p)
 
@@ -461,11 +530,12 @@ def cmd_gate(args: argparse.Namespace) -> int:
         results, budgets, against=args.against, require_compatible=args.require_compatible,
         alpha=args.alpha, history=history_of(args),
     )
-    return print_gate(report, args.junit, brief=False)
+    return print_gate(report, args.junit, brief=False, fmt=args.format)
 
 
-def print_gate(report: GateReport, junit: Path | None, brief: bool) -> int:
-    print(format_report(report, failures_only=brief))
+def print_gate(report: GateReport, junit: Path | None, brief: bool, fmt: str = "table") -> int:
+    if fmt is not None:
+        print(format_gate_as(report, fmt, failures_only=brief))
     if junit:
         write_junit(report, junit)
         log(f"gate: JUnit XML -> {junit}")
@@ -480,6 +550,8 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     add_measurement(p)
     add_budgets(p)
     add_require_compatible(p)
+    add_pytest_benchmark_json(p)
+    add_format(p, "the summary and the gate")
     add_history(p, writes=True)
 
 
@@ -494,12 +566,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             history=history_of(args), record_history=not args.no_history,
             require_compatible=args.require_compatible,
             target_options=target_options(args, targets), progress=progress,
+            commit=args.commit,
         )
     say_failures(outcome.results)
-    print(format_summary(outcome.results))
-    print()
-    status = print_gate(outcome.gate, args.junit, brief=True)  # every check: edgebench gate
-    print(f"run: {outcome.manifest.folder} in {time.monotonic() - t0:.1f} s")
+    write_exports(args, outcome.results)
+    print(format_run_as(outcome.results, outcome.gate, args.format))
+    status = print_gate(outcome.gate, args.junit, brief=True, fmt=None)  # printed just above
+    done = f"run: {outcome.manifest.folder} in {time.monotonic() - t0:.1f} s"
+    if args.format == "table":
+        print(done)
+    else:
+        log(done)
     return max(status, bench_exit_status(outcome.results))
 
 
@@ -520,6 +597,7 @@ def add_history_args(p: argparse.ArgumentParser) -> None:
         metavar="RESULTS",
         help="first import a results-<target>.json or run folder (e.g. benched --no-history)",
     )
+    add_format(p, "the runs")
     add_out(p)
     add_history(p)
 
@@ -530,14 +608,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         api.add_to_history(item, history=path)
         log(f"history: added {item}")
     rows = api.history(target=args.target, variant=args.variant, since=args.since,
-                    until=args.until, limit=args.limit, history=path)
-    table = [
-        (f"#{r.bench}", r.run_id, r.target, r.created_at, f"{r.n_ok}/{r.n_records}",
-         (r.git_commit or "—")[:10], (r.config_sha256 or "—")[:12], r.device_name)
-        for r in rows
-    ]
-    header = ("bench", "run", "target", "created_at", "ok", "commit", "config", "device")
-    print(format_table(table, header) if table else "history: no runs match")
+                       until=args.until, limit=args.limit, history=path)
+    print(format_history_as(rows, args.format))
     return EXIT_OK
 
 
@@ -551,7 +623,14 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
                    "(default: the run before CURRENT on the same target and device)")
     p.add_argument("current", nargs="?", help="the later run (default: latest)")
     p.add_argument("--target", help="compare only this target")
+    p.add_argument(
+        "--fail-on-regression", action="store_true",
+        help="exit 1 when any variant regressed (slower, bigger, less accurate, more memory, or "
+        "now failing), as asv continuous and pytest-benchmark --benchmark-compare-fail do; "
+        "an inconclusive latency is not a regression",
+    )
     add_compare_options(p)
+    add_format(p, "the comparison")
     add_out(p)
     add_history(p)
 
@@ -561,7 +640,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         args.base, args.current, target=args.target, history=history_of(args),
         settings=compare_settings(args),
     )
-    print("\n\n".join(format_comparison(c) for c in comparisons))
+    print(format_comparisons_as(comparisons, args.format))
+    regressed = [v for c in comparisons for v in c.regressed]
+    if args.fail_on_regression and regressed:
+        log(f"compare: failing: {len(regressed)} variant(s) regressed (--fail-on-regression)")
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -20,7 +20,7 @@ from edgebench.files import write_json_atomic
 
 MANIFEST_SCHEMA_VERSION = 1
 _NOT_SAVED = {"not_saved": True}  # dataclass field metadata: kept in memory, not in the file
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
 
 
 class Status(str, Enum):
@@ -325,6 +325,8 @@ class Results:
     schema_version: int = RESULTS_SCHEMA_VERSION
     # Why the target stopped before every model ran (unreachable, offline, no runtime), or None.
     error: str | None = None
+    #: the edgebench release that measured; ``git_commit`` is the commit of the user's code
+    edgebench_version: str | None = None
 
     def record(self, variant: str) -> Record:
         for r in self.records:
@@ -346,7 +348,15 @@ class Results:
 
 # Old schema versions are migrated by small functions: {from_version: upgrade_from_N}.
 _MANIFEST_UPGRADES: dict[int, Callable[[dict], dict]] = {}
-_RESULTS_UPGRADES: dict[int, Callable[[dict], dict]] = {}
+
+
+def upgrade_results_from_1(data: dict) -> dict:
+    """Version 2 adds ``edgebench_version``; version 1 files did not say, so it is null. (Their
+    ``git_commit`` was edgebench's own checkout's where one existed; it is kept as it was.)"""
+    return dict(data, schema_version=2, edgebench_version=data.get("edgebench_version"))
+
+
+_RESULTS_UPGRADES: dict[int, Callable[[dict], dict]] = {1: upgrade_results_from_1}
 
 
 def to_dict(obj: Any) -> Any:
@@ -435,6 +445,10 @@ def _read_versioned(
         raise SchemaError(f"{path} is not a valid {what} JSON file ({exc}); rebuild it") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise SchemaError(f"{path} has no schema_version, so it is not an edgebench {what} file")
+    is_other = ("artifacts" in data and "baseline" in data) if what == "results" else (
+        "records" in data and "target" in data)
+    if is_other:  # a results file where a manifest belongs (or the reverse) says so first
+        _require_kind(path, data, what)
     version = data["schema_version"]
     if not isinstance(version, int) or version > current:
         raise SchemaError(
