@@ -26,8 +26,9 @@ import numpy as np
 MIN_PROCESSES_TO_LEARN = 3
 #: A spread is learnt from at least this many processes; fewer and no floor is learnt.
 MIN_LEARNT_PROCESSES = 15
-#: Bench-to-bench drift is learnt from at least this many re-benches of unchanged model files.
-MIN_LEARNT_DRIFTS = 6
+#: Bench-to-bench drift is learnt from at least this many re-benches of unchanged model files
+#: (fewer underestimate it: the floor then stays at UNLEARNT_DRIFT_FLOOR or above).
+MIN_LEARNT_DRIFTS = 20
 #: The share of same-model comparisons the learnt floor keeps quiet: 999 in 1000.
 FLOOR_QUANTILE = 0.999
 #: The floor while the bench-to-bench drift is not learnt yet. On the 2-core development VM

@@ -254,9 +254,9 @@ def bench_models(
     addresses = [targets] if isinstance(targets, str) else list(dict.fromkeys(targets))
     out = Path(out)
     history_path = Path(history) if history is not None else default_history_path(out)
+    bench_plan = plan(models, run)
     if record_history:
         check_history(history_path)  # an unusable history is refused before measuring
-    bench_plan = plan(models, run)
     run_dir = out / bench_plan.run_id
     log = _progress(progress)
     log(f"bench: {len(bench_plan.items)} models on {', '.join(addresses)} -> {run_dir}")

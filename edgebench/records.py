@@ -302,7 +302,10 @@ class BenchSettings:
     eval_batch: int = 256
     eval_limit: int = 0  # 0 = the whole test set
     cooldown_s: float = 0.0  # pause between models, so each starts from a cooler SoC
-    repeats: int = 1  # processes per model; latency compares the median of their medians
+    # Processes per model; latency compares the median of their medians. Five: on the 2-core
+    # development VM one process strays up to 1.55x from the next, a median of five 1.21x
+    # (docs/measure_repeats.py; README, "When is a change real?").
+    repeats: int = 5
     # How models are measured: "runner" or "benchmark_model"; None = the target kind's default.
     flow: str | None = None
     benchmark_binary: str | None = None  # the benchmark_model flow's binary (host path)

@@ -74,7 +74,7 @@ def test_corrupt_user_model_file(cli, tmp_path):
 
 def test_bad_budgets_file_in_gate(cli, tmp_path):
     results = tmp_path / "run"
-    ok = cli("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--out", tmp_path,
+    ok = cli("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--repeats", "1", "--out", tmp_path,
                    "--run", "run")
     assert ok.code == 0, ok.err
     budgets = tmp_path / "b.toml"
@@ -89,7 +89,7 @@ def test_bad_budgets_file_in_gate(cli, tmp_path):
 def benched(tmp_path_factory):
     out = tmp_path_factory.mktemp("benched")
     ok = edgebench_process("bench", FIX / "tiny_int8.tflite", FIX / "tiny_float32.tflite",
-                           "--runs", "3", "--out", out, "--run", "r")
+                           "--runs", "3", "--repeats", "1", "--out", out, "--run", "r")
     assert ok.code == 0, ok.err
     return out
 
@@ -111,14 +111,15 @@ def test_junit_path_that_is_a_folder(cli, benched, tmp_path):
 
 
 def test_same_target_twice_runs_once(cli, benched, tmp_path):
-    ok = cli("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--out", tmp_path,
+    ok = cli("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--repeats", "1", "--out", tmp_path,
                    "--run", "d", "--target", "local", "--target", "local")
     assert ok.code == 0, ok.err
     assert ok.err.count("[1/1] local tiny_int8") == 1
 
 
 def test_unusable_history_is_refused_before_benching(cli, tmp_path):
-    proc = cli("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--out", tmp_path / "o",
+    proc = cli("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--repeats", "1",
+               "--out", tmp_path / "o",
                      "--history", tmp_path)
     proc.error_line("is a folder")
     assert "[1/1]" not in proc.err  # nothing was measured first

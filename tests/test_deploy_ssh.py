@@ -30,7 +30,7 @@ from edgebench.records import BenchSettings, Results
 
 FIX = Path(__file__).parent / "fixtures"
 SSHD = "/usr/sbin/sshd"
-FAST = BenchSettings(runs=5, warmup=1, timeout_s=120)
+FAST = BenchSettings(runs=5, warmup=1, timeout_s=120, repeats=1)
 RUNTIME_PIN = ("tflite-runtime==2.14.0", "numpy==1.26.4")
 
 
@@ -320,7 +320,8 @@ def test_two_targets_one_unreachable_the_other_completes(tmp_path, capsys):
     one line, in its results file too, and the exit status is 2 (fix the address)."""
     dead = f"ssh://nobody@127.0.0.1:{_closed_port()}"
     code = main(["bench", str(FIX / "tiny_float32.tflite"), str(FIX / "tiny_int8.tflite"),
-                 "--target", "local", "--target", dead, "--runs", "3", "--warmup", "0",
+                 "--target", "local", "--target", dead, "--runs", "3",
+                 "--repeats", "1", "--warmup", "0",
                  "--out", str(tmp_path), "--run", "two"])
     err = capsys.readouterr().err
     assert code == 2
@@ -341,7 +342,8 @@ def test_default_build_over_ssh_on_tflite_runtime_2_14(sshd, remote_python, smal
     out = tmp_path / "out"
     code = main(["bench", str(small_manifest), "--target", sshd.address,
                  "--ssh-config", str(sshd.client_config), "--python", remote_python,
-                 "--runs", "5", "--warmup", "1", "--cooldown-s", "0.1", "--out", str(out)])
+                 "--runs", "5", "--repeats", "1", "--warmup", "1", "--cooldown-s", "0.1",
+                 "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 1  # incompatible variants are failures of the run, not bad input
     (path,) = (out / "small-run").glob("results-ssh*.json")

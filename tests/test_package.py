@@ -222,7 +222,7 @@ def test_a_plain_install_works_beside_pypa_build(plain_venv: Path, tmp_path: Pat
                     "import importlib.util as u; print(u.find_spec('tensorflow'))", cwd=tmp_path)
     assert no_tf.stdout.strip() == "None"
     benched = in_venv(plain_venv, "edgebench", "bench", str(FIX / "tiny_float32.tflite"),
-                      "--runs", "5", "--out", "out", cwd=tmp_path)
+                      "--runs", "5", "--repeats", "1", "--out", "out", cwd=tmp_path)
     assert benched.returncode == 0, benched.stderr
     assert "tiny_float32" in benched.stdout and " ok" in benched.stdout
     assert (tmp_path / "out" / "history.sqlite").is_file()
@@ -237,6 +237,7 @@ def test_a_users_own_build_and_models_packages_do_not_shadow_ours(
     python = str(plain_venv / "bin" / "python")
     for argv in (["edgebench"], [python, "-m", "edgebench"]):
         proc = in_venv(plain_venv, *argv, "bench", str(FIX / "tiny_int8.tflite"), "--runs", "3",
+                       "--repeats", "1",
                        "--out", "out", "--no-history", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
     built = in_venv(plain_venv, python, "-m", "build", "--version", cwd=tmp_path / "out")

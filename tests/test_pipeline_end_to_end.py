@@ -17,6 +17,7 @@ def test_bench_and_gate_a_built_manifest(small_manifest, tmp_path):
     """A built manifest benches into 1 + 2 x 4 records with device accuracy, and gates."""
     manifest = Manifest.load(small_manifest)
     proc = edgebench_process("bench", small_manifest, "--out", tmp_path, "--runs", "10",
+                             "--repeats", "1",
                      "--eval-limit", "200")
     assert proc.code == 0, proc.err
     assert "[9/9] local" in proc.err  # progress a person and a CI log can follow
@@ -60,7 +61,8 @@ def test_a_broken_artifact_fails_alone(small_manifest, tmp_path):
     victim = copy / Manifest.load(small_manifest).artifact("scratch/float16").path
     victim.write_bytes(victim.read_bytes()[:2000])
     plan = plan_from_inputs([copy / "manifest.json"])
-    (res,) = bench_targets(plan, tmp_path / "out", BenchSettings(runs=5, warmup=1, eval_limit=50),
+    (res,) = bench_targets(plan, tmp_path / "out", BenchSettings(runs=5, warmup=1, eval_limit=50,
+                                                                  repeats=1),
                    progress=lambda s: None)
     by = {r.variant: r for r in res.records}
     assert by["scratch/float16"].status == "failed"
