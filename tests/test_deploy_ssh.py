@@ -1,17 +1,12 @@
 """The SSH target against a real OpenSSH server on 127.0.0.1, with a second Python that has
 tflite-runtime 2.14 and numpy < 2 (no ai-edge-litert): a different runtime, as on a Pi.
 
-The server is Debian's /usr/sbin/sshd with a throw-away host key, user key, sshd_config and
-client config in tmp folders; ~/.ssh is never touched. The remote Python is a virtualenv built
-once and cached under ~/.cache/edgebench-tests (a few seconds on a fresh machine).
+The server and the device Pythons come from tests/ssh_devices.py (a plugin of conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from ssh_devices import FIX, _closed_port
 
 from edgebench.bench.plan import plan_from_inputs
 from edgebench.bench.scheduler import bench_targets
@@ -28,143 +24,7 @@ from edgebench.deploy.ssh import parse_ssh_address
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Results
 
-FIX = Path(__file__).parent / "fixtures"
-SSHD = "/usr/sbin/sshd"
 FAST = BenchSettings(runs=5, warmup=1, timeout_s=120, repeats=1)
-RUNTIME_PIN = ("tflite-runtime==2.14.0", "numpy==1.26.4")
-
-
-# --------------------------------------------------------------------------- fixtures
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _closed_port() -> int:
-    return _free_port()  # nothing listens there once the probe socket is closed
-
-
-class Server:
-    """A running sshd and what a client needs to reach it."""
-
-    def __init__(self, root: Path, port: int, proc: subprocess.Popen) -> None:
-        self.root, self.port, self.proc = root, port, proc
-        self.address = f"ssh://root@127.0.0.1:{port}"
-        self.remote_tmp = root / "remote-tmp"  # the device's $TMPDIR: must end up empty
-        self.user_key = root / "user_key"
-        self.known_hosts = root / "known_hosts"
-        self.client_config = root / "ssh_config"
-
-    def client(self, name: str, identity: Path | None = None, known: bool = True) -> Path:
-        """A client config with its own known_hosts (pre-filled with the host key or empty)."""
-        kh = self.root / f"known_hosts-{name}"
-        kh.write_text(self.known_hosts.read_text() if known else "")
-        cfg = self.root / f"ssh_config-{name}"
-        cfg.write_text(
-            "Host *\n"
-            f"  IdentityFile {identity or self.user_key}\n"
-            "  IdentitiesOnly yes\n"
-            f"  UserKnownHostsFile {kh}\n"
-            "  GlobalKnownHostsFile /dev/null\n"
-            "  LogLevel ERROR\n"
-        )
-        return cfg
-
-    def options(self, **extra) -> dict:
-        return {"ssh_config": self.client_config, **extra}
-
-    def leftovers(self) -> list[str]:
-        return sorted(p.name for p in self.remote_tmp.iterdir())
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    if not Path(SSHD).exists() or shutil.which("ssh") is None:
-        pytest.fail("OpenSSH is missing: apt-get install openssh-server openssh-client "
-                    "(.ci/run does this)")
-    if os.geteuid() != 0:
-        pytest.skip("the loopback sshd logs in as root; run the tests as root (CI does)")
-    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation folder
-    root = tmp_path_factory.mktemp("sshd")
-    for key in ("host_key", "user_key", "other_key"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", key,
-                        "-f", str(root / key)], check=True)
-    (root / "authorized_keys").write_text((root / "user_key.pub").read_text())
-    (root / "remote-tmp").mkdir()
-    port = _free_port()
-    config = root / "sshd_config"
-    config.write_text(
-        f"Port {port}\n"
-        "ListenAddress 127.0.0.1\n"
-        f"HostKey {root / 'host_key'}\n"
-        f"AuthorizedKeysFile {root / 'authorized_keys'}\n"
-        "PubkeyAuthentication yes\n"
-        "PasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\n"
-        "PermitRootLogin prohibit-password\n"
-        "UsePAM no\n"
-        "StrictModes no\n"
-        "PidFile none\n"
-        f"SetEnv TMPDIR={root / 'remote-tmp'}\n"
-        "Subsystem sftp internal-sftp\n"
-        "MaxStartups 64\n"
-        "LogLevel VERBOSE\n"
-    )
-    log = root / "sshd.log"
-    proc = subprocess.Popen([SSHD, "-D", "-E", str(log), "-f", str(config)])
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"sshd exited with {proc.returncode}: {log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"sshd did not listen on {port}: {log.read_text()}")
-            time.sleep(0.1)
-    server = Server(root, port, proc)
-    host_pub = (root / "host_key.pub").read_text().split()[:2]
-    server.known_hosts.write_text(f"[127.0.0.1]:{port} {' '.join(host_pub)}\n")
-    server.client_config = server.client("default")
-    yield server
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def remote_python() -> str:
-    """A Python with tflite-runtime 2.14 and numpy < 2 and no ai-edge-litert (cached)."""
-    if sys.version_info[:2] != (3, 11):
-        pytest.fail("tflite-runtime 2.14.0 has wheels up to CPython 3.11; run the tests on 3.11")
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgebench-tests"
-    venv = cache / "tflite-runtime-2.14.0-cp311"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        # Built beside the cache and renamed into place, so an interrupted build is never used.
-        # (A moved venv still works as `python -m …`; only its scripts' #! lines go stale.)
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = cache / f".build-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        base = getattr(sys, "_base_executable", sys.executable)
-        subprocess.run([base, "-m", "venv", str(tmp)], check=True)
-        subprocess.run([str(tmp / "bin" / "python"), "-m", "pip", "install", "-q",
-                        "--disable-pip-version-check", *RUNTIME_PIN], check=True)
-        try:
-            os.rename(tmp, venv)
-        except OSError:  # another test run got there first
-            shutil.rmtree(tmp, ignore_errors=True)
-    out = subprocess.run(
-        [str(python), "-c", "import tflite_runtime, numpy; "
-         "print(tflite_runtime.__version__, numpy.__version__)"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()
-    assert out[0] == "2.14.0" and out[1].startswith("1.")
-    return str(python)
 
 
 # --------------------------------------------------------------------------- address
