@@ -37,6 +37,7 @@ from edgebench.bench.compare import (
     load_results_paths,
     spread_from_history,
 )
+from edgebench.bench.doctor import DoctorReport, examine
 from edgebench.bench.evidence import DeviceSpread
 from edgebench.bench.gate import Budgets, GateReport, evaluate
 from edgebench.bench.gate import load_budgets as _load_budgets
@@ -50,6 +51,7 @@ from edgebench.bench.report import ReportData, make_report
 from edgebench.bench.scheduler import bench_targets
 from edgebench.build.config import PipelineConfig, default_sweep_path, load_pipeline
 from edgebench.build.config import default_pipeline_path as _default_pipeline_path
+from edgebench.deploy import target_for
 from edgebench.errors import ConfigError, EdgebenchError
 from edgebench.files import point_latest
 from edgebench.records import BenchSettings, Manifest, Results
@@ -294,6 +296,18 @@ def write_pytest_benchmark_json(results: Results | Sequence[Results], path: Path
     """Write results in pytest-benchmark's JSON format (``--benchmark-json``), for
     ``pytest-benchmark compare`` and the dashboards that chart that format."""
     return _write_pytest_benchmark_json(_results(results), Path(path))
+
+
+def doctor(
+    target: str = "local",
+    *,
+    target_options: Mapping[str, object] | None = None,
+    timeout_s: float = 120.0,
+) -> DoctorReport:
+    """Check that a device can bench (Python, numpy, a TFLite runtime that really loads, free
+    disk, governor, temperature) and name the one line that fixes each problem. Raises
+    EdgebenchError (TargetUnreachable) when the device cannot be reached."""
+    return examine(target_for(target, **dict(target_options or {})), timeout_s)
 
 
 # --------------------------------------------------------------------------- gate

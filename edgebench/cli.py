@@ -20,8 +20,11 @@ from pathlib import Path
 from edgebench import api
 from edgebench._version import __version__
 from edgebench.bench.compare import CompareSettings
+from edgebench.bench.doctor import format_doctor
 from edgebench.bench.export import (
     FORMATS,
+    OUTPUT_SCHEMA_VERSION,
+    dumps,
     format_comparisons_as,
     format_gate_as,
     format_history_as,
@@ -266,6 +269,21 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
         help="how models are measured: runner (edgebench's runner.py, where Python runs; the "
         "default for local and ssh://) or benchmark_model (TFLite's tool; the default for adb://)",
     )
+    add_target_options(p)
+    a = p.add_argument_group("the benchmark_model flow (adb:// targets, or --flow benchmark_model)")
+    a.add_argument(
+        "--benchmark-binary", type=Path, metavar="PATH",
+        help="TFLite's benchmark_model built for the device (bazel build -c opt "
+        "--config=android_arm64 //tensorflow/lite/tools/benchmark:benchmark_model)",
+    )
+    a.add_argument(
+        "--taskset", type=cpu_mask, metavar="MASK",
+        help="pin benchmark_model to these CPUs (hex mask, e.g. f0 for cores 4-7)",
+    )
+
+
+def add_target_options(p: argparse.ArgumentParser) -> None:
+    """How to reach SSH and adb targets (bench, run, doctor)."""
     s = p.add_argument_group("SSH targets (ssh://[user@]host[:port], via your OpenSSH client)")
     s.add_argument(
         "--python", metavar="CMD",
@@ -281,18 +299,8 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
         "--ssh-option", dest="ssh_options", action="append", default=[], metavar="KEY=VALUE",
         help="an extra ssh -o option, e.g. IdentityFile=~/.ssh/pi_ed25519; repeatable",
     )
-    a = p.add_argument_group("Android targets (adb://SERIAL, or adb:// for the one phone) and "
-                             "the benchmark_model flow")
+    a = p.add_argument_group("Android targets (adb://SERIAL, or adb:// for the one phone)")
     a.add_argument("--adb", metavar="PATH", help="the adb client to use (default: adb on PATH)")
-    a.add_argument(
-        "--benchmark-binary", type=Path, metavar="PATH",
-        help="TFLite's benchmark_model built for the device (bazel build -c opt "
-        "--config=android_arm64 //tensorflow/lite/tools/benchmark:benchmark_model)",
-    )
-    a.add_argument(
-        "--taskset", type=cpu_mask, metavar="MASK",
-        help="pin benchmark_model to these CPUs (hex mask, e.g. f0 for cores 4-7)",
-    )
 
 
 def bench_settings(args: argparse.Namespace, base: BenchSettings) -> BenchSettings:
@@ -701,6 +709,31 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- doctor
+
+
+def add_doctor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", nargs="?", default="local", type=target_address,
+                   help="the device to check: local (default), ssh://[user@]host[:port], "
+                   "adb://SERIAL")
+    p.add_argument("--timeout-s", type=positive_float, default=120.0,
+                   help="time limit for the device's checks, seconds (default 120)")
+    add_target_options(p)
+    add_format(p, "the checks")
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    opts = target_options(args, [args.target])[args.target]
+    report = api.doctor(args.target, target_options=opts, timeout_s=args.timeout_s)
+    if args.format == "json":
+        print(dumps({"schema_version": OUTPUT_SCHEMA_VERSION, "kind": "doctor",
+                     "target": report.target, "device": report.device, "ready": report.ready,
+                     "checks": [c.__dict__ for c in report.checks]}))
+    else:
+        print(format_doctor(report))
+    return EXIT_OK if report.ready else EXIT_FAILED
+
+
 # --------------------------------------------------------------------------- sweep
 
 
@@ -800,6 +833,19 @@ COMMANDS: list[Command] = [
         "Exit 0 when every budget holds, 1 when one is broken, 2 on bad input.",
         add_run_args,
         cmd_run,
+    ),
+    Command(
+        "doctor",
+        "check that a device can bench, and say what fixes it",
+        "Check a device before benching on it: Python, numpy, a TFLite runtime that really "
+        "loads (tflite-runtime <= 2.14 with numpy 2, a runtime that is installed but fails to "
+        "import, a wheel built for a newer glibc), free disk in its temporary folder, the "
+        "frequency governor and the temperature sensor. Each problem gets the one line that "
+        "fixes it. Exit 0 when the device is ready, 1 when it is not, 2 when it cannot be "
+        "reached. Example: edgebench doctor ssh://pi@raspberrypi.local --python "
+        "~/edgebench-venv/bin/python",
+        add_doctor_args,
+        cmd_doctor,
     ),
     Command(
         "history",

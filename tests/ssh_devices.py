@@ -198,8 +198,8 @@ def no_runtime_python() -> str:
 
 @pytest.fixture(scope="session")
 def broken_runtime_python(remote_python, tmp_path_factory) -> str:
-    """tflite-runtime 2.14 installed, but its compiled interpreter cut short, so ``import
-    tflite_runtime.interpreter`` fails in the dynamic loader, as a damaged install does: a
+    """tflite-runtime 2.14 installed, but its compiled interpreter damaged (its ELF header
+    overwritten), so ``import tflite_runtime.interpreter`` fails in the dynamic loader: a
     venv whose own site-packages hold the damaged copy, with numpy from ``remote_python``'s."""
     root = tmp_path_factory.mktemp("broken-runtime")
     base = getattr(sys, "_base_executable", sys.executable)
@@ -213,7 +213,7 @@ def broken_runtime_python(remote_python, tmp_path_factory) -> str:
     for dist in good.glob("tflite_runtime-*.dist-info"):
         shutil.copytree(dist, site / dist.name)
     (so,) = (site / "tflite_runtime").glob(f"{WRAPPER}*.so")
-    so.write_bytes(so.read_bytes()[:4096])  # a truncated download or a full disk
+    so.write_bytes(b"\0" * 64 + so.read_bytes()[64:])  # its ELF header overwritten
     (site / "device-numpy.pth").write_text(str(good) + "\n")  # numpy (and nothing first)
     python = root / "venv" / "bin" / "python"
     probe = subprocess.run([str(python), "-c", "import tflite_runtime.interpreter"],

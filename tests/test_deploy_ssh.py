@@ -147,7 +147,8 @@ def test_no_runtime_on_the_device_names_the_install(sshd, tmp_path):
                     "--without-pip", str(bare)], check=True)
     plan = plan_from_inputs([FIX / "tiny_int8.tflite"], run_id="r")
     opts = {sshd.address: sshd.options(python=str(bare / "bin" / "python"))}
-    with pytest.raises(EdgebenchError, match="has no numpy and a TFLite runtime.*pip install"):
+    with pytest.raises(EdgebenchError,
+                       match="has neither numpy nor a TFLite runtime.*pip install ai-edge-litert"):
         bench_targets(plan, tmp_path / "run", FAST, [sshd.address], lambda s: None, opts)
     assert sshd.leftovers() == []
 
