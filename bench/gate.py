@@ -50,7 +50,9 @@ from edgebench.bench.compare import (
     fmt_floor,
     fmt_p,
     latency_change,
+    latency_floor,
     learn_spread,
+    process_medians,
     run_process_medians,
 )
 from edgebench.bench.evidence import DeviceSpread
@@ -248,8 +250,12 @@ class RegressionRule:
                 return result(None, False, "peak RSS was not measured in both runs")
             value = pc / pb - 1
             return result(value, value <= self.limit)
-        settings = CompareSettings(alpha=alpha, min_effect=self.limit)
-        change = latency_change(base, cur, settings, spread)
+        # The rule's limit is the smallest change it fails on, but never smaller than what
+        # noise alone does on this device (the floor compare uses), so a re-run cannot fail it.
+        k_base, k_cur = (max(1, len(process_medians(r))) for r in (base, cur))
+        noise, _ = latency_floor(CompareSettings(alpha=alpha), k_base, k_cur, spread)
+        effect = max(self.limit, noise or 0.0)
+        change = latency_change(base, cur, CompareSettings(alpha=alpha, min_effect=effect), spread)
         if change is None:
             # benchmark_model (adb) reports summaries, not raw samples: no test is possible, so
             # the medians (or means) are held to the limit as they are, and the output says so.
