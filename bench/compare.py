@@ -32,6 +32,11 @@ class CompareError(EdgebenchError):
     """Two runs that must not be compared, or a run that cannot be found."""
 
 
+class NothingToCompare(CompareError):
+    """The latest run is the first of its target and device: nothing to compare it with yet
+    (a nightly job's first night). ``edgebench compare`` says so and exits 0."""
+
+
 class Verdict(StrEnum):
     """What a comparison concluded for one metric of one variant."""
 
@@ -545,15 +550,19 @@ def default_pairs(history: History, target: str | None = None) -> list[tuple[Res
         raise HistoryError(
             f"the history {history.path} is empty; run edgebench bench (twice) first"
         )
-    pairs = []
+    pairs, first = [], []
     for row in history.rows_of(benches[0], target):
         prev = history.previous(row)
         if prev is None:
-            raise CompareError(
-                f"run {row.run_id} is the only run of {row.target} on {row.device_name} in "
-                f"{history.path}; bench again to have something to compare with"
-            )
+            first.append(row)
+            continue
         pairs.append((history.load(prev), history.load(row)))
+    if not pairs:
+        row = first[0]
+        raise NothingToCompare(
+            f"run {row.run_id} is the first run of {row.target} on {row.device_name} in "
+            f"{history.path}: nothing to compare with yet; the next bench will be"
+        )
     return pairs
 
 

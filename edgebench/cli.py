@@ -19,7 +19,7 @@ from pathlib import Path
 
 from edgebench import api
 from edgebench._version import __version__
-from edgebench.bench.compare import CompareSettings
+from edgebench.bench.compare import CompareSettings, NothingToCompare
 from edgebench.bench.doctor import format_doctor
 from edgebench.bench.export import (
     FORMATS,
@@ -644,10 +644,14 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    comparisons = api.compare_history(
-        args.base, args.current, target=args.target, history=history_of(args),
-        settings=compare_settings(args),
-    )
+    try:
+        comparisons = api.compare_history(
+            args.base, args.current, target=args.target, history=history_of(args),
+            settings=compare_settings(args),
+        )
+    except NothingToCompare as exc:  # a nightly job's first night is not a failure
+        print(f"compare: {exc}")
+        return EXIT_OK
     print(format_comparisons_as(comparisons, args.format))
     regressed = [v for c in comparisons for v in c.regressed]
     if args.fail_on_regression and regressed:
