@@ -76,22 +76,19 @@ class CompareSettings:
       model, and no statistic inside one process can tell it from a regression;
     - peak RSS stayed within 0.5%.
 
-    So a latency change is only called ``slower``/``faster`` when the median at least doubles
-    or halves. On a quiet dedicated board, bench one build twice, look at the ratios, and
-    lower the floor (``--min-effect 10%``); gate rules carry their own limit.
+    So a latency verdict needs evidence from several processes: with fewer than
+    :data:`MIN_PROCESSES` per side it is ``inconclusive`` unless the change is beyond the
+    device's learnt spread (:mod:`edgebench.bench.evidence`); with more, the median of
+    per-process medians must move by the floor (learnt, else 25%) with a bootstrap interval
+    over processes that excludes 1. ``min_effect`` raises the floor of repeated comparisons;
+    gate rules carry their own limit, never below the device's floor.
     """
 
     alpha: float = 0.01  # Mann-Whitney U p-value below which the distributions differ
-    # latency: median ratio >= 1 + this, or <= 1 / (1 + this); None = the measured default:
-    # SINGLE_PROCESS_MIN_EFFECT, or REPEATED_MIN_EFFECT when both runs used --repeats >= 5
+    # latency: median ratio >= 1 + this, or <= 1 / (1 + this); None = the learnt floor, else
+    # REPEATED_MIN_EFFECT (see latency_floor)
     min_effect: float | None = None
     min_memory_effect: float = 0.10  # peak RSS: |ratio - 1| at least this
-
-    def floor(self, repeated: bool) -> float:
-        """The minimum latency effect for this pair of records."""
-        if self.min_effect is not None:
-            return self.min_effect
-        return REPEATED_MIN_EFFECT if repeated else SINGLE_PROCESS_MIN_EFFECT
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:

@@ -349,9 +349,9 @@ def add_compare_options(p: argparse.ArgumentParser) -> None:
         type=fraction,
         default=None,
         metavar="SHARE",
-        help="smallest change of median latency called faster/slower, e.g. 25%% (default "
-        "100%%: ~5%% of runner processes ran 1.2-1.6x slow on the development VM; 20%% when "
-        "both runs used --repeats 5 or more, which compares the median of per-process medians)",
+        help="smallest change of the median of per-process medians called faster/slower, "
+        "e.g. 30%% (default: the floor learnt from the device's --repeats runs, else 25%%); "
+        "one process per side gets a verdict only beyond the learnt spread",
     )
     g.add_argument(
         "--min-memory-effect",

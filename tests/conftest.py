@@ -80,6 +80,10 @@ TRAINING_TESTS = {
     "test_recipes_rewinding": "all",
     "test_sweep": "all",
     "test_pipeline_end_to_end": "all",
+    # Not training, but minutes of real processes: whole CI jobs step by step (the README's
+    # examples among them train), and whole pytest sessions of the plugin's tests.
+    "test_readme_ci": "all",
+    "test_pytest_plugin": "all",
 }
 
 

@@ -42,7 +42,8 @@ def shell_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     no commit variables of the machine running the tests, plus ``extra``."""
     shim = tmp_path / "bin"
     shim.mkdir(exist_ok=True)
-    (shim / "edgebench").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m edgebench "$@"\n')
+    python = shlex.quote(sys.executable)
+    (shim / "edgebench").write_text(f'#!/bin/sh\nexec {python} -m edgebench "$@"\n')
     (shim / "edgebench").chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_SHA", "CI_COMMIT_SHA")}
     env["PATH"] = f"{shim}{os.pathsep}{env.get('PATH', '')}"
