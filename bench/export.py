@@ -24,6 +24,7 @@ from edgebench.bench.compare import (
     comparison_rows,
     describe_spread,
 )
+from edgebench.bench.doctor import DoctorReport, format_doctor
 from edgebench.bench.gate import GateReport
 from edgebench.bench.history import RunRow, describe_device
 from edgebench.bench.summary import COLUMNS as SUMMARY_COLUMNS
@@ -75,7 +76,8 @@ def _csv_cell(value: Any) -> Any:
 def to_markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A GitHub/GitLab pipe table; text columns left-aligned, numbers right-aligned."""
     text_cols = {"target", "variant", "status", "run", "device", "check", "reason", "bench",
-                 "created_at", "commit", "config", "", "latency", "memory", "floor"}
+                 "created_at", "commit", "config", "", "latency", "memory", "floor", "found",
+                 "fix"}
 
     def cell(c: str) -> str:
         return str(c).replace("|", "\\|")
@@ -359,6 +361,26 @@ def format_history_as(rows: Sequence[RunRow], fmt: str) -> str:
         return to_markdown(HISTORY_COLUMNS, history_table_rows(rows))
     table = history_table_rows(rows)
     return format_table(table, HISTORY_COLUMNS) if table else "history: no runs match"
+
+
+# --------------------------------------------------------------------------- doctor
+
+DOCTOR_FIELDS = ("status", "name", "found", "fix")
+
+
+def format_doctor_as(report: DoctorReport, fmt: str) -> str:
+    rows = [dict(status=c.status, name=c.name, found=c.found, fix=c.fix) for c in report.checks]
+    if fmt == "json":
+        return dumps(_doc("doctor", target=report.target, device=report.device,
+                          ready=report.ready, checks=rows))
+    if fmt == "csv":
+        return to_csv(rows, DOCTOR_FIELDS)
+    if fmt == "markdown":
+        cells = [(r["status"].upper(), r["name"], r["found"], r["fix"] or "") for r in rows]
+        verdict = "ready to bench" if report.ready else f"{len(report.problems)} problem(s)"
+        return (f"**doctor {report.target}**: {report.device}: {verdict}\n\n"
+                + to_markdown(("status", "check", "found", "fix"), cells))
+    return format_doctor(report)
 
 
 # --------------------------------------------------------------------------- run

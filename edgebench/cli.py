@@ -20,12 +20,10 @@ from pathlib import Path
 from edgebench import api
 from edgebench._version import __version__
 from edgebench.bench.compare import CompareSettings, NothingToCompare
-from edgebench.bench.doctor import format_doctor
 from edgebench.bench.export import (
     FORMATS,
-    OUTPUT_SCHEMA_VERSION,
-    dumps,
     format_comparisons_as,
+    format_doctor_as,
     format_gate_as,
     format_history_as,
     format_run_as,
@@ -729,12 +727,7 @@ def add_doctor_args(p: argparse.ArgumentParser) -> None:
 def cmd_doctor(args: argparse.Namespace) -> int:
     opts = target_options(args, [args.target])[args.target]
     report = api.doctor(args.target, target_options=opts, timeout_s=args.timeout_s)
-    if args.format == "json":
-        print(dumps({"schema_version": OUTPUT_SCHEMA_VERSION, "kind": "doctor",
-                     "target": report.target, "device": report.device, "ready": report.ready,
-                     "checks": [c.__dict__ for c in report.checks]}))
-    else:
-        print(format_doctor(report))
+    print(format_doctor_as(report, args.format))
     return EXIT_OK if report.ready else EXIT_FAILED
 
 
