@@ -30,7 +30,7 @@ max_peak_rss_growth = "50%"
 """
 
 
-VERDICTS = {"same", "faster", "slower"}
+VERDICTS = {"same", "faster", "slower", "inconclusive"}
 
 
 def verdicts(out: str) -> dict[str, str]:

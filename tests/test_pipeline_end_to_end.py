@@ -92,7 +92,8 @@ def test_run_in_an_empty_folder_uses_the_configs_shipped_in_the_package(tmp_path
     """`edgebench run` from any folder: the default pipeline and budgets come from the installed
     package, and everything lands in ./out."""
     proc = edgebench_process("run", "--epochs", "1", "--train-limit", "12000",
-                             "--test-limit", "300", "--runs", "5", cwd=tmp_path)
+                             "--test-limit", "300", "--runs", "5", "--repeats", "1",
+                             cwd=tmp_path)
     assert proc.code in (0, 1), proc.out[-3000:] + proc.err[-3000:]  # 1: a budget broke
     table = proc.out[proc.out.index("target  variant"):]
     rows = [ln for ln in table.splitlines() if ln.startswith("local ")]
