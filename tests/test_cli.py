@@ -24,7 +24,7 @@ def test_every_subcommand_has_help(command, capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert f"usage: edgebench {command}" in out
-    assert "--out" in out or command == "gate"
+    assert "--out" in out or command == "doctor"  # doctor writes nothing here
     assert len(out.splitlines()) > 5
 
 
