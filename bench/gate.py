@@ -47,7 +47,6 @@ from edgebench.bench.compare import (
     Verdict,
     check_comparable,
     fmt_ci,
-    fmt_floor,
     fmt_p,
     latency_change,
     latency_floor,
@@ -266,13 +265,17 @@ class RegressionRule:
             value = pc / pb - 1
             return result(value, value <= self.limit, "no raw samples: summary medians, no test")
         value = change.ratio - 1
-        floor = fmt_floor(change)
-        ci = fmt_ci(change.ci95)
+        if change.floor is None:
+            floor = "none (one process per side)"
+        else:
+            whose = "the rule's limit" if change.floor == self.limit else "this device's noise"
+            floor = f"±{change.floor:.0%} ({whose})"
         if change.verdict is Verdict.SLOWER:
+            ci = fmt_ci(change.ci95)
             return result(value, False, f"p={fmt_p(change.p_value)}, 95% CI {ci}, floor {floor}")
         if value > self.limit:
             # Over the limit, but not shown to be real: passes, and says what evidence is missing.
-            why = change.why_inconclusive or "not significant"
+            why = change.why_inconclusive or f"{value:+.0%} is within the floor {floor}"
             return result(value, True, f"{INCONCLUSIVE}: {why}")
         return result(value, True, f"p={fmt_p(change.p_value)}, floor {floor}")
 

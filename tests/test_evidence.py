@@ -168,3 +168,21 @@ def test_process_medians_come_from_make_record_chunks():
     assert len(rec.extra["process_p50_us"]) == 4
     assert np.median(rec.extra["process_p50_us"]) == pytest.approx(50.0, rel=0.05)
     assert dataclasses.replace(rec, extra={}).extra == {}
+
+
+def test_a_gate_limit_below_the_noise_floor_cannot_fail_on_noise():
+    """max_latency_regression = 10% on a device whose drift is not learnt: a 15% move of five
+    processes is over the limit but within the 25% floor, so it passes as inconclusive; 40%
+    fails, and the reason names whose floor held."""
+    from edgebench.bench.gate import RegressionRule
+
+    rule = RegressionRule("*", "max_latency_regression", 0.10)
+    base = make_record("m", 100.0, seed=1)
+    moved = rule.check(make_record("m", 115.0, seed=2), base, "local", 0.01)
+    assert moved.passed and moved.skipped
+    assert moved.reason == "inconclusive: +15% is within the floor ±25% (this device's noise)"
+    worse = rule.check(make_record("m", 140.0, seed=2), base, "local", 0.01)
+    assert not worse.passed and "floor ±25% (this device's noise)" in worse.reason
+    strict = RegressionRule("*", "max_latency_regression", 0.30)
+    held = strict.check(make_record("m", 140.0, seed=2), base, "local", 0.01)
+    assert not held.passed and "floor ±30% (the rule's limit)" in held.reason
