@@ -35,6 +35,11 @@ def _stats_class() -> type:
     return Stats
 
 
+def require_pytest_benchmark() -> None:
+    """Refuse the export before any work when pytest-benchmark is not installed."""
+    _stats_class()
+
+
 def _pytest_benchmark_version() -> str:
     from pytest_benchmark import __version__ as version
 

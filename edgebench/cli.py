@@ -34,6 +34,7 @@ from edgebench.bench.gate import GateReport, write_junit
 from edgebench.bench.history import default_history_path
 from edgebench.bench.hostfacts import is_commit_sha
 from edgebench.bench.progress import Progress
+from edgebench.bench.pytest_benchmark_json import require_pytest_benchmark
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Results
 
@@ -429,6 +430,12 @@ def add_pytest_benchmark_json(p: argparse.ArgumentParser) -> None:
     )
 
 
+def check_exports(args: argparse.Namespace) -> None:
+    """What the exports need is checked before minutes of benching."""
+    if args.pytest_benchmark_json:
+        require_pytest_benchmark()
+
+
 def write_exports(args: argparse.Namespace, results: Sequence[Results]) -> None:
     if args.pytest_benchmark_json and results:
         api.write_pytest_benchmark_json(results, args.pytest_benchmark_json)
@@ -439,6 +446,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     config = api.load_config(args.config) if args.config else None
     settings = bench_settings(args, config.bench if config else BenchSettings())
     targets = args.targets or (list(config.targets) if config else ["local"])
+    check_exports(args)
     results = bench_with_progress(args, args.inputs, targets, settings, args.run)
     write_exports(args, results)
     print(format_summary_as(results, args.format))
@@ -563,6 +571,7 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
+    check_exports(args)
     config = config_with_overrides(args)
     targets = list(dict.fromkeys(args.targets or config.targets))
     with Progress() as progress:

@@ -183,13 +183,15 @@ def test_the_wheel_installs_one_top_level_package(wheel: Path) -> None:
     assert top == {"edgebench", f"edgebench-{edgebench.__version__}.dist-info"}, top
     for must in ("edgebench/bench/runner.py", "edgebench/models/pipeline.toml",
                  "edgebench/models/budgets.toml", "edgebench/models/sweep.toml",
-                 "edgebench/build/pipeline.py", "edgebench/deploy/ssh.py", "edgebench/cli.py"):
+                 "edgebench/build/pipeline.py", "edgebench/deploy/ssh.py", "edgebench/cli.py",
+                 "edgebench/pytest_plugin.py", "edgebench/bench/evidence.py"):
         assert must in names
     assert not any(n.startswith(("edgebench/tests", "tests/")) for n in names)
     entry_points = zipfile.ZipFile(wheel).read(
         f"edgebench-{edgebench.__version__}.dist-info/entry_points.txt"
     ).decode()
     assert "edgebench = edgebench.cli:main" in entry_points
+    assert "[pytest11]\nedgebench = edgebench.pytest_plugin" in entry_points
 
 
 @pytest.fixture(scope="session")
@@ -226,6 +228,14 @@ def test_a_plain_install_works_beside_pypa_build(plain_venv: Path, tmp_path: Pat
     assert benched.returncode == 0, benched.stderr
     assert "tiny_float32" in benched.stdout and " ok" in benched.stdout
     assert (tmp_path / "out" / "history.sqlite").is_file()
+    # pytest-benchmark's format needs pytest-benchmark: one line that names the install,
+    # before anything is benched
+    export = in_venv(plain_venv, "edgebench", "bench", str(FIX / "tiny_float32.tflite"),
+                     "--no-history", "--out", "out2", "--pytest-benchmark-json", "pb.json",
+                     cwd=tmp_path)
+    assert export.returncode == 2 and "Traceback" not in export.stderr, export.stderr
+    assert "pip install pytest-benchmark (or edgebench[pytest])" in export.stderr
+    assert not (tmp_path / "out2").exists()
 
 
 def test_a_users_own_build_and_models_packages_do_not_shadow_ours(
