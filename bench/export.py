@@ -333,7 +333,7 @@ def history_records(rows: Sequence[RunRow]) -> list[dict[str, Any]]:
             "records": r.n_records,
             "ok": r.n_ok,
             "git_commit": r.git_commit,
-            "edgebench_version": getattr(r, "edgebench_version", None),
+            "edgebench_version": r.edgebench_version,
             "config_sha256": r.config_sha256,
             "device_key": r.device_key,
             "device": r.device_name,
