@@ -139,3 +139,18 @@ def test_options_set_the_default_target_and_counts(suite):
     result.stdout.fnmatch_lines(["*unknown settings*'run'*known: runs*"])
     help_text = run(suite, "--help").stdout.str()
     assert "--edgebench-target" in help_text and "--edgebench-budgets" in help_text
+
+
+def test_the_fixture_benches_over_ssh_on_the_devices_runtime(suite, sshd, remote_python):
+    """The same fixture against the loopback sshd and a device Python with tflite-runtime 2.14:
+    the record says which runtime measured it."""
+    suite.makepyfile(test_pi=f"""
+        def test_on_the_pi(edgebench):
+            r = edgebench.bench("det.tflite", target={sshd.address!r}, runs=10, repeats=1,
+                                target_options={{"python": {remote_python!r},
+                                                 "ssh_config": {str(sshd.client_config)!r}}})
+            assert r.ok and r.runtime_name == "tflite-runtime"
+            assert r.runtime_version == "2.14.0" and r.latency_us.n == 10
+    """)
+    run(suite).assert_outcomes(passed=1)
+    assert sshd.leftovers() == []
