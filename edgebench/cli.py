@@ -237,8 +237,9 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--repeats",
         type=positive_int,
-        help="measure each model in N separate processes (default 1); compare and the report "
-        "then use the median of the per-process medians, which one slow process cannot move",
+        help="measure each model in N separate processes (default 5); compare and the report "
+        "use the median of the per-process medians, which one slow process cannot move, and "
+        "need 3 or more per side for a latency verdict",
     )
     g.add_argument("--warmup", type=nonneg_int, help="untimed invoke() calls before timing")
     g.add_argument("--threads", type=positive_int, help="interpreter threads")
