@@ -20,7 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edgebench.bench.evidence import DeviceSpread, bootstrap_ratio_ci, learn_spread
+from edgebench.bench.evidence import (
+    UNLEARNT_DRIFT_FLOOR,
+    DeviceSpread,
+    bootstrap_ratio_ci,
+    learn_spread,
+)
 from edgebench.bench.history import History, HistoryError, describe_device, device_key, open_history
 from edgebench.errors import EdgebenchError
 from edgebench.records import Record, Results
@@ -131,16 +136,19 @@ def latency_floor(
     from. None: no verdict is possible (one process on a side and no learnt spread)."""
     single = min(k_base, k_current) < MIN_PROCESSES
     learnt = spread.floor(k_base, k_current) if spread is not None else None
+    # learnt strays, but the bench-to-bench drift not yet: the floor is the drift floor
+    held = spread is not None and not spread.log_drifts and learnt == UNLEARNT_DRIFT_FLOOR
+    where = "drift floor" if held else "learnt"
     if single:
         if learnt is None:
             return None, "one process per side, no learnt spread"
         if settings.min_effect is not None and settings.min_effect > learnt:
             return settings.min_effect, "--min-effect"
-        return learnt, "learnt"
+        return learnt, where
     if settings.min_effect is not None:
         return settings.min_effect, "--min-effect"
     if learnt is not None:
-        return learnt, "learnt"
+        return learnt, where
     if min(k_base, k_current) >= REPEATED_PROCESSES:
         return REPEATED_MIN_EFFECT, "default"
     return SINGLE_PROCESS_MIN_EFFECT, "default"
@@ -169,7 +177,9 @@ class LatencyChange:
     ci95: tuple[float, float] | None = None
     #: the effect this verdict needed (0.2 = 20%), None when no verdict was possible
     floor: float | None = None
-    floor_source: str = ""  # "learnt", "default", "--min-effect", or why there is none
+    # "learnt", "drift floor" (strays learnt, drift not yet), "default", "--min-effect", or why
+    # there is none
+    floor_source: str = ""
     processes: tuple[int, int] = (1, 1)  # processes behind the base and current medians
 
     @property
