@@ -171,6 +171,11 @@ class Target(abc.ABC):
         """The device's hottest temperature sensor now, in °C, or None if it has none."""
         return None
 
+    def facts(self) -> dict[str, object]:
+        """What the transport learnt about the connection (how files were copied, say), for
+        the device's ``extra``; empty by default."""
+        return {}
+
     def remote_names(self, paths: Sequence[Path], workdir: str) -> list[tuple[Path, str]]:
         """Each local file with the path it gets in ``workdir`` on the device: a name this
         target picks (``03-model.tflite``), so spaces, quotes or ``;`` in the user's names never
