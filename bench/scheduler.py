@@ -252,6 +252,9 @@ def device_warnings(device: DeviceInfo, settings: BenchSettings) -> list[str]:
                      "clocks ramp during a run and latencies wander (set it with: echo "
                      "performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/"
                      "scaling_governor)")
+    copy = (device.extra or {}).get("file_copy")
+    if copy and not copy.startswith("scp (SFTP)"):
+        found.append(f"files were copied with {copy}")
     over = [t for t in settings.threads if device.cores and t > device.cores]
     if over:
         found.append(f"--threads {','.join(map(str, over))}: more threads than the device's "

@@ -154,7 +154,8 @@ def test_a_variant_listed_twice_is_rejected() -> None:
         ("runs = 100", "runs = 0", r"bench\.runs must be >= 1"),
         ("xnnpack = true", "xnnpack = 1", r"bench\.xnnpack must be true, false or \[true, false\]"),
         ("threads = 1", "threads = [1, 0]", r"bench\.threads must be >= 1"),
-        ("threads = 1", "threads = \"two\"", r"bench\.threads must be a whole number >= 1 or a list"),
+        ("threads = 1", 'threads = "two"',
+         r"bench\.threads must be a whole number >= 1 or a list"),
         (
             'builtin = "pruning_guide"',
             'builtin = "resnet"',
