@@ -1,5 +1,9 @@
 """Emulated arm64 "Raspberry Pi" Pythons for tests: Debian arm64 sysroots run by qemu-user.
 
+Test infrastructure (tests/test_emulated_pi.py uses it; ``python tests/pi_sysroot.py build
+PROFILE`` builds one by hand). How a Python under qemu is recognised as emulated is the
+runner's job: ``emulation_evidence()`` in bench/runner.py.
+
 A *sysroot* is a folder that holds a Debian arm64 Python (unpacked from the archive's .debs) and
 the aarch64 wheels of a TFLite runtime and numpy (unpacked into its ``dist-packages``). It runs
 on an x86-64 host as ``qemu-aarch64-static -cpu cortex-a72 -L SYSROOT SYSROOT/usr/bin/python3.X``;
@@ -74,7 +78,6 @@ __all__ = [
     "SysrootUnavailable",
     "build_sysroot",
     "cache_root",
-    "emulation_evidence",
     "find_qemu",
     "python_command",
     "read_manifest",
@@ -635,54 +638,14 @@ def write_python_wrapper(sysroot: Path, path: Path, qemu: str | None = None) -> 
         "unset PYTHONPATH PYTHONHOME PYTHONSTARTUP PYTHONUSERBASE PYTHONEXECUTABLE\n"
         "unset QEMU_LD_PREFIX QEMU_CPU QEMU_STRACE QEMU_GUEST_BASE\n"
         "export PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECODE=1\n"
+        "# A guest that crashes would leave qemu's core file (~100 MB) in the work folder.\n"
+        "ulimit -c 0\n"
         f'exec {argv} "$@"\n'
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     path.chmod(0o755)
     return path
-
-
-# --------------------------------------------------------------------------- detection
-
-
-def emulation_evidence() -> str | None:
-    """Inside a Python: one line of evidence that it runs under qemu-user, else None.
-
-    Standard library only and Python 3.9-compatible, to be copied into bench/runner.py.
-    qemu-user fakes /proc/self/{exe,cmdline,stat,maps,auxv} for its guest but not the per-thread
-    entries: /proc/thread-self/exe is the qemu binary (with or without binfmt_misc), and comm is
-    qemu's name when it was started by hand. Last, qemu < 8 shows the host's /proc/cpuinfo, which
-    then has x86 fields under an arm machine (unless a sysroot's fake cpuinfo hides them).
-    """
-    import platform
-    import threading
-
-    for link in ("/proc/thread-self/exe", f"/proc/self/task/{threading.get_native_id()}/exe"):
-        try:
-            target = os.readlink(link)
-        except OSError:
-            continue
-        if os.path.basename(target).startswith("qemu-"):
-            return f"{link} is {target} (qemu-user)"
-        break
-    try:
-        with open("/proc/self/comm") as fh:
-            comm = fh.read().strip()
-        if comm.startswith("qemu-"):
-            return f"/proc/self/comm is {comm} (qemu-user)"
-    except OSError:
-        pass
-    machine = platform.machine().lower()
-    if machine.startswith(("aarch64", "arm")):
-        try:
-            with open("/proc/cpuinfo") as fh:
-                cpuinfo = fh.read()
-        except OSError:
-            cpuinfo = ""
-        if re.search(r"^(vendor_id|flags)\s*:", cpuinfo, re.M):
-            return f"/proc/cpuinfo describes an x86 CPU while platform.machine() is {machine}"
-    return None
 
 
 # --------------------------------------------------------------------------- command line
