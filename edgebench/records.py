@@ -590,7 +590,9 @@ def _read_versioned(
         raise SchemaError(f"{path} is not a valid {what} JSON file ({exc}); rebuild it") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise SchemaError(f"{path} has no schema_version, so it is not an edgebench {what} file")
-    _require_kind(path, data, what)  # a file of the other kind, before its version is judged
+    other = "results" if what == "manifest" else "manifest"
+    if _looks_like(data, other):  # the other kind of file, before its version is judged
+        _require_kind(path, data, what)
     version = data["schema_version"]
     if not isinstance(version, int) or version > current:
         raise SchemaError(
@@ -604,4 +606,11 @@ def _read_versioned(
             )
         data = upgrades[version](data)
         version = data["schema_version"]
+    _require_kind(path, data, what)
     return data
+
+
+def _looks_like(data: dict, what: str) -> bool:
+    if what == "manifest":
+        return "artifacts" in data and "baseline" in data
+    return "records" in data and "target" in data

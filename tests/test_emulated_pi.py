@@ -4,7 +4,8 @@ Python under qemu-user as the device's ``python3``, and the real aarch64 wheels 
 The sysroots (tests/pi_sysroot.py) are built once and cached under ~/.cache/edgebench/sysroots
 (about a minute each on a fresh machine). When the registries refuse a package, the tests of
 that profile skip with the package's name; everything else still runs. Emulated timings are
-slow (seconds per model start), so these tests bench a few models with few runs.
+slow (seconds per model start), so these tests bench a few models with few runs, and carry
+the ``emulated`` mark: ``tox -e fast`` leaves them out, ``tox`` runs them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import pytest
 from edgebench.bench.compare import CompareError, compare_runs
 from edgebench.cli import main
 from edgebench.records import Artifact, Manifest, Results
+
+pytestmark = pytest.mark.emulated
 
 FIX = Path(__file__).parent / "fixtures"
 _BUILT: dict[str, object] = {}
@@ -95,6 +98,29 @@ def test_pi_os_12_with_tflite_runtime_2_14(sshd, pi_manifest, tmp_path, capsys):
     assert "(emulated)" in out and "ran under CPU emulation" in out
     assert "the CPU is emulated" in err
     assert sshd.leftovers() == []
+    latency_is_never_compared_with_a_real_device(sshd, res, tmp_path, capsys)
+
+
+def latency_is_never_compared_with_a_real_device(sshd, pi: Results, tmp_path, capsys):
+    """compare and gate --against refuse; the budgets' latency checks say they did not hold
+    emulated latency to a limit."""
+    # The same address measured on a real CPU: this machine's Python over the same sshd.
+    _, real = bench_on_pi(sshd, sys.executable, [Path(pi.manifest)], tmp_path / "real")
+    assert pi.device.emulated and not real.device.emulated
+    with pytest.raises(CompareError, match="ran under CPU emulation.*never compared"):
+        compare_runs(real, pi)
+    pi_file = next((tmp_path / "out").glob("latest/results-*.json"))
+    real_file = next((tmp_path / "real").glob("latest/results-*.json"))
+    capsys.readouterr()
+    assert main(["compare", str(real_file), str(pi_file)]) == 2
+    assert "ran under CPU emulation" in capsys.readouterr().err
+    budgets = tmp_path / "budgets.toml"
+    budgets.write_text('[budgets."*"]\nmax_latency_p90_us = 1\nmax_latency_regression = "10%"\n')
+    assert main(["gate", str(pi_file), "--budgets", str(budgets), "--against",
+                 str(real_file)]) == 2
+    assert "ran under CPU emulation" in capsys.readouterr().err
+    assert main(["gate", str(pi_file), "--budgets", str(budgets)]) == 0  # 1 µs never checked
+    assert "not checked: measured under CPU emulation" in capsys.readouterr().out
 
 
 def test_a_crash_of_the_batched_accuracy_pass_is_measured_again_per_sample(sshd, tmp_path):
@@ -148,31 +174,6 @@ def test_pi_os_11_with_tflite_runtime_2_13(sshd, tmp_path):
     by = {r.variant: r for r in res.records}
     assert by["tiny_float32"].ok and by["tiny_float32"].machine == "aarch64"
     assert by["tiny_dynamic"].status == "incompatible"
-
-
-def test_emulated_latency_is_never_compared_with_a_real_device(sshd, tmp_path, capsys):
-    """compare and gate --against refuse; the budgets' latency checks say they did not hold
-    emulated latency to a limit."""
-    python = emulated_python("rpios12-tflite-runtime", tmp_path)
-    model = FIX / "tiny_float32.tflite"
-    _, pi = bench_on_pi(sshd, python, [model], tmp_path / "pi")
-    # The same address measured on a real CPU (this machine's Python over the same sshd).
-    _, real = bench_on_pi(sshd, sys.executable, [model], tmp_path / "real")
-    assert pi.device.emulated and not real.device.emulated
-    with pytest.raises(CompareError, match="ran under CPU emulation.*never compared"):
-        compare_runs(real, pi)
-    pi_file = next((tmp_path / "pi").glob("latest/results-*.json"))
-    real_file = next((tmp_path / "real").glob("latest/results-*.json"))
-    capsys.readouterr()
-    assert main(["compare", str(real_file), str(pi_file)]) == 2
-    assert "ran under CPU emulation" in capsys.readouterr().err
-    budgets = tmp_path / "budgets.toml"
-    budgets.write_text('[budgets."*"]\nmax_latency_p90_us = 1\nmax_latency_regression = "10%"\n')
-    assert main(["gate", str(pi_file), "--budgets", str(budgets), "--against",
-                 str(real_file)]) == 2
-    assert "ran under CPU emulation" in capsys.readouterr().err
-    assert main(["gate", str(pi_file), "--budgets", str(budgets)]) == 0
-    assert "not checked: measured under CPU emulation" in capsys.readouterr().out
 
 
 def test_a_delegate_for_another_cpu_is_refused_before_any_model_runs(sshd, tmp_path, capsys):
