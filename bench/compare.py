@@ -344,10 +344,18 @@ def compare_runs(
     for name in ("threads", "xnnpack", "runs", "warmup"):
         x, y = getattr(base.settings, name), getattr(current.settings, name)
         if x != y:
-            notes.append(f"settings changed: {name} {x} -> {y}")
+            notes.append(f"settings changed: {name} {_setting(x)} -> {_setting(y)}")
     if base.git_commit != current.git_commit and base.git_commit and current.git_commit:
         notes.append(f"commit {base.git_commit[:10]} -> {current.git_commit[:10]}")
     return Comparison(base, current, settings, changes, tuple(notes))
+
+
+def _setting(value: object) -> str:
+    """A setting as the command line writes it: ``1,2`` for a matrix, ``on,off`` for XNNPACK."""
+    if isinstance(value, tuple):
+        return ",".join({True: "on", False: "off"}.get(v, str(v)) if isinstance(v, bool)
+                        else str(v) for v in value)
+    return str(value)
 
 
 # --------------------------------------------------------------------------- finding runs

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -356,3 +357,28 @@ def test_bench_on_a_device_without_sftp(sshd_no_sftp, tmp_path):
     assert res.device.extra["file_copy"].startswith("scp -O")
     assert any("scp -O" in line for line in lines)
     assert sshd_no_sftp.leftovers() == []
+
+
+def test_cpu_pin_and_a_delegate_over_ssh(sshd, tmp_path):
+    """--cpu-pin and --delegate reach an SSH device: taskset pins the runner there, and a
+    delegate library from this machine is copied over and loaded with load_delegate (this one
+    takes no operator, so the model fails instead of running on the CPU)."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.fail("gcc is missing: apt-get install gcc libc6-dev (.ci/run does this)")
+    lib = tmp_path / "libstub_delegate.so"
+    subprocess.run([gcc, "-shared", "-fPIC", "-o", str(lib),
+                    str(FIX / "delegate" / "stub_delegate.c")], check=True)
+    plan = plan_from_inputs([FIX / "tiny_float32.tflite"], run_id="r")
+    opts = {sshd.address: sshd.options(python=sys.executable)}
+    pinned = replace(FAST, taskset="1")
+    (res,) = bench_targets(plan, tmp_path / "a", pinned, [sshd.address], lambda s: None, opts)
+    (rec,) = res.records
+    assert rec.ok and rec.extra["cpu_affinity"] == [0] and rec.key.endswith(",cpus=0")
+    delegated = replace(FAST, delegate=f"{lib}:mode=test")
+    (res,) = bench_targets(plan, tmp_path / "b", delegated, [sshd.address], lambda s: None,
+                           opts)
+    (rec,) = res.records
+    assert rec.status == "failed" and rec.extra["error_kind"] == "delegate"
+    assert "libstub_delegate.so took none of the model's" in rec.error
+    assert sshd.leftovers() == []

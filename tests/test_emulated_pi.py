@@ -10,6 +10,7 @@ the ``emulated`` mark: ``tox -e fast`` leaves them out, ``tox`` runs them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -204,3 +205,13 @@ def test_a_package_the_registry_refuses_names_itself(tmp_path):
     assert "cannot fetch the arm64 package edgebench-no-such-package" in str(exc.value)
     assert "\n" not in str(exc.value)
     assert not pi_sysroot.sysroot_path(bogus, tmp_path).exists()  # nothing half-built is kept
+
+
+def test_a_changed_recipe_is_another_sysroot(tmp_path):
+    """The cache key is the recipe: a new pin or package list builds a new folder."""
+    base = pi_sysroot.PROFILES["rpios12-tflite-runtime"]
+    newer = dataclasses.replace(base, wheels=("tflite-runtime==2.14.0",
+                                              "numpy==1.26.3"))
+    assert pi_sysroot.sysroot_path(base, tmp_path) != pi_sysroot.sysroot_path(newer, tmp_path)
+    assert pi_sysroot.sysroot_path(base, tmp_path).name.startswith("rpios12-tflite-runtime-")
+    assert pi_sysroot.sysroot_path(base) == pi_sysroot.sysroot_path(base)  # stable
