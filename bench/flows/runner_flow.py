@@ -1,7 +1,11 @@
 """The runner flow: edgebench's own ``runner.py`` on the device, one process per model.
 
-The runner is copied to the device once with the evaluation data; each model is then measured
-by its own ``python runner.py run …`` under the target's time limit, and prints one JSON record.
+The runner, the evaluation data, every model (and a delegate library from this machine) are
+copied to the device in one step; each model is then measured by its own ``python runner.py
+run …`` under the target's time limit, once per cell of the threads x XNNPACK matrix, pinned
+with ``taskset`` when asked, and prints one JSON record. A process that the runtime crashes in
+the batched accuracy pass is measured again with the accuracy pass one sample at a time, and
+the record says so.
 """
 
 from __future__ import annotations
