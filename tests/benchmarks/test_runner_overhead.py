@@ -30,7 +30,7 @@ MAX_OVERHEAD = 1.5
 
 @pytest.fixture(scope="module")
 def interp():
-    it = runner.make_interpreter(str(MODEL), threads=1, xnnpack=True)
+    it, _ = runner.make_interpreter(str(MODEL), threads=1, xnnpack=True)
     for index, arr in runner.random_inputs(it, np.random.default_rng(0)):
         it.set_tensor(index, arr)
     for _ in range(200):
