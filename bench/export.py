@@ -152,7 +152,7 @@ def format_summary_as(results: Sequence[Results], fmt: str) -> str:
 # --------------------------------------------------------------------------- compare
 
 COMPARE_FIELDS = (
-    "target", "base_run_id", "current_run_id", "variant", "zip_bytes", "zip_delta_bytes",
+    "target", "base_run_id", "current_run_id", "variant", "key", "zip_bytes", "zip_delta_bytes",
     "accuracy", "accuracy_delta", "base_p50_us", "current_p50_us", "p50_ratio", "ci95_low",
     "ci95_high", "p90_ratio", "p_value", "processes_base", "processes_current", "floor",
     "floor_source", "latency_verdict", "memory_ratio", "memory_verdict", "regressed",
@@ -170,7 +170,8 @@ def comparison_records(cmp: Comparison) -> list[dict[str, Any]]:
             "target": cmp.current.target,
             "base_run_id": cmp.base.run_id,
             "current_run_id": cmp.current.run_id,
-            "variant": c.variant,
+            "variant": cur.variant if cur else c.variant,
+            "key": c.variant,  # the variant and how it was measured (threads, XNNPACK, …)
             "zip_bytes": cur.zip_bytes if cur else None,
             "zip_delta_bytes": c.zip_delta_bytes,
             "accuracy": cur.accuracy if cur else None,
@@ -205,8 +206,9 @@ def comparison_doc(comparisons: Sequence[Comparison]) -> dict[str, Any]:
     return _doc(
         "compare",
         regressed=[
-            {"target": cmp.current.target, "variant": v}
-            for cmp in comparisons for v in cmp.regressed
+            {"target": cmp.current.target, "variant": (c.current or c.base).variant,
+             "key": c.variant}
+            for cmp in comparisons for c in cmp.changes if c.regressed
         ],
         comparisons=[
             {

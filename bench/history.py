@@ -1,9 +1,10 @@
 """The history store: every bench run, kept in one SQLite file so later runs can be compared.
 
 One row per run and target in ``runs`` (keyed by time, git commit, pipeline-config hash, target
-and device identity), one row per (run, target, variant) in ``records`` with the whole record
-and its raw latency samples. The schema version lives in ``PRAGMA user_version`` and is
-migrated on open by small ``upgrade_from_N`` steps.
+and device identity), one row per (run, target, record key) in ``records`` with the whole record
+and its raw latency samples; the key is the variant plus how it was measured (threads, XNNPACK,
+delegate, CPU pin: :func:`~edgebench.records.record_key`). The schema version lives in
+``PRAGMA user_version`` and is migrated on open by small ``upgrade_from_N`` steps.
 
 Writing is one transaction per run: a run that is interrupted leaves the store as it was.
 The file is in WAL mode with a busy timeout, so two jobs (or two targets) appending at once
@@ -27,10 +28,13 @@ from edgebench.records import (
     Record,
     Results,
     from_dict,
+    record_key,
+    setup_v1,
     to_dict,
+    upgrade_results_from_1,
 )
 
-HISTORY_SCHEMA_VERSION = 2
+HISTORY_SCHEMA_VERSION = 3
 HISTORY_FILENAME = "history.sqlite"
 BUSY_TIMEOUT_MS = 60_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -52,14 +56,18 @@ def device_identity(device: DeviceInfo) -> dict[str, object]:
     """What makes two measurements comparable: the same machine, not its momentary state.
 
     The runtime version is not part of it (an upgrade is a change worth comparing across);
-    compare prints it when it differs.
+    compare prints it when it differs. An emulated CPU is another device than the real one it
+    imitates (the key of a real device is what it always was).
     """
-    return {
+    identity: dict[str, object] = {
         "hostname": device.hostname,
         "machine": device.machine,
         "cpu": device.cpu,
         "cores": device.cores,
     }
+    if device.emulated:
+        identity["emulated"] = True
+    return identity
 
 
 def device_key(device: DeviceInfo) -> str:
@@ -141,13 +149,67 @@ def _execute_script(conn: sqlite3.Connection, script: str) -> None:
 
 
 def upgrade_from_1(conn: sqlite3.Connection) -> None:
-    """Version 2: the edgebench release that measured each run, beside ``git_commit`` (which is
-    the user's commit from now on; version 1 rows keep what they had)."""
+    """v1 -> v2: records are keyed by (run, key) instead of (run, variant), so each cell of a
+    threads x XNNPACK matrix is its own row; old rows get the setup of their run's settings."""
+    _execute_script(
+        conn,
+        """
+        CREATE TABLE records_v2 (
+            run          INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            position     INTEGER NOT NULL,
+            key          TEXT NOT NULL,      -- record_key(): variant [threads, XNNPACK, ...]
+            variant      TEXT NOT NULL,
+            status       TEXT NOT NULL,
+            zip_bytes    INTEGER,
+            accuracy     REAL,
+            p50_us       REAL,
+            p90_us       REAL,
+            peak_rss_mb  REAL,
+            record_json  TEXT NOT NULL,
+            samples_us   TEXT NOT NULL,
+            PRIMARY KEY (run, key)
+        );
+        """,
+    )
+    settings_of = {}
+    for run, settings_json in conn.execute("SELECT id, settings_json FROM runs").fetchall():
+        settings = upgrade_results_from_1({"settings": json.loads(settings_json)})["settings"]
+        settings_of[run] = settings
+        conn.execute("UPDATE runs SET settings_json = ? WHERE id = ?",
+                     (json.dumps(settings), run))
+    rows = conn.execute(
+        "SELECT run, position, variant, status, zip_bytes, accuracy, p50_us, p90_us, "
+        "peak_rss_mb, record_json, samples_us FROM records"
+    ).fetchall()
+    for run, pos, variant, status, zb, acc, p50, p90, rss, rec_json, samples in rows:
+        data = setup_v1(json.loads(rec_json), settings_of[run])
+        key = record_key(from_dict(Record, {**data, "samples_us": []}))
+        conn.execute(
+            "INSERT INTO records_v2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run, pos, key, variant, status, zb, acc, p50, p90, rss, json.dumps(data), samples),
+        )
+    _execute_script(
+        conn,
+        """
+        DROP TABLE records;
+        ALTER TABLE records_v2 RENAME TO records;
+        CREATE INDEX records_by_variant ON records (variant);
+        """,
+    )
+
+
+def upgrade_from_2(conn: sqlite3.Connection) -> None:
+    """v2 -> v3: the edgebench release that measured each run, beside ``git_commit`` (which is
+    the user's commit from now on; older rows keep what they had)."""
     conn.execute("ALTER TABLE runs ADD COLUMN edgebench_version TEXT")
 
 
 # {from_version: step}; each step brings the schema to the next version inside one transaction.
-_UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: upgrade_from_1}
+_UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: _create_v1,
+    1: upgrade_from_1,
+    2: upgrade_from_2,
+}
 
 
 # --------------------------------------------------------------------------- rows
@@ -253,12 +315,13 @@ class History:
             samples = data.pop("samples_us")
             lat, rss = rec.latency_us, rec.rss_mb
             self.conn.execute(
-                "INSERT INTO records (run, position, variant, status, zip_bytes, accuracy, "
+                "INSERT INTO records (run, position, key, variant, status, zip_bytes, accuracy, "
                 "p50_us, p90_us, peak_rss_mb, record_json, samples_us) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run,
                     pos,
+                    rec.key,
                     rec.variant,
                     rec.status,
                     rec.zip_bytes,
@@ -296,9 +359,10 @@ class History:
         if device is not None:
             where.append("r.device_key = ?")
             args.append(device)
-        if variant is not None:
-            where.append("EXISTS (SELECT 1 FROM records x WHERE x.run = r.id AND x.variant = ?)")
-            args.append(variant)
+        if variant is not None:  # a variant name, or a record key with its setup
+            where.append("EXISTS (SELECT 1 FROM records x WHERE x.run = r.id "
+                         "AND (x.variant = ? OR x.key = ?))")
+            args += [variant, variant]
         if since is not None:
             where.append("r.created_at >= ?")
             args.append(since)
@@ -392,21 +456,21 @@ class History:
         """(model file identity, per-process medians) of every repeated record (``--repeats``)
         of the last ``limit`` runs of ``target`` on this device, leaving out the run rows in
         ``exclude``: what its process-to-process spread and bench-to-bench drift are learnt
-        from. The identity is the variant with its file and zipped size."""
+        from. The identity is the record key (variant and setup) with its file and zipped size."""
         sql = (
-            "SELECT x.run, x.record_json FROM records x WHERE x.status = 'ok' AND x.run IN ("
+            "SELECT x.run, x.key, x.record_json FROM records x WHERE x.status = 'ok' AND x.run IN ("
             "SELECT r.id FROM runs r WHERE r.target = ? AND r.device_key = ? "
             "ORDER BY r.created_at DESC, r.id DESC LIMIT ?)"
         )
         found = []
-        for run, rec_json in self.conn.execute(sql, (target, device_key, int(limit))):
+        for run, key, rec_json in self.conn.execute(sql, (target, device_key, int(limit))):
             if run in exclude:
                 continue
             data = json.loads(rec_json)
             medians = (data.get("extra") or {}).get("process_p50_us") or []
             if len(medians) > 1:
-                key = f"{data['variant']}|{data.get('file_bytes')}|{data.get('zip_bytes')}"
-                found.append((key, [float(m) for m in medians]))
+                identity = f"{key}|{data.get('file_bytes')}|{data.get('zip_bytes')}"
+                found.append((identity, [float(m) for m in medians]))
         return found
 
     def series(self, row: RunRow, n: int) -> list[Results]:

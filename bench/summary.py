@@ -10,21 +10,30 @@ COLUMNS = ("target", "variant", "zip bytes", "ratio", "accuracy", "p50 µs", "p9
            "status")
 
 
+def latency_cell(value: float | None, emulated: bool | None) -> str:
+    """A latency figure for a table; one measured under CPU emulation says so."""
+    if value is None:
+        return "—"
+    return f"{value:,.1f}" + (" (emulated)" if emulated else "")
+
+
 def summary_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
-    """One row per record, in the order they ran."""
+    """One row per record (each model in each cell of the threads x XNNPACK matrix), in the
+    order they ran, named by its key."""
     rows = []
     for res in results:
         for r in res.records:
             lat = r.latency_us
+            emulated = r.emulated or res.device.emulated
             rows.append(
                 (
                     res.target,
-                    r.variant,
+                    r.key,
                     f"{r.zip_bytes:,}" if r.zip_bytes else "—",
                     f"{r.compression_ratio:.2f}×" if r.compression_ratio else "—",
                     f"{r.accuracy:.4f}" if r.accuracy is not None else "—",
-                    f"{lat.p50:,.1f}" if lat and lat.p50 is not None else "—",
-                    f"{lat.p90:,.1f}" if lat and lat.p90 is not None else "—",
+                    latency_cell(lat.p50 if lat else None, emulated),
+                    latency_cell(lat.p90 if lat else None, emulated),
                     f"{r.rss_mb.peak:.1f}" if r.rss_mb and r.rss_mb.peak is not None else "—",
                     r.status + (" (no XNNPACK)" if r.delegate_fallback else ""),
                 )
@@ -48,5 +57,20 @@ def format_table(rows: Sequence[Sequence[str]], header: Sequence[str] = COLUMNS)
     return "\n".join([fmt(all_rows[0]), rule] + [fmt(r) for r in all_rows[1:]])
 
 
+def summary_notes(results: Sequence[Results]) -> list[str]:
+    """Lines under the table: emulated targets, and every warning of a record."""
+    notes = []
+    for res in results:
+        if res.device.emulated:
+            notes.append(f"note: {res.target} ran under CPU emulation "
+                         f"({res.device.emulation_evidence}); its latencies are the emulator's, "
+                         "not the device's")
+        for r in res.records:
+            notes += [f"warning: {res.target} {r.key}: {w}" for w in r.warnings]
+    return notes
+
+
 def format_summary(results: Sequence[Results]) -> str:
-    return format_table(summary_rows(results))
+    """The table, then a line per emulated target and per warning."""
+    notes = summary_notes(results)
+    return format_table(summary_rows(results)) + ("\n" + "\n".join(notes) if notes else "")

@@ -88,8 +88,11 @@ from edgebench.records import (  # noqa: E402
     DeviceInfo,
     LatencyStats,
     Manifest,
+    OpTime,
     Record,
     Results,
+    Setup,
+    record_key,
 )
 
 __all__ = [
@@ -102,11 +105,13 @@ __all__ = [
     "GateReport",
     "LatencyStats",
     "Manifest",
+    "OpTime",
     "PipelineConfig",
     "Record",
     "ReportFiles",
     "Results",
     "RunOutcome",
+    "Setup",
     "SweepResult",
     "Verdict",
     "__version__",
@@ -125,6 +130,7 @@ __all__ = [
     "load_manifest",
     "load_results",
     "plan",
+    "record_key",
     "history",
     "report",
     "run",

@@ -13,9 +13,10 @@ import pytest  # noqa: E402
 from cli_runner import CliRun, run_in_process  # noqa: E402
 
 # The stand-in phone's fixtures (tests/adb_standin.py) serve every adb and benchmark_model test;
-# the loopback sshd and the device Pythons (tests/ssh_devices.py) every SSH test; pytester runs
+# the loopback sshd's (tests/ssh_server.py) every SSH test, the emulated Pi's included; the
+# device Pythons (tests/ssh_devices.py) the SSH tests that need a given runtime; pytester runs
 # the pytest plugin's tests in pytest sessions of their own.
-pytest_plugins = ["adb_standin", "ssh_devices", "pytester"]
+pytest_plugins = ["adb_standin", "ssh_server", "ssh_devices", "pytester"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_PIPELINE = FIXTURES / "small_pipeline.toml"

@@ -1,9 +1,6 @@
-"""Test devices for everything that talks SSH: a real OpenSSH server on 127.0.0.1 and device
-Pythons with the runtimes Raspberry Pis really have (a plugin of tests/conftest.py).
-
-The server is Debian's /usr/sbin/sshd with a throw-away host key, user key, sshd_config and
-client config in tmp folders; ~/.ssh is never touched. Each device Python is a virtualenv
-built once with pip and cached under ~/.cache/edgebench-tests (seconds on a fresh machine):
+"""Device Pythons with the runtimes Raspberry Pis really have, for the SSH tests (a plugin of
+tests/conftest.py; the server itself is tests/ssh_server.py). Each is a virtualenv built once
+with pip and cached under ~/.cache/edgebench-tests (seconds on a fresh machine):
 
 - ``remote_python``: tflite-runtime 2.14 and numpy < 2 (what works on many Pis);
 - ``numpy2_python``: tflite-runtime 2.14 and numpy 2 (what a plain ``pip install
@@ -17,121 +14,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 FIX = Path(__file__).parent / "fixtures"
-SSHD = "/usr/sbin/sshd"
 RUNTIME_PIN = ("tflite-runtime==2.14.0", "numpy==1.26.4")
 NUMPY2_PIN = ("tflite-runtime==2.14.0", "numpy==2.2.6")
 NO_RUNTIME_PIN = ("numpy==1.26.4",)
 WRAPPER = "_pywrap_tensorflow_interpreter_wrapper"  # tflite-runtime's compiled interpreter
-
-
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _closed_port() -> int:
-    return _free_port()  # nothing listens there once the probe socket is closed
-
-
-class Server:
-    """A running sshd and what a client needs to reach it."""
-
-    def __init__(self, root: Path, port: int, proc: subprocess.Popen) -> None:
-        self.root, self.port, self.proc = root, port, proc
-        self.address = f"ssh://root@127.0.0.1:{port}"
-        self.remote_tmp = root / "remote-tmp"  # the device's $TMPDIR: must end up empty
-        self.user_key = root / "user_key"
-        self.known_hosts = root / "known_hosts"
-        self.client_config = root / "ssh_config"
-
-    def client(self, name: str, identity: Path | None = None, known: bool = True) -> Path:
-        """A client config with its own known_hosts (pre-filled with the host key or empty)."""
-        kh = self.root / f"known_hosts-{name}"
-        kh.write_text(self.known_hosts.read_text() if known else "")
-        cfg = self.root / f"ssh_config-{name}"
-        cfg.write_text(
-            "Host *\n"
-            f"  IdentityFile {identity or self.user_key}\n"
-            "  IdentitiesOnly yes\n"
-            f"  UserKnownHostsFile {kh}\n"
-            "  GlobalKnownHostsFile /dev/null\n"
-            "  LogLevel ERROR\n"
-        )
-        return cfg
-
-    def options(self, **extra) -> dict:
-        return {"ssh_config": self.client_config, **extra}
-
-    def leftovers(self) -> list[str]:
-        return sorted(p.name for p in self.remote_tmp.iterdir())
-
-
-@pytest.fixture(scope="session")
-def sshd(tmp_path_factory):
-    if not Path(SSHD).exists() or shutil.which("ssh") is None:
-        pytest.fail("OpenSSH is missing: apt-get install openssh-server openssh-client "
-                    "(.ci/run does this)")
-    if os.geteuid() != 0:
-        pytest.skip("the loopback sshd logs in as root; run the tests as root (CI does)")
-    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation folder
-    root = tmp_path_factory.mktemp("sshd")
-    for key in ("host_key", "user_key", "other_key"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", key,
-                        "-f", str(root / key)], check=True)
-    (root / "authorized_keys").write_text((root / "user_key.pub").read_text())
-    (root / "remote-tmp").mkdir()
-    port = _free_port()
-    config = root / "sshd_config"
-    config.write_text(
-        f"Port {port}\n"
-        "ListenAddress 127.0.0.1\n"
-        f"HostKey {root / 'host_key'}\n"
-        f"AuthorizedKeysFile {root / 'authorized_keys'}\n"
-        "PubkeyAuthentication yes\n"
-        "PasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\n"
-        "PermitRootLogin prohibit-password\n"
-        "UsePAM no\n"
-        "StrictModes no\n"
-        "PidFile none\n"
-        f"SetEnv TMPDIR={root / 'remote-tmp'}\n"
-        "Subsystem sftp internal-sftp\n"
-        "MaxStartups 64\n"
-        "LogLevel VERBOSE\n"
-    )
-    log = root / "sshd.log"
-    proc = subprocess.Popen([SSHD, "-D", "-E", str(log), "-f", str(config)])
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"sshd exited with {proc.returncode}: {log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"sshd did not listen on {port}: {log.read_text()}")
-            time.sleep(0.1)
-    server = Server(root, port, proc)
-    host_pub = (root / "host_key.pub").read_text().split()[:2]
-    server.known_hosts.write_text(f"[127.0.0.1]:{port} {' '.join(host_pub)}\n")
-    server.client_config = server.client("default")
-    yield server
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def cached_venv(name: str, pins: tuple[str, ...]) -> Path:

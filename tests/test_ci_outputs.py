@@ -63,7 +63,8 @@ def test_fail_on_regression_exits_1_on_the_heavier_model(heavier, cli):
     assert row["latency_verdict"] == "slower" and row["regressed_metrics"] == ["latency"]
     assert row["processes_base"] == row["processes_current"] == 5  # the default repeats
     assert row["ci95_low"] > 1.0 and row["floor"] >= 0.25
-    assert doc["regressed"] == [{"target": "local", "variant": "m"}]
+    assert doc["regressed"] == [{"target": "local", "variant": "m",
+                                 "key": "m@threads=1,xnnpack=on"}]
     assert "--fail-on-regression" in proc.err
     # without the flag the same comparison reports and exits 0, as before
     assert cli("compare", "night1", "night2", "--out", heavier).code == 0
@@ -256,11 +257,11 @@ def test_a_commit_that_is_not_a_hex_sha_is_refused(cli, bad):
 def test_old_results_and_history_files_are_migrated(tmp_path):
     res = make_results("run01")
     data = json.loads(json.dumps(__import__("edgebench").records.to_dict(res)))
-    data["schema_version"] = 1
+    data["schema_version"] = 2  # what the release before this one wrote
     del data["edgebench_version"]
     (tmp_path / "old.json").write_text(json.dumps(data))
     loaded = Results.load(tmp_path / "old.json")
-    assert loaded.schema_version == RESULTS_SCHEMA_VERSION == 2
+    assert loaded.schema_version == RESULTS_SCHEMA_VERSION == 3
     assert loaded.edgebench_version is None and loaded.records == res.records
     # a version-1 history gains the edgebench_version column and keeps its rows
     path = tmp_path / "h.sqlite"
@@ -270,7 +271,7 @@ def test_old_results_and_history_files_are_migrated(tmp_path):
     conn.close()
     append_results(path, [res])
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == HISTORY_SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == HISTORY_SCHEMA_VERSION == 3
     assert conn.execute("SELECT run_id, edgebench_version FROM runs").fetchall() == [
         ("run01", None)]
     conn.close()

@@ -1,20 +1,22 @@
-"""The SSH target against a real OpenSSH server on 127.0.0.1, with a second Python that has
-tflite-runtime 2.14 and numpy < 2 (no ai-edge-litert): a different runtime, as on a Pi.
-
-The server and the device Pythons come from tests/ssh_devices.py (a plugin of conftest.py).
+"""The SSH target against a real OpenSSH server on 127.0.0.1 (tests/ssh_server.py), with a
+second Python that has tflite-runtime 2.14 and numpy < 2 (no ai-edge-litert): a different
+runtime, as on a Pi (``remote_python``, from tests/ssh_devices.py).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from ssh_devices import FIX, _closed_port
+from ssh_server import closed_port
 
 from edgebench.bench.plan import plan_from_inputs
 from edgebench.bench.scheduler import bench_targets
@@ -24,6 +26,7 @@ from edgebench.deploy.ssh import parse_ssh_address
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Results
 
+FIX = Path(__file__).parent / "fixtures"
 FAST = BenchSettings(runs=5, warmup=1, timeout_s=120, repeats=1)
 
 
@@ -51,10 +54,11 @@ def test_bad_ssh_addresses_name_the_form(address):
 
 
 def test_host_key_checking_stays_on_unless_asked():
-    strict = SshTarget("ssh://pi@board")._options()
+    with SshTarget("ssh://pi@board") as t:
+        strict = t._options()
     assert "StrictHostKeyChecking=yes" in strict and "BatchMode=yes" in strict
-    assert "StrictHostKeyChecking=accept-new" in SshTarget(
-        "ssh://pi@board", accept_new_host_key=True)._options()
+    with SshTarget("ssh://pi@board", accept_new_host_key=True) as t:
+        assert "StrictHostKeyChecking=accept-new" in t._options()
 
 
 # --------------------------------------------------------------------------- transport
@@ -66,8 +70,6 @@ def test_arguments_reach_the_device_unchanged(sshd):
         res = t.run(["python3", "-c", "import sys, json; print(json.dumps(sys.argv[1:]))", *odd],
                     timeout_s=60)
         assert res.returncode == 0, res.stderr
-        import json
-
         assert json.loads(res.stdout) == odd
         assert Path(t.workdir).parent == sshd.remote_tmp
     assert not Path("/tmp/pwned-edgebench").exists()
@@ -119,7 +121,7 @@ def test_refused_key_names_ssh_copy_id(sshd):
 
 
 def test_nothing_listening_is_unreachable(sshd):
-    address = f"ssh://root@127.0.0.1:{_closed_port()}"
+    address = f"ssh://root@127.0.0.1:{closed_port()}"
     with pytest.raises(TargetUnreachable, match="connection refused.*enable the SSH server"):
         with SshTarget(address, **sshd.options()) as t:
             t.push([FIX / "tiny_int8.tflite"])
@@ -179,10 +181,10 @@ def test_bench_over_ssh_with_an_older_runtime(sshd, remote_python, tmp_path):
 def test_two_targets_one_unreachable_the_other_completes(tmp_path, capsys):
     """Through the command line: local finishes every model; the unreachable one says why in
     one line, in its results file too, and the exit status is 2 (fix the address)."""
-    dead = f"ssh://nobody@127.0.0.1:{_closed_port()}"
+    dead = f"ssh://nobody@127.0.0.1:{closed_port()}"
     code = main(["bench", str(FIX / "tiny_float32.tflite"), str(FIX / "tiny_int8.tflite"),
-                 "--target", "local", "--target", dead, "--runs", "3",
-                 "--repeats", "1", "--warmup", "0",
+                 "--target", "local", "--target", dead, "--runs", "3", "--repeats", "1",
+                 "--warmup", "0",
                  "--out", str(tmp_path), "--run", "two"])
     err = capsys.readouterr().err
     assert code == 2
@@ -236,4 +238,117 @@ def test_default_build_over_ssh_on_tflite_runtime_2_14(sshd, remote_python, smal
     assert main(gate) == 0
     assert main([*gate, "--require-compatible", sshd.address]) == 1
     report = capsys.readouterr().out
-    assert re.search(rf"FAIL +{re.escape(sshd.address)} +pruned/dynamic +compatible with", report)
+    assert re.search(rf"FAIL +{re.escape(sshd.address)} +pruned/dynamic@\S+ +compatible with",
+                     report)
+
+
+# --------------------------------------------------------------------------- boards people have
+
+
+def test_a_device_without_sftp_gets_the_legacy_scp_protocol(sshd_no_sftp, tmp_path):
+    """OpenSSH 9's scp speaks SFTP; without `Subsystem sftp` it fails with "Connection
+    closed" although the device is reachable. The target falls back to scp -O, says so, and
+    keeps using it (fetch too)."""
+    src = tmp_path / "model.tflite"
+    src.write_bytes(b"TFL3 payload")
+    with SshTarget(sshd_no_sftp.address, **sshd_no_sftp.options()) as t:
+        remote = t.push([src, FIX / "tiny_int8.tflite"])
+        assert Path(remote[src]).read_bytes() == b"TFL3 payload"
+        assert t.facts()["file_copy"].startswith("scp -O (the legacy SCP protocol")
+        back = t.fetch(remote[src], tmp_path / "back.bin")
+        assert back.read_bytes() == b"TFL3 payload"
+    assert "subsystem request for sftp" in sshd_no_sftp.log.read_text()  # it really had none
+    assert sshd_no_sftp.leftovers() == []
+
+
+def test_without_sftp_or_scp_files_stream_through_tar(sshd_no_sftp_no_scp, tmp_path):
+    src = tmp_path / "my model; 'v1'.tflite"
+    src.write_bytes((FIX / "tiny_int8.tflite").read_bytes())
+    server = sshd_no_sftp_no_scp
+    with SshTarget(server.address, **server.options()) as t:
+        remote = t.push([src, FIX / "tiny_eval.npz"])
+        assert Path(remote[src]).read_bytes() == src.read_bytes()
+        assert Path(remote[FIX / "tiny_eval.npz"]).stat().st_size > 0
+        assert "tar stream over ssh" in t.facts()["file_copy"]
+        back = t.fetch(remote[src], tmp_path / "back.tflite")
+        assert back.read_bytes() == src.read_bytes()
+    assert server.leftovers() == []
+
+
+def test_one_connection_serves_every_command_and_is_closed_afterwards(sshd, tmp_path):
+    before = sshd.logins()
+    with SshTarget(sshd.address, **sshd.options()) as t:
+        t.push([FIX / "tiny_int8.tflite", FIX / "tiny_float32.tflite"])
+        for _ in range(4):
+            assert t.run(["true"], timeout_s=30).returncode == 0
+        control = Path(t._control_dir)
+        assert control.is_dir() and oct(control.stat().st_mode & 0o777) == "0o700"
+        assert t.facts()["ssh_connection"].startswith("one, reused")
+    assert sshd.logins() - before == 1  # mktemp, one scp, four commands, rm: one login
+    assert not control.exists()
+    deadline = time.monotonic() + 10
+    while subprocess.run(["pgrep", "-f", str(control)], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "the ControlPersist master outlived the target"
+        time.sleep(0.2)
+    # Without reuse, each command is its own connection (how it was before).
+    before = sshd.logins()
+    with SshTarget(sshd.address, reuse_connection=False, **sshd.options()) as t:
+        for _ in range(3):
+            t.run(["true"], timeout_s=30)
+    assert sshd.logins() - before == 5  # mktemp, three commands, rm
+
+
+def test_unknown_host_key_of_an_alias_names_the_real_host_and_port(sshd):
+    """ssh-keyscan does not read ssh_config: the hint says what `ssh -G` resolves the alias to,
+    and the known_hosts file the config names."""
+    cfg = sshd.client("alias", known=False, alias="pi-alias")
+    with pytest.raises(TargetUnreachable) as exc:
+        with SshTarget("ssh://pi-alias", ssh_config=cfg) as t:
+            t.run(["true"], timeout_s=30)
+    msg = str(exc.value)
+    kh = sshd.root / "known_hosts-alias"
+    assert f"ssh-keyscan -p {sshd.port} 127.0.0.1 >> {kh}" in msg, msg
+    assert "ssh-keyscan pi-alias" not in msg
+    # The hint works as printed.
+    scan = subprocess.run(["ssh-keyscan", "-p", str(sshd.port), "127.0.0.1"],
+                          capture_output=True, text=True, timeout=30)
+    kh.write_text(scan.stdout)
+    with SshTarget("ssh://pi-alias", ssh_config=cfg) as t:
+        assert t.run(["true"], timeout_s=30).returncode == 0
+
+
+def test_bench_on_a_device_without_sftp(sshd_no_sftp, tmp_path):
+    """The whole bench works through the fallback, and the results say which copy was used."""
+    plan = plan_from_inputs([FIX / "tiny_float32.tflite", FIX / "tiny_int8.tflite"], run_id="r")
+    lines = []
+    (res,) = bench_targets(plan, tmp_path, FAST, [sshd_no_sftp.address], lines.append,
+                           {sshd_no_sftp.address: sshd_no_sftp.options(python=sys.executable)})
+    assert res.error is None and [r.status for r in res.records] == ["ok", "ok"]
+    assert res.device.extra["file_copy"].startswith("scp -O")
+    assert any("scp -O" in line for line in lines)
+    assert sshd_no_sftp.leftovers() == []
+
+
+def test_cpu_pin_and_a_delegate_over_ssh(sshd, tmp_path):
+    """--cpu-pin and --delegate reach an SSH device: taskset pins the runner there, and a
+    delegate library from this machine is copied over and loaded with load_delegate (this one
+    takes no operator, so the model fails instead of running on the CPU)."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.fail("gcc is missing: apt-get install gcc libc6-dev (.ci/run does this)")
+    lib = tmp_path / "libstub_delegate.so"
+    subprocess.run([gcc, "-shared", "-fPIC", "-o", str(lib),
+                    str(FIX / "delegate" / "stub_delegate.c")], check=True)
+    plan = plan_from_inputs([FIX / "tiny_float32.tflite"], run_id="r")
+    opts = {sshd.address: sshd.options(python=sys.executable)}
+    pinned = replace(FAST, taskset="1")
+    (res,) = bench_targets(plan, tmp_path / "a", pinned, [sshd.address], lambda s: None, opts)
+    (rec,) = res.records
+    assert rec.ok and rec.extra["cpu_affinity"] == [0] and rec.key.endswith(",cpus=0")
+    delegated = replace(FAST, delegate=f"{lib}:mode=test")
+    (res,) = bench_targets(plan, tmp_path / "b", delegated, [sshd.address], lambda s: None,
+                           opts)
+    (rec,) = res.records
+    assert rec.status == "failed" and rec.extra["error_kind"] == "delegate"
+    assert "libstub_delegate.so took none of the model's" in rec.error
+    assert sshd.leftovers() == []

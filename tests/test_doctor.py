@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from ssh_devices import FIX, _closed_port
+from ssh_devices import FIX
+from ssh_server import closed_port as _closed_port
 
 from edgebench.bench.doctor import checks_of
 from edgebench.bench.plan import plan_from_inputs

@@ -2,6 +2,7 @@
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,11 @@ def test_model_refused_by_xnnpack_is_retried_without_it_and_flagged():
     assert rec["xnnpack"] is False
     assert "XNNPack" in rec["delegate_fallback"] or "delegate" in rec["delegate_fallback"]
     assert rec["accuracy"] is not None and len(rec["samples_ns"]) == 5
+
+
+def test_this_machine_is_not_emulated():
+    """Under qemu-user the runner sees qemu (tests/test_emulated_pi.py); here it must not."""
+    assert runner.emulation_evidence() is None
+    info = runner.device_info()
+    assert info["emulated"] is False and info["emulation_evidence"] is None
+    assert info["extra"]["cpu_affinity"] == sorted(os.sched_getaffinity(0))
