@@ -201,7 +201,7 @@ def test_op_profile_and_gpu_on_a_phone_end_to_end(phone, arm64_binary, tmp_path,
     out = tmp_path / "out"
     proc = cli("bench", FIX / "tiny_int8.tflite", "--target", ADDRESS, "--benchmark-binary",
                arm64_binary, "--op-profile", "--use-gpu", "--threads", "1,4",
-               "--benchmark-flag=--gpu_backend=cl", "--runs", "50", "--out", out,
+               "--benchmark-flag=--gpu_backend=cl", "--runs", "50", "--repeats", "1", "--out", out,
                "--run", "p", "--history", tmp_path / "h.sqlite")
     assert proc.code == 0, proc.err
     res = Results.load(out / "p" / f"results-adb-{SERIAL}.json")
