@@ -91,7 +91,7 @@ def to_markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 # --------------------------------------------------------------------------- run summary
 
 SUMMARY_FIELDS = (
-    "target", "run_id", "variant", "status", "zip_bytes", "compression_ratio", "accuracy",
+    "target", "run_id", "variant", "key", "status", "zip_bytes", "compression_ratio", "accuracy",
     "p50_us", "p90_us", "p99_us", "peak_rss_mb", "processes", "runtime", "error",
 )
 
@@ -106,6 +106,7 @@ def summary_records(results: Sequence[Results]) -> list[dict[str, Any]]:
                 "target": res.target,
                 "run_id": res.run_id,
                 "variant": r.variant,
+                "key": r.key,  # the variant and how it was measured (threads, XNNPACK, …)
                 "status": r.status,
                 "zip_bytes": r.zip_bytes,
                 "compression_ratio": r.compression_ratio,
