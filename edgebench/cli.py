@@ -274,8 +274,26 @@ def history_of(args: argparse.Namespace) -> Path:
     return args.history or default_history_path(args.out)
 
 
-def add_config(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--config", type=Path, metavar="TOML", help=what)
+#: Where build, run and gate take their pipeline from when no --config is given: a CI job (or
+#: a test running the README's examples as written) points them at its own pipeline this way.
+CONFIG_ENV = "EDGEBENCH_CONFIG"
+
+
+def add_config(p: argparse.ArgumentParser, what: str, from_env: bool = False) -> None:
+    default = None
+    if from_env:
+        what += f"; ${CONFIG_ENV}, when set, is the default"
+        if os.environ.get(CONFIG_ENV):
+            default = Path(os.environ[CONFIG_ENV])
+    p.add_argument("--config", type=Path, metavar="TOML", default=default, help=what)
+
+
+def check_config_env(args: argparse.Namespace) -> None:
+    """A $EDGEBENCH_CONFIG that names no file is refused in one line that names the variable."""
+    value = os.environ.get(CONFIG_ENV)
+    if value and vars(args).get("config") == Path(value) and not Path(value).is_file():
+        raise EdgebenchError(f"${CONFIG_ENV} is {value}, which is not a file; point it at a "
+                             f"pipeline TOML or unset it")
 
 
 def add_quick_overrides(p: argparse.ArgumentParser) -> None:
@@ -495,7 +513,8 @@ def add_require_compatible(p: argparse.ArgumentParser) -> None:
 
 
 def add_build_args(p: argparse.ArgumentParser) -> None:
-    add_config(p, "pipeline TOML (default: the models/pipeline.toml shipped with edgebench)")
+    add_config(p, "pipeline TOML (default: the models/pipeline.toml shipped with edgebench)",
+               from_env=True)
     p.add_argument(
         "--model",
         type=Path,
@@ -617,7 +636,7 @@ def add_gate_args(p: argparse.ArgumentParser) -> None:
         help="results-<target>.json files or run folders (default: <out>/latest)",
     )
     add_budgets(p)
-    add_config(p, "pipeline TOML whose [gate] names the budgets")
+    add_config(p, "pipeline TOML whose [gate] names the budgets", from_env=True)
     add_require_compatible(p)
     p.add_argument(
         "--against",
@@ -1021,6 +1040,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
+        check_config_env(args)
         return args.handler(args)
     except EdgebenchError as exc:
         print(f"edgebench: error: {exc}", file=sys.stderr)

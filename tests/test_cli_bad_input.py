@@ -148,3 +148,27 @@ def test_report_refuses_to_overwrite_its_html_with_markdown(cli, benched, tmp_pa
                      "--out", tmp_path / "r.md")
     proc.error_line("--markdown")
     assert not (tmp_path / "r.md").exists()
+
+
+def test_a_config_variable_that_names_no_file(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEBENCH_CONFIG", str(tmp_path / "nope.toml"))
+    proc = cli("run", "--out", tmp_path / "o")
+    proc.error_line("$EDGEBENCH_CONFIG", "nope.toml", "unset it")
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_config_variable_is_the_default_and_the_flag_wins(cli, tmp_path, monkeypatch):
+    """build, run and gate read $EDGEBENCH_CONFIG when no --config is given."""
+
+    def pipeline_with_bad_budgets(key: str) -> Path:
+        (tmp_path / f"{key}.toml").write_text(f'[budgets."*"]\n{key} = 1\n')
+        path = tmp_path / f"pipeline-{key}.toml"
+        path.write_text((FIX / "small_pipeline.toml").read_text().replace(
+            'budgets = "small_budgets.toml"', f'budgets = "{tmp_path / key}.toml"'))
+        return path
+
+    monkeypatch.setenv("EDGEBENCH_CONFIG", str(pipeline_with_bad_budgets("max_zip_byte")))
+    cli("run", "--out", tmp_path / "o").error_line("max_zip_byte")  # the variable's budgets
+    flag = pipeline_with_bad_budgets("min_acuracy")
+    proc = cli("run", "--config", flag, "--out", tmp_path / "o")
+    assert "'max_zip_byte'" not in proc.error_line("'min_acuracy'")  # the flag's rules

@@ -1,8 +1,9 @@
 """The README's nightly and release examples and the CI examples in docs/ci/, run as a user's
 CI would run them: each shell line or step in order, in an empty folder, with `edgebench` on
-PATH. The README's lines run exactly as written (they build the default pipeline, so that test
-trains); the CI examples run against the tiny models, their build step given an
-already-built manifest (tests/manifest_helpers.py) and everything else as written."""
+PATH. The README's lines run exactly as written, with $EDGEBENCH_CONFIG pointing them at the
+small test pipeline (as a user's CI points them at theirs) and the shipped budgets' regression
+rules; the CI examples run against the tiny models, their build step given an already-built
+manifest (tests/manifest_helpers.py) and everything else as written."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from edgebench.records import Results
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+FIXTURES = ROOT / "tests" / "fixtures"
 CI = ROOT / "docs" / "ci"
 SHA = "0f1e2d3c4b5a69788796a5b4c3d2e1f001234567"
 
@@ -86,10 +89,29 @@ def test_the_readme_examples_are_the_ones_tested():
     ]
 
 
+def small_pipeline_with_shipped_rules(tmp_path: Path) -> Path:
+    """The small test pipeline, gated by its own absolute budgets plus every regression rule of
+    the shipped models/budgets.toml (the rules the release example depends on)."""
+    shipped = tomllib.loads((ROOT / "models" / "budgets.toml").read_text())["budgets"]["*"]
+    rules = {k: v for k, v in shipped.items()
+             if k.endswith(("_regression", "_growth", "_growth_bytes", "_vs_base"))}
+    assert len(rules) == 4
+    budgets = (FIXTURES / "small_budgets.toml").read_text().replace(
+        '[budgets."*"]\n',
+        '[budgets."*"]\n' + "".join(f"{k} = {json.dumps(v)}\n" for k, v in rules.items()))
+    (tmp_path / "budgets.toml").write_text(budgets)
+    pipeline = (FIXTURES / "small_pipeline.toml").read_text().replace(
+        'budgets = "small_budgets.toml"', f'budgets = "{tmp_path / "budgets.toml"}"').replace(
+        "repeats = 3 ", "repeats = 2 ")  # the lines must run green; verdicts: test_ci_outputs
+    assert str(tmp_path) in pipeline and "repeats = 2 " in pipeline
+    (tmp_path / "pipeline.toml").write_text(pipeline)
+    return tmp_path / "pipeline.toml"
+
+
 def test_the_readme_release_and_nightly_examples_run_green(tmp_path):
     """Every line of both examples, as written, in an empty folder: the release first (its
-    gate holds rc-1.4 to the shipped budgets and to release-1.3), then the nightly."""
-    env = shell_env(tmp_path)
+    gate holds rc-1.4 to the budgets and to release-1.3), then the nightly."""
+    env = shell_env(tmp_path, EDGEBENCH_CONFIG=str(small_pipeline_with_shipped_rules(tmp_path)))
     work = tmp_path / "work"
     work.mkdir()
     for block in readme_commands("Nightly jobs and the release gate"):
