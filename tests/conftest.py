@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -42,10 +43,21 @@ def small_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from edgebench.build.config import load_pipeline
     from edgebench.build.pipeline import build_pipeline
 
-    out_dir = tmp_path_factory.mktemp("small_build") / "small-run"
-    lines: list[str] = []
-    manifest = build_pipeline(load_pipeline(SMALL_PIPELINE), out_dir, progress=lines.append)
-    (out_dir / "progress.txt").write_text("\n".join(lines) + "\n")
+    # Under pytest-xdist (tox runs `-n auto`) the workers share one build: the first to take
+    # the lock trains, the others wait and read its manifest.
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    out_dir = root / "small_build" / "small-run"
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(root / "small_build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = out_dir / "manifest.json"
+        if not manifest.is_file():
+            lines: list[str] = []
+            manifest = build_pipeline(load_pipeline(SMALL_PIPELINE), out_dir,
+                                      progress=lines.append)
+            (out_dir / "progress.txt").write_text("\n".join(lines) + "\n")
     return manifest
 
 
