@@ -87,18 +87,24 @@ def test_npz_loads_and_limits_keep_the_first_samples(tmp_path: Path) -> None:
     assert ds.y_train.dtype == np.int64
 
 
-def test_npz_without_the_four_arrays_says_which_are_missing(tmp_path: Path) -> None:
+def test_npz_without_the_needed_keys_says_which_are_missing(tmp_path: Path) -> None:
     np.savez(tmp_path / "d.npz", x_train=np.zeros((2, 3, 3), np.uint8))
-    with pytest.raises(DatasetError, match="lacks y_train, x_test, y_test"):
+    with pytest.raises(DatasetError, match="lacks x_test; an .npz dataset needs x_train and"):
         load_dataset(str(tmp_path / "d.npz"))
+    np.savez(tmp_path / "e.npz", images=np.zeros((2, 3, 3), np.uint8))
+    with pytest.raises(DatasetError, match="lacks x_train, x_test.*it has images"):
+        load_dataset(str(tmp_path / "e.npz"))
 
 
-def test_float_images_are_refused(tmp_path: Path) -> None:
+def test_float_samples_of_any_shape_load_as_they_are(tmp_path: Path) -> None:
+    """Preprocessing happens later (build/preprocessing.py): the dataset keeps the values."""
     arrays = make_arrays(4, 2, fill=1)
-    arrays["x_train"] = arrays["x_train"] / 255.0
+    arrays["x_train"] = (arrays["x_train"] / 255.0).astype(np.float64)
+    arrays["x_test"] = arrays["x_test"].astype(np.float64) / 255.0
     np.savez(tmp_path / "d.npz", **arrays)
-    with pytest.raises(DatasetError, match="x_train must hold pixel values 0..255"):
-        load_dataset(str(tmp_path / "d.npz"))
+    ds = load_dataset(str(tmp_path / "d.npz"))
+    assert ds.x_train.dtype == np.float64 and ds.x_train.shape == (4, 4, 5)
+    np.testing.assert_array_equal(ds.x_train, arrays["x_train"])
 
 
 @pytest.mark.parametrize("gz", [True, False])

@@ -26,6 +26,7 @@ from edgebench.records import (
     BenchSettings,
     DeviceInfo,
     LatencyStats,
+    OutputFidelity,
     Record,
     RssMb,
     Status,
@@ -98,6 +99,7 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
         accuracy_source="device" if data.get("accuracy") is not None else None,
         eval_method=data.get("eval_method"),
         eval_n=data.get("eval_n"),
+        **evaluation_fields(data),
         latency_us=latency,
         init_ms=data.get("init_ms"),
         first_inference_us=data.get("first_inference_us"),
@@ -115,14 +117,28 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
     )
 
 
-def runner_argv(python: str, runner: str, model: str, eval_path: str | None, s: BenchSettings):
-    """The command line that measures one model on a device."""
+def evaluation_fields(data: dict) -> dict:
+    """The runner's evaluation figures as Record fields: the accuracy metric, how the samples
+    were chosen, and output fidelity against the reference model."""
+    return {
+        "accuracy_metric": data.get("accuracy_metric"),
+        "eval_selection": data.get("eval_selection"),
+        "fidelity": tuple(from_dict(OutputFidelity, f) for f in data.get("fidelity") or ()),
+        "reference": data.get("reference"),
+    }
+
+
+def runner_argv(
+    python: str, runner: str, model: str, eval_paths: Sequence[str] | None, s: BenchSettings
+):
+    """The command line that measures one model on a device (``eval_paths``: the evaluation
+    shards there, in order)."""
     argv = [python, runner, "run", "--model", model]
     argv += ["--runs", str(s.runs), "--warmup", str(s.warmup), "--threads", str(s.threads)]
     if not s.xnnpack:
         argv.append("--no-xnnpack")
-    if eval_path is not None:
-        argv += ["--eval", eval_path, "--eval-batch", str(s.eval_batch)]
+    if eval_paths:
+        argv += ["--eval", *eval_paths, "--eval-batch", str(s.eval_batch)]
         argv += ["--eval-limit", str(s.eval_limit)]
     return argv
 
@@ -131,7 +147,7 @@ class RunnerFlow(Flow):
     """The self-contained runner on the device: one process per model, one time limit each."""
 
     runner_remote: str
-    eval_remote: str | None
+    eval_remote: list[str] | None  # the evaluation shards on the device, in order
     models_remote: dict[Path, str]
 
     @classmethod
@@ -146,7 +162,9 @@ class RunnerFlow(Flow):
         t, plan = self.target, self.plan
         self.runner_remote = t.push([RUNNER])[RUNNER]
         self.device = describe_target(t, self.runner_remote)
-        self.eval_remote = t.push([plan.eval_data])[plan.eval_data] if plan.eval_data else None
+        shards = plan.eval_shards()
+        pushed = t.push(shards) if shards else {}
+        self.eval_remote = [pushed[p] for p in shards] or None
         self.models_remote = {}
         return self.device
 

@@ -25,6 +25,7 @@ import numpy as np
 from edgebench.build import training
 from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
+from edgebench.build.recipes import prunable
 from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
 from edgebench.errors import ConfigError
 
@@ -108,6 +109,7 @@ def cluster(ctx: RecipeContext, params: ClusterParams) -> RecipeOutput:
     cl = tfmot.clustering.keras
     model = upstream_model(ctx, params)
     layers = mk.prunable_layers(model, params.layers, ctx.name)
+    prunable.check_clusterable(model, list(layers), ctx.name)
     check_clusters(model, list(layers), params.clusters, params.preserve_sparsity, ctx.name)
     before = mk.weight_facts(model)
     zeros = mk.masks_from_zeros(model, list(layers))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgebench.build._tf import import_tf
+from edgebench.build.recipes import prunable
 from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
 from edgebench.errors import ConfigError, EdgebenchError
 
@@ -40,7 +41,7 @@ class MagnitudeParams(RecipeParams):
     begin_step: int = 0
     end_step: int = -1
     frequency: int = 100
-    layers: tuple[str, ...] = ()  # empty = every prunable layer
+    layers: tuple[str, ...] = ()  # empty = every prunable layer (depthwise kernels included)
     tensorboard: bool = False  # PruningSummaries to <run dir>/tensorboard/<recipe name>
 
     def __post_init__(self) -> None:
@@ -169,31 +170,11 @@ def _prune_and_train(
             frequency=params.frequency,
         )
 
-    weighted = [layer.name for layer in model.layers if layer.weights]
-    if params.layers:
-        unknown = [n for n in params.layers if n not in weighted]
-        if unknown:
-            raise ConfigError(
-                f"recipes.{ctx.name}.layers: no layer with weights named "
-                f"{', '.join(map(repr, unknown))}; the model's layers with weights are: "
-                f"{', '.join(weighted)}"
-            )
-
-        def wrap(layer: Any) -> Any:
-            # ``model`` is already a private copy, so sharing its other layers is harmless.
-            if layer.name in params.layers:
-                return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule)
-            return layer
-
-        try:
-            pruned = keras.models.clone_model(model, clone_function=wrap)
-        except ValueError as exc:
-            raise _unprunable(ctx, exc) from None
-    else:
-        try:
-            pruned = sparsity.prune_low_magnitude(model, pruning_schedule=schedule)
-        except ValueError as exc:
-            raise _unprunable(ctx, exc) from None
+    names = prunable.layers_to_prune(model, params.layers, ctx.name)
+    try:
+        pruned = prunable.wrap_for_pruning(model, names, schedule)
+    except ValueError as exc:
+        raise _unprunable(ctx, exc) from None
 
     # tfmot's public API does not export its wrapper class; a wrapper has ``pruning_vars``,
     # one (weight, mask, threshold) per weight it prunes, empty for layers without kernels.
@@ -202,11 +183,6 @@ def _prune_and_train(
         for layer in pruned.layers
         if getattr(layer, "pruning_vars", None)
     }
-    if not targets:
-        raise ConfigError(
-            f"recipes.{ctx.name}: nothing to prune; the model has no layer that tfmot can prune "
-            f"(layers with weights: {', '.join(weighted) or 'none'})"
-        )
 
     callbacks: list[Any] = [sparsity.UpdatePruningStep()]
     if params.tensorboard:
@@ -219,7 +195,7 @@ def _prune_and_train(
         f"{params.frequency} of {total_steps}"
     )
     ctx.fit(pruned, params.epochs, callbacks)
-    stripped = sparsity.strip_pruning(pruned)
+    stripped = prunable.plain_layers(sparsity.strip_pruning(pruned))
     return RecipeOutput(
         model=stripped,
         target_sparsity=targets,
