@@ -23,7 +23,15 @@ from edgebench.bench.plan import BenchItem, BenchPlan
 from edgebench.bench.repeats import merge_repeats
 from edgebench.deploy import Target, TargetError, target_for
 from edgebench.errors import EdgebenchError
-from edgebench.records import BenchSettings, DeviceInfo, Record, Results, Status
+from edgebench.records import (
+    BenchSettings,
+    DeviceInfo,
+    Record,
+    Results,
+    Status,
+    format_snr,
+    worst_fidelity,
+)
 
 Progress = Callable[[str], None]
 
@@ -274,6 +282,9 @@ def _progress_line(i: int, n: int, address: str, rec: Record, elapsed: float) ->
         lat = rec.latency_us
         figure = f"p50 {lat.p50:,.1f}" if lat.p50 is not None else f"mean {lat.mean or 0:,.1f}"
         what = f"ok  {figure} µs  accuracy {acc}"
+        worst = worst_fidelity(rec.fidelity)
+        if worst is not None:
+            what += f"  SNR {format_snr(worst.snr_db)} dB"
     else:
         what = f"{rec.status.upper()}  {rec.error}"
     return f"[{i}/{n}] {address} {rec.variant}: {what}  ({elapsed:.1f} s elapsed)"

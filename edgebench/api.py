@@ -40,6 +40,7 @@ from edgebench.bench.gate import Budgets, GateReport, evaluate
 from edgebench.bench.gate import load_budgets as _load_budgets
 from edgebench.bench.history import RunRow, default_history_path, open_history
 from edgebench.bench.plan import BenchPlan, new_run_id, plan_from_inputs, plan_from_manifest
+from edgebench.bench.reference import DEFAULT_SAMPLES, with_reference
 from edgebench.bench.report import ReportData, make_report
 from edgebench.bench.scheduler import bench_targets
 from edgebench.build.config import PipelineConfig, default_sweep_path, load_pipeline
@@ -221,6 +222,9 @@ def bench_models(
     record_history: bool = True,
     target_options: Mapping[str, Mapping[str, object]] | None = None,
     progress: Progress | None = None,
+    reference: PathLike | None = None,
+    reference_data: PathLike | None = None,
+    reference_samples: int = DEFAULT_SAMPLES,
 ) -> list[Results]:
     """Measure every model on every target, each model in its own process with a time limit.
 
@@ -230,6 +234,10 @@ def bench_models(
     the run to the history (``<out>/history.sqlite`` unless ``history`` names another file, or
     ``record_history=False``). Returns one :class:`Results` per target; a target that failed as
     a whole says why in ``error``. Raises EdgebenchError when every target failed.
+
+    ``reference`` (a float ``.tflite``, for ``.tflite`` inputs) gives every record output
+    fidelity figures against it: on the samples of ``reference_data`` (an .npz with ``x`` or
+    ``x_<input>``, optional labels ``y``), else on ``reference_samples`` seeded random inputs.
     """
     settings = settings or BenchSettings()
     addresses = [targets] if isinstance(targets, str) else list(dict.fromkeys(targets))
@@ -240,6 +248,15 @@ def bench_models(
     bench_plan = plan(models, run)
     run_dir = out / bench_plan.run_id
     log = _progress(progress)
+    if reference is not None:
+        bench_plan = with_reference(
+            bench_plan, Path(reference), run_dir / "eval",
+            Path(reference_data) if reference_data is not None else None,
+            reference_samples, eval_batch=settings.eval_batch,
+        )
+        log(f"bench: outputs held to {Path(reference).name} on "
+            f"{'the samples of ' + str(reference_data) if reference_data else ''}"
+            f"{'' if reference_data else f'{reference_samples} random inputs'}")
     log(f"bench: {len(bench_plan.items)} models on {', '.join(addresses)} -> {run_dir}")
     options = {a: dict(o) for a, o in (target_options or {}).items()}
     results = bench_targets(bench_plan, run_dir, settings, addresses, log, options)

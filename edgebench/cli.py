@@ -24,6 +24,7 @@ from edgebench.bench.flows import FLOWS
 from edgebench.bench.gate import GateReport, format_report, write_junit
 from edgebench.bench.history import default_history_path
 from edgebench.bench.progress import Progress
+from edgebench.bench.reference import DEFAULT_SAMPLES as DEFAULT_REFERENCE_SAMPLES
 from edgebench.bench.summary import format_summary, format_table
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Results
@@ -205,7 +206,9 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--timeout-s", type=positive_float, help="time limit per model, seconds")
     g.add_argument(
-        "--eval-limit", type=nonneg_int, help="evaluate on the first N test samples (0 = all)"
+        "--eval-limit", type=nonneg_int, metavar="N",
+        help="evaluate on a stratified subset of N test samples (each class in proportion; "
+        "evenly spaced without labels; 0 = all); the record says how many and how chosen",
     )
     g.add_argument(
         "--cooldown-s", type=nonneg_float, metavar="S",
@@ -329,7 +332,9 @@ def add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         type=Path,
-        help="your own trained Keras model (.keras or .h5) to use as the dense baseline",
+        help="your own trained model as the dense baseline: a .keras or .h5 file (tf-keras or "
+        "Keras 3) is pruned and converted; a SavedModel folder is converted to the quantised "
+        "variants only",
     )
     p.add_argument("--run", help="name of the run folder under --out (default: UTC timestamp)")
     add_quick_overrides(p)
@@ -357,6 +362,25 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     )
     add_config(p, "take [bench] settings and targets from this pipeline TOML")
     p.add_argument("--run", help="run folder name for loose .tflite inputs (default: timestamp)")
+    r = p.add_argument_group(
+        "output fidelity for models edgebench did not build (a build's manifest has its own "
+        "float32 reference)"
+    )
+    r.add_argument(
+        "--reference", type=Path, metavar="FLOAT.tflite",
+        help="hold every model's outputs to this float model's: max and mean |Δ|, cosine, SNR "
+        "dB and top-1 agreement per output, quantised outputs dequantised, no labels needed",
+    )
+    r.add_argument(
+        "--reference-data", type=Path, metavar="NPZ",
+        help="the inputs to compare on: an .npz with x (x_<input> for several inputs) in the "
+        "model's float domain, and optional class labels y (default: random inputs)",
+    )
+    r.add_argument(
+        "--reference-samples", type=positive_int, default=DEFAULT_REFERENCE_SAMPLES, metavar="N",
+        help=f"random inputs to compare on without --reference-data (default "
+        f"{DEFAULT_REFERENCE_SAMPLES})",
+    )
     add_measurement(p)
     add_out(p)
     add_history(p, writes=True)
@@ -366,7 +390,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     config = api.load_config(args.config) if args.config else None
     settings = bench_settings(args, config.bench if config else BenchSettings())
     targets = args.targets or (list(config.targets) if config else ["local"])
-    results = bench_with_progress(args, args.inputs, targets, settings, args.run)
+    if args.reference is None and (args.reference_data is not None):
+        raise EdgebenchError("--reference-data needs --reference FLOAT.tflite to compare with")
+    results = bench_with_progress(
+        args, args.inputs, targets, settings, args.run,
+        reference=dict(reference=args.reference, reference_data=args.reference_data,
+                       reference_samples=args.reference_samples),
+    )
     print(format_summary(results))
     return bench_exit_status(results)
 
@@ -377,6 +407,7 @@ def bench_with_progress(
     targets: Sequence[str],
     settings: BenchSettings,
     run: str | None,
+    reference: dict | None = None,
 ) -> list[Results]:
     """api.bench_models with the live progress line, then one stderr line per failure."""
     targets = list(dict.fromkeys(targets))  # the same address twice would race for one file
@@ -384,7 +415,7 @@ def bench_with_progress(
         results = api.bench_models(
             models, targets, settings, out=args.out, run=run, history=history_of(args),
             record_history=not args.no_history, target_options=target_options(args, targets),
-            progress=progress,
+            progress=progress, **(reference or {}),
         )
     say_failures(results)
     return results
@@ -671,10 +702,12 @@ COMMANDS: list[Command] = [
     Command(
         "build",
         "train, prune and convert models; write a manifest",
-        "Train the dense baseline (or take yours with --model), prune it with every recipe of "
-        "the pipeline config, convert each to TFLite variants, and write "
-        "<out>/<run>/manifest.json with zip bytes, sparsity, operators and host accuracy. "
-        "Example: edgebench build --epochs 1 --train-limit 5000",
+        "Train the dense baseline (or take yours with --model: tf-keras or Keras 3 .keras/.h5, "
+        "or a SavedModel folder, convert-only), prune it with every recipe of the pipeline "
+        "config, convert each to TFLite variants, and write <out>/<run>/manifest.json with zip "
+        "bytes, sparsity, operators, host accuracy and output fidelity against the float32 "
+        "reference; the test set goes to <out>/<run>/eval/ as shards with the reference's "
+        "outputs. Example: edgebench build --epochs 1 --train-limit 5000",
         add_build_args,
         cmd_build,
     ),
@@ -682,9 +715,10 @@ COMMANDS: list[Command] = [
         "bench",
         "measure models on targets; write results-<target>.json",
         "Run each model in its own process on each target: load/allocate time, first "
-        "inference, timed invoke() percentiles, resident memory and top-1 accuracy when the "
-        "manifest has labels. Example: edgebench bench out/latest/manifest.json "
-        "--target ssh://pi@raspberrypi.local",
+        "inference, timed invoke() percentiles, resident memory, accuracy when the data has "
+        "labels, and output fidelity against the float32 reference (streamed shard by shard, "
+        "so memory stays flat). Examples: edgebench bench out/latest/manifest.json "
+        "--target ssh://pi@raspberrypi.local; edgebench bench q.tflite --reference f.tflite",
         add_bench_args,
         cmd_bench,
     ),
@@ -692,8 +726,9 @@ COMMANDS: list[Command] = [
         "gate",
         "check results against budgets; exit 1 when one is broken",
         "Hold every record against the rules of a budgets TOML (max_zip_bytes, min_accuracy, "
-        "max_accuracy_drop, max_latency_p90_us, max_peak_rss_mb, require_compatible, keyed by "
-        "variant or glob); with --against BASE also its regression rules against that run. "
+        "max_accuracy_drop, min_snr_db, min_cosine, min_top1_agreement, max_latency_p90_us, "
+        "max_peak_rss_mb, require_compatible, keyed by variant or glob); with --against BASE "
+        "also its regression rules against that run. "
         "Exit 0 when all pass, 1 when any fails, 2 on bad input.",
         add_gate_args,
         cmd_gate,

@@ -534,6 +534,7 @@ def _read_versioned(
             f"{path} has {what} schema_version {version!r}, newer than this edgebench "
             f"understands ({current}); upgrade edgebench"
         )
+    _require_kind(path, data, what)  # a results file given as a manifest: say so, not "old"
     while version < current:
         if version not in upgrades:
             raise SchemaError(
