@@ -420,12 +420,14 @@ SHARD_BYTES = 16 * 1024 * 1024
 
 def write_eval_data(folder, inputs, preprocess_modes, labels=None, reference=None,
                     label_output=None, metric="top1", reference_name=None,
-                    shard_bytes=SHARD_BYTES):
+                    shard_bytes=SHARD_BYTES, class_outputs=None):
     """Write an evaluation set as shards into ``folder`` (replacing what is there).
 
     ``inputs``: {input name: raw samples (N, ...)}; ``preprocess_modes``: {input name: mode};
     ``labels``: int class labels (N,) or None; ``reference``: {output name: float32 (N, ...)}
-    or None. The folder appears complete or not at all. Returns the shard paths.
+    or None; ``class_outputs``: the outputs that are class vectors (top-1 agreement), or None
+    to treat every (N, C >= 2) output as one. The folder appears complete or not at all.
+    Returns the shard paths.
     """
     import shutil
     import tempfile
@@ -458,6 +460,7 @@ def write_eval_data(folder, inputs, preprocess_modes, labels=None, reference=Non
         "metric": metric,
         "reference": reference_name,
         "reference_outputs": list(reference or {}),
+        "class_outputs": None if class_outputs is None else list(class_outputs),
     }
     paths = []
     try:
@@ -535,6 +538,8 @@ class EvalData(object):
         self.preprocess = dict((i["name"], i["preprocess"]) for i in first["inputs"])
         self.has_labels = bool(first.get("labels"))
         self.reference_outputs = list(first.get("reference_outputs") or [])
+        classes = first.get("class_outputs")  # None: every (N, C >= 2) output is a class vector
+        self.class_outputs = None if classes is None else set(classes)
         self.labels = None
         if need_labels and self.has_labels:
             parts = []
@@ -752,8 +757,9 @@ class Fidelity(object):
     SNR in dB (signal: the reference), and top-1 agreement where the output is a class vector.
     """
 
-    def __init__(self, name):
+    def __init__(self, name, class_vector=None):
         self.name = name
+        self.is_class = class_vector  # None: decided by the shape, (N, C >= 2)
         self.n = 0
         self.elements = 0
         self.max_abs = 0.0
@@ -788,7 +794,8 @@ class Fidelity(object):
         self.sum_cos += float(cos.sum())
         self.signal += float((a * a).sum())
         self.noise += float(((a - b) ** 2).sum())
-        self.class_vector = ref.ndim == 2 and ref.shape[1] >= 2
+        by_shape = ref.ndim == 2 and ref.shape[1] >= 2
+        self.class_vector = by_shape if self.is_class is None else (self.is_class and by_shape)
         if self.class_vector:
             self.agree += int((ref.argmax(axis=1) == out.argmax(axis=1)).sum())
         self.n += n
@@ -849,7 +856,8 @@ def evaluate(interp, eval_paths, eval_batch=256, eval_limit=0, seed=0):
     k = _metric_k(meta.get("metric"))
     batch, method = resize_inputs(interp, ins, max(1, int(eval_batch)))
     ins, outs = model_io(interp)
-    fid = [Fidelity(o) for o in data.reference_outputs]
+    fid = [Fidelity(o, None if data.class_outputs is None else o in data.class_outputs)
+           for o in data.reference_outputs]
     n = correct = 0
     for inputs, labels, ref in data.chunks(selected):
         m = len(next(iter(inputs.values())))

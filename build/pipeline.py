@@ -31,7 +31,7 @@ from edgebench.build.conversion import convert, convert_saved_model
 from edgebench.build.datasets import Dataset, dataset_path, is_image_dataset, load_dataset
 from edgebench.build.images import check_image_folder
 from edgebench.build.preprocessing import Preprocessing, preprocessing_for
-from edgebench.build.recipes import get_recipe
+from edgebench.build.recipes import get_recipe, prunable
 from edgebench.build.recipes.base import BaselineHistory, RecipeContext
 from edgebench.build.training import (
     TrainingData,
@@ -60,6 +60,7 @@ REFERENCE_FILE = "baseline-float32.tflite"  # the float32 reference every varian
 # A SavedModel's float32 TFLite against the SavedModel itself: good conversions differed by
 # 2e-08..5e-07 (up to 3e-08 for MobileNetV2); a broken one gives NaN.
 SAVED_MODEL_TOLERANCE = 1e-3
+MAGNITUDE_RECIPES = ("prune_after_training", "prune_from_scratch")  # tfmot's prune_low_magnitude
 Progress = Callable[[str], None]
 
 
@@ -175,6 +176,7 @@ def build_pipeline(
     builder = ArtifactBuilder(
         out_dir, out_dir / EVAL_DIR, unwrap(x_test), ds.y_test, data.x_fit, config,
         progress, label_output=fit.label_output, output_names=tuple(source.output_names),
+        class_outputs=class_outputs(source, fit.label_output),
     )
     eval_inputs, eval_modes = prep.stored(raw_test, x_test)
     builder.write_eval(eval_inputs, eval_modes)
@@ -187,6 +189,7 @@ def build_pipeline(
         )
         return _save_manifest(manifest, out_dir, artifacts, t_start, progress)
 
+    check_prunable(config, model)
     builder.attach_reference(lambda: convert(model, VariantKind.FLOAT32, None))
     # Save the dense baseline before any recipe runs: prune_low_magnitude wraps the layers of
     # the model it gets, and a baseline saved after that would be silently sparse.
@@ -384,6 +387,14 @@ def verify_sparsity(
             + f" (more than {tolerance * 100:g} point{'s' if tolerance != 0.01 else ''} off); "
             "train longer or set end_step within this recipe's training (-1 = its last step)"
         )
+
+
+def check_prunable(config: PipelineConfig, model: Any) -> None:
+    """Before any conversion or fine-tune: every layer a magnitude recipe would prune is one
+    tfmot can prune (else one line naming the layer, its type and ``layers = [...]``)."""
+    for rc in config.recipes:
+        if rc.recipe in MAGNITUDE_RECIPES:
+            prunable.layers_to_prune(model, rc.params.layers, rc.name)
 
 
 def _check_tensorboard(config: PipelineConfig) -> None:
@@ -598,6 +609,26 @@ def _label_output(
     return wanted
 
 
+def class_outputs(
+    source: sources.ModelSource, label_output: str | None
+) -> tuple[str, ...] | None:
+    """The outputs that are class vectors, for which top-1 agreement means something: the
+    labelled one, every (C,) output of a softmax layer, and without labels the one vector
+    output of a single-output model (a classifier's logits). A box or embedding output of a
+    multi-output model is not one. None (decided by shape) for a SavedModel, whose layers are
+    unknown."""
+    if source.model is None:
+        return None
+    found = []
+    for t in source.outputs:
+        vector = len(t.shape) == 1 and (t.shape[0] or 0) >= 2
+        softmax = output_ends_in_softmax(source.model, t.name)
+        only = label_output is None and len(source.outputs) == 1
+        if t.name == label_output or (vector and (softmax or only)):
+            found.append(t.name)
+    return tuple(found)
+
+
 def check_model_fits(model: Any, ds: Dataset, where: Path | str) -> None:
     """The tf-keras ``model`` must take the data's samples and output one score a class."""
     fit_model_to_data(sources.keras_source("tf_keras", Path(str(where)), model), ds)
@@ -720,6 +751,7 @@ class ArtifactBuilder:
     dense_zip: int | None = None
     label_output: str | None = None
     output_names: tuple[str, ...] = ()
+    class_outputs: tuple[str, ...] | None = None  # for top-1 agreement; None: by shape
     reference_path: Path | None = None
     reference_variant: str | None = None
     _eval: tuple[dict[str, np.ndarray], dict[str, str]] | None = None
@@ -769,6 +801,7 @@ class ArtifactBuilder:
             self.eval_path, inputs, modes, labels=labels, reference=reference,
             label_output=label_output, metric=self.config.data.metric,
             reference_name=REFERENCE_FILE if reference is not None else None,
+            class_outputs=self.class_outputs,
         )
 
     def _read_shards(self) -> tuple[dict[str, np.ndarray], dict[str, str], np.ndarray | None]:

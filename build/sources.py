@@ -119,7 +119,10 @@ def import_custom_objects(spec: str | None, base_dir: Path) -> None:
                     f"[model] custom_objects = {spec!r}: {path} does not exist; give a .py "
                     "file relative to the pipeline config, or an importable module"
                 )
-            unit = importlib.util.spec_from_file_location(f"_edgebench_layers_{path.stem}", path)
+            name = f"_edgebench_layers_{path.stem}"
+            if name in sys.modules:  # imported already: registering a class twice is an error
+                return
+            unit = importlib.util.spec_from_file_location(name, path)
             assert unit is not None and unit.loader is not None
             module = importlib.util.module_from_spec(unit)
             sys.modules[unit.name] = module

@@ -90,50 +90,43 @@ class Objective:
         predicted = teacher.predict(x, batch_size=256, verbose=0) if need_teacher else None
         if predicted is not None and not isinstance(predicted, (list, tuple)):
             predicted = [predicted]
-        out = {}
+        out = []
         for i, lo in enumerate(self.losses):
             if lo.target == "labels":
-                out[lo.output] = np.asarray(labels)
+                out.append(np.asarray(labels))
             elif predicted is None:
-                out[lo.output] = np.zeros((0,), np.float32)
+                out.append(np.zeros((0,), np.float32))
             else:
                 value = np.asarray(predicted[i], np.float32)
                 if lo.loss == "soft_cross_entropy" and lo.from_logits:
                     value = _softmax(value)  # the targets are probabilities
-                out[lo.output] = value
-        return out[self.losses[0].output] if len(self.losses) == 1 else out
+                out.append(value)
+        # By position, in the model's output order: pruning wrappers rename the output layers
+        # (prune_low_magnitude_cls), so targets keyed by name would match nothing.
+        return out[0] if len(out) == 1 else out
 
     def compile(self, model: Any, learning_rate: Any) -> None:
         """Compile ``model`` with a fresh Adam and this objective's losses."""
         _, keras, _ = import_tf()
-        losses, weights, metrics = {}, {}, {}
-        for lo in self.losses:
+        losses, weights, metrics = [], [], []
+        for lo in self.losses:  # by position: pruning wrappers rename the output layers
             if lo.loss == "sparse_cross_entropy":
-                losses[lo.output] = keras.losses.SparseCategoricalCrossentropy(
-                    from_logits=lo.from_logits
+                losses.append(
+                    keras.losses.SparseCategoricalCrossentropy(from_logits=lo.from_logits)
                 )
-                metrics[lo.output] = ["accuracy"]
+                metrics.append(["accuracy"])
             elif lo.loss == "soft_cross_entropy":
-                losses[lo.output] = keras.losses.CategoricalCrossentropy(
-                    from_logits=lo.from_logits
-                )
+                losses.append(keras.losses.CategoricalCrossentropy(from_logits=lo.from_logits))
+                metrics.append([])
             else:
-                losses[lo.output] = keras.losses.MeanSquaredError()
-            weights[lo.output] = lo.weight
-        if len(self.losses) == 1:
-            (name,) = losses
-            model.compile(
-                optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                loss=losses[name],
-                metrics=metrics.get(name, []),
-            )
-            return
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-            loss=losses,
-            loss_weights=weights,
-            metrics=metrics,
-        )
+                losses.append(keras.losses.MeanSquaredError())
+                metrics.append([])
+            weights.append(lo.weight)
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        if len(losses) == 1:
+            model.compile(optimizer=optimizer, loss=losses[0], metrics=metrics[0])
+        else:
+            model.compile(optimizer=optimizer, loss=losses, loss_weights=weights, metrics=metrics)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:

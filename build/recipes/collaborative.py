@@ -195,8 +195,17 @@ def _qat(
     q = tfmot.quantization.keras
     model = upstream_model(ctx, params) if model is None else model
     before = mk.weight_facts(model)
-    with q.quantize_scope():
-        qat_model = q.quantize_apply(q.quantize_annotate_model(model), scheme)
+    try:
+        with q.quantize_scope():
+            qat_model = q.quantize_apply(q.quantize_annotate_model(model), scheme)
+    except (RuntimeError, ValueError) as exc:  # tfmot's refusal of a layer it cannot quantise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(
+            f"recipes.{ctx.name}: tfmot cannot make this model quantisation-aware ("
+            f"{first.split('. You can')[0][:200]}); QAT needs layers its 8-bit scheme knows "
+            "(e.g. Conv2D without activation, then BatchNormalization, then ReLU): leave "
+            f"recipes.{ctx.name} out and use the int8 variant (post-training quantisation)"
+        ) from None
     ctx.progress(f"{ctx.name}: {recipe} on {params.start_from} for {params.epochs} epochs")
     ctx.fit(qat_model, params.epochs, learning_rate=params.learning_rate)
     after = mk.tflite_weight_facts(quantised_flatbuffer(qat_model))

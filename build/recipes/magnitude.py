@@ -43,9 +43,12 @@ class MagnitudeParams(RecipeParams):
     frequency: int = 100
     layers: tuple[str, ...] = ()  # empty = every prunable layer (depthwise kernels included)
     tensorboard: bool = False  # PruningSummaries to <run dir>/tensorboard/<recipe name>
+    learning_rate: float | None = None  # the fine-tune's rate; None = [train] learning_rate
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0; got {self.learning_rate}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(
                 f"schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}"
@@ -194,7 +197,7 @@ def _prune_and_train(
         f"{', '.join(targets)}, steps {params.begin_step}..{end_step} every "
         f"{params.frequency} of {total_steps}"
     )
-    ctx.fit(pruned, params.epochs, callbacks)
+    ctx.fit(pruned, params.epochs, callbacks, learning_rate=params.learning_rate)
     stripped = prunable.plain_layers(sparsity.strip_pruning(pruned))
     return RecipeOutput(
         model=stripped,
