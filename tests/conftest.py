@@ -78,6 +78,9 @@ TRAINING_TESTS = {
     "test_recipes_rewinding": "all",
     "test_sweep": "all",
     "test_pipeline_end_to_end": "all",
+    "test_mobilenet_pipeline": {
+        "test_mobilenet_v2_on_an_image_folder_is_pruned_with_its_depthwise_kernels_and_benched",
+    },
     "test_own_models": {
         "test_a_keras3_file_is_rebuilt_in_tf_keras_with_keras3s_own_outputs",
         "test_a_keras3_model_with_unlabelled_data_is_pruned_clustered_and_qat_tuned",
