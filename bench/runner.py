@@ -246,7 +246,7 @@ def measure(args):
         "delegate_fallback": None,
         "temp_c_before": temperature_c(),
     }
-    rec["rss_mb"] = {"before": rss_mb(), "after_init": None, "peak": None}
+    rec["rss_mb"] = {"before": rss_mb(), "after_init": None, "peak": None, "eval_peak": None}
     if not os.path.isfile(args.model):
         raise ModelError("model file %s does not exist" % args.model)
     if os.path.getsize(args.model) == 0:
@@ -312,6 +312,9 @@ def measure(args):
 
     if args.eval:
         rec.update(evaluate(interp, args.eval, args.eval_batch, args.eval_limit, args.seed))
+        # The process's peak after streaming the evaluation shards (``peak`` is the model's,
+        # before evaluation: budgets hold that one).
+        rec["rss_mb"]["eval_peak"] = peak_rss_mb()
     else:
         rec.update({"accuracy": None, "accuracy_metric": None, "eval_method": None,
                     "eval_n": None, "eval_selection": None, "fidelity": None,

@@ -125,11 +125,13 @@ def _r_opt(x: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class RssMb:
-    """Resident set size in MB: before the model is loaded, after allocation, peak over the run."""
+    """Resident set size in MB: before the model is loaded, after allocation, peak over the
+    timed runs, and the process's peak after it streamed the evaluation data (None without)."""
 
     before: float | None
     after_init: float | None
     peak: float | None
+    eval_peak: float | None = None
 
 
 # --------------------------------------------------------------------------- fidelity
