@@ -706,7 +706,7 @@ def set_inputs(interp, ins, arrays, batch):
         if dtype.kind in "iu" and scale:
             info = np.iinfo(dtype)
             arr = np.clip(np.round(arr / np.float32(scale) + zp), info.min, info.max)
-        arr = arr.astype(dtype)
+        arr = arr.astype(dtype, copy=False)
         if n < batch:
             arr = np.concatenate([arr, np.zeros([batch - n] + shape, dtype)])
         interp.set_tensor(d["index"], arr)
@@ -885,6 +885,9 @@ def evaluate(interp, eval_paths, eval_batch=256, eval_limit=0, seed=0):
                 correct += int(hit.sum())
             n += b
             del feeds, got
+        # Let go of this shard before the next one loads: a batch is a view, and holding the
+        # last one would keep two shards in memory at once.
+        del inputs, labels, ref
     return {
         "accuracy": (correct / float(n)) if (data.has_labels and n) else None,
         "accuracy_metric": ("top%d" % k) if data.has_labels else None,

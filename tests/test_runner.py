@@ -288,3 +288,32 @@ def test_model_refused_by_xnnpack_is_retried_without_it_and_flagged():
     assert rec["xnnpack"] is False
     assert "XNNPack" in rec["delegate_fallback"] or "delegate" in rec["delegate_fallback"]
     assert rec["accuracy"] is not None and len(rec["samples_ns"]) == 5
+
+
+@pytest.mark.parametrize("mode", ["unit", "symmetric", "imagenet", "none"])
+def test_the_host_and_the_runner_feed_the_model_bitwise_identical_inputs(tmp_path, mode):
+    """The host computes the reference outputs from whole preprocessed arrays; the runner, in
+    a process of its own, streams the raw samples shard by shard and preprocesses each batch.
+    With the same float32 model the outputs agree to the last bit only if the inputs do."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (50, 8, 8, 3), dtype=np.uint8)
+    meta = rng.random((50, 5)).astype(np.float32)
+    model = FIX / "two_io_float32.tflite"
+    host = {"image": runner.preprocess(image, mode), "meta": meta}
+    ref = runner.model_outputs(Interpreter(model_path=str(model)), host, eval_batch=50)
+    runner.write_eval_data(tmp_path / "e", {"image": image, "meta": meta},
+                           {"image": mode, "meta": "none"}, reference=ref,
+                           shard_bytes=12 * (8 * 8 * 3 + 5 * 4 + 16))  # 5 shards
+    shards = sorted((tmp_path / "e").glob("shard-*.npz"))
+    assert len(shards) == 5
+    code, rec = run_runner("run", "--model", model, "--runs", 2, "--eval-batch", 7,
+                           "--eval", *shards)
+    assert code == 0, rec
+    assert [f["max_abs"] for f in rec["fidelity"]] == [0.0, 0.0]
+    if mode == "unit":  # the control: inputs one rounding apart would show in the outputs
+        old = {"image": image.astype(np.float32) * np.float32(1 / 255), "meta": meta}
+        moved = runner.model_outputs(Interpreter(model_path=str(model)), old, eval_batch=50)
+        assert any(not np.array_equal(moved[k], ref[k]) for k in ref)
