@@ -316,6 +316,13 @@ class History:
             sql += " WHERE " + " AND ".join(where)
         return [row[0] for row in self.conn.execute(sql + " ORDER BY bench DESC", args)]
 
+    def record(self, row: RunRow, variant: str) -> Record | None:
+        """One variant's record in one run (without its raw samples), or None."""
+        found = self.conn.execute(
+            "SELECT record_json FROM records WHERE run = ? AND variant = ?", (row.id, variant)
+        ).fetchone()
+        return None if found is None else from_dict(Record, json.loads(found[0]))
+
     def rows_of(self, bench: int, target: str | None = None) -> list[RunRow]:
         """The rows (one per target) one ``edgebench bench`` wrote."""
         sql = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.bench = ?"

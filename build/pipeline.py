@@ -233,10 +233,7 @@ def build_pipeline(
         built[rc.name] = result.model
         achieved = facts.keras_facts(result.model).layer_sparsity
         verify_sparsity(rc.name, achieved, result.target_sparsity)
-        progress(
-            f"{rc.name}: sparsity "
-            + ", ".join(f"{k} {achieved[k]:.1%}" for k in result.target_sparsity)
-        )
+        progress(f"{rc.name}: sparsity {describe_sparsity(achieved, result.target_sparsity)}")
         extra = {**result.extra, "fine_tune": fine_tune}
         artifacts.append(builder.keras(rc.name, result.model, f"{rc.name}.h5", extra))
         for kind in rc.variants:
@@ -364,6 +361,14 @@ def train_baseline(
 
 
 # --------------------------------------------------------------------------- checks
+
+
+def describe_sparsity(achieved: Mapping[str, float], targets: Mapping[str, float]) -> str:
+    """Each pruned layer's sparsity, or for many layers their range."""
+    if len(targets) <= 8:
+        return ", ".join(f"{k} {achieved[k]:.1%}" for k in targets)
+    values = [achieved[k] for k in targets]
+    return f"{min(values):.1%} to {max(values):.1%} over {len(values)} layers"
 
 
 def verify_sparsity(

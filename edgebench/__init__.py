@@ -74,6 +74,7 @@ from edgebench.api import (  # noqa: E402
     report,
     run,
     sweep,
+    variant_history,
 )
 from edgebench.bench.compare import CompareSettings, Comparison, Verdict  # noqa: E402
 from edgebench.bench.gate import Budgets, GateReport  # noqa: E402
@@ -86,6 +87,7 @@ from edgebench.records import (  # noqa: E402
     DeviceInfo,
     LatencyStats,
     Manifest,
+    OutputFidelity,
     Record,
     Results,
 )
@@ -100,6 +102,7 @@ __all__ = [
     "GateReport",
     "LatencyStats",
     "Manifest",
+    "OutputFidelity",
     "PipelineConfig",
     "Record",
     "ReportFiles",
@@ -126,4 +129,5 @@ __all__ = [
     "report",
     "run",
     "sweep",
+    "variant_history",
 ]

@@ -47,7 +47,7 @@ from edgebench.build.config import PipelineConfig, default_sweep_path, load_pipe
 from edgebench.build.config import default_pipeline_path as _default_pipeline_path
 from edgebench.errors import ConfigError, EdgebenchError
 from edgebench.files import point_latest
-from edgebench.records import BenchSettings, Manifest, Results
+from edgebench.records import BenchSettings, Manifest, Record, Results
 
 Progress = Callable[[str], None]
 PathLike = str | Path
@@ -354,6 +354,23 @@ def history(
     path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
     with open_history(path, create=False) as h:
         return h.runs(target, variant, since, until, limit=limit)
+
+
+def variant_history(
+    variant: str,
+    *,
+    target: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int | None = None,
+    history: PathLike | None = None,
+) -> list[tuple[RunRow, Record | None]]:
+    """The runs that measured ``variant``, newest first, each with that variant's record
+    (accuracy, output fidelity, latency, memory; without the raw samples)."""
+    path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
+    with open_history(path, create=False) as h:
+        rows = h.runs(target, variant, since, until, limit=limit)
+        return [(row, h.record(row, variant)) for row in rows]
 
 
 def add_to_history(results: PathLike | Sequence[Results], history: PathLike | None = None) -> None:

@@ -27,7 +27,7 @@ from edgebench.bench.progress import Progress
 from edgebench.bench.reference import DEFAULT_SAMPLES as DEFAULT_REFERENCE_SAMPLES
 from edgebench.bench.summary import format_summary, format_table
 from edgebench.errors import EdgebenchError
-from edgebench.records import BenchSettings, Results
+from edgebench.records import BenchSettings, Record, Results, format_snr, worst_fidelity
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -568,8 +568,22 @@ def cmd_history(args: argparse.Namespace) -> int:
         for r in rows
     ]
     header = ("bench", "run", "target", "created_at", "ok", "commit", "config", "device")
+    if args.variant and table:  # that variant's quality in each run, beside the run
+        recs = dict(api.variant_history(args.variant, target=args.target, since=args.since,
+                                        until=args.until, limit=args.limit, history=path))
+        header += ("accuracy", "SNR dB")
+        table = [(*row, *_quality(recs.get(r))) for row, r in zip(table, rows, strict=True)]
     print(format_table(table, header) if table else "history: no runs match")
     return EXIT_OK
+
+
+def _quality(rec: Record | None) -> tuple[str, str]:
+    """A record's accuracy and worst-output SNR for a table."""
+    if rec is None:
+        return "—", "—"
+    worst = worst_fidelity(rec.fidelity)
+    acc = "—" if rec.accuracy is None else f"{rec.accuracy:.4f}"
+    return acc, format_snr(worst.snr_db if worst else None)
 
 
 # --------------------------------------------------------------------------- compare

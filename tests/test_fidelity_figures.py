@@ -134,3 +134,18 @@ def test_an_old_manifest_on_the_command_line_is_exit_2(cli, tmp_path: Path) -> N
     path.write_text(json.dumps({"schema_version": 1, "run_id": "old", "artifacts": [],
                                 "baseline": "baseline/keras", "eval_data": "eval.npz"}))
     cli("bench", path, "--out", tmp_path / "o").error_line("rebuild it with edgebench build")
+
+
+def test_history_shows_a_variants_accuracy_and_snr_run_by_run(cli, tmp_path: Path) -> None:
+    from edgebench.bench.history import append_results
+
+    path = tmp_path / "h.sqlite"
+    for i, snr in enumerate((31.0, 24.5)):
+        res = replace(results(rec("pruned/int8", fid("cls", snr))), run_id=f"r{i}",
+                      created_at=f"2025-01-0{i + 1}T00:00:00+00:00")
+        append_results(path, [res])
+    out = cli("history", "--variant", "pruned/int8", "--history", path)
+    assert out.code == 0, out.err
+    lines = out.out.splitlines()
+    assert lines[0].split()[-3:] == ["accuracy", "SNR", "dB"]
+    assert lines[2].split()[-1] == "24.5" and lines[3].split()[-1] == "31.0"  # newest first

@@ -6,6 +6,7 @@ tfmot's types stay in here: a recipe takes a plain model and returns a plain, st
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,10 +193,18 @@ def _prune_and_train(
         log_dir = ctx.run_dir / "tensorboard" / ctx.name
         log_dir.mkdir(parents=True, exist_ok=True)
         callbacks.append(sparsity.PruningSummaries(log_dir=str(log_dir)))
+    if len(targets) <= 8:
+        where = ", ".join(targets)
+    else:  # a real convnet: say how many of each kind
+        kinds = Counter(
+            type(layer.layer).__name__.replace("Prunable", "")
+            for layer in pruned.layers
+            if getattr(layer, "pruning_vars", None)
+        )
+        where = f"{len(targets)} layers (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")"
     ctx.progress(
-        f"{ctx.name}: {recipe}, {params.schedule} to {params.sparsity:.0%} on "
-        f"{', '.join(targets)}, steps {params.begin_step}..{end_step} every "
-        f"{params.frequency} of {total_steps}"
+        f"{ctx.name}: {recipe}, {params.schedule} to {params.sparsity:.0%} on {where}, "
+        f"steps {params.begin_step}..{end_step} every {params.frequency} of {total_steps}"
     )
     ctx.fit(pruned, params.epochs, callbacks, learning_rate=params.learning_rate)
     stripped = prunable.plain_layers(sparsity.strip_pruning(pruned))
