@@ -167,8 +167,15 @@ def build_pipeline(
         + "; outputs " + ", ".join(f"{t.name} {list(t.shape)}" for t in source.outputs)
     )
 
-    history = None
     model = source.model
+    objective = None
+    if source.prunable:  # what the recipes would refuse is refused before any training
+        check_prunable(config, model)
+        objective = make_objective(
+            model, source.output_names, [t.shape for t in source.outputs], fit.label_output,
+            config.train.fine_tune, config.train.output_weights,
+        )
+    history = None
     if source.kind == "builtin":
         from_logits = not ends_in_softmax(model)
         history = train_baseline(model, data, config.train, from_logits, progress)
@@ -189,7 +196,7 @@ def build_pipeline(
         )
         return _save_manifest(manifest, out_dir, artifacts, t_start, progress)
 
-    check_prunable(config, model)
+    assert objective is not None
     builder.attach_reference(lambda: convert(model, VariantKind.FLOAT32, None))
     # Save the dense baseline before any recipe runs: prune_low_magnitude wraps the layers of
     # the model it gets, and a baseline saved after that would be silently sparse.
@@ -200,10 +207,6 @@ def build_pipeline(
     for kind in config.baseline.variants:
         artifacts.append(builder.tflite("baseline", model, kind, where))
 
-    objective = make_objective(
-        model, source.output_names, [t.shape for t in source.outputs], fit.label_output,
-        config.train.fine_tune, config.train.output_weights,
-    )
     fine_tune = objective.describe()
     if config.recipes:
         progress(f"fine-tune: {fine_tune['kind']} ({'; '.join(fine_tune['losses'])})")
