@@ -296,3 +296,28 @@ def test_a_tflite_file_as_model_points_to_bench_reference(cli, tmp_path: Path) -
     run = cli("build", "--model", HERE / "fixtures" / "tiny_float32.tflite",
               "--out", tmp_path / "out")
     run.error_line("cannot rebuild or prune", "--reference tiny_float32.tflite")
+
+
+def test_a_layer_tfmot_cannot_cluster_is_one_line_naming_it(tmp_path: Path) -> None:
+    """The cluster recipe's check, on a model with a custom layer that has a kernel."""
+    from edgebench.build import sources
+    from edgebench.build._tf import import_tf
+    from edgebench.build.recipes import masks, prunable
+    from edgebench.errors import ConfigError
+
+    _, keras, _ = import_tf()
+    (tmp_path / "kernels.py").write_text(
+        LAYERS.replace("class Scale", "class Kerneled").replace("self.w", "self.kernel")
+    )
+    sources.import_custom_objects("kernels.py", tmp_path)
+    kerneled = sys.modules["_edgebench_layers_kernels"].Kerneled
+    inp = keras.Input((4,))
+    x = keras.layers.Dense(4, name="dense")(inp)
+    model = keras.Model(inp, kerneled(name="mine")(x))
+    layers = masks.prunable_layers(model, (), "clustered")
+    assert sorted(layers) == ["dense", "mine"]
+    with pytest.raises(ConfigError, match=r"recipes.clustered: layer 'mine' \(Kerneled\) cannot "
+                                          r"be clustered by tfmot; list the layers to cluster in "
+                                          r"recipes.clustered.layers = \[...\] without it "
+                                          r"\(clusterable: dense\)"):
+        prunable.check_clusterable(model, list(layers), "clustered")
