@@ -2,8 +2,8 @@
 
     python tests/keras3_models.py OUT_DIR       # WITHOUT TF_USE_LEGACY_KERAS (Keras 3)
 
-Writes ``cnn.keras`` (a small Sequential CNN on 16x16x1 images, 10 logits, BatchNormalization
-with non-trivial moving statistics so a weight mix-up shows), ``cnn.ref.npz`` (4 random inputs
+Writes ``cnn.keras`` and ``cnn.h5`` (a small Sequential CNN on 16x16x1 images, 10 logits,
+BatchNormalization with non-trivial moving statistics so a weight mix-up shows), ``cnn.ref.npz`` (4 random inputs
 ``x`` and Keras 3's own outputs ``y``), ``cnn_export/`` (``model.export``: a SavedModel) and
 ``custom.keras`` (a registered custom layer, which tf-keras cannot rebuild). The test process
 sets TF_USE_LEGACY_KERAS for tfmot, so the tests run this in a subprocess of its own.
@@ -76,6 +76,7 @@ def main(out_dir):
     x = rng.random((4, 16, 16, 1), dtype=np.float32)
     np.savez(out / "cnn.ref.npz", x=x, y=np.asarray(model(x, training=False)))
     model.save(out / "cnn.keras")
+    model.save(out / "cnn.h5")  # Keras 3's legacy HDF5 format
     model.export(str(out / "cnn_export"), verbose=False)
     custom().save(out / "custom.keras")
     print("keras", keras.__version__, "->", out)

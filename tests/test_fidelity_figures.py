@@ -149,3 +149,18 @@ def test_history_shows_a_variants_accuracy_and_snr_run_by_run(cli, tmp_path: Pat
     lines = out.out.splitlines()
     assert lines[0].split()[-3:] == ["accuracy", "SNR", "dB"]
     assert lines[2].split()[-1] == "24.5" and lines[3].split()[-1] == "31.0"  # newest first
+
+
+def test_the_reports_size_plot_uses_snr_when_the_run_has_no_labels() -> None:
+    from edgebench.bench.report.plots import size_quality
+
+    r = results(
+        replace(rec("baseline/float32", fid("y", None, max_abs=0.0)), zip_bytes=4000),
+        replace(rec("pruned/float32", fid("y", 20.0)), zip_bytes=2000),
+        replace(rec("pruned/int8", fid("y", 12.0)), zip_bytes=900),
+        replace(rec("bad/int8", fid("y", 8.0)), zip_bytes=1200),
+    )
+    sq = size_quality(r)
+    assert sq.quality == "snr" and not sq.by_accuracy
+    # the identical reference has no finite SNR to plot; bad/int8 is beaten by pruned/int8
+    assert [p.variant for p in sq.front] == ["pruned/int8", "pruned/float32"]

@@ -79,11 +79,14 @@ def results_of(out: Path) -> Results:
 # --------------------------------------------------------------------------- Keras 3
 
 
-def test_a_keras3_file_is_rebuilt_in_tf_keras_with_keras3s_own_outputs(keras3_dir: Path) -> None:
+@pytest.mark.parametrize("name", ["cnn.keras", "cnn.h5"])
+def test_a_keras3_file_is_rebuilt_in_tf_keras_with_keras3s_own_outputs(
+    keras3_dir: Path, name: str
+) -> None:
     from edgebench.build import sources
 
-    src = sources.load_source(keras3_dir / "cnn.keras")
-    assert src.kind == "keras3" and src.input_names == ["input_layer"]
+    src = sources.load_source(keras3_dir / name)
+    assert src.kind == "keras3"
     assert [(t.name, t.shape) for t in src.outputs] == [("logits", (10,))]
     ref = np.load(keras3_dir / "cnn.ref.npz")
     got = src.model.predict(ref["x"], verbose=0)
