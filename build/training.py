@@ -97,10 +97,7 @@ class Objective:
             elif predicted is None:
                 out.append(np.zeros((0,), np.float32))
             else:
-                value = np.asarray(predicted[i], np.float32)
-                if lo.loss == "soft_cross_entropy" and lo.from_logits:
-                    value = _softmax(value)  # the targets are probabilities
-                out.append(value)
+                out.append(np.asarray(predicted[i], np.float32))
         # By position, in the model's output order: pruning wrappers rename the output layers
         # (prune_low_magnitude_cls), so targets keyed by name would match nothing.
         return out[0] if len(out) == 1 else out
@@ -129,12 +126,6 @@ class Objective:
             model.compile(optimizer=optimizer, loss=losses, loss_weights=weights, metrics=metrics)
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    z = x - x.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def output_ends_in_softmax(model: Any, output: str) -> bool:
     """Whether the layer that makes ``output`` is a softmax (probabilities, not logits)."""
     try:
@@ -155,7 +146,10 @@ def make_objective(
 ) -> Objective:
     """The fine-tune objective for ``model``: ``fine_tune`` is "auto" (labels on the labelled
     output, distillation for the others), "labels" (needs labels; every other output is
-    distilled) or "distill" (every output from the dense model, labels only to measure)."""
+    distilled) or "distill" (every output from the dense model, as if there were no labels:
+    they only measure). A distilled softmax output matches the dense model's probabilities
+    (soft cross-entropy); any other output its values (mean squared error: logits, boxes,
+    embeddings alike, since which of those a linear output is cannot be told)."""
     unknown = [k for k in weights if k not in output_names]
     if unknown:
         raise ConfigError(
@@ -174,9 +168,9 @@ def make_objective(
         weight = float(weights.get(name, 1.0))
         if name == label_output and fine_tune != "distill":
             losses.append(OutputLoss(name, "labels", "sparse_cross_entropy", not softmax, weight))
-        elif name == label_output or (softmax and len(shape) == 1):
-            losses.append(OutputLoss(name, "teacher", "soft_cross_entropy", not softmax, weight))
-        else:
+        elif softmax and len(shape) == 1:
+            losses.append(OutputLoss(name, "teacher", "soft_cross_entropy", False, weight))
+        else:  # logits, boxes, embeddings: reproduce the values themselves
             losses.append(OutputLoss(name, "teacher", "mean_squared_error", False, weight))
     return Objective(tuple(losses), label_output)
 
