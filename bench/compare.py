@@ -7,7 +7,10 @@ must agree before a variant is called ``faster`` or ``slower``: with a hundred s
 the test alone flags shifts of a few percent that the next run does not repeat. Peak memory has
 one number per run, so its verdict is the ratio against its own minimum effect.
 
-Runs from different targets or devices are never compared: :func:`check_comparable` raises.
+Runs from different targets or devices are never compared: :func:`check_comparable` raises,
+also when one side's CPU was emulated (qemu-user) and the other's was not. Records are matched
+by their key (:func:`~edgebench.records.record_key`: variant plus threads, XNNPACK, delegate and
+CPU pin), so cells of a threads x XNNPACK matrix are compared only with the same cell.
 """
 
 from __future__ import annotations
@@ -330,7 +333,17 @@ def fidelity_change(base: Record, current: Record) -> tuple[float | None, float 
 
 
 def check_comparable(base: Results, current: Results) -> None:
-    """Refuse to compare runs of different targets or devices; the message says which differ."""
+    """Refuse to compare runs of different targets or devices, or an emulated CPU's latency
+    with a real one's; the message says which differ."""
+    if bool(base.device.emulated) != bool(current.device.emulated):
+        fake = base if base.device.emulated else current
+        real = current if fake is base else base
+        raise CompareError(
+            f"run {fake.run_id} on {fake.target} ran under CPU emulation "
+            f"({fake.device.emulation_evidence or 'emulated'}) but run {real.run_id} on "
+            f"{real.target} on a real CPU; emulated latency says nothing about a device, so it "
+            "is never compared with a real one: compare runs that both ran on the device"
+        )
     if base.target != current.target:
         raise CompareError(
             f"run {base.run_id} ran on target {base.target} but run {current.run_id} on "
@@ -350,9 +363,9 @@ def compare_runs(
     """Compare every variant of two runs of one target on one device."""
     settings = settings or CompareSettings()
     check_comparable(base, current)
-    base_recs = {r.variant: r for r in base.records}
-    cur_recs = {r.variant: r for r in current.records}
-    order = [r.variant for r in current.records] + [v for v in base_recs if v not in cur_recs]
+    base_recs = {r.key: r for r in base.records}
+    cur_recs = {r.key: r for r in current.records}
+    order = [r.key for r in current.records] + [v for v in base_recs if v not in cur_recs]
     changes = tuple(compare_records(v, base_recs.get(v), cur_recs.get(v), settings) for v in order)
     notes = []
     b, c = base.device, current.device
@@ -364,10 +377,18 @@ def compare_runs(
     for name in ("threads", "xnnpack", "runs", "warmup"):
         x, y = getattr(base.settings, name), getattr(current.settings, name)
         if x != y:
-            notes.append(f"settings changed: {name} {x} -> {y}")
+            notes.append(f"settings changed: {name} {_setting(x)} -> {_setting(y)}")
     if base.git_commit != current.git_commit and base.git_commit and current.git_commit:
         notes.append(f"commit {base.git_commit[:10]} -> {current.git_commit[:10]}")
     return Comparison(base, current, settings, changes, tuple(notes))
+
+
+def _setting(value: object) -> str:
+    """A setting as the command line writes it: ``1,2`` for a matrix, ``on,off`` for XNNPACK."""
+    if isinstance(value, tuple):
+        return ",".join({True: "on", False: "off"}.get(v, str(v)) if isinstance(v, bool)
+                        else str(v) for v in value)
+    return str(value)
 
 
 # --------------------------------------------------------------------------- finding runs

@@ -65,8 +65,8 @@ class Metric:
 
 
 def _accuracy_drop(rec: Record, results: Results, baseline: str) -> float | None:
-    try:
-        base = results.record(baseline)
+    try:  # the baseline measured in the same cell of the matrix (threads, XNNPACK, …)
+        base = results.record(baseline, rec.setup)
     except KeyError:
         return None
     if base.accuracy is None or rec.accuracy is None:
@@ -164,12 +164,16 @@ class Rule:
         value = m.read(rec, results, baseline)
         if rec.status == "incompatible":
             # Not a measurement that broke a budget: require_compatible decides about these.
-            return CheckResult(rec.variant, results.target, m.name, None, self, True,
+            return CheckResult(rec.key, results.target, m.name, None, self, True,
                                "not checked: incompatible with this target's runtime; "
                                "require_compatible fails the gate on that")
         if not rec.ok:
-            return CheckResult(rec.variant, results.target, m.name, None, self, False,
+            return CheckResult(rec.key, results.target, m.name, None, self, False,
                                f"the model did not run: {rec.error}")
+        if self.key == "max_latency_p90_us" and (rec.emulated or results.device.emulated):
+            return CheckResult(rec.key, results.target, m.name, value, self, True,
+                               "not checked: measured under CPU emulation, not the device's "
+                               "latency")
         if value is None:
             why = (f"no {baseline} accuracy in this run" if self.key == "max_accuracy_drop"
                    else f"{m.name} was not measured")
@@ -178,9 +182,9 @@ class Rule:
                     "no output is a class vector" if rec.fidelity
                     else "no fidelity figures: bench a build's manifest, or give --reference"
                 )
-            return CheckResult(rec.variant, results.target, m.name, None, self, False, why)
+            return CheckResult(rec.key, results.target, m.name, None, self, False, why)
         ok = value <= self.limit if m.upper else value >= self.limit
-        return CheckResult(rec.variant, results.target, m.name, value, self, ok, None)
+        return CheckResult(rec.key, results.target, m.name, value, self, ok, None)
 
 
 def _summary_latency(rec: Record) -> float | None:
@@ -231,7 +235,7 @@ class RegressionRule:
         name = REGRESSION_METRICS[self.key].name
 
         def result(value: float | None, passed: bool, reason: str | None = None) -> CheckResult:
-            return CheckResult(cur.variant, target, name, value, self, passed, reason)
+            return CheckResult(cur.key, target, name, value, self, passed, reason)
 
         if base is None:
             return result(None, True, "not in the base run; nothing to compare")
@@ -299,7 +303,7 @@ class CompatRule:
             reason = f"the model did not run, so it is not known to load: {rec.error}"
         else:
             passed, reason = True, None
-        return CheckResult(rec.variant, results.target, "compatible", None, self, passed, reason)
+        return CheckResult(rec.key, results.target, "compatible", None, self, passed, reason)
 
 
 def _same_target(name: str, address: str) -> bool:
@@ -325,7 +329,7 @@ def compat_rule_from(pattern: str, value: object, where: str) -> CompatRule | No
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The outcome of one rule on one record."""
+    """The outcome of one rule on one record (``variant`` holds the record's key)."""
 
     variant: str
     target: str
@@ -525,7 +529,7 @@ def regression_checks(
             )
         check_comparable(base, res)
         for rec in res.records:
-            base_rec = next((b for b in base.records if b.variant == rec.variant), None)
+            base_rec = next((b for b in base.records if b.key == rec.key), None)
             seen: set[tuple[str, float]] = set()
             for rule in budgets.regressions:
                 key = (rule.key, rule.limit)  # the same limit from two patterns: one check

@@ -1,9 +1,10 @@
 """The history store: every bench run, kept in one SQLite file so later runs can be compared.
 
 One row per run and target in ``runs`` (keyed by time, git commit, pipeline-config hash, target
-and device identity), one row per (run, target, variant) in ``records`` with the whole record
-and its raw latency samples. The schema version lives in ``PRAGMA user_version`` and is
-migrated on open by small ``upgrade_from_N`` steps.
+and device identity), one row per (run, target, record key) in ``records`` with the whole record
+and its raw latency samples; the key is the variant plus how it was measured (threads, XNNPACK,
+delegate, CPU pin: :func:`~edgebench.records.record_key`). The schema version lives in
+``PRAGMA user_version`` and is migrated on open by small ``upgrade_from_N`` steps.
 
 Writing is one transaction per run: a run that is interrupted leaves the store as it was.
 The file is in WAL mode with a busy timeout, so two jobs (or two targets) appending at once
@@ -27,10 +28,13 @@ from edgebench.records import (
     Record,
     Results,
     from_dict,
+    record_key,
+    setup_v1,
     to_dict,
+    upgrade_results_from_1,
 )
 
-HISTORY_SCHEMA_VERSION = 1
+HISTORY_SCHEMA_VERSION = 2
 HISTORY_FILENAME = "history.sqlite"
 BUSY_TIMEOUT_MS = 60_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -52,14 +56,18 @@ def device_identity(device: DeviceInfo) -> dict[str, object]:
     """What makes two measurements comparable: the same machine, not its momentary state.
 
     The runtime version is not part of it (an upgrade is a change worth comparing across);
-    compare prints it when it differs.
+    compare prints it when it differs. An emulated CPU is another device than the real one it
+    imitates (the key of a real device is what it always was).
     """
-    return {
+    identity: dict[str, object] = {
         "hostname": device.hostname,
         "machine": device.machine,
         "cpu": device.cpu,
         "cores": device.cores,
     }
+    if device.emulated:
+        identity["emulated"] = True
+    return identity
 
 
 def device_key(device: DeviceInfo) -> str:
@@ -140,8 +148,58 @@ def _execute_script(conn: sqlite3.Connection, script: str) -> None:
             conn.execute(stmt)
 
 
+def upgrade_from_1(conn: sqlite3.Connection) -> None:
+    """v1 -> v2: records are keyed by (run, key) instead of (run, variant), so each cell of a
+    threads x XNNPACK matrix is its own row; old rows get the setup of their run's settings."""
+    _execute_script(
+        conn,
+        """
+        CREATE TABLE records_v2 (
+            run          INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            position     INTEGER NOT NULL,
+            key          TEXT NOT NULL,      -- record_key(): variant [threads, XNNPACK, ...]
+            variant      TEXT NOT NULL,
+            status       TEXT NOT NULL,
+            zip_bytes    INTEGER,
+            accuracy     REAL,
+            p50_us       REAL,
+            p90_us       REAL,
+            peak_rss_mb  REAL,
+            record_json  TEXT NOT NULL,
+            samples_us   TEXT NOT NULL,
+            PRIMARY KEY (run, key)
+        );
+        """,
+    )
+    settings_of = {}
+    for run, settings_json in conn.execute("SELECT id, settings_json FROM runs").fetchall():
+        settings = upgrade_results_from_1({"settings": json.loads(settings_json)})["settings"]
+        settings_of[run] = settings
+        conn.execute("UPDATE runs SET settings_json = ? WHERE id = ?",
+                     (json.dumps(settings), run))
+    rows = conn.execute(
+        "SELECT run, position, variant, status, zip_bytes, accuracy, p50_us, p90_us, "
+        "peak_rss_mb, record_json, samples_us FROM records"
+    ).fetchall()
+    for run, pos, variant, status, zb, acc, p50, p90, rss, rec_json, samples in rows:
+        data = setup_v1(json.loads(rec_json), settings_of[run])
+        key = record_key(from_dict(Record, {**data, "samples_us": []}))
+        conn.execute(
+            "INSERT INTO records_v2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run, pos, key, variant, status, zb, acc, p50, p90, rss, json.dumps(data), samples),
+        )
+    _execute_script(
+        conn,
+        """
+        DROP TABLE records;
+        ALTER TABLE records_v2 RENAME TO records;
+        CREATE INDEX records_by_variant ON records (variant);
+        """,
+    )
+
+
 # {from_version: step}; each step brings the schema to the next version inside one transaction.
-_UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+_UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: upgrade_from_1}
 
 
 # --------------------------------------------------------------------------- rows
@@ -243,12 +301,13 @@ class History:
             samples = data.pop("samples_us")
             lat, rss = rec.latency_us, rec.rss_mb
             self.conn.execute(
-                "INSERT INTO records (run, position, variant, status, zip_bytes, accuracy, "
+                "INSERT INTO records (run, position, key, variant, status, zip_bytes, accuracy, "
                 "p50_us, p90_us, peak_rss_mb, record_json, samples_us) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run,
                     pos,
+                    rec.key,
                     rec.variant,
                     rec.status,
                     rec.zip_bytes,
@@ -286,9 +345,10 @@ class History:
         if device is not None:
             where.append("r.device_key = ?")
             args.append(device)
-        if variant is not None:
-            where.append("EXISTS (SELECT 1 FROM records x WHERE x.run = r.id AND x.variant = ?)")
-            args.append(variant)
+        if variant is not None:  # a variant name, or a record key with its setup
+            where.append("EXISTS (SELECT 1 FROM records x WHERE x.run = r.id "
+                         "AND (x.variant = ? OR x.key = ?))")
+            args += [variant, variant]
         if since is not None:
             where.append("r.created_at >= ?")
             args.append(since)
@@ -317,9 +377,13 @@ class History:
         return [row[0] for row in self.conn.execute(sql + " ORDER BY bench DESC", args)]
 
     def record(self, row: RunRow, variant: str) -> Record | None:
-        """One variant's record in one run (without its raw samples), or None."""
+        """One record in one run (without its raw samples), or None: the one whose key is
+        ``variant`` (``int8@threads=4,xnnpack=on``), else the first measured of that variant
+        (a matrix measures a variant once per cell)."""
         found = self.conn.execute(
-            "SELECT record_json FROM records WHERE run = ? AND variant = ?", (row.id, variant)
+            "SELECT record_json FROM records WHERE run = ? AND (key = ? OR variant = ?) "
+            "ORDER BY key = ? DESC, position LIMIT 1",
+            (row.id, variant, variant, variant),
         ).fetchone()
         return None if found is None else from_dict(Record, json.loads(found[0]))
 

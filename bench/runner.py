@@ -8,9 +8,10 @@ the Python standard library (>= 3.9), numpy and a TFLite interpreter: ``ai_edge_
     python3 runner.py info
     python3 runner.py run --model m.tflite [--eval shard-00000.npz …] [--runs 100]
                           [--warmup 10] [--threads 1] [--no-xnnpack] [--eval-batch 256]
-                          [--eval-limit 0]
+                          [--eval-limit 0] [--delegate lib.so [--delegate-option key=value …]]
     python3 runner.py ops --model m.tflite [--model …]
     python3 runner.py compat --model m.tflite [--model …]
+    python3 runner.py delegate --delegate lib.so [--delegate-option key=value …]
 
 With ``--eval``, the model is also evaluated on the build's evaluation shards, streamed one
 shard at a time so memory stays flat whatever the test set's size: accuracy where there are
@@ -25,12 +26,17 @@ import json
 import math
 import os
 import platform
+import re
 import socket
 import sys
+import threading
 import time
 import traceback
 
 MARKER = "EDGEBENCH_JSON "
+# Printed to stderr just before the accuracy pass, so the host can tell a crash there (a
+# runtime bug with batched inputs, say) from one while loading or timing the model.
+EVAL_MARK = "edgebench-runner: evaluating"
 
 
 # --------------------------------------------------------------------------- runtime
@@ -146,6 +152,40 @@ def mem_total_mb():
     return None
 
 
+def emulation_evidence():
+    """One line of evidence that this Python runs under CPU emulation (qemu-user), else None.
+
+    qemu-user fakes /proc/self/{exe,cmdline,stat,maps} for its guest but not the per-thread
+    entries: /proc/thread-self/exe is the qemu binary (with or without binfmt_misc), and comm is
+    qemu's name when it was started by hand. Last, qemu < 8 shows the host's /proc/cpuinfo, so
+    x86 fields under an arm machine give it away (unless a fake cpuinfo hides them).
+    """
+    for link in ("/proc/thread-self/exe", "/proc/self/task/%d/exe" % threading.get_native_id()):
+        try:
+            target = os.readlink(link)
+        except OSError:
+            continue
+        if os.path.basename(target).startswith("qemu-"):
+            return "%s is %s (qemu-user)" % (link, target)
+        break
+    comm = _read("/proc/self/comm") or ""
+    if comm.startswith("qemu-"):
+        return "/proc/self/comm is %s (qemu-user)" % comm
+    machine = platform.machine().lower()
+    if machine.startswith(("aarch64", "arm")):
+        if re.search(r"^(vendor_id|flags)\s*:", _read("/proc/cpuinfo") or "", re.M):
+            return "/proc/cpuinfo describes an x86 CPU while the machine is %s" % machine
+    return None
+
+
+def cpu_affinity():
+    """The CPUs this process may run on (a taskset pin shows here), or None off Linux."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
 def device_info():
     """Facts about this device, in the shape of edgebench.records.DeviceInfo."""
     try:
@@ -158,6 +198,7 @@ def device_info():
         np_version = numpy.__version__
     except ImportError:
         np_version = None
+    evidence = emulation_evidence()
     return {
         "hostname": socket.gethostname(),
         "os": " ".join(platform.uname()),
@@ -170,7 +211,10 @@ def device_info():
         "runtime_version": rt_version,
         "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
         "temperature_c": temperature_c(),
-        "extra": {"numpy": np_version, "executable": sys.executable},
+        "emulated": evidence is not None,
+        "emulation_evidence": evidence,
+        "extra": {"numpy": np_version, "executable": sys.executable,
+                  "cpu_affinity": cpu_affinity()},
     }
 
 
@@ -183,6 +227,11 @@ class ModelError(Exception):
 
 class Incompatible(Exception):
     """The runtime lacks an operator (or operator version) the model needs."""
+
+
+class DelegateError(Exception):
+    """The delegate asked for cannot load, or takes none of the model: never fall back to the
+    CPU silently."""
 
 
 # What TFLite runtimes say when a model needs an operator they do not have. The host parses
@@ -199,16 +248,69 @@ def _missing_op(exc):
     return None
 
 
-def make_interpreter(model_path, threads, xnnpack):
+def load_delegate(path, options):
+    """A TFLite delegate from a shared library (``load_delegate``), or DelegateError in one
+    line. ``path`` is a file path or a library name the dynamic linker finds."""
+    try:
+        from ai_edge_litert.interpreter import load_delegate as load
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import load_delegate as load
+        except ImportError:
+            import tensorflow as tf
+
+            load = tf.lite.experimental.load_delegate
+    try:
+        return load(path, dict(options or {}))
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise DelegateError("cannot load the delegate %s: %s" % (path, _first_line(exc))) from None
+
+
+def _node_names(interp):
+    """Every node's operator name (a delegate's partitions are "DELEGATE"), or None when the
+    runtime does not say."""
+    try:
+        n = interp._interpreter.NumNodes()
+        return [interp._interpreter.NodeName(i) for i in range(n)]
+    except AttributeError:
+        return None
+
+
+def parse_options(pairs):
+    """``["key=value", …]`` -> dict."""
+    out = {}
+    for pair in pairs or ():
+        key, _, value = pair.partition("=")
+        out[key] = value
+    return out
+
+
+def make_interpreter(model_path, threads, xnnpack, delegate=None):
+    """An allocated interpreter. With ``delegate`` (a loaded delegate, its name), it must take
+    at least one of the model's operators: a delegate that takes none would let the model run
+    on the CPU under the delegate's name. Returns (interpreter, delegated partitions)."""
     Interpreter, OpResolverType, _, _ = load_runtime()
     kwargs = {"model_path": model_path, "num_threads": threads}
     if not xnnpack:
         if OpResolverType is None:
             raise ModelError("this runtime cannot switch XNNPACK off; run with XNNPACK on")
         kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    partitions = None
+    if delegate is not None:
+        kwargs["experimental_delegates"] = [delegate[0]]
     interp = Interpreter(**kwargs)
+    if delegate is not None:
+        # The delegate was applied in the constructor; XNNPACK only at allocate_tensors, so
+        # every DELEGATE node now is this delegate's.
+        names = _node_names(interp)
+        partitions = None if names is None else names.count("DELEGATE")
+        if partitions == 0:
+            raise DelegateError(
+                "the delegate %s took none of the model's %d operators, so it would run on the "
+                "CPU; compile the model for the delegate (e.g. edgetpu_compiler) or bench "
+                "without --delegate" % (delegate[1], len(names)))
     interp.allocate_tensors()
-    return interp
+    return interp, partitions
 
 
 def random_inputs(interp, rng):
@@ -245,6 +347,7 @@ def measure(args):
         "xnnpack": args.xnnpack,
         "delegate_fallback": None,
         "temp_c_before": temperature_c(),
+        "cpu_affinity": cpu_affinity(),
     }
     rec["rss_mb"] = {"before": rss_mb(), "after_init": None, "peak": None, "eval_peak": None}
     if not os.path.isfile(args.model):
@@ -254,10 +357,16 @@ def measure(args):
 
     rng = np.random.default_rng(args.seed)
     use_xnnpack = args.xnnpack
+    delegate = None
+    if args.delegate:
+        delegate = (load_delegate(args.delegate, parse_options(args.delegate_option)),
+                    os.path.basename(args.delegate))
+        rec["delegate"] = args.delegate
     while True:
         t0 = time.perf_counter_ns()
         try:
-            interp = make_interpreter(args.model, args.threads, use_xnnpack)
+            interp, partitions = make_interpreter(args.model, args.threads, use_xnnpack,
+                                                  delegate)
         except ValueError as exc:
             if _missing_op(exc):
                 raise Incompatible(_missing_op(exc)) from None
@@ -300,6 +409,7 @@ def measure(args):
         break
 
     rec["xnnpack"] = use_xnnpack
+    rec["delegate_partitions"] = partitions
     rec["init_ms"] = round(init_ns / 1e6, 3)
     rec["first_inference_us"] = round(first_ns / 1e3, 1)
     rec["rss_mb"]["after_init"] = rss_mb()
@@ -311,6 +421,8 @@ def measure(args):
     rec["temp_c_after"] = temperature_c()
 
     if args.eval:
+        sys.stderr.write("%s in batches of %d\n" % (EVAL_MARK, args.eval_batch))
+        sys.stderr.flush()
         rec.update(evaluate(interp, args.eval, args.eval_batch, args.eval_limit, args.seed))
         # The process's peak after streaming the evaluation shards (``peak`` is the model's,
         # before evaluation: budgets hold that one).
@@ -678,7 +790,7 @@ def resize_inputs(interp, ins, batch):
         for d in ins:
             interp.resize_tensor_input(d["index"], [batch] + _sample_shape(d), strict=False)
         interp.allocate_tensors()
-        return batch, "batched(%d)" % batch
+        return batch, ("batched(%d)" % batch if batch > 1 else "per-sample")
     except Exception:
         for d in ins:
             interp.resize_tensor_input(d["index"], [1] + _sample_shape(d), strict=False)
@@ -987,8 +1099,13 @@ def main(argv=None):
     r.add_argument("--seed", type=int, default=0)
     o = sub.add_parser("ops", help="list each model's operators and versions")
     o.add_argument("--model", action="append", required=True)
+    r.add_argument("--delegate", default=None, help="a TFLite delegate library (load_delegate)")
+    r.add_argument("--delegate-option", action="append", default=[], metavar="KEY=VALUE")
     c = sub.add_parser("compat", help="check that this runtime can load each model")
     c.add_argument("--model", action="append", required=True)
+    d = sub.add_parser("delegate", help="check that a delegate library loads")
+    d.add_argument("--delegate", required=True)
+    d.add_argument("--delegate-option", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
 
     if args.mode == "info":
@@ -996,6 +1113,14 @@ def main(argv=None):
         return 0
     if args.mode == "ops":
         emit({m: model_ops(m) for m in args.model})
+        return 0
+    if args.mode == "delegate":
+        try:
+            load_delegate(args.delegate, parse_options(args.delegate_option))
+        except DelegateError as exc:
+            emit({"loaded": False, "error": str(exc)})
+            return 1
+        emit({"loaded": True, "error": None})
         return 0
     if args.mode == "compat":
         try:
@@ -1019,6 +1144,9 @@ def main(argv=None):
         return 1
     except ModelError as exc:
         emit({"status": "failed", "error": _first_line(exc), "error_kind": "input"})
+        return 1
+    except DelegateError as exc:
+        emit({"status": "failed", "error": str(exc), "error_kind": "delegate"})
         return 1
     except RuntimeError as exc:
         emit({"status": "failed", "error": _first_line(exc), "error_kind": "runtime"})

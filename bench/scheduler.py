@@ -28,6 +28,7 @@ from edgebench.records import (
     DeviceInfo,
     Record,
     Results,
+    Setup,
     Status,
     format_snr,
     worst_fidelity,
@@ -168,58 +169,123 @@ def bench_target(
         git_commit=commit,
         records=(),
     )
-    n = len(plan.items)
+    setups = settings.setups()
+    n = len(plan.items) * len(setups)
     done: set[str] = set()
+    device = DeviceInfo()
 
-    def keep(rec: Record, t0: float) -> None:
+    def keep(rec: Record, t0: float, setup: Setup) -> None:
         nonlocal results
+        rec = stamp(rec, setup, device, settings)
         rec = replace(rec, wall_s=round(time.monotonic() - t0, 2))
         results = replace(results, records=results.records + (rec,))
         results.save(path)  # each record survives whatever comes next
-        done.add(rec.variant)
+        done.add(rec.key)
         progress(_progress_line(len(done), n, address, rec, time.monotonic() - started))
+        for warning in rec.warnings:
+            progress(f"warning: {address} {rec.key}: {warning}")
+
+    def not_run(why: str) -> tuple[Record, ...]:
+        """A failed record for every model and cell that did not run."""
+        return tuple(
+            stamp(_not_run_record(item, why), setup, device, settings)
+            for item in plan.items
+            for setup in setups
+            if key_of(item.variant, setup) not in done
+        )
 
     try:
         with job.target as target:
             flow = job.flow(target, plan, settings)
-            results = replace(results, device=flow.prepare())
+            device = flow.prepare()
+            results = replace(results, device=device)
             results.save(path)
+            for warning in device_warnings(device, settings):
+                progress(f"warning: {address}: {warning}")
             verdicts = flow.check_compat([i for i in plan.items if not i.problem])
             first = True
             announce = getattr(progress, "started", None)  # a live terminal line (bench.progress)
-            for i, item in enumerate(plan.items, 1):
-                if announce is not None:
-                    announce(address, i, n, item.variant)
-                if item.problem:
-                    keep(_problem_record(item), time.monotonic())
-                    continue
-                if item.variant in verdicts:
-                    keep(verdicts[item.variant], time.monotonic())
-                    continue
+            i = 0
+            for item in plan.items:
+                for setup in setups:
+                    i += 1
+                    if announce is not None:
+                        announce(address, i, n, key_of(item.variant, setup))
+                    if item.problem:
+                        keep(_problem_record(item), time.monotonic(), setup)
+                        continue
+                    if item.variant in verdicts:
+                        keep(verdicts[item.variant], time.monotonic(), setup)
+                        continue
+                    if cancel.cancelled:
+                        break
+                    if not first and settings.cooldown_s > 0:
+                        cancel.wait(settings.cooldown_s)
+                    first = False
+                    t0 = time.monotonic()
+                    recs = [flow.measure(item, setup)]
+                    while len(recs) < settings.repeats and recs[-1].ok and not cancel.cancelled:
+                        recs.append(flow.measure(item, setup))
+                    if cancel.cancelled:
+                        break  # its process was killed by Ctrl-C: not a measurement
+                    keep(merge_repeats(recs), t0, setup)
                 if cancel.cancelled:
                     break
-                if not first and settings.cooldown_s > 0:
-                    cancel.wait(settings.cooldown_s)
-                first = False
-                t0 = time.monotonic()
-                recs = [flow.measure(item)]
-                while len(recs) < settings.repeats and recs[-1].ok and not cancel.cancelled:
-                    recs.append(flow.measure(item))
-                if cancel.cancelled:
-                    break  # its process was killed by Ctrl-C: not a measurement
-                keep(merge_repeats(recs), t0)
     except TargetError as exc:
         why = _one_line(exc)
-        rest = tuple(_not_run_record(i, why) for i in plan.items if i.variant not in done)
-        results = replace(results, error=why, records=results.records + rest)
+        results = replace(results, error=why, records=results.records + not_run(why))
         results.save(path)
         progress(f"target failed: {_about(address, why)}")
     if cancel.cancelled:
         why = "interrupted (Ctrl-C) before this model ran"
-        rest = tuple(_not_run_record(i, why) for i in plan.items if i.variant not in done)
-        results = replace(results, error="interrupted (Ctrl-C)", records=results.records + rest)
+        results = replace(results, error="interrupted (Ctrl-C)",
+                          records=results.records + not_run(why))
         results.save(path)
     return results
+
+
+def key_of(variant: str, setup: Setup) -> str:
+    """The record key a model gets in one cell of the matrix (see records.record_key)."""
+    return Record(variant=variant, model_path="", status="", setup=setup).key
+
+
+def device_warnings(device: DeviceInfo, settings: BenchSettings) -> list[str]:
+    """What about the device may skew every measurement on it."""
+    found = []
+    if device.emulated:
+        found.append(f"the CPU is emulated ({device.emulation_evidence}): its latencies say "
+                     "nothing about the device; compare and gate --against will not hold them "
+                     "against a real device's")
+    if device.governor and device.governor != "performance":
+        found.append(f"the CPU frequency governor is {device.governor!r}, not 'performance': "
+                     "clocks ramp during a run and latencies wander (set it with: echo "
+                     "performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/"
+                     "scaling_governor)")
+    copy = (device.extra or {}).get("file_copy")
+    if copy and not copy.startswith("scp (SFTP)"):
+        found.append(f"files were copied with {copy}")
+    over = [t for t in settings.threads if device.cores and t > device.cores]
+    if over:
+        found.append(f"--threads {','.join(map(str, over))}: more threads than the device's "
+                     f"{device.cores} cores; those records measure contention")
+    return found
+
+
+def stamp(rec: Record, setup: Setup, device: DeviceInfo, settings: BenchSettings) -> Record:
+    """A record with the cell it ran in, the device's machine and emulation, and warnings
+    about what may have skewed it (governor, a hot start, more threads than cores)."""
+    warnings = list(rec.warnings)
+    if rec.ok:
+        if device.governor and device.governor != "performance":
+            warnings.append(f"governor {device.governor}, not performance")
+        start = rec.temp_c_before
+        if start is not None and start > settings.hot_start_c:
+            warnings.append(f"started hot: {start:g} °C, above {settings.hot_start_c:g} °C "
+                            "(--cooldown-s lets the chip cool between models)")
+        if device.cores and setup.threads > device.cores:
+            warnings.append(f"{setup.threads} threads on {device.cores} cores")
+    return replace(rec, setup=setup, machine=device.machine, emulated=device.emulated,
+                   warnings=tuple(dict.fromkeys(warnings)))
 
 
 def keep_previous(path: Path) -> Path | None:
@@ -281,10 +347,11 @@ def _progress_line(i: int, n: int, address: str, rec: Record, elapsed: float) ->
         acc = "-" if rec.accuracy is None else f"{rec.accuracy:.4f}"
         lat = rec.latency_us
         figure = f"p50 {lat.p50:,.1f}" if lat.p50 is not None else f"mean {lat.mean or 0:,.1f}"
-        what = f"ok  {figure} µs  accuracy {acc}"
+        emulated = " (emulated)" if rec.emulated else ""
+        what = f"ok  {figure} µs{emulated}  accuracy {acc}"
         worst = worst_fidelity(rec.fidelity)
         if worst is not None:
             what += f"  SNR {format_snr(worst.snr_db)} dB"
     else:
         what = f"{rec.status.upper()}  {rec.error}"
-    return f"[{i}/{n}] {address} {rec.variant}: {what}  ({elapsed:.1f} s elapsed)"
+    return f"[{i}/{n}] {address} {rec.key}: {what}  ({elapsed:.1f} s elapsed)"

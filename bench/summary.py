@@ -19,26 +19,35 @@ def _accuracy(value: float | None, metric: str | None) -> str:
     return f"{value:.4f}" + (f" {metric}" if metric and metric != "top1" else "")
 
 
+def latency_cell(value: float | None, emulated: bool | None) -> str:
+    """A latency figure for a table; one measured under CPU emulation says so."""
+    if value is None:
+        return "—"
+    return f"{value:,.1f}" + (" (emulated)" if emulated else "")
+
+
 def summary_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
-    """One row per record, in the order they ran. SNR and top-1 agreement are the worst over
-    the record's outputs, against the float32 reference."""
+    """One row per record (each model in each cell of the threads x XNNPACK matrix), in the
+    order they ran, named by its key. SNR and top-1 agreement are the worst over the record's
+    outputs, against the float32 reference."""
     rows = []
     for res in results:
         for r in res.records:
             lat = r.latency_us
             worst = worst_fidelity(r.fidelity)
+            emulated = r.emulated or res.device.emulated
             rows.append(
                 (
                     res.target,
-                    r.variant,
+                    r.key,
                     f"{r.zip_bytes:,}" if r.zip_bytes else "—",
                     f"{r.compression_ratio:.2f}×" if r.compression_ratio else "—",
                     _accuracy(r.accuracy, r.accuracy_metric),
                     format_snr(worst.snr_db if worst else None),
                     f"{worst.top1_agreement:.4f}"
                     if worst and worst.top1_agreement is not None else "—",
-                    f"{lat.p50:,.1f}" if lat and lat.p50 is not None else "—",
-                    f"{lat.p90:,.1f}" if lat and lat.p90 is not None else "—",
+                    latency_cell(lat.p50 if lat else None, emulated),
+                    latency_cell(lat.p90 if lat else None, emulated),
                     f"{r.rss_mb.peak:.1f}" if r.rss_mb and r.rss_mb.peak is not None else "—",
                     r.status + (" (no XNNPACK)" if r.delegate_fallback else ""),
                 )
@@ -55,7 +64,7 @@ def fidelity_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
                 rows.append(
                     (
                         res.target,
-                        r.variant,
+                        r.key,
                         f.output,
                         str(f.n),
                         f"{f.max_abs:.4g}",
@@ -85,9 +94,23 @@ def format_table(rows: Sequence[Sequence[str]], header: Sequence[str] = COLUMNS)
     return "\n".join([fmt(all_rows[0]), rule] + [fmt(r) for r in all_rows[1:]])
 
 
+def summary_notes(results: Sequence[Results]) -> list[str]:
+    """Lines under the table: emulated targets, and every warning of a record."""
+    notes = []
+    for res in results:
+        if res.device.emulated:
+            notes.append(f"note: {res.target} ran under CPU emulation "
+                         f"({res.device.emulation_evidence}); its latencies are the emulator's, "
+                         "not the device's")
+        for r in res.records:
+            notes += [f"warning: {res.target} {r.key}: {w}" for w in r.warnings]
+    return notes
+
+
 def format_summary(results: Sequence[Results]) -> str:
-    """The summary table; then, when any record has them, the fidelity figures per output,
-    and which reference they are measured against."""
+    """The summary table; then, when any record has them, the fidelity figures per output
+    and which reference they are measured against; then a line per emulated target and per
+    warning."""
     text = format_table(summary_rows(results))
     fid = fidelity_rows(results)
     if fid:
@@ -97,4 +120,5 @@ def format_summary(results: Sequence[Results]) -> str:
             "quantised outputs dequantised; SNR ∞ = identical):\n"
             + format_table(fid, FIDELITY_COLUMNS)
         )
-    return text
+    notes = summary_notes(results)
+    return text + ("\n" + "\n".join(notes) if notes else "")

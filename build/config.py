@@ -214,8 +214,8 @@ class _BenchSection:
     targets: tuple[str, ...] = ("local",)
     runs: int = 100
     warmup: int = 10
-    threads: int = 1
-    xnnpack: bool = True
+    threads: int | list = 1  # or a list: every count is measured ("matrix"), e.g. [1, 2, 4]
+    xnnpack: bool | list = True  # or [true, false]: both, each its own record
     timeout_s: float = 300.0
     eval_batch: int = 256
     eval_limit: int = 0
@@ -223,9 +223,23 @@ class _BenchSection:
     cooldown_s: float = 0.0
     flow: str | None = None  # "runner" or "benchmark_model"; None = the target kind's default
     benchmark_binary: str | None = None  # for the benchmark_model flow; relative to the config
-    taskset: str | None = None  # hex CPU mask for benchmark_model, e.g. "f0"
+    taskset: str | None = None  # hex CPU mask every measured process is pinned to, e.g. "f0"
+    delegate: str | None = None  # "PATH.so[:key=value,...]" for the runner flow
+    use_gpu: bool = False  # benchmark_model's GPU delegate
+    use_nnapi: bool = False  # benchmark_model's NNAPI delegate
+    benchmark_args: tuple[str, ...] = ()  # more benchmark_model flags, passed as they are
+    op_profile: bool = False  # benchmark_model's per-operator profile
+    hot_start_c: float = 70.0  # warn when a model starts with the SoC hotter than this
 
     def __post_init__(self) -> None:
+        for name, kind, word in (("threads", int, "a whole number >= 1 or a list of them"),
+                                 ("xnnpack", bool, "true, false or [true, false]")):
+            value = getattr(self, name)
+            values = value if isinstance(value, list) else [value]
+            if not values or not all(type(v) is kind for v in values):
+                raise ConfigError(f"{name} must be {word}; got {value!r}")
+            if kind is int and min(values) < 1:
+                raise ConfigError(f"{name} must be >= 1; got {value!r}")
         if self.flow not in (None, "runner", "benchmark_model"):
             raise ConfigError(f"flow must be 'runner' or 'benchmark_model'; got {self.flow!r}")
         if self.taskset is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]+", self.taskset):
@@ -237,7 +251,6 @@ class _BenchSection:
         for name, low in (
             ("runs", 1),
             ("warmup", 0),
-            ("threads", 1),
             ("eval_batch", 1),
             ("eval_limit", 0),
             ("repeats", 1),
@@ -399,7 +412,8 @@ def parse_pipeline(
         recipes=tuple(recipes),
         bench=BenchSettings(
             **{
-                f.name: getattr(bench_section, f.name)
+                f.name: (tuple(v) if isinstance(v := getattr(bench_section, f.name), list)
+                         else v)
                 for f in dataclasses.fields(BenchSettings)
                 if f.name != "benchmark_binary"
             },

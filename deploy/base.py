@@ -9,6 +9,7 @@ stage.
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
 import os
 import re
@@ -65,30 +66,46 @@ class ProcessGroup:
         self._lock = threading.Lock()
 
     def run(
-        self, argv: Sequence[str], timeout_s: float, missing_fix: str, cwd: Path | None = None
+        self,
+        argv: Sequence[str],
+        timeout_s: float,
+        missing_fix: str,
+        cwd: Path | None = None,
+        stdin_path: Path | None = None,
+        stdout_path: Path | None = None,
     ) -> tuple[CommandResult, bool]:
         """Run a local program; on timeout kill its whole process group.
 
         Returns the result and whether the time limit was hit (then ``returncode`` is 255).
-        ``missing_fix`` completes the error when the program cannot start at all.
+        ``missing_fix`` completes the error when the program cannot start at all. Its standard
+        input comes from ``stdin_path`` (else nothing) and its output goes to ``stdout_path``
+        as bytes when given (a file streamed through ssh), else into the result.
         """
         argv = tuple(str(a) for a in argv)
         start = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-                cwd=cwd,
-                start_new_session=True,  # so a timeout kills the whole process group
-            )
-        except OSError as exc:
-            raise TargetError(
-                f"cannot start {argv[0]!r} ({exc.strerror}); {missing_fix}"
-            ) from None
+        with contextlib.ExitStack() as files:
+            stdin = files.enter_context(open(stdin_path, "rb")) if stdin_path else None
+            stdout = files.enter_context(open(stdout_path, "wb")) if stdout_path else None
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=stdin or subprocess.DEVNULL,
+                    stdout=stdout or subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    errors="replace",
+                    cwd=cwd,
+                    start_new_session=True,  # so a timeout kills the whole process group
+                )
+            except OSError as exc:
+                raise TargetError(
+                    f"cannot start {argv[0]!r} ({exc.strerror}); {missing_fix}"
+                ) from None
+            return self._wait(proc, argv, start, timeout_s)
+
+    def _wait(
+        self, proc: subprocess.Popen, argv: tuple[str, ...], start: float, timeout_s: float
+    ) -> tuple[CommandResult, bool]:
         with self._lock:
             self._live.add(proc)
         try:
@@ -96,11 +113,12 @@ class ProcessGroup:
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             out, err = proc.communicate()
-            return CommandResult(argv, 255, out, err, time.monotonic() - start), True
+            return CommandResult(argv, 255, out or "", err, time.monotonic() - start), True
         finally:
             with self._lock:
                 self._live.discard(proc)
-        return CommandResult(argv, proc.returncode, out, err, time.monotonic() - start), False
+        res = CommandResult(argv, proc.returncode, out or "", err, time.monotonic() - start)
+        return res, False
 
     def kill(self) -> None:
         """Kill every process (group) running now."""
@@ -170,6 +188,11 @@ class Target(abc.ABC):
     def temperature_c(self) -> float | None:
         """The device's hottest temperature sensor now, in °C, or None if it has none."""
         return None
+
+    def facts(self) -> dict[str, object]:
+        """What the transport learnt about the connection (how files were copied, say), for
+        the device's ``extra``; empty by default."""
+        return {}
 
     def remote_names(self, paths: Sequence[Path], workdir: str) -> list[tuple[Path, str]]:
         """Each local file with the path it gets in ``workdir`` on the device: a name this

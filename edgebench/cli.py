@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,8 @@ from edgebench import api
 from edgebench._version import __version__
 from edgebench.bench.compare import CompareSettings, format_comparison
 from edgebench.bench.flows import FLOWS
+from edgebench.bench.flows.benchmark_model import OWN_FLAGS
+from edgebench.bench.flows.runner_flow import parse_delegate
 from edgebench.bench.gate import GateReport, format_report, write_junit
 from edgebench.bench.history import default_history_path
 from edgebench.bench.progress import Progress
@@ -71,6 +74,74 @@ def cpu_mask(text: str) -> str:
             f"expected a hex CPU mask such as f0 or 0x0f; got {text!r}"
         )
     return t
+
+
+def thread_counts(text: str) -> tuple[int, ...]:
+    """``--threads 1,2,4``: every count is its own record (a matrix with --xnnpack)."""
+    counts = []
+    for word in text.split(","):
+        word = word.strip()
+        if not word.isdigit() or int(word) < 1:
+            raise argparse.ArgumentTypeError(
+                f"expected thread counts >= 1 separated by commas, such as 1,2,4; got {text!r} "
+                f"({word!r} is not one)"
+            )
+        counts.append(int(word))
+    return tuple(dict.fromkeys(counts))
+
+
+def xnnpack_modes(text: str) -> tuple[bool, ...]:
+    """``--xnnpack on,off``: with and without the XNNPACK delegate, each its own record."""
+    words = {"on": True, "off": False, "true": True, "false": False}
+    modes = []
+    for word in text.lower().split(","):
+        if word.strip() not in words:
+            raise argparse.ArgumentTypeError(f"expected on, off or on,off; got {text!r}")
+        modes.append(words[word.strip()])
+    return tuple(dict.fromkeys(modes))
+
+
+def cpu_pin(text: str) -> str:
+    """``--cpu-pin 2,3`` or ``0-3`` (CPU numbers, as taskset -c takes them) or a hex mask
+    ``0xf0``; returns the hex mask that taskset gets on every device."""
+    t = text.strip().lower()
+    if t.startswith("0x"):
+        return cpu_mask(t)
+    mask = 0
+    for part in t.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()) or (dash and int(hi) < int(lo)):
+            raise argparse.ArgumentTypeError(
+                f"expected CPU numbers such as 2,3 or 0-3 (or a hex mask such as 0xf0); "
+                f"got {text!r}"
+            )
+        for cpu in range(int(lo), int(hi if dash else lo) + 1):
+            mask |= 1 << cpu
+    return f"{mask:x}"
+
+
+def benchmark_flag(text: str) -> str:
+    """One more benchmark_model flag, passed as it is: ``--benchmark-flag=--gpu_backend=cl``."""
+    m = re.fullmatch(r"--([A-Za-z0-9_]+)(=.*)?", text)
+    if not m:
+        raise argparse.ArgumentTypeError(
+            f"expected one benchmark_model flag such as --gpu_backend=cl (write "
+            f"--benchmark-flag=--name=value); got {text!r}"
+        )
+    if m.group(1) in OWN_FLAGS:
+        raise argparse.ArgumentTypeError(
+            f"--{m.group(1)} is set by edgebench; use {OWN_FLAGS[m.group(1)]} instead"
+        )
+    return text
+
+
+def delegate_spec(text: str) -> str:
+    """``--delegate PATH.so[:key=value,...]``, checked for its form here."""
+    try:
+        parse_delegate(text)
+    except EdgebenchError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def target_address(text: str) -> str:
@@ -196,13 +267,36 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
         "then use the median of the per-process medians, which one slow process cannot move",
     )
     g.add_argument("--warmup", type=nonneg_int, help="untimed invoke() calls before timing")
-    g.add_argument("--threads", type=positive_int, help="interpreter threads")
     g.add_argument(
-        "--no-xnnpack",
-        dest="xnnpack",
-        action="store_false",
-        default=None,
-        help="run without the default XNNPACK delegate",
+        "--threads", type=thread_counts, metavar="N[,N…]",
+        help="interpreter threads; a list (1,2,4) measures every model with each count, each "
+        "its own record; a count above the device's cores is measured with a warning",
+    )
+    g.add_argument(
+        "--xnnpack", type=xnnpack_modes, metavar="on|off|on,off",
+        help="with the default XNNPACK delegate (on), without it (off), or both: each its own "
+        "record; with --threads a list it is a matrix",
+    )
+    g.add_argument(
+        "--no-xnnpack", dest="xnnpack", action="store_const", const=(False,),
+        help="the same as --xnnpack off",
+    )
+    g.add_argument(
+        "--cpu-pin", dest="taskset", type=cpu_pin, metavar="CPUS",
+        help="pin every measured process to these CPUs with taskset on the device: 2,3 or 0-3 "
+        "(or a hex mask, 0xf0); every flow and target",
+    )
+    g.add_argument(
+        "--max-start-temp-c", dest="hot_start_c", type=positive_float, metavar="C",
+        help="warn (output and record) when a model starts with the SoC hotter than C °C "
+        "(default 70)",
+    )
+    g.add_argument(
+        "--delegate", type=delegate_spec, metavar="PATH.so[:KEY=VALUE,…]",
+        help="run every model through this TFLite delegate (load_delegate), e.g. "
+        "libedgetpu.so.1 or /opt/armnn/libarmnnDelegate.so:backends=CpuAcc; a file here is "
+        "copied to an SSH device, another path or name is the device's own. A delegate that "
+        "does not load, or takes none of a model, fails instead of running on the CPU",
     )
     g.add_argument("--timeout-s", type=positive_float, help="time limit per model, seconds")
     g.add_argument(
@@ -244,7 +338,22 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
     )
     a.add_argument(
         "--taskset", type=cpu_mask, metavar="MASK",
-        help="pin benchmark_model to these CPUs (hex mask, e.g. f0 for cores 4-7)",
+        help="the same as --cpu-pin, as a hex mask (f0 = CPUs 4-7)",
+    )
+    a.add_argument("--use-gpu", action="store_true",
+                   help="benchmark_model's GPU delegate (--use_gpu=true)")
+    a.add_argument("--use-nnapi", action="store_true",
+                   help="benchmark_model's NNAPI delegate (--use_nnapi=true)")
+    a.add_argument(
+        "--benchmark-flag", dest="benchmark_args", action="append", type=benchmark_flag,
+        metavar="=--FLAG=VALUE",
+        help="one more benchmark_model flag, passed as it is; repeatable; write it with '=': "
+        "--benchmark-flag=--gpu_backend=cl",
+    )
+    a.add_argument(
+        "--op-profile", action="store_true",
+        help="benchmark_model's per-operator profile (--enable_op_profiling=true): op type, "
+        "count, avg ms and %% of total go to the record and the report",
     )
 
 
@@ -254,7 +363,10 @@ def bench_settings(args: argparse.Namespace, base: BenchSettings) -> BenchSettin
         "runs": args.runs, "warmup": args.warmup, "threads": args.threads,
         "xnnpack": args.xnnpack, "timeout_s": args.timeout_s, "eval_limit": args.eval_limit,
         "cooldown_s": args.cooldown_s, "repeats": args.repeats, "flow": args.flow,
-        "taskset": args.taskset,
+        "taskset": args.taskset, "hot_start_c": args.hot_start_c, "delegate": args.delegate,
+        "benchmark_args": tuple(args.benchmark_args) if args.benchmark_args else None,
+        "use_gpu": args.use_gpu or None, "use_nnapi": args.use_nnapi or None,
+        "op_profile": args.op_profile or None,
         "benchmark_binary": str(args.benchmark_binary) if args.benchmark_binary else None,
     }
     return replace(base, **{k: v for k, v in given.items() if v is not None})

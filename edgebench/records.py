@@ -15,12 +15,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from edgebench.errors import SchemaError
+from edgebench.errors import ConfigError, SchemaError
 from edgebench.files import write_json_atomic
 
 MANIFEST_SCHEMA_VERSION = 2  # 2: evaluation shards with preprocessing and reference outputs
 _NOT_SAVED = {"not_saved": True}  # dataclass field metadata: kept in memory, not in the file
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
 
 
 class Status(str, Enum):
@@ -306,7 +306,6 @@ class Manifest:
         if path.is_dir():
             path = path / "manifest.json"
         data = _read_versioned(path, "manifest", MANIFEST_SCHEMA_VERSION, _MANIFEST_UPGRADES)
-        _require_kind(path, data, "manifest")
         return dataclasses.replace(from_dict(cls, data), path=path.resolve())
 
 
@@ -315,7 +314,12 @@ class Manifest:
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    """The machine a model ran on, and its state when it ran."""
+    """The machine a model ran on, and its state when it ran.
+
+    ``emulated`` is True when the device's CPU is emulated (qemu-user runs an arm64 Python on
+    an x86 host, say): its latencies then say nothing about the device, and compare and the
+    gate refuse to hold them against a real device's. ``emulation_evidence`` says why.
+    """
 
     hostname: str | None = None
     os: str | None = None
@@ -329,6 +333,54 @@ class DeviceInfo:
     governor: str | None = None
     temperature_c: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    emulated: bool | None = None
+    emulation_evidence: str | None = None
+
+
+@dataclass(frozen=True)
+class Setup:
+    """How one record was asked to be measured: one cell of the ``--threads`` x ``--xnnpack``
+    matrix, with the bench's delegate and CPU pin. Part of every record's key
+    (:func:`record_key`), so records measured differently are never compared as the same.
+    """
+
+    threads: int
+    xnnpack: bool
+    delegate: str | None = None  # "gpu", "nnapi", or a delegate library's file name
+    cpus: str | None = None  # the CPU pin, as a hex taskset mask
+
+    def label(self) -> str:
+        """``threads=1,xnnpack=on`` or ``threads=4,xnnpack=off,delegate=gpu,cpus=4-7``: no
+        spaces, so a key stays one word for ``awk`` and ``grep``."""
+        parts = [f"threads={self.threads}", f"xnnpack={'on' if self.xnnpack else 'off'}"]
+        if self.delegate:
+            parts.append(f"delegate={self.delegate}")
+        if self.cpus:
+            parts.append(f"cpus={cpu_list(self.cpus).replace(',', '+')}")
+        return ",".join(parts)
+
+
+def cpu_list(mask: str) -> str:
+    """A hex CPU mask as the CPU numbers it holds: ``f0`` -> ``4-7``, ``5`` -> ``0,2``."""
+    bits = int(mask, 16)
+    cpus = [i for i in range(bits.bit_length()) if bits >> i & 1]
+    runs: list[list[int]] = []
+    for c in cpus:
+        if runs and c == runs[-1][-1] + 1:
+            runs[-1].append(c)
+        else:
+            runs.append([c])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ",".join(map(str, r)) for r in runs)
+
+
+@dataclass(frozen=True)
+class OpTime:
+    """One operator type in a per-operator profile (benchmark_model --enable_op_profiling)."""
+
+    op: str  # the node type, e.g. CONV_2D, or a delegate's node (TfLiteXNNPackDelegate)
+    count: int  # nodes of this type in the model
+    avg_ms: float  # average time per inference spent in them, ms
+    percent: float  # share of the inference time, %
 
 
 @dataclass(frozen=True)
@@ -366,20 +418,49 @@ class Record:
     # Per output tensor, against the float32 reference model (labels not needed).
     fidelity: tuple[OutputFidelity, ...] = ()
     reference: str | None = None  # the reference model's name
+    # How it was asked to be measured (threads, XNNPACK, delegate, CPU pin): see record_key.
+    setup: Setup | None = None
+    machine: str | None = None  # the device's, e.g. "aarch64"
+    emulated: bool | None = None  # the device's CPU was emulated: latency is not the device's
+    # What may skew this measurement: a governor that is not "performance", a hot start, more
+    # threads than cores, a delegate that took only part of the model.
+    warnings: tuple[str, ...] = ()
+    op_profile: tuple[OpTime, ...] = ()  # per operator type, slowest first (--op-profile)
 
     @property
     def ok(self) -> bool:
         return self.status == Status.OK.value
 
+    @property
+    def key(self) -> str:
+        """This record's name in every output and comparison: see :func:`record_key`."""
+        return record_key(self)
+
+
+def record_key(rec: Record) -> str:
+    """The one name of a record everywhere (summary, history, compare, gate, report): its
+    variant plus how it was measured, e.g. ``pruned/int8@threads=4,xnnpack=off``.
+
+    Two records are the same measurement only when their keys are equal, so runs with
+    different threads, XNNPACK, delegate or CPU pin are never compared as if they were the
+    same. A record made by hand without a :class:`Setup` is keyed by its variant alone.
+    """
+    return rec.variant if rec.setup is None else f"{rec.variant}@{rec.setup.label()}"
+
 
 @dataclass(frozen=True)
 class BenchSettings:
-    """How models were asked to be measured (by the runner, or by benchmark_model)."""
+    """How models were asked to be measured (by the runner, or by benchmark_model).
+
+    ``threads`` and ``xnnpack`` are a matrix: every model is measured once per combination
+    (:meth:`setups`), and each combination is its own record. A single int or bool is taken as
+    a one-element tuple, so ``BenchSettings(threads=4, xnnpack=False)`` still reads naturally.
+    """
 
     runs: int = 100
     warmup: int = 10
-    threads: int = 1
-    xnnpack: bool = True
+    threads: tuple[int, ...] = (1,)
+    xnnpack: tuple[bool, ...] = (True,)
     timeout_s: float = 300.0
     eval_batch: int = 256
     eval_limit: int = 0  # 0 = the whole test set
@@ -388,7 +469,53 @@ class BenchSettings:
     # How models are measured: "runner" or "benchmark_model"; None = the target kind's default.
     flow: str | None = None
     benchmark_binary: str | None = None  # the benchmark_model flow's binary (host path)
-    taskset: str | None = None  # hex CPU mask the benchmark_model flow pins itself to
+    # Hex CPU mask every measured process is pinned to (taskset), on every flow; None = no pin.
+    taskset: str | None = None
+    # A TFLite delegate for the runner flow, "PATH.so[:key=value,...]", through load_delegate.
+    delegate: str | None = None
+    use_gpu: bool = False  # benchmark_model: --use_gpu=true
+    use_nnapi: bool = False  # benchmark_model: --use_nnapi=true
+    benchmark_args: tuple[str, ...] = ()  # benchmark_model: more flags, passed as they are
+    op_profile: bool = False  # benchmark_model: per-operator profile (--enable_op_profiling)
+    # A model that starts with the SoC hotter than this gets a warning in its record.
+    hot_start_c: float = 70.0
+
+    def __post_init__(self) -> None:
+        threads = (self.threads,) if isinstance(self.threads, int) else tuple(self.threads)
+        xnnpack = (self.xnnpack,) if isinstance(self.xnnpack, bool) else tuple(self.xnnpack)
+        if not threads or any(isinstance(t, bool) or not isinstance(t, int) or t < 1
+                              for t in threads):
+            raise ConfigError(f"threads must be whole numbers >= 1, e.g. (1, 2, 4); got {threads}")
+        if not xnnpack or any(not isinstance(x, bool) for x in xnnpack):
+            raise ConfigError(f"xnnpack must be true, false or both ([true, false]); got {xnnpack}")
+        if self.use_gpu and self.use_nnapi:
+            raise ConfigError("use_gpu and use_nnapi each pick the delegate; pick one of them")
+        if self.delegate and (self.use_gpu or self.use_nnapi):
+            raise ConfigError("delegate (a delegate library for the runner) and use_gpu/use_nnapi "
+                              "(benchmark_model's delegates) exclude each other; pick one")
+        object.__setattr__(self, "threads", tuple(dict.fromkeys(threads)))
+        object.__setattr__(self, "xnnpack", tuple(dict.fromkeys(xnnpack)))
+        object.__setattr__(self, "benchmark_args", tuple(self.benchmark_args))
+
+    def setups(self) -> list[Setup]:
+        """Every combination of the matrix, threads first: (1, on), (1, off), (2, on) ..."""
+        return [Setup(t, x, self.delegate_name, self.taskset)
+                for t in self.threads for x in self.xnnpack]
+
+    @property
+    def delegate_name(self) -> str | None:
+        """What the records' keys call the delegate: gpu, nnapi, or the library's file name."""
+        if self.use_gpu:
+            return "gpu"
+        if self.use_nnapi:
+            return "nnapi"
+        if self.delegate:
+            return Path(self.delegate.split(":", 1)[0]).name
+        return None
+
+    def at(self, setup: Setup) -> BenchSettings:
+        """These settings for one cell of the matrix (one thread count, one XNNPACK mode)."""
+        return dataclasses.replace(self, threads=(setup.threads,), xnnpack=(setup.xnnpack,))
 
 
 @dataclass(frozen=True)
@@ -408,11 +535,16 @@ class Results:
     # Why the target stopped before every model ran (unreachable, offline, no runtime), or None.
     error: str | None = None
 
-    def record(self, variant: str) -> Record:
+    def record(self, key: str, setup: Setup | None = None) -> Record:
+        """The record with this key (:func:`record_key`), or with this variant name (in
+        ``setup``'s cell when given; the first cell otherwise)."""
         for r in self.records:
-            if r.variant == variant:
+            if r.key == key:
                 return r
-        raise KeyError(variant)
+        for r in self.records:
+            if r.variant == key and (setup is None or r.setup == setup):
+                return r
+        raise KeyError(key)
 
     def save(self, path: Path) -> None:
         write_json_atomic(path, to_dict(self))
@@ -420,11 +552,34 @@ class Results:
     @classmethod
     def load(cls, path: Path) -> Results:
         data = _read_versioned(path, "results", RESULTS_SCHEMA_VERSION, _RESULTS_UPGRADES)
-        _require_kind(path, data, "results")
         return from_dict(cls, data)
 
 
 # --------------------------------------------------------------------------- (de)serialisation
+
+def upgrade_results_from_1(data: dict) -> dict:
+    """Results v1 -> v2: ``threads``/``xnnpack`` become the matrix (lists) and every record gets
+    the :class:`Setup` it was measured with, from the run's settings (v1 had one per run)."""
+    data = dict(data)
+    settings = dict(data.get("settings") or {})
+    threads = settings.get("threads", 1)
+    xnnpack = settings.get("xnnpack", True)
+    settings["threads"] = threads if isinstance(threads, list) else [threads]
+    settings["xnnpack"] = xnnpack if isinstance(xnnpack, list) else [xnnpack]
+    data["settings"] = settings
+    data["records"] = [setup_v1(rec, settings) for rec in data.get("records") or []]
+    data["schema_version"] = 2
+    return data
+
+
+def setup_v1(record: dict, settings: dict) -> dict:
+    """A v1 record (as a dict) with the setup of its run's one-cell settings."""
+    rec = dict(record)
+    if rec.get("setup") is None:
+        rec["setup"] = {"threads": settings["threads"][0], "xnnpack": settings["xnnpack"][0],
+                        "delegate": None, "cpus": settings.get("taskset")}
+    return rec
+
 
 # Old schema versions are migrated by small functions: {from_version: upgrade_from_N}.
 
@@ -441,7 +596,7 @@ def manifest_upgrade_from_1(data: dict) -> dict:
 
 
 _MANIFEST_UPGRADES: dict[int, Callable[[dict], dict]] = {1: manifest_upgrade_from_1}
-_RESULTS_UPGRADES: dict[int, Callable[[dict], dict]] = {}
+_RESULTS_UPGRADES: dict[int, Callable[[dict], dict]] = {1: upgrade_results_from_1}
 
 
 def to_dict(obj: Any) -> Any:
@@ -530,6 +685,9 @@ def _read_versioned(
         raise SchemaError(f"{path} is not a valid {what} JSON file ({exc}); rebuild it") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise SchemaError(f"{path} has no schema_version, so it is not an edgebench {what} file")
+    other = "results" if what == "manifest" else "manifest"
+    if _looks_like(data, other):  # the other kind of file, before its version is judged
+        _require_kind(path, data, what)
     version = data["schema_version"]
     if not isinstance(version, int) or version > current:
         raise SchemaError(
@@ -547,4 +705,11 @@ def _read_versioned(
         except SchemaError as exc:
             raise SchemaError(f"{path}: {exc}") from None
         version = data["schema_version"]
+    _require_kind(path, data, what)
     return data
+
+
+def _looks_like(data: dict, what: str) -> bool:
+    if what == "manifest":
+        return "artifacts" in data and "baseline" in data
+    return "records" in data and "target" in data

@@ -12,8 +12,9 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 from cli_runner import CliRun, run_in_process  # noqa: E402
 
-# The stand-in phone's fixtures (tests/adb_standin.py) serve every adb and benchmark_model test.
-pytest_plugins = ["adb_standin"]
+# The stand-in phone's fixtures (tests/adb_standin.py) serve every adb and benchmark_model test;
+# the loopback sshd's (tests/ssh_server.py) every SSH test, the emulated Pi's included.
+pytest_plugins = ["adb_standin", "ssh_server"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_PIPELINE = FIXTURES / "small_pipeline.toml"

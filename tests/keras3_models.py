@@ -3,10 +3,11 @@
     python tests/keras3_models.py OUT_DIR       # WITHOUT TF_USE_LEGACY_KERAS (Keras 3)
 
 Writes ``cnn.keras`` and ``cnn.h5`` (a small Sequential CNN on 16x16x1 images, 10 logits,
-BatchNormalization with non-trivial moving statistics so a weight mix-up shows), ``cnn.ref.npz`` (4 random inputs
-``x`` and Keras 3's own outputs ``y``), ``cnn_export/`` (``model.export``: a SavedModel) and
-``custom.keras`` (a registered custom layer, which tf-keras cannot rebuild). The test process
-sets TF_USE_LEGACY_KERAS for tfmot, so the tests run this in a subprocess of its own.
+BatchNormalization with non-trivial moving statistics so a weight mix-up shows),
+``cnn.ref.npz`` (4 random inputs ``x`` and Keras 3's own outputs ``y``), ``cnn_export/``
+(``model.export``: a SavedModel) and ``custom.keras`` (a registered custom layer, which
+tf-keras cannot rebuild). The test process sets TF_USE_LEGACY_KERAS for tfmot, so the tests
+run this in a subprocess of its own.
 """
 
 import os

@@ -18,6 +18,7 @@ from edgebench.bench.compare import (
 )
 from edgebench.bench.history import append_results
 from edgebench.cli import main
+from edgebench.records import Setup
 
 
 def runs_with(variant_base, variant_cur):
@@ -197,3 +198,27 @@ def test_repeated_runs_compare_the_median_of_process_medians():
     # the same 30% in single-process records stays under the 100% default floor
     single = [dataclasses.replace(r, extra={}) for r in (base, slower)]
     assert latency_change(*single, CompareSettings()).verdict == Verdict.SAME
+
+
+def test_emulated_latency_is_never_compared_with_a_real_device():
+    """Same target, same device name: one run under qemu-user, one on the real CPU."""
+    real = make_results("real")
+    fake = make_results("fake", device=replace(DEVICE, emulated=True,
+                                               emulation_evidence="/proc/thread-self/exe is "
+                                               "/usr/bin/qemu-aarch64-static (qemu-user)"))
+    for base, current in ((real, fake), (fake, real)):
+        with pytest.raises(CompareError, match=r"run fake on local ran under CPU emulation "
+                                               r"\(/proc/thread-self/exe.*never compared"):
+            compare_runs(base, current)
+    assert compare_runs(fake, replace(fake, run_id="fake2")).changes  # emulated vs emulated
+
+
+def test_the_same_variant_with_other_threads_is_another_row():
+    base = make_results("a", [replace(make_record("m"), setup=Setup(1, True)),
+                              replace(make_record("m", seed=3), setup=Setup(4, True))])
+    cur = make_results("b", [replace(make_record("m", 300.0), setup=Setup(4, True))])
+    cmp = compare_runs(base, cur)
+    assert [c.variant for c in cmp.changes] == ["m@threads=4,xnnpack=on",
+                                                "m@threads=1,xnnpack=on"]
+    assert cmp.change("m@threads=4,xnnpack=on").latency.verdict is Verdict.SLOWER
+    assert cmp.change("m@threads=1,xnnpack=on").note == "not in the current run"

@@ -152,7 +152,10 @@ def test_a_variant_listed_twice_is_rejected() -> None:
         ),
         ("train_limit = 0", "train_limit = -5", r"data\.train_limit must be >= 0"),
         ("runs = 100", "runs = 0", r"bench\.runs must be >= 1"),
-        ("xnnpack = true", "xnnpack = 1", r"bench\.xnnpack must be true or false"),
+        ("xnnpack = true", "xnnpack = 1", r"bench\.xnnpack must be true, false or \[true, false\]"),
+        ("threads = 1", "threads = [1, 0]", r"bench\.threads must be >= 1"),
+        ("threads = 1", 'threads = "two"',
+         r"bench\.threads must be a whole number >= 1 or a list"),
         (
             'builtin = "pruning_guide"',
             'builtin = "resnet"',
@@ -266,3 +269,13 @@ def test_config_datasets_and_recipes_import_no_tensorflow(tmp_path: Path) -> Non
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_bench_matrix_and_options_from_the_config(tmp_path: Path) -> None:
+    text = edited("threads = 1 ", "threads = [1, 2, 4] ").replace(
+        "xnnpack = true ", 'xnnpack = [true, false]\ntaskset = "f0"\nhot_start_c = 60.0\n'
+        'delegate = "libedgetpu.so.1:device=usb"\n#')
+    cfg = load_pipeline(write(tmp_path, text))
+    b = cfg.bench
+    assert b.threads == (1, 2, 4) and b.xnnpack == (True, False) and len(b.setups()) == 6
+    assert b.taskset == "f0" and b.hot_start_c == 60.0 and b.delegate_name == "libedgetpu.so.1"

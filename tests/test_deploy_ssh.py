@@ -1,24 +1,24 @@
-"""The SSH target against a real OpenSSH server on 127.0.0.1, with a second Python that has
-tflite-runtime 2.14 and numpy < 2 (no ai-edge-litert): a different runtime, as on a Pi.
-
-The server is Debian's /usr/sbin/sshd with a throw-away host key, user key, sshd_config and
-client config in tmp folders; ~/.ssh is never touched. The remote Python is a virtualenv built
-once and cached under ~/.cache/edgebench-tests (a few seconds on a fresh machine).
+"""The SSH target against a real OpenSSH server on 127.0.0.1 (tests/ssh_server.py), with a
+second Python that has tflite-runtime 2.14 and numpy < 2 (no ai-edge-litert): a different
+runtime, as on a Pi. The remote Python is a virtualenv built once and cached under
+~/.cache/edgebench-tests (a few seconds on a fresh machine).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from ssh_server import closed_port
 
 from edgebench.bench.plan import plan_from_inputs
 from edgebench.bench.scheduler import bench_targets
@@ -29,111 +29,8 @@ from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Results
 
 FIX = Path(__file__).parent / "fixtures"
-SSHD = "/usr/sbin/sshd"
 FAST = BenchSettings(runs=5, warmup=1, timeout_s=120)
 RUNTIME_PIN = ("tflite-runtime==2.14.0", "numpy==1.26.4")
-
-
-# --------------------------------------------------------------------------- fixtures
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _closed_port() -> int:
-    return _free_port()  # nothing listens there once the probe socket is closed
-
-
-class Server:
-    """A running sshd and what a client needs to reach it."""
-
-    def __init__(self, root: Path, port: int, proc: subprocess.Popen) -> None:
-        self.root, self.port, self.proc = root, port, proc
-        self.address = f"ssh://root@127.0.0.1:{port}"
-        self.remote_tmp = root / "remote-tmp"  # the device's $TMPDIR: must end up empty
-        self.user_key = root / "user_key"
-        self.known_hosts = root / "known_hosts"
-        self.client_config = root / "ssh_config"
-
-    def client(self, name: str, identity: Path | None = None, known: bool = True) -> Path:
-        """A client config with its own known_hosts (pre-filled with the host key or empty)."""
-        kh = self.root / f"known_hosts-{name}"
-        kh.write_text(self.known_hosts.read_text() if known else "")
-        cfg = self.root / f"ssh_config-{name}"
-        cfg.write_text(
-            "Host *\n"
-            f"  IdentityFile {identity or self.user_key}\n"
-            "  IdentitiesOnly yes\n"
-            f"  UserKnownHostsFile {kh}\n"
-            "  GlobalKnownHostsFile /dev/null\n"
-            "  LogLevel ERROR\n"
-        )
-        return cfg
-
-    def options(self, **extra) -> dict:
-        return {"ssh_config": self.client_config, **extra}
-
-    def leftovers(self) -> list[str]:
-        return sorted(p.name for p in self.remote_tmp.iterdir())
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    if not Path(SSHD).exists() or shutil.which("ssh") is None:
-        pytest.fail("OpenSSH is missing: apt-get install openssh-server openssh-client "
-                    "(.ci/run does this)")
-    if os.geteuid() != 0:
-        pytest.skip("the loopback sshd logs in as root; run the tests as root (CI does)")
-    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation folder
-    root = tmp_path_factory.mktemp("sshd")
-    for key in ("host_key", "user_key", "other_key"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", key,
-                        "-f", str(root / key)], check=True)
-    (root / "authorized_keys").write_text((root / "user_key.pub").read_text())
-    (root / "remote-tmp").mkdir()
-    port = _free_port()
-    config = root / "sshd_config"
-    config.write_text(
-        f"Port {port}\n"
-        "ListenAddress 127.0.0.1\n"
-        f"HostKey {root / 'host_key'}\n"
-        f"AuthorizedKeysFile {root / 'authorized_keys'}\n"
-        "PubkeyAuthentication yes\n"
-        "PasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\n"
-        "PermitRootLogin prohibit-password\n"
-        "UsePAM no\n"
-        "StrictModes no\n"
-        "PidFile none\n"
-        f"SetEnv TMPDIR={root / 'remote-tmp'}\n"
-        "Subsystem sftp internal-sftp\n"
-        "MaxStartups 64\n"
-        "LogLevel VERBOSE\n"
-    )
-    log = root / "sshd.log"
-    proc = subprocess.Popen([SSHD, "-D", "-E", str(log), "-f", str(config)])
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"sshd exited with {proc.returncode}: {log.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"sshd did not listen on {port}: {log.read_text()}")
-            time.sleep(0.1)
-    server = Server(root, port, proc)
-    host_pub = (root / "host_key.pub").read_text().split()[:2]
-    server.known_hosts.write_text(f"[127.0.0.1]:{port} {' '.join(host_pub)}\n")
-    server.client_config = server.client("default")
-    yield server
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -191,10 +88,11 @@ def test_bad_ssh_addresses_name_the_form(address):
 
 
 def test_host_key_checking_stays_on_unless_asked():
-    strict = SshTarget("ssh://pi@board")._options()
+    with SshTarget("ssh://pi@board") as t:
+        strict = t._options()
     assert "StrictHostKeyChecking=yes" in strict and "BatchMode=yes" in strict
-    assert "StrictHostKeyChecking=accept-new" in SshTarget(
-        "ssh://pi@board", accept_new_host_key=True)._options()
+    with SshTarget("ssh://pi@board", accept_new_host_key=True) as t:
+        assert "StrictHostKeyChecking=accept-new" in t._options()
 
 
 # --------------------------------------------------------------------------- transport
@@ -206,8 +104,6 @@ def test_arguments_reach_the_device_unchanged(sshd):
         res = t.run(["python3", "-c", "import sys, json; print(json.dumps(sys.argv[1:]))", *odd],
                     timeout_s=60)
         assert res.returncode == 0, res.stderr
-        import json
-
         assert json.loads(res.stdout) == odd
         assert Path(t.workdir).parent == sshd.remote_tmp
     assert not Path("/tmp/pwned-edgebench").exists()
@@ -259,7 +155,7 @@ def test_refused_key_names_ssh_copy_id(sshd):
 
 
 def test_nothing_listening_is_unreachable(sshd):
-    address = f"ssh://root@127.0.0.1:{_closed_port()}"
+    address = f"ssh://root@127.0.0.1:{closed_port()}"
     with pytest.raises(TargetUnreachable, match="connection refused.*enable the SSH server"):
         with SshTarget(address, **sshd.options()) as t:
             t.push([FIX / "tiny_int8.tflite"])
@@ -318,7 +214,7 @@ def test_bench_over_ssh_with_an_older_runtime(sshd, remote_python, tmp_path):
 def test_two_targets_one_unreachable_the_other_completes(tmp_path, capsys):
     """Through the command line: local finishes every model; the unreachable one says why in
     one line, in its results file too, and the exit status is 2 (fix the address)."""
-    dead = f"ssh://nobody@127.0.0.1:{_closed_port()}"
+    dead = f"ssh://nobody@127.0.0.1:{closed_port()}"
     code = main(["bench", str(FIX / "tiny_float32.tflite"), str(FIX / "tiny_int8.tflite"),
                  "--target", "local", "--target", dead, "--runs", "3", "--warmup", "0",
                  "--out", str(tmp_path), "--run", "two"])
@@ -373,4 +269,118 @@ def test_default_build_over_ssh_on_tflite_runtime_2_14(sshd, remote_python, smal
     assert main(gate) == 0
     assert main([*gate, "--require-compatible", sshd.address]) == 1
     report = capsys.readouterr().out
-    assert re.search(rf"FAIL +{re.escape(sshd.address)} +pruned/dynamic +compatible with", report)
+    assert re.search(rf"FAIL +{re.escape(sshd.address)} +pruned/dynamic@\S+ +compatible with",
+                     report)
+
+
+# --------------------------------------------------------------------------- boards people have
+
+
+def test_a_device_without_sftp_gets_the_legacy_scp_protocol(sshd_no_sftp, tmp_path):
+    """OpenSSH 9's scp speaks SFTP; without `Subsystem sftp` it fails with "Connection
+    closed" although the device is reachable. The target falls back to scp -O, says so, and
+    keeps using it (fetch too)."""
+    src = tmp_path / "model.tflite"
+    src.write_bytes(b"TFL3 payload")
+    with SshTarget(sshd_no_sftp.address, **sshd_no_sftp.options()) as t:
+        remote = t.push([src, FIX / "tiny_int8.tflite"])
+        assert Path(remote[src]).read_bytes() == b"TFL3 payload"
+        assert t.facts()["file_copy"].startswith("scp -O (the legacy SCP protocol")
+        back = t.fetch(remote[src], tmp_path / "back.bin")
+        assert back.read_bytes() == b"TFL3 payload"
+    assert "subsystem request for sftp" in sshd_no_sftp.log.read_text()  # it really had none
+    assert sshd_no_sftp.leftovers() == []
+
+
+def test_without_sftp_or_scp_files_stream_through_tar(sshd_no_sftp_no_scp, tmp_path):
+    src = tmp_path / "my model; 'v1'.tflite"
+    src.write_bytes((FIX / "tiny_int8.tflite").read_bytes())
+    server = sshd_no_sftp_no_scp
+    with SshTarget(server.address, **server.options()) as t:
+        shard = FIX / "tiny_eval" / "shard-00000.npz"
+        remote = t.push([src, shard])
+        assert Path(remote[src]).read_bytes() == src.read_bytes()
+        assert Path(remote[shard]).read_bytes() == shard.read_bytes()
+        assert "tar stream over ssh" in t.facts()["file_copy"]
+        back = t.fetch(remote[src], tmp_path / "back.tflite")
+        assert back.read_bytes() == src.read_bytes()
+    assert server.leftovers() == []
+
+
+def test_one_connection_serves_every_command_and_is_closed_afterwards(sshd, tmp_path):
+    before = sshd.logins()
+    with SshTarget(sshd.address, **sshd.options()) as t:
+        t.push([FIX / "tiny_int8.tflite", FIX / "tiny_float32.tflite"])
+        for _ in range(4):
+            assert t.run(["true"], timeout_s=30).returncode == 0
+        control = Path(t._control_dir)
+        assert control.is_dir() and oct(control.stat().st_mode & 0o777) == "0o700"
+        assert t.facts()["ssh_connection"].startswith("one, reused")
+    assert sshd.logins() - before == 1  # mktemp, one scp, four commands, rm: one login
+    assert not control.exists()
+    deadline = time.monotonic() + 10
+    while subprocess.run(["pgrep", "-f", str(control)], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "the ControlPersist master outlived the target"
+        time.sleep(0.2)
+    # Without reuse, each command is its own connection (how it was before).
+    before = sshd.logins()
+    with SshTarget(sshd.address, reuse_connection=False, **sshd.options()) as t:
+        for _ in range(3):
+            t.run(["true"], timeout_s=30)
+    assert sshd.logins() - before == 5  # mktemp, three commands, rm
+
+
+def test_unknown_host_key_of_an_alias_names_the_real_host_and_port(sshd):
+    """ssh-keyscan does not read ssh_config: the hint says what `ssh -G` resolves the alias to,
+    and the known_hosts file the config names."""
+    cfg = sshd.client("alias", known=False, alias="pi-alias")
+    with pytest.raises(TargetUnreachable) as exc:
+        with SshTarget("ssh://pi-alias", ssh_config=cfg) as t:
+            t.run(["true"], timeout_s=30)
+    msg = str(exc.value)
+    kh = sshd.root / "known_hosts-alias"
+    assert f"ssh-keyscan -p {sshd.port} 127.0.0.1 >> {kh}" in msg, msg
+    assert "ssh-keyscan pi-alias" not in msg
+    # The hint works as printed.
+    scan = subprocess.run(["ssh-keyscan", "-p", str(sshd.port), "127.0.0.1"],
+                          capture_output=True, text=True, timeout=30)
+    kh.write_text(scan.stdout)
+    with SshTarget("ssh://pi-alias", ssh_config=cfg) as t:
+        assert t.run(["true"], timeout_s=30).returncode == 0
+
+
+def test_bench_on_a_device_without_sftp(sshd_no_sftp, tmp_path):
+    """The whole bench works through the fallback, and the results say which copy was used."""
+    plan = plan_from_inputs([FIX / "tiny_float32.tflite", FIX / "tiny_int8.tflite"], run_id="r")
+    lines = []
+    (res,) = bench_targets(plan, tmp_path, FAST, [sshd_no_sftp.address], lines.append,
+                           {sshd_no_sftp.address: sshd_no_sftp.options(python=sys.executable)})
+    assert res.error is None and [r.status for r in res.records] == ["ok", "ok"]
+    assert res.device.extra["file_copy"].startswith("scp -O")
+    assert any("scp -O" in line for line in lines)
+    assert sshd_no_sftp.leftovers() == []
+
+
+def test_cpu_pin_and_a_delegate_over_ssh(sshd, tmp_path):
+    """--cpu-pin and --delegate reach an SSH device: taskset pins the runner there, and a
+    delegate library from this machine is copied over and loaded with load_delegate (this one
+    takes no operator, so the model fails instead of running on the CPU)."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.fail("gcc is missing: apt-get install gcc libc6-dev (.ci/run does this)")
+    lib = tmp_path / "libstub_delegate.so"
+    subprocess.run([gcc, "-shared", "-fPIC", "-o", str(lib),
+                    str(FIX / "delegate" / "stub_delegate.c")], check=True)
+    plan = plan_from_inputs([FIX / "tiny_float32.tflite"], run_id="r")
+    opts = {sshd.address: sshd.options(python=sys.executable)}
+    pinned = replace(FAST, taskset="1")
+    (res,) = bench_targets(plan, tmp_path / "a", pinned, [sshd.address], lambda s: None, opts)
+    (rec,) = res.records
+    assert rec.ok and rec.extra["cpu_affinity"] == [0] and rec.key.endswith(",cpus=0")
+    delegated = replace(FAST, delegate=f"{lib}:mode=test")
+    (res,) = bench_targets(plan, tmp_path / "b", delegated, [sshd.address], lambda s: None,
+                           opts)
+    (rec,) = res.records
+    assert rec.status == "failed" and rec.extra["error_kind"] == "delegate"
+    assert "libstub_delegate.so took none of the model's" in rec.error
+    assert sshd.leftovers() == []

@@ -11,7 +11,7 @@ import pytest
 from adb_standin import ADB_FIX, ADDRESS, FIX, SERIAL, configure
 
 from edgebench.bench.flows.benchmark_model import BenchmarkModelFlow, benchmark_argv
-from edgebench.bench.flows.benchmark_output import parse_benchmark_output
+from edgebench.bench.flows.benchmark_output import parse_benchmark_output, parse_op_profile
 from edgebench.bench.plan import plan_from_inputs
 from edgebench.bench.scheduler import bench_targets
 from edgebench.cli import main
@@ -152,3 +152,86 @@ def test_a_run_that_outlives_its_limit(phone, arm64_binary, tmp_path):
     assert rec.status == "failed" and rec.extra["error_kind"] == "timeout"
     assert "took longer than 1 s" in rec.error
     assert phone.leftovers() == ["data", "data/local", "data/local/tmp"]
+
+
+# --------------------------------------------------------------------------- delegates, flags,
+# operator profiles
+
+
+def _text(name: str) -> str:
+    """A captured output without its "# " source header."""
+    lines = (ADB_FIX / name).read_text().splitlines(True)
+    return "".join(ln for ln in lines if not ln.startswith("# "))
+
+
+def test_parse_the_operator_profile_of_a_recent_build():
+    ops = parse_op_profile(_text("benchmark_op_profile.txt"))
+    # The timed runs' table, not the initialisation's (AllocateTensors).
+    assert [o["op"] for o in ops][:3] == ["CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D"]
+    assert ops[0] == {"op": "CONV_2D", "count": 1, "avg_ms": 0.030, "percent": 60.0}
+    assert {"op": "RESHAPE", "count": 2, "avg_ms": 0.002, "percent": 4.0} in ops
+    assert "AllocateTensors" not in {o["op"] for o in ops} and len(ops) == 7
+
+
+def test_parse_the_operator_profile_of_an_older_build():
+    ops = parse_op_profile(_text("benchmark_op_profile_tabs.txt"))
+    assert ops[0] == {"op": "CONV_2D", "count": 1, "avg_ms": 0.058, "percent": 54.206}
+    assert [o["op"] for o in ops] == ["CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "SHAPE",
+                                      "RESHAPE"]
+    assert parse_op_profile(_text("benchmark_inference_timings.txt")) == []
+
+
+def test_delegates_and_pass_through_flags_reach_benchmark_model():
+    s = BenchSettings(runs=5, threads=4, use_gpu=True, op_profile=True,
+                      benchmark_args=("--gpu_backend=cl", "--max_delegated_partitions=2"))
+    argv = benchmark_argv("/d/bm", "/d/m.tflite", s)
+    for flag in ("--use_gpu=true", "--enable_op_profiling=true", "--gpu_backend=cl",
+                 "--max_delegated_partitions=2", "--num_threads=4"):
+        assert flag in argv
+    assert "--use_nnapi=true" in benchmark_argv("b", "m", BenchSettings(use_nnapi=True))
+    assert s.setups()[0].delegate == "gpu"
+
+
+def test_op_profile_and_gpu_on_a_phone_end_to_end(phone, arm64_binary, tmp_path, cli):
+    """Through the command line: the stand-in answers with a captured profiled output; the
+    record holds the per-operator table, the report shows it, the key says GPU."""
+    configure(phone, benchmark={"default": {"file": "benchmark_op_profile.txt"}})
+    out = tmp_path / "out"
+    proc = cli("bench", FIX / "tiny_int8.tflite", "--target", ADDRESS, "--benchmark-binary",
+               arm64_binary, "--op-profile", "--use-gpu", "--threads", "1,4",
+               "--benchmark-flag=--gpu_backend=cl", "--runs", "50", "--out", out,
+               "--run", "p", "--history", tmp_path / "h.sqlite")
+    assert proc.code == 0, proc.err
+    res = Results.load(out / "p" / f"results-adb-{SERIAL}.json")
+    assert [r.key for r in res.records] == ["tiny_int8@threads=1,xnnpack=on,delegate=gpu",
+                                            "tiny_int8@threads=4,xnnpack=on,delegate=gpu"]
+    rec = res.records[1]
+    assert rec.op_profile[0].op == "CONV_2D" and rec.op_profile[0].avg_ms == 0.03
+    assert rec.op_profile[0].percent == 60.0 and len(rec.op_profile) == 7
+    runs = [c[-1] for c in phone.calls() if c[2] == "shell" and "--graph=" in c[-1]]
+    assert len(runs) == 2 and "--num_threads=1" in runs[0] and "--num_threads=4" in runs[1]
+    for flag in ("--use_gpu=true", "--enable_op_profiling=true", "--gpu_backend=cl"):
+        assert all(flag in r for r in runs)
+    report = cli("report", out / "p", "--out", tmp_path / "r.html",
+                 "--history", tmp_path / "h.sqlite")
+    assert report.code == 0, report.err
+    html = (tmp_path / "r.html").read_text()
+    assert "Operators of tiny_int8@threads=4,xnnpack=on,delegate=gpu" in html
+    assert "FULLY_CONNECTED" in html and "60.0%" in html
+    assert "| CONV_2D | 1 | 0.030 | 60.0% |" in (tmp_path / "r.md").read_text()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--benchmark-flag=--num_threads=2"], "--num_threads is set by edgebench; use --threads"),
+    (["--benchmark-flag=gpu"], "expected one benchmark_model flag such as --gpu_backend=cl"),
+])
+def test_bad_pass_through_flags_are_refused_where_they_enter(argv, words, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "x.tflite", "--target", ADDRESS, *argv])
+    assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_gpu_and_nnapi_at_once_is_one_line(cli, phone, arm64_binary, tmp_path):
+    cli("bench", FIX / "tiny_int8.tflite", "--target", ADDRESS, "--benchmark-binary",
+        arm64_binary, "--use-gpu", "--use-nnapi", "--out", tmp_path).error_line(
+        "use_gpu and use_nnapi each pick the delegate; pick one of them")

@@ -196,3 +196,34 @@ def test_history_help(capsys):
     out = capsys.readouterr().out
     for flag in ("--target", "--variant", "--since", "--until", "--history", "--add"):
         assert flag in out
+
+
+def test_a_history_of_schema_1_is_keyed_by_setup_after_the_upgrade(tmp_path):
+    """v1 keyed records by (run, variant); v2 by (run, key). The upgrade keeps every row and
+    gives each record the setup of its run's settings."""
+    import json
+    import sqlite3
+
+    from edgebench.bench.history import _create_v1, open_history
+
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    _create_v1(conn)
+    conn.execute("INSERT INTO runs (id, bench, run_id, target, created_at, device_key, "
+                 "device_name, device_json, host_json, settings_json, results_schema_version) "
+                 "VALUES (1, 1, 'r', 'local', '2025-01-01T00:00:00+00:00', 'k', 'd', '{}', '{}', "
+                 "?, 1)", (json.dumps({"threads": 2, "xnnpack": True}),))
+    conn.execute("INSERT INTO records (run, position, variant, status, record_json, samples_us) "
+                 "VALUES (1, 0, 'pruned/int8', 'ok', ?, '[1.0, 2.0]')",
+                 (json.dumps({"variant": "pruned/int8", "model_path": "m", "status": "ok"}),))
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("COMMIT")
+    conn.close()
+    with open_history(path) as h:
+        res = h.load(1)
+        assert h.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        keys = [k for (k,) in h.conn.execute("SELECT key FROM records")]
+    (rec,) = res.records
+    assert rec.key == keys[0] == "pruned/int8@threads=2,xnnpack=on"
+    assert rec.samples_us == (1.0, 2.0) and res.settings.threads == (2,)

@@ -39,7 +39,7 @@ def verdicts(out: str) -> dict[str, str]:
     for line in out.splitlines():
         cells = line.split()
         if cells and cells[0].startswith("tiny_"):
-            found[cells[0]] = cells[-3]
+            found[cells[0].split("@")[0]] = cells[-3]  # the key: variant@threads=…
     return found
 
 

@@ -91,15 +91,17 @@ def test_run_is_build_bench_gate(tmp_path):
 def test_run_in_an_empty_folder_uses_the_configs_shipped_in_the_package(tmp_path):
     """`edgebench run` from any folder: the default pipeline and budgets come from the installed
     package, and everything lands in ./out."""
-    proc = edgebench_process("run", "--epochs", "1", "--train-limit", "2000",
+    proc = edgebench_process("run", "--epochs", "1", "--train-limit", "12000",
                              "--test-limit", "300", "--runs", "5", cwd=tmp_path)
     assert proc.code in (0, 1), proc.out[-3000:] + proc.err[-3000:]  # 1: a budget broke
     table = proc.out[proc.out.index("target  variant"):].split("\n\n")[0]
     rows = [ln for ln in table.splitlines() if ln.startswith("local ")]
-    assert [r.split()[1] for r in rows] == [
-        "baseline/float32",
-        *(f"{r}/{k}" for r in ("pruned", "scratch") for k in ("float32", "dynamic", "float16",
-                                                               "int8")),
+    assert [r.split()[1] for r in rows] == [  # each record's key: variant@settings
+        f"{v}@threads=1,xnnpack=on" for v in (
+            "baseline/float32",
+            *(f"{r}/{k}" for r in ("pruned", "scratch") for k in ("float32", "dynamic",
+                                                                   "float16", "int8")),
+        )
     ]
     assert "gate: " in proc.out  # the shipped budgets were found and checked
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from edgebench.errors import SchemaError
+from edgebench.errors import ConfigError, SchemaError
 from edgebench.files import write_json_atomic
 from edgebench.records import (
     RESULTS_SCHEMA_VERSION,
@@ -15,6 +15,8 @@ from edgebench.records import (
     Record,
     Results,
     RssMb,
+    Setup,
+    cpu_list,
 )
 
 
@@ -92,3 +94,35 @@ def test_atomic_write_keeps_the_old_file_when_serialisation_fails(tmp_path):
         write_json_atomic(path, {"a": float("nan")})  # allow_nan=False
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]  # no temp file left
+
+
+def test_a_results_file_of_schema_1_gets_the_matrix_and_each_record_its_setup(tmp_path):
+    """v1 had one thread count and one XNNPACK mode per run: the upgrade makes them lists and
+    gives every record the setup it was measured with, so its key matches a new run's."""
+    v1 = {"schema_version": 1, "run_id": "r", "created_at": "2025-01-01T00:00:00+00:00",
+          "target": "local", "manifest": None, "host": {}, "device": {"machine": "x86_64"},
+          "settings": {"runs": 5, "threads": 4, "xnnpack": False, "taskset": "f0"},
+          "git_commit": None,
+          "records": [{"variant": "pruned/int8", "model_path": "m", "status": "ok"}]}
+    path = tmp_path / "results-local.json"
+    path.write_text(json.dumps(v1))
+    res = Results.load(path)
+    assert res.settings.threads == (4,) and res.settings.xnnpack == (False,)
+    (rec,) = res.records
+    assert rec.setup == Setup(4, False, None, "f0")
+    assert rec.key == "pruned/int8@threads=4,xnnpack=off,cpus=4-7"
+    assert res.record("pruned/int8") is rec and res.record(rec.key) is rec
+
+
+def test_setup_labels_and_the_settings_matrix():
+    s = BenchSettings(threads=(1, 2), xnnpack=(True, False), delegate="/x/libedgetpu.so.1:a=b")
+    assert [x.label() for x in s.setups()] == [
+        "threads=1,xnnpack=on,delegate=libedgetpu.so.1",
+        "threads=1,xnnpack=off,delegate=libedgetpu.so.1",
+        "threads=2,xnnpack=on,delegate=libedgetpu.so.1",
+        "threads=2,xnnpack=off,delegate=libedgetpu.so.1"]
+    assert BenchSettings(threads=4, xnnpack=False).threads == (4,)
+    assert Setup(1, True, cpus="5").label() == "threads=1,xnnpack=on,cpus=0+2"
+    assert cpu_list("f0") == "4-7" and cpu_list("3") == "0,1"
+    with pytest.raises(ConfigError, match="threads must be whole numbers >= 1"):
+        BenchSettings(threads=(1, 0))

@@ -2,6 +2,7 @@
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -317,3 +318,11 @@ def test_the_host_and_the_runner_feed_the_model_bitwise_identical_inputs(tmp_pat
         old = {"image": image.astype(np.float32) * np.float32(1 / 255), "meta": meta}
         moved = runner.model_outputs(Interpreter(model_path=str(model)), old, eval_batch=50)
         assert any(not np.array_equal(moved[k], ref[k]) for k in ref)
+
+
+def test_this_machine_is_not_emulated():
+    """Under qemu-user the runner sees qemu (tests/test_emulated_pi.py); here it must not."""
+    assert runner.emulation_evidence() is None
+    info = runner.device_info()
+    assert info["emulated"] is False and info["emulation_evidence"] is None
+    assert info["extra"]["cpu_affinity"] == sorted(os.sched_getaffinity(0))

@@ -6,10 +6,15 @@ import abc
 from collections.abc import Callable, Sequence
 
 from edgebench.bench.plan import BenchItem, BenchPlan
-from edgebench.deploy import Target
-from edgebench.records import BenchSettings, DeviceInfo, Record
+from edgebench.deploy import Target, TargetError
+from edgebench.records import BenchSettings, DeviceInfo, Record, Setup
 
 Progress = Callable[[str], None]
+
+
+class SetupError(TargetError):
+    """The target cannot measure as asked (a delegate that does not load, a CPU pin it cannot
+    apply): every model would be wrong, so the whole target stops with one line."""
 
 
 class Flow(abc.ABC):
@@ -35,6 +40,7 @@ class Flow(abc.ABC):
         """Before anything runs: a record for each model the device's runtime cannot load."""
 
     @abc.abstractmethod
-    def measure(self, item: BenchItem) -> Record:
-        """Measure one model in one process. Raises TargetUnreachable / RuntimeMissing when
-        the whole target is lost; anything that costs only this model becomes its record."""
+    def measure(self, item: BenchItem, setup: Setup) -> Record:
+        """Measure one model in one process with one cell of the matrix (threads, XNNPACK).
+        Raises TargetUnreachable / RuntimeMissing when the whole target is lost; anything that
+        costs only this model becomes its record."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from edgebench.bench.compat import incompatibility_from, incompatible_record
 from edgebench.bench.flows.base import Flow
-from edgebench.bench.flows.benchmark_output import parse_benchmark_output
+from edgebench.bench.flows.benchmark_output import parse_benchmark_output, parse_op_profile
 from edgebench.bench.flows.runner_flow import (
     RUNNER,
     evaluation_fields,
@@ -34,7 +34,16 @@ from edgebench.bench.plan import BenchItem, BenchPlan
 from edgebench.deploy import CommandResult, RuntimeMissing, Target, TargetTimeout
 from edgebench.deploy.base import tail
 from edgebench.errors import EdgebenchError
-from edgebench.records import BenchSettings, DeviceInfo, LatencyStats, Record, RssMb, Status
+from edgebench.records import (
+    BenchSettings,
+    DeviceInfo,
+    LatencyStats,
+    OpTime,
+    Record,
+    RssMb,
+    Setup,
+    Status,
+)
 
 #: ELF e_machine of each Android ABI / Linux machine, to catch a binary built for another CPU
 _ABI_MACHINE = {"arm64-v8a": 183, "aarch64": 183, "armeabi-v7a": 40, "armeabi": 40,
@@ -85,6 +94,12 @@ class BenchmarkModelFlow(Flow):
     @classmethod
     def check(cls, target: Target, settings: BenchSettings) -> None:
         check_benchmark_binary(settings.benchmark_binary, target.address)
+        if settings.delegate:
+            raise EdgebenchError(
+                f"--delegate loads a library into edgebench's runner; benchmark_model on "
+                f"{target.address} takes its delegates as flags: --use-gpu, --use-nnapi, or "
+                "--benchmark-flag=--external_delegate_path=PATH"
+            )
 
     def prepare(self) -> DeviceInfo:
         t = self.target
@@ -98,8 +113,10 @@ class BenchmarkModelFlow(Flow):
                 f"{_MACHINE_NAME.get(machine, f'ELF machine {machine}')} but the device is {abi}; "
                 "build benchmark_model with --config=android_arm64 (or the device's ABI)"
             )
-        placed = t.push([self.binary])[self.binary]
-        self.binary_remote = placed
+        models = [i.path for i in self.plan.items if not i.problem]
+        pushed = t.push([self.binary, *models])  # one copy step for the binary and every model
+        self.models_remote.update({p: pushed[p] for p in models})
+        placed = self.binary_remote = pushed[self.binary]
         res = t.run(["chmod", "755", placed], timeout_s=60)
         if res.returncode != 0:
             raise RuntimeMissing(
@@ -120,15 +137,17 @@ class BenchmarkModelFlow(Flow):
         # benchmark_model *is* the device's runtime: a model it cannot load fails within its
         # first second with the runtime's own "Didn't find op" line, which measure() turns
         # into an `incompatible` record. A separate probe would double the round trips.
-        self.models_remote.update(self.target.push([i.path for i in items]))
+        missing = [i.path for i in items if i.path not in self.models_remote]
+        if missing:
+            self.models_remote.update(self.target.push(missing))
         return {}
 
-    def measure(self, item: BenchItem) -> Record:
-        t, s = self.target, self.settings
+    def measure(self, item: BenchItem, setup: Setup) -> Record:
+        t, s = self.target, self.settings.at(setup)
         if item.path not in self.models_remote:
             self.models_remote.update(t.push([item.path]))
         argv = benchmark_argv(self.binary_remote, self.models_remote[item.path], s)
-        base = dict(item.facts(), threads=s.threads, xnnpack=s.xnnpack)
+        base = dict(item.facts(), threads=setup.threads, xnnpack=setup.xnnpack)
         before = t.temperature_c()
         try:
             res = t.run(argv, timeout_s=s.timeout_s)
@@ -150,18 +169,36 @@ class BenchmarkModelFlow(Flow):
             return Record(status=Status.FAILED.value, error=why,
                           extra={"error_kind": "crash", "exit_status": res.returncode}, **base)
         after = t.temperature_c()
-        acc = self.host_eval.accuracy(item)
-        return record_from_benchmark(parsed, base, before, after, acc)
+        acc = self.host_eval.accuracy(item, setup)
+        rec = record_from_benchmark(parsed, base, before, after, acc)
+        if s.op_profile:
+            ops = tuple(OpTime(**row) for row in parse_op_profile(text))
+            if not ops:
+                return replace(rec, warnings=rec.warnings + (
+                    "--op-profile: benchmark_model printed no per-operator table (a build "
+                    "without the profiler?)",))
+            rec = replace(rec, op_profile=ops)
+        return rec
+
+
+#: Flags edgebench sets itself, and the option that sets each (for --benchmark-flag).
+OWN_FLAGS = {"graph": "the model inputs", "num_threads": "--threads",
+             "use_xnnpack": "--xnnpack", "warmup_runs": "--warmup", "num_runs": "--runs",
+             "min_secs": "--runs", "max_secs": "--timeout-s", "warmup_min_secs": "--warmup",
+             "report_peak_memory_footprint": "nothing (always on)", "use_gpu": "--use-gpu",
+             "use_nnapi": "--use-nnapi", "enable_op_profiling": "--op-profile"}
 
 
 def benchmark_argv(binary: str, model: str, s: BenchSettings) -> list[str]:
-    """The benchmark_model command line for one model (exact run counts: min_secs=0)."""
+    """The benchmark_model command line for one model (exact run counts: min_secs=0), with the
+    first cell of ``s``'s matrix (the flow passes ``settings.at(setup)``)."""
+    setup = s.setups()[0]
     argv = [] if not s.taskset else ["taskset", s.taskset]
     argv += [
         binary,
         f"--graph={model}",
-        f"--num_threads={s.threads}",
-        f"--use_xnnpack={'true' if s.xnnpack else 'false'}",
+        f"--num_threads={setup.threads}",
+        f"--use_xnnpack={'true' if setup.xnnpack else 'false'}",
         # benchmark_model's "First inference" is its first warm-up run, so keep at least one.
         f"--warmup_runs={max(1, s.warmup)}",
         "--warmup_min_secs=0",
@@ -170,7 +207,10 @@ def benchmark_argv(binary: str, model: str, s: BenchSettings) -> list[str]:
         f"--max_secs={max(1, math.ceil(s.timeout_s))}",
         "--report_peak_memory_footprint=true",
     ]
-    return argv
+    argv += ["--use_gpu=true"] if s.use_gpu else []
+    argv += ["--use_nnapi=true"] if s.use_nnapi else []
+    argv += ["--enable_op_profiling=true"] if s.op_profile else []
+    return argv + list(s.benchmark_args)
 
 
 class HostAccuracy:
@@ -180,10 +220,11 @@ class HostAccuracy:
     def __init__(self, plan: BenchPlan, settings: BenchSettings) -> None:
         self.plan, self.settings = plan, settings
 
-    def accuracy(self, item: BenchItem) -> dict:
+    def accuracy(self, item: BenchItem, setup: Setup | None = None) -> dict:
         if not item.labelled or self.plan.eval_data is None:
             return {}
-        quick = BenchSettings(runs=1, warmup=0, threads=self.settings.threads, xnnpack=True,
+        threads = setup.threads if setup else self.settings.threads[0]
+        quick = BenchSettings(runs=1, warmup=0, threads=threads, xnnpack=True,
                               eval_batch=self.settings.eval_batch,
                               eval_limit=self.settings.eval_limit)
         argv = runner_argv(sys.executable, str(RUNNER), str(item.path),

@@ -70,3 +70,37 @@ def parse_benchmark_output(text: str) -> dict:
     if m:
         out["peak_mem_mb"] = float(m["mb"])
     return out
+
+
+_OP_PROFILE_RUNS = re.compile(r"Operator-wise Profiling Info for Regular Benchmark Runs")
+_BY_NODE_TYPE = re.compile(r"=+ Summary by node type =+")
+_ROW_NUM = re.compile(_NUM + r"%?")
+_LOG_PREFIX = re.compile(r"^\s*(?:INFO:|\d\d-\d\d [\d:.]+ I/tflite\s*\(\s*\d+\):)")
+
+
+def parse_op_profile(text: str) -> list[dict]:
+    """The ``Summary by node type`` table of ``--enable_op_profiling=true``, per operator type:
+    ``{"op", "count", "avg_ms", "percent"}``, slowest first; ``[]`` when there is none.
+
+    benchmark_model prints a profile of its initialisation (ModifyGraphWithDelegate,
+    AllocateTensors) and one of the timed runs, each with this table; the timed runs' table is
+    the one after "Operator-wise Profiling Info for Regular Benchmark Runs", or the only one in
+    older builds. Columns are tab- or space-aligned; a node type may contain spaces (an
+    XNNPACK kernel's name), so the six numbers are read from the right.
+    """
+    start = _OP_PROFILE_RUNS.search(text)
+    tables = list(_BY_NODE_TYPE.finditer(text, start.end() if start else 0))
+    if not tables:
+        return []
+    rows = []
+    for raw in text[tables[0].end():].splitlines()[1:]:
+        line = _LOG_PREFIX.sub("", raw).strip()
+        if line.startswith("["):  # the column header
+            continue
+        fields = line.split()
+        numbers = fields[-6:]
+        if len(fields) < 7 or not all(_ROW_NUM.fullmatch(f) for f in numbers):
+            break  # the blank line (or "Timings …") after the table
+        rows.append({"op": " ".join(fields[:-6]), "count": int(float(numbers[0])),
+                     "avg_ms": float(numbers[1]), "percent": float(numbers[2].rstrip("%"))})
+    return sorted(rows, key=lambda r: -r["avg_ms"])

@@ -1,18 +1,24 @@
 """The runner flow: edgebench's own ``runner.py`` on the device, one process per model.
 
-The runner is copied to the device once with the evaluation data; each model is then measured
-by its own ``python runner.py run …`` under the target's time limit, and prints one JSON record.
+The runner, the evaluation data, every model (and a delegate library from this machine) are
+copied to the device in one step; each model is then measured by its own ``python runner.py
+run …`` under the target's time limit, once per cell of the threads x XNNPACK matrix, pinned
+with ``taskset`` when asked, and prints one JSON record. A process that the runtime crashes in
+the batched accuracy pass is measured again with the accuracy pass one sample at a time, and
+the record says so.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from edgebench.bench import runner
 from edgebench.bench.compat import Incompatibility, incompatibility_from, incompatible_record
-from edgebench.bench.flows.base import Flow
+from edgebench.bench.flows.base import Flow, SetupError
 from edgebench.bench.plan import BenchItem
 from edgebench.deploy import (
     RuntimeMissing,
@@ -20,6 +26,7 @@ from edgebench.deploy import (
     TargetError,
     TargetTimeout,
     TargetUnreachable,
+    target_scheme,
 )
 from edgebench.errors import EdgebenchError
 from edgebench.records import (
@@ -29,11 +36,53 @@ from edgebench.records import (
     OutputFidelity,
     Record,
     RssMb,
+    Setup,
     Status,
     from_dict,
 )
 
 RUNNER = Path(runner.__file__)
+
+#: ELF e_machine of a device's ``uname -m``, to catch a delegate library built for another CPU
+ELF_MACHINES = {"aarch64": 183, "arm64": 183, "armv7l": 40, "armv6l": 40, "x86_64": 62,
+                "i686": 3, "i386": 3, "riscv64": 243}
+ELF_NAMES = {183: "aarch64", 40: "32-bit ARM", 62: "x86-64", 3: "x86", 243: "riscv64"}
+
+
+def parse_delegate(spec: str) -> tuple[str, dict[str, str]]:
+    """``PATH.so[:key=value,...]`` -> (PATH, {key: value}); a message naming the form else."""
+    path, _, opts = spec.partition(":")
+    options: dict[str, str] = {}
+    for pair in filter(None, opts.split(",")):
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise EdgebenchError(
+                f"--delegate {spec!r}: {pair!r} is not key=value; write "
+                "PATH.so[:key=value,...], e.g. libedgetpu.so.1:device=usb"
+            )
+        options[key.strip()] = value.strip()
+    if not path.strip():
+        raise EdgebenchError(f"--delegate {spec!r} names no library; write PATH.so[:key=value,...]")
+    return path.strip(), options
+
+
+def check_shared_object(path: Path, machine: str | None, address: str) -> None:
+    """A delegate library on this machine must be an ELF shared object for the device's CPU."""
+    with Path(path).open("rb") as fh:
+        head = fh.read(20)
+    if head[:4] != b"\x7fELF" or len(head) < 20:
+        raise SetupError(f"--delegate {path} is not a shared library (no ELF header); pass the "
+                         "delegate's .so file")
+    order = "little" if head[5] == 1 else "big"
+    e_type, e_machine = (int.from_bytes(head[16:18], order), int.from_bytes(head[18:20], order))
+    if e_type != 3:  # ET_DYN
+        raise SetupError(f"--delegate {path} is an ELF file but not a shared library (.so); "
+                         "pass the delegate library, not a program")
+    want = ELF_MACHINES.get((machine or "").lower())
+    if want is not None and e_machine != want:
+        built = ELF_NAMES.get(e_machine, f"ELF machine {e_machine}")
+        raise SetupError(f"{address}: --delegate {path.name} is built for {built} but the device "
+                         f"is {machine}; build the delegate for {machine}")
 
 
 def parse_runner_output(stdout: str) -> dict | None:
@@ -81,6 +130,8 @@ def describe_target(target: Target, runner_remote: str, timeout_s: float = 60.0)
 def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str | None) -> Record:
     """Merge what the host knows about a model with what the runner measured."""
     base = item.facts()
+    extra = {k: data[k] for k in ("delegate", "delegate_partitions", "cpu_affinity")
+             if data and data.get(k) is not None}
     if data is not None and data.get("error_kind") == "incompatible":
         text = data.get("error") or ""
         rt = (data.get("runtime_name"), data.get("runtime_version"))
@@ -114,6 +165,7 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
         temp_c_before=data.get("temp_c_before"),
         temp_c_after=data.get("temp_c_after"),
         samples_us=tuple(round(s / 1000.0, 1) for s in samples),
+        extra=extra,
         **base,
     )
 
@@ -130,18 +182,42 @@ def evaluation_fields(data: dict) -> dict:
 
 
 def runner_argv(
-    python: str, runner: str, model: str, eval_paths: Sequence[str] | None, s: BenchSettings
-):
+    python: str,
+    runner: str,
+    model: str,
+    eval_paths: Sequence[str] | None,
+    s: BenchSettings,
+    setup: Setup | None = None,
+    delegate: str | None = None,
+) -> list[str]:
     """The command line that measures one model on a device (``eval_paths``: the evaluation
-    shards there, in order)."""
-    argv = [python, runner, "run", "--model", model]
-    argv += ["--runs", str(s.runs), "--warmup", str(s.warmup), "--threads", str(s.threads)]
-    if not s.xnnpack:
+    shards there, in order), with one cell of the matrix (default: the first), pinned to
+    ``s.taskset``'s CPUs, with ``delegate`` (its path there)."""
+    setup = setup or s.setups()[0]
+    argv = ["taskset", s.taskset] if s.taskset else []
+    argv += [python, runner, "run", "--model", model]
+    argv += ["--runs", str(s.runs), "--warmup", str(s.warmup), "--threads", str(setup.threads)]
+    if not setup.xnnpack:
         argv.append("--no-xnnpack")
     if eval_paths:
         argv += ["--eval", *eval_paths, "--eval-batch", str(s.eval_batch)]
         argv += ["--eval-limit", str(s.eval_limit)]
+    if delegate is not None and s.delegate:
+        argv += ["--delegate", delegate]
+        for key, value in parse_delegate(s.delegate)[1].items():
+            argv += ["--delegate-option", f"{key}={value}"]
     return argv
+
+
+def crash_signal(returncode: int) -> str | None:
+    """``SIGSEGV`` for a process a signal killed (-11 locally, 139 through a shell), else None."""
+    sig = -returncode if returncode < 0 else returncode - 128 if 128 < returncode < 160 else 0
+    if not sig:
+        return None
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
 
 
 class RunnerFlow(Flow):
@@ -153,27 +229,107 @@ class RunnerFlow(Flow):
 
     @classmethod
     def check(cls, target: Target, settings: BenchSettings) -> None:
+        a = target.address
         if target.python is None:
             raise EdgebenchError(
-                f"{target.address} has no Python for edgebench's runner; measure it with "
+                f"{a} has no Python for edgebench's runner; measure it with "
                 "TFLite's benchmark_model instead (--flow benchmark_model --benchmark-binary PATH)"
             )
+        flow_hint = "--flow benchmark_model --benchmark-binary PATH"
+        if settings.op_profile:
+            raise EdgebenchError(
+                f"--op-profile: the runner on {a} cannot profile operators (the TFLite Python "
+                f"API has no operator profiler); profile with TFLite's benchmark_model: {flow_hint}"
+            )
+        for flag, on in (("--use-gpu", settings.use_gpu), ("--use-nnapi", settings.use_nnapi)):
+            if on:
+                raise EdgebenchError(
+                    f"{flag} picks a delegate of benchmark_model; on {a} the runner loads a "
+                    f"delegate library instead: --delegate PATH.so (or {flow_hint})"
+                )
+        if settings.benchmark_args:
+            raise EdgebenchError(
+                f"--benchmark-flag {settings.benchmark_args[0]} is for benchmark_model; {a} is "
+                f"measured by edgebench's runner (or pass {flow_hint})"
+            )
+        if settings.delegate:
+            path, _ = parse_delegate(settings.delegate)
+            if target_scheme(a) == "local" and "/" in path and not Path(path).is_file():
+                raise EdgebenchError(f"--delegate {path}: no such file; check the path")
+
+    def delegate_file(self) -> Path | None:
+        """The delegate library to copy to the device: a file on this machine, else None (a
+        path on the device, or a name the device's dynamic linker finds)."""
+        if not self.settings.delegate:
+            return None
+        path = Path(parse_delegate(self.settings.delegate)[0]).expanduser()
+        return path if "/" in str(path) and path.is_file() else None
 
     def prepare(self) -> DeviceInfo:
-        t, plan = self.target, self.plan
-        self.runner_remote = t.push([RUNNER])[RUNNER]
-        self.device = describe_target(t, self.runner_remote)
+        """Copy the runner, the evaluation shards, every model and the delegate in one step,
+        then ask the runner what the device is, and check the CPU pin and the delegate there."""
+        t, plan, s = self.target, self.plan, self.settings
+        local_delegate = self.delegate_file()
         shards = plan.eval_shards()
-        pushed = t.push(shards) if shards else {}
-        self.eval_remote = [pushed[p] for p in shards] or None
-        self.models_remote = {}
-        return self.device
+        models = [i.path for i in plan.items if not i.problem]
+        files = [RUNNER, *shards, *models, *([local_delegate] if local_delegate else [])]
+        placed = t.push(files)
+        self.runner_remote = placed[RUNNER]
+        self.eval_remote = [placed[p] for p in shards] or None
+        self.models_remote = {p: placed[p] for p in models if p in placed}
+        device = describe_target(t, self.runner_remote)
+        device = replace(device, extra={**device.extra, **t.facts()})
+        if s.taskset:
+            self.check_cpu_pin(device)
+        self.delegate_remote = None
+        if s.delegate:
+            if local_delegate is not None:
+                check_shared_object(local_delegate, device.machine, t.address)
+                self.delegate_remote = placed[local_delegate]
+            else:
+                self.delegate_remote = parse_delegate(s.delegate)[0]
+            self.check_delegate()
+        self.device = device
+        return device
+
+    def check_cpu_pin(self, device: DeviceInfo) -> None:
+        """The pin must name CPUs the device has, and the device must have taskset."""
+        t, mask = self.target, self.settings.taskset or ""
+        if device.cores and int(mask, 16) >> device.cores:
+            raise SetupError(
+                f"{t.address}: --cpu-pin {mask} names CPUs the device does not have (it has "
+                f"{device.cores}: 0-{device.cores - 1}); pin to those"
+            )
+        res = t.run(["taskset", mask, "true"], timeout_s=60)
+        if res.returncode == 127 or "not found" in res.stderr:
+            raise SetupError(
+                f"{t.address}: --cpu-pin needs taskset on the device, which it lacks; install "
+                "it there (sudo apt install util-linux) or bench without --cpu-pin"
+            )
+        if res.returncode != 0:
+            why = (res.stderr.strip().splitlines() or ["no message"])[-1]
+            raise SetupError(f"{t.address}: taskset {mask} failed on the device ({why}); "
+                             "pin to CPUs the device has")
+
+    def check_delegate(self) -> None:
+        """Load the delegate once on the device: one line and no measurement when it cannot."""
+        t = self.target
+        argv = [t.python, self.runner_remote, "delegate", "--delegate", self.delegate_remote]
+        for key, value in parse_delegate(self.settings.delegate or "")[1].items():
+            argv += ["--delegate-option", f"{key}={value}"]
+        res = t.run(argv, timeout_s=self.settings.timeout_s)
+        data = parse_runner_output(res.stdout) or {}
+        if not data.get("loaded"):
+            why = data.get("error") or (res.stderr.strip().splitlines() or ["no output"])[-1]
+            raise SetupError(f"{t.address}: {why}; no model was run (none falls back to the CPU)")
 
     def check_compat(self, items: Sequence[BenchItem]) -> dict[str, Record]:
         paths = [i.path for i in items]
         if not paths:
             return {}
-        self.models_remote.update(self.target.push(paths))
+        missing = [p for p in paths if p not in self.models_remote]
+        if missing:
+            self.models_remote.update(self.target.push(missing))
         argv = [self.target.python, self.runner_remote, "compat"]
         for p in paths:
             argv += ["--model", self.models_remote[p]]
@@ -197,8 +353,24 @@ class RunnerFlow(Flow):
                 found[item.variant] = incompatible_record(inc, ops=item.ops, **item.facts())
         return found
 
-    def measure(self, item: BenchItem) -> Record:
+    def measure(self, item: BenchItem, setup: Setup) -> Record:
+        """One process for one model and one cell of the matrix. When the runtime crashes in
+        the batched accuracy pass (tflite-runtime 2.13/2.14 on aarch64 does, for per-channel
+        int8 models at batch > 1), the model is measured again with accuracy one sample at a
+        time, and the record says why."""
+        rec = self._measure(item, setup, self.settings)
+        crashed = rec.extra.pop("eval_crash", None)
+        if crashed is None:
+            return rec
+        s = self.settings
+        again = self._measure(item, setup, replace(s, eval_batch=1))
+        note = (f"the accuracy pass in batches of {s.eval_batch} crashed the runtime "
+                f"({crashed}); accuracy was measured again one sample at a time")
+        if not again.ok:
+            return replace(rec, error=f"{rec.error}; {note}, which failed too: {again.error}")
+        return replace(again, extra={**again.extra, "eval_retry": note})
 
+    def _measure(self, item: BenchItem, setup: Setup, s: BenchSettings) -> Record:
         t = self.target
         if item.path not in self.models_remote:
             self.models_remote.update(t.push([item.path]))
@@ -207,10 +379,12 @@ class RunnerFlow(Flow):
             self.runner_remote,
             self.models_remote[item.path],
             self.eval_remote if item.labelled else None,
-            self.settings,
+            s,
+            setup,
+            getattr(self, "delegate_remote", None),
         )
         try:
-            res = t.run(argv, timeout_s=self.settings.timeout_s)
+            res = t.run(argv, timeout_s=s.timeout_s)
         except TargetTimeout as exc:
             return record_from_runner(item, {"error": str(exc), "error_kind": "timeout"}, None)
         except (TargetUnreachable, RuntimeMissing):
@@ -219,5 +393,13 @@ class RunnerFlow(Flow):
             return record_from_runner(item, {"error": str(exc), "error_kind": "target"}, None)
         data = parse_runner_output(res.stdout)
         tail = (res.stderr.strip().splitlines() or [""])[-1]
+        sig = crash_signal(res.returncode)
         why = f"runner exited with status {res.returncode}: {tail}".strip(": ")
-        return record_from_runner(item, data, why)
+        if data is None and sig is not None:
+            why = f"the runtime crashed ({sig}, exit status {res.returncode}): {tail}".strip(": ")
+        rec = record_from_runner(item, data, why)
+        in_eval = runner.EVAL_MARK in res.stderr and s.eval_batch > 1
+        if data is None and sig is not None and in_eval:
+            rec = replace(rec, extra={**rec.extra, "eval_crash": f"{sig}, exit status "
+                                                                f"{res.returncode}"})
+        return rec

@@ -18,7 +18,7 @@ from edgebench.bench.report.plots import (
     plot_trends,
     variant_colors,
 )
-from edgebench.bench.report.tables import table_rows
+from edgebench.bench.report.tables import OP_PROFILE_COLUMNS, op_profile_rows, table_rows
 
 CSS = """
 :root { --fg:#1d1f24; --muted:#5b6270; --line:#e3e6eb; --bg:#f6f7f9; --card:#fff;
@@ -128,9 +128,21 @@ def render_html(data: ReportData) -> str:
         body.append(
             f"<h2>{_e(res.target)} <span class='meta'>on "
             f"{_e(describe_device(res.device))} · {_e(res.device.runtime_name or '')} "
-            f"{_e(res.device.runtime_version or '')} · {res.settings.threads} thread(s), "
+            f"{_e(res.device.runtime_version or '')} · "
+            f"{_e(', '.join(map(str, res.settings.threads)))} thread(s), "
             f"{res.settings.runs} runs</span></h2>"
         )
+        if res.device.emulated:
+            body.append(
+                "<div class='banner bad'>This device's CPU was emulated "
+                f"({_e(res.device.emulation_evidence or 'qemu-user')}): its latencies are the "
+                "emulator's, not the device's, and are never compared with a real device's."
+                "</div>"
+            )
+        notes = [f"{r.key}: {w}" for r in res.records for w in r.warnings]
+        if notes:
+            body.append("<div class='meta'>Warnings: " + "; ".join(_e(n) for n in notes)
+                        + "</div>")
         if s.comparison is not None:
             b = s.comparison.base
             st = data.settings
@@ -149,6 +161,15 @@ def render_html(data: ReportData) -> str:
                 + "</tr>"
             )
         body.append(f'<div class="card"><table>{"".join(trs)}</table></div>')
+        for key, op_rows in op_profile_rows(s):
+            head = "".join(f"<th>{_e(h)}</th>" for h in OP_PROFILE_COLUMNS)
+            cells = "".join(
+                "<tr>" + "".join(_cell(c, h) for c, h in zip(row, OP_PROFILE_COLUMNS,
+                                                            strict=True)) + "</tr>"
+                for row in op_rows
+            )
+            body.append(f"<h3>Operators of {_e(key)} (benchmark_model's profile)</h3>"
+                        f'<div class="card"><table><tr>{head}</tr>{cells}</table></div>')
         size_png, caption = plot_size_quality(s, colors)
         lat_png = plot_latency(s, colors)
         figs = [_img(size_png, f"{res.target} size against quality", caption)]

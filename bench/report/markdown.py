@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from edgebench.bench.history import describe_device
 from edgebench.bench.report.gather import ReportData
-from edgebench.bench.report.tables import table_rows
+from edgebench.bench.report.tables import OP_PROFILE_COLUMNS, op_profile_rows, table_rows
 
 
 def render_markdown(data: ReportData) -> str:
@@ -33,4 +33,11 @@ def render_markdown(data: ReportData) -> str:
             if regressed:
                 cells = [f"**{cells[0]}** ⚠"] + cells[1:]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        if res.device.emulated:
+            lines += ["", f"_CPU emulated ({res.device.emulation_evidence}): latencies are the "
+                          "emulator's, not the device's._"]
+        for key, op_rows in op_profile_rows(s):
+            lines += ["", f"Operators of `{key}`:", "",
+                      "| " + " | ".join(OP_PROFILE_COLUMNS) + " |", "|---|---:|---:|---:|"]
+            lines += ["| " + " | ".join(row) + " |" for row in op_rows]
     return "\n".join(lines) + "\n"

@@ -43,8 +43,8 @@ def variant_colors(sections: Sequence[TargetSection]) -> dict[str, str]:
     for s in sections:
         for res in (*s.series, s.results):
             for r in res.records:
-                if r.variant not in variants:
-                    variants.append(r.variant)
+                if r.key not in variants:
+                    variants.append(r.key)
     return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(variants)}
 
 
@@ -101,14 +101,14 @@ def size_quality(results: Results) -> SizeQuality:
     with_snr = [r for r in recs if _finite_snr(r) is not None]
     if with_acc:
         quality = "accuracy"
-        points = tuple(SizePoint(r.variant, r.zip_bytes, r.accuracy) for r in with_acc)
+        points = tuple(SizePoint(r.key, r.zip_bytes, r.accuracy) for r in with_acc)
     elif with_snr:
         quality = "snr"
-        points = tuple(SizePoint(r.variant, r.zip_bytes, _finite_snr(r)) for r in with_snr)
+        points = tuple(SizePoint(r.key, r.zip_bytes, _finite_snr(r)) for r in with_snr)
     else:
         quality = "latency"
         points = tuple(
-            SizePoint(r.variant, r.zip_bytes, r.latency_us.p50) for r in recs if r.latency_us
+            SizePoint(r.key, r.zip_bytes, r.latency_us.p50) for r in recs if r.latency_us
         )
     sign = -1.0 if quality == "latency" else 1.0  # the front maximises quality
     front = pareto_front(points, lambda p: p.zip_bytes, lambda p: sign * p.value)
@@ -206,8 +206,8 @@ def plot_latency(section: TargetSection, colors: dict[str, str]) -> str | None:
         data, positions=pos, orientation="horizontal", showextrema=False, widths=0.85
     )
     for body, r in zip(parts["bodies"], recs, strict=True):
-        body.set_facecolor(colors[r.variant])
-        body.set_edgecolor(colors[r.variant])
+        body.set_facecolor(colors[r.key])
+        body.set_edgecolor(colors[r.key])
         body.set_alpha(0.55)
     ax.boxplot(
         data,
@@ -220,11 +220,13 @@ def plot_latency(section: TargetSection, colors: dict[str, str]) -> str | None:
         capprops={"color": "#555"},
         boxprops={"color": "#333"},
     )
-    ax.set_yticks(pos, [r.variant for r in recs], fontsize=8)
+    ax.set_yticks(pos, [r.key for r in recs], fontsize=8)
     medians = [float(np.median(d)) for d in data]
     if min(medians) > 0 and max(medians) / min(medians) > 20:
         ax.set_xscale("log")
-    ax.set_xlabel("latency per invoke() (µs)")
+    emulated = section.results.device.emulated
+    ax.set_xlabel("latency per invoke() (µs)" + (" under CPU EMULATION: not the device's"
+                                                  if emulated else ""))
     ax.grid(axis="x", alpha=0.3)
     ax.invert_yaxis()
     ax.set_title(
@@ -265,7 +267,7 @@ def plot_trends(section: TargetSection, colors: dict[str, str]) -> str | None:
         for v in variants:
             pts = []
             for i, res in enumerate(series):
-                rec = next((r for r in res.records if r.variant == v and r.ok), None)
+                rec = next((r for r in res.records if r.key == v and r.ok), None)
                 val = read(rec) if rec is not None else None
                 if val is not None:
                     pts.append((i, val, (res.run_id, v, regression) in marks))

@@ -21,7 +21,7 @@ def table_rows(section: TargetSection) -> tuple[list[str], list[tuple[list[str],
         cells = list(row[1:])
         regressed = False
         if cmp is not None:
-            ch = cmp.change(rec.variant)
+            ch = cmp.change(rec.key)
             lat = ch.latency
             extra = [
                 fmt_delta_int(ch.zip_delta_bytes),
@@ -35,3 +35,17 @@ def table_rows(section: TargetSection) -> tuple[list[str], list[tuple[list[str],
         out.append((cells, regressed))
     return header, out
 
+
+
+OP_PROFILE_COLUMNS = ["operator", "count", "avg ms", "% of total"]
+
+
+def op_profile_rows(section: TargetSection) -> list[tuple[str, list[list[str]]]]:
+    """For each record with an operator profile (--op-profile): its key and one row per
+    operator type, slowest first."""
+    return [
+        (rec.key, [[o.op, str(o.count), f"{o.avg_ms:.3f}", f"{o.percent:.1f}%"]
+                   for o in rec.op_profile])
+        for rec in section.results.records
+        if rec.op_profile
+    ]
