@@ -68,11 +68,26 @@ def test_a_model_with_two_inputs_and_outputs_against_its_float_reference(cli, tm
 
 
 def test_a_reference_whose_outputs_differ_is_one_line_and_nothing_runs(cli, tmp_path) -> None:
+    first = cli("bench", FIX / "tiny_int8.tflite", "--reference", FIX / "tiny_float32.tflite",
+                "--runs", "3", "--out", tmp_path, "--run", "first", "--no-history")
+    assert first.code == 0, first.err
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     run = cli("bench", FIX / "tiny_int8.tflite", "--reference", FIX / "two_io_float32.tflite",
               "--runs", "3", "--out", tmp_path, "--no-history")
     run.error_line("tiny_int8.tflite and the reference two_io_float32.tflite differ in their "
                    "inputs", "give the float model this variant was converted from")
     assert "[1/1]" not in run.err
+    # the earlier run (results, eval shards, latest) is as it was, and nothing was added
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert results(tmp_path).run_id == "first"
+    # The same input but other outputs: one more, or the same one with another shape.
+    for reference, outputs in (("tiny_two_out_float32", "[aux [4], dense [10]]"),
+                               ("tiny_dense5_float32", "[dense [5]]")):
+        run = cli("bench", FIX / "tiny_int8.tflite", "--reference", FIX / f"{reference}.tflite",
+                  "--runs", "3", "--out", tmp_path, "--no-history")
+        run.error_line(f"tiny_int8.tflite and the reference {reference}.tflite differ in their "
+                       f"outputs: [dense [10]] vs {outputs}", "give the float model")
+        assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
 def test_reference_data_without_the_inputs_is_one_line(cli, tmp_path: Path) -> None:

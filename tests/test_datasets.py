@@ -250,5 +250,10 @@ def test_npz_without_the_needed_keys_is_one_line_and_exit_2(cli, tmp_path: Path)
     np.savez(tmp_path / "d.npz", images=np.zeros((2, 28, 28), np.uint8))
     config = tmp_path / "p.toml"
     config.write_text('schema_version = 1\n[data]\ndataset = "d.npz"\n')
+    earlier = tmp_path / "out" / "earlier" / "manifest.json"  # a run made before: kept
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("{}")
     cli("build", "--config", config, "--out", tmp_path / "out").error_line(
         "lacks x_train, x_test", "an .npz dataset needs x_train and x_test")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["earlier"]
+    assert earlier.read_text() == "{}"

@@ -124,6 +124,10 @@ def test_bad_image_folders_are_one_line_and_exit_2(cli, tmp_path: Path, damage: 
     config = tmp_path / "p.toml"
     config.write_text('schema_version = 1\n[data]\ndataset = "pets"\nimage_size = [28, 28]\n'
                       'color = "grey"\n[gate]\nbudgets = "b.toml"\n')
+    earlier = tmp_path / "out" / "earlier" / "manifest.json"  # a run made before: kept
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("{}")
     run = cli("build", "--config", config, "--out", tmp_path / "out", "--run", "r")
     run.error_line(fragment)
-    assert not (tmp_path / "out" / "r").exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["earlier"]
+    assert earlier.read_text() == "{}"

@@ -173,11 +173,15 @@ def test_a_keras3_custom_layer_is_one_line_that_names_it_and_the_fix(
 ) -> None:
     unlabelled_npz(tmp_path / "field.npz")
     config = write_pipeline(tmp_path, "field.npz", "", '[budgets."*"]\nmin_snr_db = 0\n')
+    earlier = tmp_path / "out" / "earlier" / "manifest.json"  # a run made before: kept
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("{}")
     run = cli("build", "--config", config, "--model", keras3_dir / "custom.keras",
               "--out", tmp_path / "out")
     run.error_line("custom.keras: layer 'scaled_dense' is the custom class "
                    "'edgebench_demo>ScaledDense'", "[model] custom_objects", "model.export(DIR)")
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["earlier"]
+    assert earlier.read_text() == "{}"
 
 
 # --------------------------------------------------------------------------- two outputs
@@ -279,12 +283,16 @@ def test_a_layer_tfmot_cannot_prune_is_one_line_naming_it_before_anything_is_bui
     unlabelled_npz(tmp_path / "field.npz")
     config = write_pipeline(tmp_path, "field.npz", PRUNED, '[budgets."*"]\nmin_snr_db = 0\n',
                             data='preprocess = "unit"\n[model]\ncustom_objects = "my_layers.py"')
+    earlier = tmp_path / "out" / "earlier" / "manifest.json"  # a run made before: kept
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("{}")
     run = cli("build", "--config", config, "--model", tmp_path / "mine.keras",
               "--out", tmp_path / "out", "--run", "r")
     run.error_line("recipes.pruned: layer 'scale' (Scale) cannot be pruned by tfmot",
                    "recipes.pruned.layers = [...]", "prunable layers: conv, logits")
     assert "reference:" not in run.err  # refused before converting anything
-    assert not (tmp_path / "out" / "r").exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["earlier"]
+    assert earlier.read_text() == "{}"
     # Naming the prunable layers is the fix the line gives:
     fixed = config.read_text().replace("frequency = 1", 'frequency = 1\nlayers = ["conv"]')
     config.write_text(fixed)

@@ -115,8 +115,16 @@ def test_bad_preprocess_values_say_what_is_allowed(value: object) -> None:
         check_spec(value)
 
 
-def test_a_preprocess_function_that_raises_stops_the_build_with_one_line(
-    cli, funcs: Path
+@pytest.mark.parametrize(
+    "fn, fragments",
+    [
+        ("boom", ("preprocess function my_pre.py:boom raised ValueError", "fix the function")),
+        ("flat", ("preprocess function my_pre.py:flat gives input", "samples of shape [5]",
+                  "but the model takes [28, 28]", "it must return one sample per input sample")),
+    ],
+)
+def test_a_preprocess_function_that_raises_or_returns_the_wrong_shape_stops_the_build(
+    cli, funcs: Path, fn: str, fragments: tuple[str, ...]
 ) -> None:
     rng = np.random.default_rng(0)
     np.savez(funcs / "d.npz", x_train=rng.integers(0, 255, (20, 28, 28), dtype=np.uint8),
@@ -125,7 +133,12 @@ def test_a_preprocess_function_that_raises_stops_the_build_with_one_line(
              y_test=np.arange(8))
     config = funcs / "p.toml"
     config.write_text('schema_version = 1\n[data]\ndataset = "d.npz"\n'
-                      'preprocess = "my_pre.py:boom"\n')
+                      f'preprocess = "my_pre.py:{fn}"\n')
+    earlier = funcs / "out" / "earlier" / "manifest.json"  # a run made before: kept
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("{}")
     run = cli("build", "--config", config, "--out", funcs / "out", "--run", "r")
-    run.error_line("preprocess function my_pre.py:boom raised ValueError", "fix the function")
+    run.error_line(*fragments)
     assert not (funcs / "out" / "r").exists()
+    assert sorted(p.name for p in (funcs / "out").iterdir()) == ["earlier"]
+    assert earlier.read_text() == "{}"
