@@ -151,6 +151,23 @@ def test_history_shows_a_variants_accuracy_and_snr_run_by_run(cli, tmp_path: Pat
     assert lines[2].split()[-1] == "24.5" and lines[3].split()[-1] == "31.0"  # newest first
 
 
+def test_history_of_a_matrix_shows_the_cell_its_key_names(cli, tmp_path: Path) -> None:
+    """A threads x XNNPACK matrix measures a variant once per cell: --variant with a record key
+    shows that cell's figures, a bare variant its first cell's."""
+    from edgebench.bench.history import append_results
+    from edgebench.records import Setup
+
+    path = tmp_path / "h.sqlite"
+    one = replace(rec("pruned/int8", fid("cls", 31.0)), setup=Setup(threads=1, xnnpack=True))
+    two = replace(rec("pruned/int8", fid("cls", 24.5)), setup=Setup(threads=2, xnnpack=True))
+    append_results(path, [results(one, two)])
+    for variant, snr in (("pruned/int8@threads=2,xnnpack=on", "24.5"),
+                         ("pruned/int8@threads=1,xnnpack=on", "31.0"), ("pruned/int8", "31.0")):
+        out = cli("history", "--variant", variant, "--history", path)
+        assert out.code == 0, out.err
+        assert out.out.splitlines()[2].split()[-1] == snr, (variant, out.out)
+
+
 def test_the_reports_size_plot_uses_snr_when_the_run_has_no_labels() -> None:
     from edgebench.bench.report.plots import size_quality
 
