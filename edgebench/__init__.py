@@ -64,6 +64,7 @@ from edgebench.api import (  # noqa: E402
     compare,
     compare_history,
     default_pipeline_path,
+    doctor,
     gate,
     history,
     load_budgets,
@@ -75,6 +76,7 @@ from edgebench.api import (  # noqa: E402
     run,
     sweep,
     variant_history,
+    write_pytest_benchmark_json,
 )
 from edgebench.bench.compare import CompareSettings, Comparison, Verdict  # noqa: E402
 from edgebench.bench.gate import Budgets, GateReport  # noqa: E402
@@ -122,6 +124,7 @@ __all__ = [
     "compare",
     "compare_history",
     "default_pipeline_path",
+    "doctor",
     "format_gate",
     "format_summary",
     "gate",
@@ -136,4 +139,5 @@ __all__ = [
     "run",
     "sweep",
     "variant_history",
+    "write_pytest_benchmark_json",
 ]

@@ -13,8 +13,10 @@ import pytest  # noqa: E402
 from cli_runner import CliRun, run_in_process  # noqa: E402
 
 # The stand-in phone's fixtures (tests/adb_standin.py) serve every adb and benchmark_model test;
-# the loopback sshd's (tests/ssh_server.py) every SSH test, the emulated Pi's included.
-pytest_plugins = ["adb_standin", "ssh_server"]
+# the loopback sshd's (tests/ssh_server.py) every SSH test, the emulated Pi's included; the
+# device Pythons (tests/ssh_devices.py) the SSH tests that need a given runtime; pytester runs
+# the pytest plugin's tests in pytest sessions of their own.
+pytest_plugins = ["adb_standin", "ssh_server", "ssh_devices", "pytester"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_PIPELINE = FIXTURES / "small_pipeline.toml"
@@ -90,6 +92,10 @@ TRAINING_TESTS = {
         "test_a_model_with_two_inputs_and_two_outputs_is_built_benched_and_gated",
         "test_a_layer_tfmot_cannot_prune_is_one_line_naming_it_before_anything_is_built",
     },
+    # Not training, but minutes of real processes: whole CI jobs step by step (the README's
+    # examples among them train), and whole pytest sessions of the plugin's tests.
+    "test_readme_ci": "all",
+    "test_pytest_plugin": "all",
 }
 
 

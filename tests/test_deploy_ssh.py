@@ -1,13 +1,11 @@
 """The SSH target against a real OpenSSH server on 127.0.0.1 (tests/ssh_server.py), with a
 second Python that has tflite-runtime 2.14 and numpy < 2 (no ai-edge-litert): a different
-runtime, as on a Pi. The remote Python is a virtualenv built once and cached under
-~/.cache/edgebench-tests (a few seconds on a fresh machine).
+runtime, as on a Pi (``remote_python``, from tests/ssh_devices.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -29,39 +27,7 @@ from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Results
 
 FIX = Path(__file__).parent / "fixtures"
-FAST = BenchSettings(runs=5, warmup=1, timeout_s=120)
-RUNTIME_PIN = ("tflite-runtime==2.14.0", "numpy==1.26.4")
-
-
-@pytest.fixture(scope="session")
-def remote_python() -> str:
-    """A Python with tflite-runtime 2.14 and numpy < 2 and no ai-edge-litert (cached)."""
-    if sys.version_info[:2] != (3, 11):
-        pytest.fail("tflite-runtime 2.14.0 has wheels up to CPython 3.11; run the tests on 3.11")
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgebench-tests"
-    venv = cache / "tflite-runtime-2.14.0-cp311"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        # Built beside the cache and renamed into place, so an interrupted build is never used.
-        # (A moved venv still works as `python -m …`; only its scripts' #! lines go stale.)
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = cache / f".build-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        base = getattr(sys, "_base_executable", sys.executable)
-        subprocess.run([base, "-m", "venv", str(tmp)], check=True)
-        subprocess.run([str(tmp / "bin" / "python"), "-m", "pip", "install", "-q",
-                        "--disable-pip-version-check", *RUNTIME_PIN], check=True)
-        try:
-            os.rename(tmp, venv)
-        except OSError:  # another test run got there first
-            shutil.rmtree(tmp, ignore_errors=True)
-    out = subprocess.run(
-        [str(python), "-c", "import tflite_runtime, numpy; "
-         "print(tflite_runtime.__version__, numpy.__version__)"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()
-    assert out[0] == "2.14.0" and out[1].startswith("1.")
-    return str(python)
+FAST = BenchSettings(runs=5, warmup=1, timeout_s=120, repeats=1)
 
 
 # --------------------------------------------------------------------------- address
@@ -183,7 +149,8 @@ def test_no_runtime_on_the_device_names_the_install(sshd, tmp_path):
                     "--without-pip", str(bare)], check=True)
     plan = plan_from_inputs([FIX / "tiny_int8.tflite"], run_id="r")
     opts = {sshd.address: sshd.options(python=str(bare / "bin" / "python"))}
-    with pytest.raises(EdgebenchError, match="has no numpy and a TFLite runtime.*pip install"):
+    with pytest.raises(EdgebenchError,
+                       match="has neither numpy nor a TFLite runtime.*pip install ai-edge-litert"):
         bench_targets(plan, tmp_path / "run", FAST, [sshd.address], lambda s: None, opts)
     assert sshd.leftovers() == []
 
@@ -216,7 +183,8 @@ def test_two_targets_one_unreachable_the_other_completes(tmp_path, capsys):
     one line, in its results file too, and the exit status is 2 (fix the address)."""
     dead = f"ssh://nobody@127.0.0.1:{closed_port()}"
     code = main(["bench", str(FIX / "tiny_float32.tflite"), str(FIX / "tiny_int8.tflite"),
-                 "--target", "local", "--target", dead, "--runs", "3", "--warmup", "0",
+                 "--target", "local", "--target", dead, "--runs", "3", "--repeats", "1",
+                 "--warmup", "0",
                  "--out", str(tmp_path), "--run", "two"])
     err = capsys.readouterr().err
     assert code == 2
@@ -237,7 +205,8 @@ def test_default_build_over_ssh_on_tflite_runtime_2_14(sshd, remote_python, smal
     out = tmp_path / "out"
     code = main(["bench", str(small_manifest), "--target", sshd.address,
                  "--ssh-config", str(sshd.client_config), "--python", remote_python,
-                 "--runs", "5", "--warmup", "1", "--cooldown-s", "0.1", "--out", str(out)])
+                 "--runs", "5", "--repeats", "1", "--warmup", "1", "--cooldown-s", "0.1",
+                 "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 1  # incompatible variants are failures of the run, not bad input
     (path,) = (out / "small-run").glob("results-ssh*.json")
