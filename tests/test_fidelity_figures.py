@@ -181,3 +181,18 @@ def test_the_reports_size_plot_uses_snr_when_the_run_has_no_labels() -> None:
     assert sq.quality == "snr" and not sq.by_accuracy
     # the identical reference has no finite SNR to plot; bad/int8 is beaten by pruned/int8
     assert [p.variant for p in sq.front] == ["pruned/int8", "pruned/float32"]
+
+
+def test_the_summary_json_and_csv_carry_the_worst_outputs_fidelity() -> None:
+    from edgebench.bench.export import format_summary_as
+
+    r = results(
+        rec("baseline/float32", fid("y", None, 1.0, 1.0, max_abs=0.0)),
+        rec("pruned/int8", fid("cls", 30.0, 0.999, 0.97), fid("box", 12.5, 0.95, None)),
+    )
+    doc = json.loads(format_summary_as([r], "json"))
+    rows = {x["variant"]: x for x in doc["results"][0]["records"]}
+    assert rows["pruned/int8"]["snr_db"] == 12.5 and rows["pruned/int8"]["top1_agreement"] == 0.97
+    assert rows["baseline/float32"]["snr_db"] is None  # identical: ∞ dB is not JSON
+    header, *lines = format_summary_as([r], "csv").splitlines()
+    assert "snr_db" in header.split(",") and ",12.5," in lines[1]
