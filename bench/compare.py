@@ -31,7 +31,7 @@ from edgebench.bench.evidence import (
 )
 from edgebench.bench.history import History, HistoryError, describe_device, device_key, open_history
 from edgebench.errors import EdgebenchError
-from edgebench.records import Record, Results
+from edgebench.records import Record, Results, format_snr, worst_fidelity
 
 MIN_SAMPLES = 5  # fewer raw samples than this on either side: no latency verdict
 
@@ -67,6 +67,13 @@ class Regression(StrEnum):
     ACCURACY = "accuracy"  # accuracy fell by any amount
     MEMORY = "memory"  # the peak-memory verdict is larger
     FAILED = "failed"  # ran in the base run, failed in the current one
+    FIDELITY = "fidelity"  # the worst output's SNR or top-1 agreement fell
+
+
+#: Output fidelity is deterministic for one model, data and runtime (the same outputs every
+#: run: benched twice, the SNR of every variant agreed to the last of the 3 decimals kept), so
+#: any fall beyond that rounding is a change in the model or the runtime.
+SNR_TOLERANCE_DB = 0.01
 
 
 @dataclass(frozen=True)
@@ -214,6 +221,8 @@ class VariantChange:
     memory_ratio: float | None = None
     memory_verdict: Verdict = Verdict.NA
     note: str | None = None
+    snr_delta_db: float | None = None  # worst output's SNR, current - base (dB)
+    agreement_delta: float | None = None  # worst output's top-1 agreement, current - base
 
     @property
     def regressed_metrics(self) -> tuple[Regression, ...]:
@@ -227,6 +236,10 @@ class VariantChange:
             found.append(Regression.ACCURACY)
         if self.memory_verdict is Verdict.LARGER:
             found.append(Regression.MEMORY)
+        if (self.snr_delta_db is not None and self.snr_delta_db < -SNR_TOLERANCE_DB) or (
+            self.agreement_delta or 0
+        ) < 0:
+            found.append(Regression.FIDELITY)
         base_ok = self.base is not None and self.base.ok
         if base_ok and self.current is not None and not self.current.ok:
             found.append(Regression.FAILED)
@@ -364,6 +377,7 @@ def compare_records(
         if current.accuracy is not None and base.accuracy is not None
         else None
     )
+    snr_delta, agree_delta = fidelity_change(base, current)
     if not (base.ok and current.ok):
         side = "base" if not base.ok else "current"
         rec = base if not base.ok else current
@@ -384,6 +398,8 @@ def compare_records(
     elif lat.why_inconclusive:
         notes.append(lat.why_inconclusive)
     mem_ratio, mem_verdict = memory_change(base, current, settings)
+    if (base.fidelity or current.fidelity) and base.reference != current.reference:
+        notes.append(f"fidelity against {base.reference} vs {current.reference}")
     return VariantChange(
         variant,
         base,
@@ -394,7 +410,24 @@ def compare_records(
         mem_ratio,
         mem_verdict,
         "; ".join(notes) or None,
+        snr_delta,
+        agree_delta,
     )
+
+
+def fidelity_change(base: Record, current: Record) -> tuple[float | None, float | None]:
+    """The worst output's SNR change (dB; 0 when both are identical to the reference, -inf
+    when the base was identical and the current is not) and top-1 agreement change."""
+    b, c = worst_fidelity(base.fidelity), worst_fidelity(current.fidelity)
+    if b is None or c is None:
+        return None, None
+    snr = None
+    if b.snr_db is not None and c.snr_db is not None:
+        snr = 0.0 if b.snr_db == c.snr_db else round(c.snr_db - b.snr_db, 3)
+    agree = None
+    if b.top1_agreement is not None and c.top1_agreement is not None:
+        agree = round(c.top1_agreement - b.top1_agreement, 6)
+    return snr, agree
 
 
 # --------------------------------------------------------------------------- runs
@@ -634,6 +667,17 @@ def fmt_delta_acc(x: float | None) -> str:
     return "—" if x is None else f"{x:+.4f}"
 
 
+def fmt_worst_snr(rec: Record | None) -> str:
+    worst = worst_fidelity(rec.fidelity) if rec is not None else None
+    return format_snr(worst.snr_db if worst else None)
+
+
+def fmt_delta_snr(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return format_snr(x) if math.isinf(x) else f"{x:+.2f}"
+
+
 def fmt_p(p: float) -> str:
     return f"{p:.2g}" if p >= 0.001 else f"{p:.0e}"
 
@@ -657,6 +701,8 @@ COLUMNS = (
     "Δ zip",
     "accuracy",
     "Δ acc",
+    "SNR dB",
+    "Δ SNR",
     "p50 µs",
     "p50 ratio",
     "95% CI",
@@ -682,6 +728,8 @@ def comparison_rows(cmp: Comparison) -> list[tuple[str, ...]]:
                 fmt_delta_int(c.zip_delta_bytes),
                 f"{cur.accuracy:.4f}" if cur and cur.accuracy is not None else "—",
                 fmt_delta_acc(c.accuracy_delta),
+                fmt_worst_snr(cur),
+                fmt_delta_snr(c.snr_delta_db),
                 f"{lat.base_p50_us:,.1f} → {lat.current_p50_us:,.1f}" if lat else "—",
                 f"{lat.ratio:.2f}×" if lat else "—",
                 fmt_ci(lat.ci95) if lat else "—",

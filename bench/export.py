@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,7 +31,7 @@ from edgebench.bench.history import RunRow, describe_device
 from edgebench.bench.summary import COLUMNS as SUMMARY_COLUMNS
 from edgebench.bench.summary import format_summary, summary_rows
 from edgebench.errors import EdgebenchError
-from edgebench.records import Results, to_dict
+from edgebench.records import Results, to_dict, worst_fidelity
 
 #: The version of every JSON document this module writes; bump it when a field changes meaning
 #: or goes away (adding fields keeps it).
@@ -92,7 +93,8 @@ def to_markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 SUMMARY_FIELDS = (
     "target", "run_id", "variant", "key", "status", "zip_bytes", "compression_ratio", "accuracy",
-    "p50_us", "p90_us", "p99_us", "peak_rss_mb", "processes", "runtime", "error",
+    "accuracy_metric", "snr_db", "top1_agreement", "p50_us", "p90_us", "p99_us", "peak_rss_mb",
+    "processes", "runtime", "error",
 )
 
 
@@ -102,6 +104,7 @@ def summary_records(results: Sequence[Results]) -> list[dict[str, Any]]:
     for res in results:
         for r in res.records:
             lat, rss = r.latency_us, r.rss_mb
+            worst = worst_fidelity(r.fidelity)  # the worst output, against the float32 reference
             rows.append({
                 "target": res.target,
                 "run_id": res.run_id,
@@ -111,6 +114,10 @@ def summary_records(results: Sequence[Results]) -> list[dict[str, Any]]:
                 "zip_bytes": r.zip_bytes,
                 "compression_ratio": r.compression_ratio,
                 "accuracy": r.accuracy,
+                "accuracy_metric": r.accuracy_metric,
+                # null also for outputs identical to the reference (∞ dB is not JSON)
+                "snr_db": worst.snr_db if worst and math.isfinite(worst.snr_db or 0) else None,
+                "top1_agreement": worst.top1_agreement if worst else None,
                 "p50_us": lat.p50 if lat else None,
                 "p90_us": lat.p90 if lat else None,
                 "p99_us": lat.p99 if lat else None,

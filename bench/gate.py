@@ -14,6 +14,13 @@ A budgets file is TOML with rules keyed by variant name or glob::
     max_latency_p90_us = 5000
     max_peak_rss_mb = 300
 
+Output fidelity against the float32 reference (no labels needed; the worst output counts)::
+
+    [budgets."*/int8"]
+    min_snr_db = 25                   # 10·log10(Σref² / Σ(ref − out)²)
+    min_cosine = 0.999
+    min_top1_agreement = 0.95         # outputs that are class vectors
+
 Regression rules sit in the same tables and apply with ``edgebench gate --against BASE``::
 
     [budgets."*"]
@@ -57,7 +64,7 @@ from edgebench.bench.compare import (
 from edgebench.bench.evidence import DeviceSpread
 from edgebench.bench.history import describe_device
 from edgebench.errors import ConfigError
-from edgebench.records import Record, Results
+from edgebench.records import Record, Results, format_snr, worst_fidelity
 
 #: How a check that was not decided starts its reason; JUnit shows these as skipped.
 NOT_CHECKED = "not checked"
@@ -87,6 +94,14 @@ def _accuracy_drop(rec: Record, results: Results, baseline: str) -> float | None
     return round(base.accuracy - rec.accuracy, 6)
 
 
+def _worst(field: str) -> Callable[[Record, Results, str], float | None]:
+    def read(rec: Record, _s: Results, _b: str) -> float | None:
+        worst = worst_fidelity(rec.fidelity)
+        return None if worst is None else getattr(worst, field)
+
+    return read
+
+
 METRICS: dict[str, Metric] = {
     "max_zip_bytes": Metric("zip_bytes", "B", lambda r, _s, _b: r.zip_bytes, True),
     "min_accuracy": Metric("accuracy", "", lambda r, _s, _b: r.accuracy, False),
@@ -97,7 +112,12 @@ METRICS: dict[str, Metric] = {
     "max_peak_rss_mb": Metric(
         "peak_rss_mb", "MB", lambda r, _s, _b: r.rss_mb.peak if r.rss_mb else None, True
     ),
+    "min_snr_db": Metric("snr_db", "dB", _worst("snr_db"), False),
+    "min_cosine": Metric("cosine", "", _worst("cosine"), False),
+    "min_top1_agreement": Metric("top1_agreement", "", _worst("top1_agreement"), False),
 }
+#: Budgets whose limit is a share in [0, 1]; min_cosine is in [-1, 1]; min_snr_db any number.
+FRACTION_BUDGETS = ("min_accuracy", "max_accuracy_drop", "min_top1_agreement")
 
 
 def _no_read(_r: Record, _s: Results, _b: str) -> float | None:
@@ -144,12 +164,17 @@ class Rule:
             raise ConfigError(
                 f"budgets.{self.pattern!r}.{self.key} must be a number; got {self.limit!r}"
             )
-        if self.key in ("min_accuracy", "max_accuracy_drop") and not 0 <= self.limit <= 1:
+        if self.key in FRACTION_BUDGETS and not 0 <= self.limit <= 1:
             raise ConfigError(
                 f"budgets.{self.pattern!r}.{self.key} is a fraction in [0, 1] (0.85 for 85%); "
                 f"got {self.limit!r}"
             )
-        if self.key not in ("min_accuracy", "max_accuracy_drop") and not self.limit > 0:
+        if self.key == "min_cosine" and not -1 <= self.limit <= 1:
+            raise ConfigError(
+                f"budgets.{self.pattern!r}.min_cosine is a cosine similarity in [-1, 1] "
+                f"(0.999 for nearly identical outputs); got {self.limit!r}"
+            )
+        if self.key not in (*FRACTION_BUDGETS, "min_cosine", "min_snr_db") and not self.limit > 0:
             raise ConfigError(
                 f"budgets.{self.pattern!r}.{self.key} must be > 0; got {self.limit!r}"
             )
@@ -172,6 +197,11 @@ class Rule:
         if value is None:
             why = (f"no {baseline} accuracy in this run" if self.key == "max_accuracy_drop"
                    else f"{m.name} was not measured")
+            if self.key in ("min_snr_db", "min_cosine", "min_top1_agreement"):
+                why = (
+                    "no output is a class vector" if rec.fidelity
+                    else "no fidelity figures: bench a build's manifest, or give --reference"
+                )
             return CheckResult(rec.key, results.target, m.name, None, self, False, why)
         ok = value <= self.limit if m.upper else value >= self.limit
         return CheckResult(rec.key, results.target, m.name, value, self, ok, None)
@@ -363,6 +393,9 @@ class CheckResult:
         if m.percent:
             value = "—" if self.value is None else f"{self.value:+.1%}"
             limit = f"{self.rule.limit:.1%}".replace(".0%", "%")
+        elif m.name == "snr_db":
+            value = format_snr(self.value)
+            limit = _fmt(self.rule.limit)
         else:
             value = "—" if self.value is None else _fmt(self.value)
             limit = _fmt(self.rule.limit)

@@ -390,6 +390,17 @@ class History:
             sql += " WHERE " + " AND ".join(where)
         return [row[0] for row in self.conn.execute(sql + " ORDER BY bench DESC", args)]
 
+    def record(self, row: RunRow, variant: str) -> Record | None:
+        """One record in one run (without its raw samples), or None: the one whose key is
+        ``variant`` (``int8@threads=4,xnnpack=on``), else the first measured of that variant
+        (a matrix measures a variant once per cell)."""
+        found = self.conn.execute(
+            "SELECT record_json FROM records WHERE run = ? AND (key = ? OR variant = ?) "
+            "ORDER BY key = ? DESC, position LIMIT 1",
+            (row.id, variant, variant, variant),
+        ).fetchone()
+        return None if found is None else from_dict(Record, json.loads(found[0]))
+
     def rows_of(self, bench: int, target: str | None = None) -> list[RunRow]:
         """The rows (one per target) one ``edgebench bench`` wrote."""
         sql = f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.bench = ?"

@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import replace
 
-from edgebench.records import LatencyStats, Record, RssMb
+from edgebench.records import LatencyStats, Record
 
 
 def merge_repeats(recs: Sequence[Record]) -> Record:
@@ -33,7 +33,7 @@ def merge_repeats(recs: Sequence[Record]) -> Record:
 
     rss = first.rss_mb
     if rss is not None and peaks:
-        rss = RssMb(rss.before, rss.after_init, max(peaks))
+        rss = replace(rss, peak=max(peaks))
     extra = dict(first.extra, repeats=len(recs), process_p50_us=p50s)
     return replace(
         first,

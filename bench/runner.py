@@ -7,12 +7,16 @@ the Python standard library (>= 3.9), numpy and a TFLite interpreter: ``ai_edge_
 
     python3 runner.py info
     python3 runner.py doctor
-    python3 runner.py run --model m.tflite [--eval eval.npz] [--runs 100] [--warmup 10]
-                          [--threads 1] [--no-xnnpack] [--eval-batch 256] [--eval-limit 0]
-                          [--delegate lib.so [--delegate-option key=value …]]
+    python3 runner.py run --model m.tflite [--eval shard-00000.npz …] [--runs 100]
+                          [--warmup 10] [--threads 1] [--no-xnnpack] [--eval-batch 256]
+                          [--eval-limit 0] [--delegate lib.so [--delegate-option key=value …]]
     python3 runner.py ops --model m.tflite [--model …]
     python3 runner.py compat --model m.tflite [--model …]
     python3 runner.py delegate --delegate lib.so [--delegate-option key=value …]
+
+With ``--eval``, the model is also evaluated on the build's evaluation shards, streamed one
+shard at a time so memory stays flat whatever the test set's size: accuracy where there are
+labels, and output fidelity against the float32 reference model's outputs stored in the shards.
 
 Every mode prints exactly one line that starts with ``EDGEBENCH_JSON `` followed by JSON, so
 that anything a library prints to stdout cannot be mistaken for the result.
@@ -20,6 +24,7 @@ that anything a library prints to stdout cannot be mistaken for the result.
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -468,7 +473,7 @@ def measure(args):
         "temp_c_before": temperature_c(),
         "cpu_affinity": cpu_affinity(),
     }
-    rec["rss_mb"] = {"before": rss_mb(), "after_init": None, "peak": None}
+    rec["rss_mb"] = {"before": rss_mb(), "after_init": None, "peak": None, "eval_peak": None}
     if not os.path.isfile(args.model):
         raise ModelError("model file %s does not exist" % args.model)
     if os.path.getsize(args.model) == 0:
@@ -542,9 +547,14 @@ def measure(args):
     if args.eval:
         sys.stderr.write("%s in batches of %d\n" % (EVAL_MARK, args.eval_batch))
         sys.stderr.flush()
-        rec.update(evaluate(interp, args.eval, args.eval_batch, args.eval_limit))
+        rec.update(evaluate(interp, args.eval, args.eval_batch, args.eval_limit, args.seed))
+        # The process's peak after streaming the evaluation shards (``peak`` is the model's,
+        # before evaluation: budgets hold that one).
+        rec["rss_mb"]["eval_peak"] = peak_rss_mb()
     else:
-        rec.update({"accuracy": None, "eval_method": None, "eval_n": None})
+        rec.update({"accuracy": None, "accuracy_metric": None, "eval_method": None,
+                    "eval_n": None, "eval_selection": None, "fidelity": None,
+                    "reference": None})
     return rec
 
 
@@ -564,60 +574,565 @@ def time_invokes(invoke, runs):
     return samples
 
 
-def evaluate(interp, eval_path, eval_batch=256, eval_limit=0):
-    """Top-1 accuracy on an eval .npz (x, y, x_scale), batched when the input can be resized.
+# --------------------------------------------------------------------------- preprocessing
 
-    Honours int8 input/output scale and zero point. Returns accuracy, eval_method, eval_n.
+#: How raw samples become the model's float input. The host (build) and this runner call the
+#: same function on the same stored samples, so both feed the model bitwise-identical floats:
+#: every operand is float32 (numpy 1 and 2 promote float64 scalars differently), and the only
+#: operations are elementwise divide and subtract, each correctly rounded whatever the SIMD
+#: width or numpy version. ``x * float32(1/255)`` is NOT ``x / 255`` (it differs for 126 of the
+#: 256 uint8 values), which is why both sides divide.
+PREPROCESS_MODES = ("none", "unit", "symmetric", "imagenet")
+_F255 = None  # float32 constants, made on first use (numpy is imported lazily here)
+
+
+def _constants():
+    global _F255, _F127_5, _ONE, _MEAN, _STD
+    if _F255 is None:
+        import numpy as np
+
+        _F255, _F127_5, _ONE = np.float32(255.0), np.float32(127.5), np.float32(1.0)
+        _MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+        _STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+    return _F255, _F127_5, _ONE, _MEAN, _STD
+
+
+def preprocess(x, mode):
+    """Raw samples (any numeric dtype) -> float32 of the same shape, as ``mode`` says.
+
+    ``none``: as float32; ``unit``: x/255 in [0, 1]; ``symmetric``: x/127.5 - 1 in [-1, 1]
+    (MobileNet's); ``imagenet``: (x/255 - mean)/std per RGB channel (last axis of 3).
     """
     import numpy as np
 
-    data = np.load(eval_path)
-    x, y = data["x"], data["y"]
-    x_scale = float(data["x_scale"]) if "x_scale" in data.files else 1.0
-    if eval_limit:
-        x, y = x[:eval_limit], y[:eval_limit]
-    inp = interp.get_input_details()
-    if len(inp) != 1:
-        raise ModelError("accuracy needs a model with one input; this one has %d" % len(inp))
-    inp = inp[0]
-    sample_shape = [int(s) for s in inp["shape"][1:]]
-    if int(np.prod(sample_shape)) != int(np.prod(x.shape[1:])):
-        raise ModelError(
-            "the model's input %s does not fit the dataset's samples %s; bench it without "
-            "eval data or rebuild it for this dataset" % (list(inp["shape"]), list(x.shape[1:]))
-        )
-    batch = max(1, int(eval_batch))
-    method = "batched(%d)" % batch if batch > 1 else "per-sample"
+    f255, f127_5, one, mean, std = _constants()
+    f = np.asarray(x).astype(np.float32)
+    if mode == "none":
+        return f
+    if mode == "unit":
+        return f / f255
+    if mode == "symmetric":
+        return f / f127_5 - one
+    if mode == "imagenet":
+        if f.shape[-1:] != (3,):
+            raise ModelError(
+                "preprocess 'imagenet' needs 3 colour channels last; the samples are %s"
+                % (list(f.shape[1:]),)
+            )
+        return (f / f255 - mean) / std
+    raise ModelError("unknown preprocess mode %r; use one of %s" % (mode, ", ".join(
+        PREPROCESS_MODES)))
+
+
+# --------------------------------------------------------------------------- eval data
+
+# The evaluation data goes to the device as shards: .npz files of at most a few MB each, so
+# the runner holds one shard at a time whatever the size of the test set. A shard holds
+#   meta           JSON text: format, version, shard k of K, its first sample, the inputs
+#                  with their preprocessing, the label output and metric, the reference
+#   x:<input>      raw samples of each model input (stored as given: uint8 images stay uint8)
+#   y              int64 class labels (optional)
+#   ref:<output>   the float32 reference model's outputs on the same samples (optional)
+EVAL_FORMAT = "edgebench-eval"
+EVAL_FORMAT_VERSION = 1
+
+
+def write_eval_shard(path, meta, inputs, labels=None, reference=None):
+    """Write one shard (the host side of the format). ``inputs``/``reference``: {name: array}."""
+    import numpy as np
+
+    arrays = {"meta": np.array(json.dumps(meta, sort_keys=True))}
+    for name, arr in inputs.items():
+        arrays["x:" + name] = np.ascontiguousarray(arr)
+    if labels is not None:
+        arrays["y"] = np.asarray(labels, dtype=np.int64)
+    for name, arr in (reference or {}).items():
+        arrays["ref:" + name] = np.ascontiguousarray(arr, dtype=np.float32)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+#: Shard size: samples are grouped so that one shard's arrays stay near this many bytes
+#: (always at least one sample a shard). The runner holds one shard at a time.
+SHARD_BYTES = 16 * 1024 * 1024
+
+
+def write_eval_data(folder, inputs, preprocess_modes, labels=None, reference=None,
+                    label_output=None, metric="top1", reference_name=None,
+                    shard_bytes=SHARD_BYTES, class_outputs=None):
+    """Write an evaluation set as shards into ``folder`` (replacing what is there).
+
+    ``inputs``: {input name: raw samples (N, ...)}; ``preprocess_modes``: {input name: mode};
+    ``labels``: int class labels (N,) or None; ``reference``: {output name: float32 (N, ...)}
+    or None; ``class_outputs``: the outputs that are class vectors (top-1 agreement), or None
+    to treat every (N, C >= 2) output as one. The folder appears complete or not at all.
+    Returns the shard paths.
+    """
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    names = list(inputs)
+    n_total = len(inputs[names[0]])
+    per_sample = sum(int(np.prod(a.shape[1:], dtype=np.int64)) * a.dtype.itemsize
+                     for a in inputs.values())
+    per_sample += sum(int(np.prod(a.shape[1:], dtype=np.int64)) * 4
+                      for a in (reference or {}).values())
+    per_shard = max(1, int(shard_bytes // max(1, per_sample)))
+    shards = max(1, -(-n_total // per_shard))
+    folder = os.path.abspath(str(folder))
+    parent = os.path.dirname(folder)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".eval-", dir=parent)
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the run folder's files are not
+    base = {
+        "format": EVAL_FORMAT,
+        "version": EVAL_FORMAT_VERSION,
+        "shards": shards,
+        "n_total": n_total,
+        "inputs": [{"name": nm, "preprocess": preprocess_modes[nm],
+                    "dtype": str(inputs[nm].dtype), "shape": list(inputs[nm].shape[1:])}
+                   for nm in names],
+        "labels": labels is not None,
+        "label_output": label_output,
+        "metric": metric,
+        "reference": reference_name,
+        "reference_outputs": list(reference or {}),
+        "class_outputs": None if class_outputs is None else list(class_outputs),
+    }
+    paths = []
     try:
-        interp.resize_tensor_input(inp["index"], [batch] + sample_shape, strict=False)
+        for k in range(shards):
+            s, e = k * per_shard, min(n_total, (k + 1) * per_shard)
+            meta = dict(base, shard=k, start=s, n=e - s)
+            path = os.path.join(tmp, "shard-%05d.npz" % k)
+            write_eval_shard(
+                path, meta, dict((nm, inputs[nm][s:e]) for nm in names),
+                None if labels is None else labels[s:e],
+                dict((o, a[s:e]) for o, a in (reference or {}).items()))
+            paths.append(os.path.join(folder, os.path.basename(path)))
+        with open(os.path.join(tmp, "index.json"), "w") as fh:
+            json.dump(dict(base, files=[os.path.basename(p) for p in paths]), fh, indent=1,
+                      sort_keys=True)
+        old = None
+        if os.path.exists(folder):
+            old = tempfile.mkdtemp(prefix=".eval-old-", dir=parent)
+            os.rename(folder, os.path.join(old, "eval"))
+        os.rename(tmp, folder)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return paths
+
+
+def eval_shard_paths(spec):
+    """The shard files of ``spec``: a folder of shards, one shard, or a list of shards."""
+    if isinstance(spec, (list, tuple)):
+        return [str(p) for p in spec]
+    spec = str(spec)
+    if os.path.isdir(spec):
+        return sorted(os.path.join(spec, f) for f in os.listdir(spec)
+                      if f.startswith("shard-") and f.endswith(".npz"))
+    return [spec]
+
+
+class EvalData(object):
+    """The shards of one evaluation set, checked; labels read up front (they are small)."""
+
+    def __init__(self, paths, need_labels=False):
+        import numpy as np
+
+        self.paths = eval_shard_paths(paths)
+        if not self.paths:
+            raise ModelError("no evaluation shards given; rebuild the eval data")
+        self.metas = []
+        for p in self.paths:
+            try:
+                with np.load(p, allow_pickle=False) as z:
+                    meta = json.loads(str(z["meta"])) if "meta" in z.files else None
+            except (OSError, ValueError, KeyError) as exc:
+                raise ModelError(
+                    "cannot read evaluation shard %s (%s); copy it again or rebuild the eval "
+                    "data" % (os.path.basename(p), _first_line(exc))) from None
+            if not meta or meta.get("format") != EVAL_FORMAT:
+                raise ModelError(
+                    "%s is not an edgebench evaluation shard (an eval.npz from an older "
+                    "edgebench?); rebuild the eval data with edgebench build" % p)
+            if int(meta.get("version", 0)) > EVAL_FORMAT_VERSION:
+                raise ModelError("%s has eval format version %s, newer than this runner "
+                                 "reads (%d); copy the runner of the same edgebench"
+                                 % (p, meta.get("version"), EVAL_FORMAT_VERSION))
+            self.metas.append(meta)
+        first = self.metas[0]
+        if [m["shard"] for m in self.metas] != list(range(first["shards"])):
+            raise ModelError("expected %d evaluation shards in order, got shards %s; give every "
+                             "shard of the eval data, in order"
+                             % (first["shards"], [m["shard"] for m in self.metas]))
+        self.meta = first
+        self.n_total = int(first["n_total"])
+        self.inputs = [i["name"] for i in first["inputs"]]
+        self.preprocess = dict((i["name"], i["preprocess"]) for i in first["inputs"])
+        self.has_labels = bool(first.get("labels"))
+        self.reference_outputs = list(first.get("reference_outputs") or [])
+        classes = first.get("class_outputs")  # None: every (N, C >= 2) output is a class vector
+        self.class_outputs = None if classes is None else set(classes)
+        self.labels = None
+        if need_labels and self.has_labels:
+            parts = []
+            for p in self.paths:
+                with np.load(p, allow_pickle=False) as z:
+                    parts.append(z["y"])
+            self.labels = np.concatenate(parts)
+
+    def chunks(self, selected=None):
+        """(inputs, labels, reference) of each shard, restricted to the ``selected`` global
+        indices (sorted) or whole; one shard is in memory at a time."""
+        import numpy as np
+
+        for p, meta in zip(self.paths, self.metas):  # noqa: B905 (Python 3.9: no strict=)
+            start, n = int(meta["start"]), int(meta["n"])
+            rows = None
+            if selected is not None:
+                lo, hi = np.searchsorted(selected, [start, start + n])
+                if lo == hi:
+                    continue
+                rows = selected[lo:hi] - start
+            with np.load(p, allow_pickle=False) as z:
+                inputs = dict((name, _rows(z["x:" + name], rows)) for name in self.inputs)
+                labels = _rows(z["y"], rows) if self.has_labels else None
+                ref = dict((o, _rows(z["ref:" + o], rows)) for o in self.reference_outputs)
+            yield inputs, labels, ref
+            del inputs, labels, ref  # a slice is a view: holding it would keep the shard alive
+
+
+def _rows(arr, rows):
+    return arr if rows is None else arr[rows]
+
+
+def select_samples(labels, n_total, limit, seed=0):
+    """The samples ``--eval-limit`` keeps, and a phrase saying how they were chosen.
+
+    Returns (sorted global indices or None for all, description). With labels the subset is
+    stratified: each class keeps its share (largest remainders get the leftover places), the
+    samples within a class drawn with a seeded RandomState (its stream is fixed across numpy
+    versions, so host and device choose the same samples). Without labels: evenly spaced.
+    """
+    import numpy as np
+
+    if not limit or limit >= n_total:
+        return None, "all %d samples" % n_total
+    if labels is None:
+        idx = (np.arange(limit, dtype=np.int64) * n_total) // limit
+        return idx, "evenly spaced: %d of %d samples (no labels to stratify by)" % (
+            limit, n_total)
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * float(limit) / n_total
+    take = np.floor(quota).astype(np.int64)
+    left = limit - int(take.sum())
+    if left:
+        order = np.argsort(-(quota - take), kind="stable")
+        take[order[:left]] += 1
+    rs = np.random.RandomState(seed)
+    picked = []
+    for c, k in zip(classes, take):  # noqa: B905 (Python 3.9: no strict=)
+        members = np.flatnonzero(labels == c)
+        picked.append(members[rs.permutation(len(members))[:k]])
+    idx = np.sort(np.concatenate(picked)).astype(np.int64)
+    return idx, "stratified: %d of %d samples, %d classes in proportion, seed %d" % (
+        limit, n_total, len(classes), seed)
+
+
+# --------------------------------------------------------------------------- model inputs/outputs
+
+
+def model_io(interp):
+    """The model's inputs and outputs as lists of tensor details with a ``key`` each.
+
+    Keys are the signature's names when the model has exactly one signature (the TFLite
+    converter writes one, and its tensor order is neither the model's nor alphabetical), else
+    the tensor names in index order.
+    """
+    try:
+        sigs = interp.get_signature_list()
+    except Exception:  # old runtimes
+        sigs = {}
+    ins, outs = interp.get_input_details(), interp.get_output_details()
+    if len(sigs) == 1:
+        key = list(sigs)[0]
+        try:
+            sr = interp.get_signature_runner(key)
+            by_index_in = dict((d["index"], n) for n, d in sr.get_input_details().items())
+            by_index_out = dict((d["index"], n) for n, d in sr.get_output_details().items())
+        except Exception:
+            by_index_in, by_index_out = {}, {}
+        if (set(by_index_in) == set(d["index"] for d in ins)
+                and set(by_index_out) == set(d["index"] for d in outs)):
+            ins = sorted(ins, key=lambda d: sigs[key]["inputs"].index(by_index_in[d["index"]]))
+            outs = sorted(outs, key=lambda d: sigs[key]["outputs"].index(
+                by_index_out[d["index"]]))
+            for d in ins:
+                d["key"] = by_index_in[d["index"]]
+            for d in outs:
+                d["key"] = by_index_out[d["index"]]
+            return ins, outs
+    for d in ins + outs:
+        d["key"] = d["name"]
+    return ins, outs
+
+
+def match_names(wanted, have, what):
+    """Map each of ``wanted`` (data or reference names) to one of ``have`` (the model's).
+
+    By name when every wanted name is there; one to one when both have exactly one; else by
+    position when the counts agree and ``what`` allows it. Raises ModelError naming both.
+    """
+    if all(w in have for w in wanted):
+        return dict((w, w) for w in wanted)
+    if len(wanted) == len(have) == 1:
+        return {wanted[0]: have[0]}
+    if what == "outputs" and len(wanted) == len(have):
+        return dict(zip(wanted, have))  # noqa: B905 (Python 3.9: no strict=)
+    raise ModelError(
+        "the model's %s are %s but the eval data has %s; rebuild the eval data for this model"
+        % (what, have, wanted))
+
+
+def _sample_shape(detail):
+    return [int(s) for s in detail["shape"][1:]]
+
+
+def resize_inputs(interp, ins, batch):
+    """Resize every input to ``batch`` samples; on failure fall back to one sample a call.
+
+    Returns (batch, method).
+    """
+    try:
+        for d in ins:
+            interp.resize_tensor_input(d["index"], [batch] + _sample_shape(d), strict=False)
         interp.allocate_tensors()
+        return batch, ("batched(%d)" % batch if batch > 1 else "per-sample")
     except Exception:
-        batch, method = 1, "per-sample"
-        interp.resize_tensor_input(inp["index"], [1] + sample_shape, strict=False)
+        for d in ins:
+            interp.resize_tensor_input(d["index"], [1] + _sample_shape(d), strict=False)
         interp.allocate_tensors()
-    inp = interp.get_input_details()[0]
-    out = interp.get_output_details()[0]
-    in_dtype = np.dtype(inp["dtype"])
-    in_scale, in_zp = inp["quantization"]
-    out_scale, out_zp = out["quantization"]
-    preds = np.empty(len(x), dtype=np.int64)
-    for start in range(0, len(x), batch):
-        chunk = x[start : start + batch].astype(np.float32) * x_scale
-        n = len(chunk)
-        if n < batch:  # pad the last batch; padded rows are ignored
-            chunk = np.concatenate([chunk, np.zeros((batch - n,) + chunk.shape[1:], np.float32)])
-        chunk = chunk.reshape([batch] + sample_shape)
-        if in_dtype.kind in "iu" and in_scale:
-            info = np.iinfo(in_dtype)
-            chunk = np.clip(np.round(chunk / in_scale + in_zp), info.min, info.max)
-        interp.set_tensor(inp["index"], chunk.astype(in_dtype))
+        return 1, "per-sample"
+
+
+def set_inputs(interp, ins, arrays, batch):
+    """Feed float (or raw integer) arrays by key: reshape to the model's sample shape, pad the
+    last batch with zeros, quantise where the input is integer with a scale."""
+    import numpy as np
+
+    for d in ins:
+        arr = arrays[d["key"]]
+        n = len(arr)
+        shape = _sample_shape(d)
+        if int(np.prod(shape)) != int(np.prod(arr.shape[1:])):
+            raise ModelError(
+                "the model's input %r takes samples %s but the eval data has %s; bench it "
+                "without eval data or rebuild it for this model"
+                % (d["key"], shape, list(arr.shape[1:])))
+        arr = arr.reshape([n] + shape)
+        dtype = np.dtype(d["dtype"])
+        scale, zp = d["quantization"]
+        if dtype.kind in "iu" and scale:
+            info = np.iinfo(dtype)
+            arr = np.clip(np.round(arr / np.float32(scale) + zp), info.min, info.max)
+        arr = arr.astype(dtype, copy=False)
+        if n < batch:
+            arr = np.concatenate([arr, np.zeros([batch - n] + shape, dtype)])
+        interp.set_tensor(d["index"], arr)
+
+
+def get_outputs(interp, outs, n):
+    """Every output's first ``n`` rows as float32, int8/uint8 outputs dequantised."""
+    return dict((d["key"], dequantize(interp.get_tensor(d["index"])[:n], *d["quantization"]))
+                for d in outs)
+
+
+def dequantize(q, scale, zero_point):
+    """Quantised values -> float32 ((q - zero_point) * scale); float passes through."""
+    import numpy as np
+
+    q = np.asarray(q)
+    if not scale or q.dtype.kind == "f":
+        return q.astype(np.float32)
+    return (q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
+
+
+def model_outputs(interp, arrays, eval_batch=256):
+    """Run a model over whole arrays (already preprocessed, keyed like its inputs); return
+    its outputs keyed like its outputs. The host computes reference outputs with this."""
+    import numpy as np
+
+    ins, outs = model_io(interp)
+    mapping = match_names(list(arrays), [d["key"] for d in ins], "inputs")
+    feeds = dict((mapping[k], v) for k, v in arrays.items())
+    n_total = len(next(iter(feeds.values())))
+    batch, _ = resize_inputs(interp, ins, max(1, int(eval_batch)))
+    ins, outs = model_io(interp)
+    parts = dict((d["key"], []) for d in outs)
+    for s in range(0, n_total, batch):
+        chunk = dict((k, v[s:s + batch]) for k, v in feeds.items())
+        n = len(next(iter(chunk.values())))
+        set_inputs(interp, ins, chunk, batch)
         interp.invoke()
-        logits = interp.get_tensor(out["index"]).reshape(batch, -1).astype(np.float32)
-        if out_scale:
-            logits = (logits - out_zp) * out_scale
-        preds[start : start + n] = logits[:n].argmax(axis=1)
-    acc = float((preds == y.astype(np.int64)).mean()) if len(x) else None
-    return {"accuracy": acc, "eval_method": method, "eval_n": int(len(x))}
+        for k, v in get_outputs(interp, outs, n).items():
+            parts[k].append(v)
+    return dict((k, np.concatenate(v) if v else np.zeros((0,), np.float32))
+                for k, v in parts.items())
+
+
+# --------------------------------------------------------------------------- fidelity
+
+
+class Fidelity(object):
+    """How far one output of a model is from the reference model's, accumulated batch by
+    batch (nothing is kept per sample): max and mean |Δ|, mean per-sample cosine similarity,
+    SNR in dB (signal: the reference), and top-1 agreement where the output is a class vector.
+    """
+
+    def __init__(self, name, class_vector=None):
+        self.name = name
+        self.is_class = class_vector  # None: decided by the shape, (N, C >= 2)
+        self.n = 0
+        self.elements = 0
+        self.max_abs = 0.0
+        self.sum_abs = 0.0
+        self.sum_cos = 0.0
+        self.signal = 0.0
+        self.noise = 0.0
+        self.agree = 0
+        self.class_vector = None
+
+    def add(self, ref, out):
+        import numpy as np
+
+        if ref.shape != out.shape:
+            raise ModelError(
+                "output %r has shape %s but the reference's has %s; compare models with the "
+                "same outputs" % (self.name, list(out.shape[1:]), list(ref.shape[1:])))
+        n = len(ref)
+        if not n:
+            return
+        a = ref.reshape(n, -1).astype(np.float64)
+        b = out.reshape(n, -1).astype(np.float64)
+        d = np.abs(a - b)
+        self.max_abs = max(self.max_abs, float(d.max()))
+        self.sum_abs += float(d.sum())
+        self.elements += d.size
+        na, nb = np.sqrt((a * a).sum(axis=1)), np.sqrt((b * b).sum(axis=1))
+        dot = (a * b).sum(axis=1)
+        both_zero = (na == 0) & (nb == 0)
+        denom = np.where(na * nb == 0, 1.0, na * nb)
+        cos = np.where(both_zero, 1.0, np.where(na * nb == 0, 0.0, dot / denom))
+        self.sum_cos += float(cos.sum())
+        self.signal += float((a * a).sum())
+        self.noise += float(((a - b) ** 2).sum())
+        by_shape = ref.ndim == 2 and ref.shape[1] >= 2
+        self.class_vector = by_shape if self.is_class is None else (self.is_class and by_shape)
+        if self.class_vector:
+            self.agree += int((ref.argmax(axis=1) == out.argmax(axis=1)).sum())
+        self.n += n
+
+    def result(self):
+        """A JSON-ready dict. ``snr_db`` is None when it is not finite: identical outputs
+        (``max_abs`` 0: +inf) or an all-zero reference (-inf)."""
+        snr = None
+        if self.noise > 0 and self.signal > 0:
+            snr = round(10.0 * math.log10(self.signal / self.noise), 3)
+        return {
+            "output": self.name,
+            "n": self.n,
+            "max_abs": float("%.6g" % self.max_abs),
+            "mean_abs": float("%.6g" % (self.sum_abs / self.elements)) if self.elements else 0.0,
+            "cosine": round(self.sum_cos / self.n, 7) if self.n else None,
+            "snr_db": snr,
+            "top1_agreement": (round(self.agree / float(self.n), 6)
+                               if self.class_vector and self.n else None),
+        }
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _metric_k(metric):
+    metric = metric or "top1"
+    if not (metric.startswith("top") and metric[3:].isdigit() and int(metric[3:]) >= 1):
+        raise ModelError("unknown accuracy metric %r; use top1, top5, ... (topK)" % metric)
+    return int(metric[3:])
+
+
+def evaluate(interp, eval_paths, eval_batch=256, eval_limit=0, seed=0):
+    """Accuracy and output fidelity of a model on evaluation shards, streamed shard by shard.
+
+    Accuracy (top-k as the eval data's metric says) needs labels; fidelity against the
+    reference model needs reference outputs; either may be absent. ``eval_limit`` keeps a
+    stratified subset (see :func:`select_samples`). Honours int8 scale and zero point on every
+    input and output. Returns accuracy, accuracy_metric, eval_method, eval_n, eval_selection,
+    fidelity (a list, one entry per output) and reference.
+    """
+    import numpy as np
+
+    data = EvalData(eval_paths, need_labels=bool(eval_limit))
+    meta = data.meta
+    selected, how = select_samples(data.labels, data.n_total, eval_limit, seed)
+    ins, outs = model_io(interp)
+    in_map = match_names(data.inputs, [d["key"] for d in ins], "inputs")
+    out_keys = [d["key"] for d in outs]
+    ref_map = match_names(data.reference_outputs, out_keys, "outputs") if (
+        data.reference_outputs) else {}
+    label_output = None
+    if data.has_labels:
+        wanted = meta.get("label_output")
+        label_output = ref_map.get(wanted) or (wanted if wanted in out_keys else None)
+        if label_output is None:
+            label_output = out_keys[0]
+    k = _metric_k(meta.get("metric"))
+    batch, method = resize_inputs(interp, ins, max(1, int(eval_batch)))
+    ins, outs = model_io(interp)
+    fid = [Fidelity(o, None if data.class_outputs is None else o in data.class_outputs)
+           for o in data.reference_outputs]
+    n = correct = 0
+    for inputs, labels, ref in data.chunks(selected):
+        m = len(next(iter(inputs.values())))
+        for s in range(0, m, batch):
+            feeds = dict((in_map[name], preprocess(arr[s:s + batch], data.preprocess[name]))
+                         for name, arr in inputs.items())
+            b = len(next(iter(feeds.values())))
+            set_inputs(interp, ins, feeds, batch)
+            interp.invoke()
+            got = get_outputs(interp, outs, b)
+            for f in fid:
+                f.add(ref[f.name][s:s + b], got[ref_map[f.name]])
+            if labels is not None:
+                scores = got[label_output].reshape(b, -1)
+                y = labels[s:s + b].astype(np.int64)
+                if k == 1:
+                    hit = scores.argmax(axis=1) == y
+                else:
+                    kk = min(k, scores.shape[1])
+                    top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+                    hit = (top == y[:, None]).any(axis=1)
+                correct += int(hit.sum())
+            n += b
+            del feeds, got
+        # Let go of this shard before the next one loads: a batch is a view, and holding the
+        # last one would keep two shards in memory at once.
+        del inputs, labels, ref
+    return {
+        "accuracy": (correct / float(n)) if (data.has_labels and n) else None,
+        "accuracy_metric": ("top%d" % k) if data.has_labels else None,
+        "eval_method": method,
+        "eval_n": int(n),
+        "eval_selection": how,
+        "fidelity": [f.result() for f in fid] or None,
+        "reference": meta.get("reference") if fid else None,
+    }
 
 
 def _delegate_refused(exc):
@@ -741,13 +1256,15 @@ def main(argv=None):
     sub.add_parser("doctor", help="check what the runner needs here, with the fixes")
     r = sub.add_parser("run", help="measure one model")
     r.add_argument("--model", required=True)
-    r.add_argument("--eval", default=None, help=".npz with x, y (and x_scale)")
+    r.add_argument("--eval", nargs="+", default=None, metavar="SHARD",
+                   help="the evaluation shards (shard-*.npz), in order")
     r.add_argument("--runs", type=int, default=100)
     r.add_argument("--warmup", type=int, default=10)
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--no-xnnpack", dest="xnnpack", action="store_false")
     r.add_argument("--eval-batch", type=int, default=256)
-    r.add_argument("--eval-limit", type=int, default=0)
+    r.add_argument("--eval-limit", type=int, default=0,
+                   help="evaluate a stratified subset of N samples (0 = all)")
     r.add_argument("--seed", type=int, default=0)
     o = sub.add_parser("ops", help="list each model's operators and versions")
     o.add_argument("--model", action="append", required=True)

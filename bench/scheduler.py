@@ -24,7 +24,16 @@ from edgebench.bench.plan import BenchItem, BenchPlan
 from edgebench.bench.repeats import merge_repeats
 from edgebench.deploy import Target, TargetError, target_for
 from edgebench.errors import EdgebenchError
-from edgebench.records import BenchSettings, DeviceInfo, Record, Results, Setup, Status
+from edgebench.records import (
+    BenchSettings,
+    DeviceInfo,
+    Record,
+    Results,
+    Setup,
+    Status,
+    format_snr,
+    worst_fidelity,
+)
 
 Progress = Callable[[str], None]
 
@@ -348,6 +357,9 @@ def _progress_line(i: int, n: int, address: str, rec: Record, elapsed: float) ->
         figure = f"p50 {lat.p50:,.1f}" if lat.p50 is not None else f"mean {lat.mean or 0:,.1f}"
         emulated = " (emulated)" if rec.emulated else ""
         what = f"ok  {figure} µs{emulated}  accuracy {acc}"
+        worst = worst_fidelity(rec.fidelity)
+        if worst is not None:
+            what += f"  SNR {format_snr(worst.snr_db)} dB"
     else:
         what = f"{rec.status.upper()}  {rec.error}"
     return f"[{i}/{n}] {address} {rec.key}: {what}  ({elapsed:.1f} s elapsed)"

@@ -1,13 +1,22 @@
-"""The one summary table a person reads after a run (also fine in a CI log)."""
+"""The one summary table a person reads after a run (also fine in a CI log), and the output
+fidelity table beneath it when the records have fidelity figures."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from edgebench.records import Results
+from edgebench.records import Results, format_snr, worst_fidelity
 
-COLUMNS = ("target", "variant", "zip bytes", "ratio", "accuracy", "p50 µs", "p90 µs", "peak RSS MB",
-           "status")
+COLUMNS = ("target", "variant", "zip bytes", "ratio", "accuracy", "SNR dB", "top-1 agr",
+           "p50 µs", "p90 µs", "peak RSS MB", "status")
+FIDELITY_COLUMNS = ("target", "variant", "output", "n", "max |Δ|", "mean |Δ|", "cosine",
+                    "SNR dB", "top-1 agr")
+
+
+def _accuracy(value: float | None, metric: str | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4f}" + (f" {metric}" if metric and metric != "top1" else "")
 
 
 def latency_cell(value: float | None, emulated: bool | None) -> str:
@@ -19,11 +28,13 @@ def latency_cell(value: float | None, emulated: bool | None) -> str:
 
 def summary_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
     """One row per record (each model in each cell of the threads x XNNPACK matrix), in the
-    order they ran, named by its key."""
+    order they ran, named by its key. SNR and top-1 agreement are the worst over the record's
+    outputs, against the float32 reference."""
     rows = []
     for res in results:
         for r in res.records:
             lat = r.latency_us
+            worst = worst_fidelity(r.fidelity)
             emulated = r.emulated or res.device.emulated
             rows.append(
                 (
@@ -31,7 +42,10 @@ def summary_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
                     r.key,
                     f"{r.zip_bytes:,}" if r.zip_bytes else "—",
                     f"{r.compression_ratio:.2f}×" if r.compression_ratio else "—",
-                    f"{r.accuracy:.4f}" if r.accuracy is not None else "—",
+                    _accuracy(r.accuracy, r.accuracy_metric),
+                    format_snr(worst.snr_db if worst else None),
+                    f"{worst.top1_agreement:.4f}"
+                    if worst and worst.top1_agreement is not None else "—",
                     latency_cell(lat.p50 if lat else None, emulated),
                     latency_cell(lat.p90 if lat else None, emulated),
                     f"{r.rss_mb.peak:.1f}" if r.rss_mb and r.rss_mb.peak is not None else "—",
@@ -41,11 +55,34 @@ def summary_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
     return rows
 
 
+def fidelity_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
+    """One row per output of every record that has fidelity figures."""
+    rows = []
+    for res in results:
+        for r in res.records:
+            for f in r.fidelity:
+                rows.append(
+                    (
+                        res.target,
+                        r.key,
+                        f.output,
+                        str(f.n),
+                        f"{f.max_abs:.4g}",
+                        f"{f.mean_abs:.4g}",
+                        "—" if f.cosine is None else f"{f.cosine:.6f}",
+                        format_snr(f.snr),
+                        "—" if f.top1_agreement is None else f"{f.top1_agreement:.4f}",
+                    )
+                )
+    return rows
+
+
 def format_table(rows: Sequence[Sequence[str]], header: Sequence[str] = COLUMNS) -> str:
     """Fixed-width text table: text columns left-aligned, numbers right-aligned."""
     all_rows = [tuple(header)] + [tuple(r) for r in rows]
     widths = [max(len(r[i]) for r in all_rows) for i in range(len(header))]
-    numeric = [i for i in range(len(header)) if header[i] not in ("target", "variant", "status")]
+    text = ("target", "variant", "status", "output")
+    numeric = [i for i in range(len(header)) if header[i] not in text]
 
     def fmt(row: Sequence[str]) -> str:
         cells = [
@@ -71,6 +108,17 @@ def summary_notes(results: Sequence[Results]) -> list[str]:
 
 
 def format_summary(results: Sequence[Results]) -> str:
-    """The table, then a line per emulated target and per warning."""
+    """The summary table; then, when any record has them, the fidelity figures per output
+    and which reference they are measured against; then a line per emulated target and per
+    warning."""
+    text = format_table(summary_rows(results))
+    fid = fidelity_rows(results)
+    if fid:
+        refs = sorted({r.reference for res in results for r in res.records if r.reference})
+        text += (
+            f"\n\noutput fidelity against the float32 reference ({', '.join(refs) or '?'}; "
+            "quantised outputs dequantised; SNR ∞ = identical):\n"
+            + format_table(fid, FIDELITY_COLUMNS)
+        )
     notes = summary_notes(results)
-    return format_table(summary_rows(results)) + ("\n" + "\n".join(notes) if notes else "")
+    return text + ("\n" + "\n".join(notes) if notes else "")

@@ -31,3 +31,14 @@ def import_tf() -> tuple[Any, Any, Any]:
     except ImportError as exc:
         raise EdgebenchError(f"{INSTALL_HINT} ({exc})") from None
     return tf, tf_keras, tfmot
+
+
+def tfmot_registries() -> tuple[Any, Any]:
+    """tfmot's ``PruneRegistry`` and ``ClusteringRegistry``: which built-in layer types it can
+    prune and cluster, and which of their weights. Not in tfmot's public API (the modules are
+    private in 0.8.1, the version constraints.txt pins), so reached only here."""
+    import_tf()
+    from tensorflow_model_optimization.python.core.clustering.keras import clustering_registry
+    from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
+
+    return prune_registry.PruneRegistry, clustering_registry.ClusteringRegistry

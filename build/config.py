@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgebench.build.preprocessing import check_spec as check_preprocess
 from edgebench.build.recipes import get_recipe, recipe_names
 from edgebench.build.recipes.base import RecipeParams
 from edgebench.build.sweep_config import SweepConfig
@@ -27,6 +28,7 @@ from edgebench.models import BUILTIN_MODELS, DEFAULT_PIPELINE, DEFAULT_SWEEP
 from edgebench.records import TFLITE_KINDS, BenchSettings, VariantKind
 
 PIPELINE_SCHEMA_VERSION = 1
+FINE_TUNE = ("auto", "labels", "distill")
 VARIANT_NAMES = tuple(k.value for k in TFLITE_KINDS)
 _RECIPE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -57,13 +59,24 @@ def parse_variants(values: Any) -> tuple[VariantKind, ...]:
     return tuple(kinds)
 
 
+METRIC = re.compile(r"^top([1-9][0-9]*)$")
+COLORS = {"rgb": 3, "grey": 1, "gray": 1}
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    """[data]: which dataset, and how much of it (0 = all)."""
+    """[data]: which dataset, how much of it (0 = all), and how samples become model inputs."""
 
     dataset: str = "fashion_mnist"
     train_limit: int = 0
     test_limit: int = 0
+    # unit | symmetric | imagenet | none | "module:function", or a table of those by input
+    preprocess: str | dict[str, str] = "unit"
+    metric: str = "top1"  # top1, top5, … (topK accuracy where there are labels)
+    image_size: tuple[int, ...] = ()  # (height, width) of an image folder for a builtin model
+    color: str = "rgb"  # an image folder for a builtin model: rgb or grey
+    label_output: str | None = None  # which output the labels are for (several outputs)
+    calibration_samples: int = 300  # int8 representative samples, drawn from the training data
 
     def __post_init__(self) -> None:
         if not self.dataset.strip():
@@ -71,6 +84,31 @@ class DataConfig:
         for name in ("train_limit", "test_limit"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (0 = all); got {getattr(self, name)}")
+        check_preprocess(self.preprocess)
+        if not METRIC.match(self.metric):
+            raise ConfigError(f"metric must be top1, top5, … (topK); got {self.metric!r}")
+        if self.image_size and (
+            len(self.image_size) != 2 or min(self.image_size) < 1
+        ):
+            raise ConfigError(
+                f"image_size must be [height, width] in pixels; got {list(self.image_size)}"
+            )
+        if self.color not in COLORS:
+            raise ConfigError(f"color must be 'rgb' or 'grey'; got {self.color!r}")
+        if self.calibration_samples < 1:
+            raise ConfigError(
+                f"calibration_samples must be >= 1; got {self.calibration_samples}"
+            )
+
+    @property
+    def top_k(self) -> int:
+        match = METRIC.match(self.metric)
+        assert match is not None
+        return int(match.group(1))
+
+    @property
+    def channels(self) -> int:
+        return COLORS[self.color]
 
 
 @dataclass(frozen=True)
@@ -78,7 +116,11 @@ class ModelConfig:
     """[model]: a builtin model name, or the path of the user's Keras model (.keras / .h5)."""
 
     builtin: str | None = None  # "pruning_guide" when no path is given
-    path: Path | None = None  # resolved against the config file's folder
+    # A .keras / .h5 file (tf-keras or Keras 3) or a SavedModel folder, resolved against the
+    # config file's folder.
+    path: Path | None = None
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)  # builtin's keywords
+    custom_objects: str | None = None  # module (or .py file) registering your tf-keras layers
 
     def __post_init__(self) -> None:
         if self.path is None and self.builtin is None:
@@ -86,8 +128,13 @@ class ModelConfig:
         if self.path is not None:
             if self.builtin is not None:
                 raise ConfigError("builtin and path are exclusive; keep one of them")
-            if Path(self.path).suffix not in (".keras", ".h5"):
-                raise ConfigError(f"path must be a .keras or .h5 file; got {str(self.path)!r}")
+            if self.options:
+                raise ConfigError("options apply to a builtin model; remove them with path")
+            if Path(self.path).suffix not in (".keras", ".h5", ""):
+                raise ConfigError(
+                    "path must be a .keras or .h5 file or a SavedModel folder; got "
+                    f"{str(self.path)!r}"
+                )
         elif self.builtin not in BUILTIN_MODELS:
             raise ConfigError(
                 f"builtin must be one of {', '.join(BUILTIN_MODELS)}; got {self.builtin!r}"
@@ -104,8 +151,21 @@ class TrainConfig:
     lr_schedule: str = "constant"  # or "cosine": decays to 2% over all epochs
     validation_split: float = 0.1
     seed: int = 0
+    # How recipes fine-tune: "labels", "distill" (from the dense model's outputs, a loss per
+    # output), or "auto" (labels where the data has them, distillation for the rest).
+    fine_tune: str = "auto"
+    output_weights: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.fine_tune not in FINE_TUNE:
+            raise ConfigError(
+                f"fine_tune must be one of {', '.join(FINE_TUNE)}; got {self.fine_tune!r}"
+            )
+        for name, w in self.output_weights.items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0:
+                raise ConfigError(
+                    f"output_weights.{name} must be a number >= 0; got {w!r}"
+                )
         if self.lr_schedule not in ("constant", "cosine"):
             raise ConfigError(
                 f"lr_schedule must be 'constant' or 'cosine'; got {self.lr_schedule!r}"
@@ -501,9 +561,17 @@ def _check_type(value: Any, tp: Any, key: str, where: str) -> Any:
     if tp is Path and isinstance(value, Path):
         return value
     if origin is tuple:
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        inner = typing.get_args(tp)[0]
+        if isinstance(value, list) and all(
+            isinstance(v, inner) and not isinstance(v, bool) for v in value
+        ):
             return tuple(value)
-        raise ConfigError(f"{key} must be a list of strings; got {value!r} (in {where})")
+        word = "strings" if inner is str else "whole numbers"
+        raise ConfigError(f"{key} must be a list of {word}; got {value!r} (in {where})")
+    if origin is dict:
+        if isinstance(value, dict):
+            return dict(value)
+        raise ConfigError(f"{key} must be a table; got {value!r} (in {where})")
     ok = {
         bool: isinstance(value, bool),
         int: isinstance(value, int) and not isinstance(value, bool),

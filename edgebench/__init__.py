@@ -75,6 +75,7 @@ from edgebench.api import (  # noqa: E402
     report,
     run,
     sweep,
+    variant_history,
     write_pytest_benchmark_json,
 )
 from edgebench.bench.compare import CompareSettings, Comparison, Verdict  # noqa: E402
@@ -89,6 +90,7 @@ from edgebench.records import (  # noqa: E402
     LatencyStats,
     Manifest,
     OpTime,
+    OutputFidelity,
     Record,
     Results,
     Setup,
@@ -106,6 +108,7 @@ __all__ = [
     "LatencyStats",
     "Manifest",
     "OpTime",
+    "OutputFidelity",
     "PipelineConfig",
     "Record",
     "ReportFiles",
@@ -135,5 +138,6 @@ __all__ = [
     "report",
     "run",
     "sweep",
+    "variant_history",
     "write_pytest_benchmark_json",
 ]

@@ -47,6 +47,7 @@ from edgebench.bench.plan import BenchPlan, new_run_id, plan_from_inputs, plan_f
 from edgebench.bench.pytest_benchmark_json import (
     write_pytest_benchmark_json as _write_pytest_benchmark_json,
 )
+from edgebench.bench.reference import DEFAULT_SAMPLES, with_reference
 from edgebench.bench.report import ReportData, make_report
 from edgebench.bench.scheduler import bench_targets
 from edgebench.build.config import PipelineConfig, default_sweep_path, load_pipeline
@@ -54,7 +55,7 @@ from edgebench.build.config import default_pipeline_path as _default_pipeline_pa
 from edgebench.deploy import target_for
 from edgebench.errors import ConfigError, EdgebenchError
 from edgebench.files import point_latest
-from edgebench.records import BenchSettings, Manifest, Results
+from edgebench.records import BenchSettings, Manifest, Record, Results
 
 Progress = Callable[[str], None]
 PathLike = str | Path
@@ -236,6 +237,9 @@ def bench_models(
     record_history: bool = True,
     target_options: Mapping[str, Mapping[str, object]] | None = None,
     progress: Progress | None = None,
+    reference: PathLike | None = None,
+    reference_data: PathLike | None = None,
+    reference_samples: int = DEFAULT_SAMPLES,
     commit: str | None = None,
 ) -> list[Results]:
     """Measure every model on every target, each model in its own process with a time limit.
@@ -246,6 +250,10 @@ def bench_models(
     the run to the history (``<out>/history.sqlite`` unless ``history`` names another file, or
     ``record_history=False``). Returns one :class:`Results` per target; a target that failed as
     a whole says why in ``error``. Raises EdgebenchError when every target failed.
+
+    ``reference`` (a float ``.tflite``, for ``.tflite`` inputs) gives every record output
+    fidelity figures against it: on the samples of ``reference_data`` (an .npz with ``x`` or
+    ``x_<input>``, optional labels ``y``), else on ``reference_samples`` seeded random inputs.
 
     The results record ``commit`` as the commit of your code (default: ``GITHUB_SHA`` or
     ``CI_COMMIT_SHA``, else ``git rev-parse HEAD`` in the repository holding the build's
@@ -261,6 +269,15 @@ def bench_models(
         check_history(history_path)  # an unusable history is refused before measuring
     run_dir = out / bench_plan.run_id
     log = _progress(progress)
+    if reference is not None:
+        bench_plan = with_reference(
+            bench_plan, Path(reference), run_dir / "eval",
+            Path(reference_data) if reference_data is not None else None,
+            reference_samples, eval_batch=settings.eval_batch,
+        )
+        log(f"bench: outputs held to {Path(reference).name} on "
+            f"{'the samples of ' + str(reference_data) if reference_data else ''}"
+            f"{'' if reference_data else f'{reference_samples} random inputs'}")
     log(f"bench: {len(bench_plan.items)} models on {', '.join(addresses)} -> {run_dir}")
     options = {a: dict(o) for a, o in (target_options or {}).items()}
     sha = user_commit(commit, _code_folders(bench_plan))
@@ -411,6 +428,23 @@ def history(
     path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
     with open_history(path, create=False) as h:
         return h.runs(target, variant, since, until, limit=limit)
+
+
+def variant_history(
+    variant: str,
+    *,
+    target: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int | None = None,
+    history: PathLike | None = None,
+) -> list[tuple[RunRow, Record | None]]:
+    """The runs that measured ``variant``, newest first, each with that variant's record
+    (accuracy, output fidelity, latency, memory; without the raw samples)."""
+    path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
+    with open_history(path, create=False) as h:
+        rows = h.runs(target, variant, since, until, limit=limit)
+        return [(row, h.record(row, variant)) for row in rows]
 
 
 def add_to_history(results: PathLike | Sequence[Results], history: PathLike | None = None) -> None:

@@ -23,12 +23,14 @@ from edgebench._version import __version__
 from edgebench.bench.compare import CompareSettings, NothingToCompare
 from edgebench.bench.export import (
     FORMATS,
+    HISTORY_COLUMNS,
     format_comparisons_as,
     format_doctor_as,
     format_gate_as,
     format_history_as,
     format_run_as,
     format_summary_as,
+    history_table_rows,
 )
 from edgebench.bench.flows import FLOWS
 from edgebench.bench.flows.benchmark_model import OWN_FLAGS
@@ -38,8 +40,10 @@ from edgebench.bench.history import default_history_path
 from edgebench.bench.hostfacts import is_commit_sha
 from edgebench.bench.progress import Progress
 from edgebench.bench.pytest_benchmark_json import require_pytest_benchmark
+from edgebench.bench.reference import DEFAULT_SAMPLES as DEFAULT_REFERENCE_SAMPLES
+from edgebench.bench.summary import format_table
 from edgebench.errors import EdgebenchError
-from edgebench.records import BenchSettings, Results
+from edgebench.records import BenchSettings, Record, Results, format_snr, worst_fidelity
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -364,7 +368,9 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--timeout-s", type=positive_float, help="time limit per model, seconds")
     g.add_argument(
-        "--eval-limit", type=nonneg_int, help="evaluate on the first N test samples (0 = all)"
+        "--eval-limit", type=nonneg_int, metavar="N",
+        help="evaluate on a stratified subset of N test samples (each class in proportion; "
+        "evenly spaced without labels; 0 = all); the record says how many and how chosen",
     )
     g.add_argument(
         "--cooldown-s", type=nonneg_float, metavar="S",
@@ -518,7 +524,9 @@ def add_build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         type=Path,
-        help="your own trained Keras model (.keras or .h5) to use as the dense baseline",
+        help="your own trained model as the dense baseline: a .keras or .h5 file (tf-keras or "
+        "Keras 3) is pruned and converted; a SavedModel folder is converted to the quantised "
+        "variants only",
     )
     p.add_argument("--run", help="name of the run folder under --out (default: UTC timestamp)")
     add_quick_overrides(p)
@@ -547,6 +555,25 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     add_config(p, "take [bench] settings and targets from this pipeline TOML")
     p.add_argument("--run", help="run folder name for loose .tflite inputs (default: timestamp); "
                    "a manifest is benched in its own run folder")
+    r = p.add_argument_group(
+        "output fidelity for models edgebench did not build (a build's manifest has its own "
+        "float32 reference)"
+    )
+    r.add_argument(
+        "--reference", type=Path, metavar="FLOAT.tflite",
+        help="hold every model's outputs to this float model's: max and mean |Δ|, cosine, SNR "
+        "dB and top-1 agreement per output, quantised outputs dequantised, no labels needed",
+    )
+    r.add_argument(
+        "--reference-data", type=Path, metavar="NPZ",
+        help="the inputs to compare on: an .npz with x (x_<input> for several inputs) in the "
+        "model's float domain, and optional class labels y (default: random inputs)",
+    )
+    r.add_argument(
+        "--reference-samples", type=positive_int, default=DEFAULT_REFERENCE_SAMPLES, metavar="N",
+        help=f"random inputs to compare on without --reference-data (default "
+        f"{DEFAULT_REFERENCE_SAMPLES})",
+    )
     add_measurement(p)
     add_pytest_benchmark_json(p)
     add_format(p, "the summary")
@@ -578,8 +605,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     config = api.load_config(args.config) if args.config else None
     settings = bench_settings(args, config.bench if config else BenchSettings())
     targets = args.targets or (list(config.targets) if config else ["local"])
+    if args.reference is None and (args.reference_data is not None):
+        raise EdgebenchError("--reference-data needs --reference FLOAT.tflite to compare with")
     check_exports(args)
-    results = bench_with_progress(args, args.inputs, targets, settings, args.run)
+    results = bench_with_progress(
+        args, args.inputs, targets, settings, args.run,
+        reference=dict(reference=args.reference, reference_data=args.reference_data,
+                       reference_samples=args.reference_samples),
+    )
     write_exports(args, results)
     print(format_summary_as(results, args.format))
     return bench_exit_status(results)
@@ -591,6 +624,7 @@ def bench_with_progress(
     targets: Sequence[str],
     settings: BenchSettings,
     run: str | None,
+    reference: dict | None = None,
 ) -> list[Results]:
     """api.bench_models with the live progress line, then one stderr line per failure."""
     targets = list(dict.fromkeys(targets))  # the same address twice would race for one file
@@ -598,7 +632,7 @@ def bench_with_progress(
         results = api.bench_models(
             models, targets, settings, out=args.out, run=run, history=history_of(args),
             record_history=not args.no_history, target_options=target_options(args, targets),
-            progress=progress, commit=args.commit,
+            progress=progress, commit=args.commit, **(reference or {}),
         )
     say_failures(results)
     return results
@@ -756,8 +790,25 @@ def cmd_history(args: argparse.Namespace) -> int:
         log(f"history: added {item}")
     rows = api.history(target=args.target, variant=args.variant, since=args.since,
                        until=args.until, limit=args.limit, history=path)
-    print(format_history_as(rows, args.format))
+    if args.variant and rows and args.format == "table":
+        # that variant's quality in each run, beside the run
+        recs = dict(api.variant_history(args.variant, target=args.target, since=args.since,
+                                        until=args.until, limit=args.limit, history=path))
+        table = [(*row, *_quality(recs.get(r)))
+                 for row, r in zip(history_table_rows(rows), rows, strict=True)]
+        print(format_table(table, (*HISTORY_COLUMNS, "accuracy", "SNR dB")))
+    else:
+        print(format_history_as(rows, args.format))
     return EXIT_OK
+
+
+def _quality(rec: Record | None) -> tuple[str, str]:
+    """A record's accuracy and worst-output SNR for a table."""
+    if rec is None:
+        return "—", "—"
+    worst = worst_fidelity(rec.fidelity)
+    acc = "—" if rec.accuracy is None else f"{rec.accuracy:.4f}"
+    return acc, format_snr(worst.snr_db if worst else None)
 
 
 # --------------------------------------------------------------------------- compare
@@ -925,10 +976,12 @@ COMMANDS: list[Command] = [
     Command(
         "build",
         "train, prune and convert models; write a manifest",
-        "Train the dense baseline (or take yours with --model), prune it with every recipe of "
-        "the pipeline config, convert each to TFLite variants, and write "
-        "<out>/<run>/manifest.json with zip bytes, sparsity, operators and host accuracy. "
-        "Example: edgebench build --epochs 1 --train-limit 5000",
+        "Train the dense baseline (or take yours with --model: tf-keras or Keras 3 .keras/.h5, "
+        "or a SavedModel folder, convert-only), prune it with every recipe of the pipeline "
+        "config, convert each to TFLite variants, and write <out>/<run>/manifest.json with zip "
+        "bytes, sparsity, operators, host accuracy and output fidelity against the float32 "
+        "reference; the test set goes to <out>/<run>/eval/ as shards with the reference's "
+        "outputs. Example: edgebench build --epochs 1 --train-limit 5000",
         add_build_args,
         cmd_build,
     ),
@@ -936,9 +989,10 @@ COMMANDS: list[Command] = [
         "bench",
         "measure models on targets; write results-<target>.json",
         "Run each model in its own process on each target: load/allocate time, first "
-        "inference, timed invoke() percentiles, resident memory and top-1 accuracy when the "
-        "manifest has labels. Example: edgebench bench out/latest/manifest.json "
-        "--target ssh://pi@raspberrypi.local",
+        "inference, timed invoke() percentiles, resident memory, accuracy when the data has "
+        "labels, and output fidelity against the float32 reference (streamed shard by shard, "
+        "so memory stays flat). Examples: edgebench bench out/latest/manifest.json "
+        "--target ssh://pi@raspberrypi.local; edgebench bench q.tflite --reference f.tflite",
         add_bench_args,
         cmd_bench,
     ),
@@ -946,8 +1000,9 @@ COMMANDS: list[Command] = [
         "gate",
         "check results against budgets; exit 1 when one is broken",
         "Hold every record against the rules of a budgets TOML (max_zip_bytes, min_accuracy, "
-        "max_accuracy_drop, max_latency_p90_us, max_peak_rss_mb, require_compatible, keyed by "
-        "variant or glob); with --against BASE also its regression rules against that run. "
+        "max_accuracy_drop, min_snr_db, min_cosine, min_top1_agreement, max_latency_p90_us, "
+        "max_peak_rss_mb, require_compatible, keyed by variant or glob); with --against BASE "
+        "also its regression rules against that run. "
         "Exit 0 when all pass, 1 when any fails, 2 on bad input.",
         add_gate_args,
         cmd_gate,

@@ -18,7 +18,7 @@ from typing import Any
 from edgebench.errors import ConfigError, SchemaError
 from edgebench.files import write_json_atomic
 
-MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_SCHEMA_VERSION = 2  # 2: evaluation shards with preprocessing and reference outputs
 _NOT_SAVED = {"not_saved": True}  # dataclass field metadata: kept in memory, not in the file
 RESULTS_SCHEMA_VERSION = 3
 
@@ -125,11 +125,72 @@ def _r_opt(x: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class RssMb:
-    """Resident set size in MB: before the model is loaded, after allocation, peak over the run."""
+    """Resident set size in MB: before the model is loaded, after allocation, peak over the
+    timed runs, and the process's peak after it streamed the evaluation data (None without)."""
 
     before: float | None
     after_init: float | None
     peak: float | None
+    eval_peak: float | None = None
+
+
+# --------------------------------------------------------------------------- fidelity
+
+
+@dataclass(frozen=True)
+class OutputFidelity:
+    """How far one output tensor of a variant is from the float32 reference model's output on
+    the same inputs (quantised outputs dequantised first). No labels needed.
+
+    ``snr_db`` is 10·log10(Σref² / Σ(ref − x)²); it is None when not finite: identical outputs
+    (``max_abs`` 0, +∞) or an all-zero reference (−∞). :attr:`snr` gives the number either way.
+    ``top1_agreement`` is the share of samples whose argmax agrees, for class-vector outputs.
+    """
+
+    output: str
+    n: int
+    max_abs: float
+    mean_abs: float
+    cosine: float | None
+    snr_db: float | None
+    top1_agreement: float | None = None
+
+    @property
+    def snr(self) -> float:
+        if self.snr_db is not None:
+            return self.snr_db
+        return math.inf if self.max_abs == 0 else -math.inf
+
+
+@dataclass(frozen=True)
+class FidelitySummary:
+    """The worst output of a record: what a budget or a one-line table holds."""
+
+    snr_db: float | None
+    cosine: float | None
+    top1_agreement: float | None
+
+
+def worst_fidelity(fidelity: Sequence[OutputFidelity]) -> FidelitySummary | None:
+    """The lowest SNR, cosine and top-1 agreement over a record's outputs (None: not measured)."""
+    if not fidelity:
+        return None
+    cos = [f.cosine for f in fidelity if f.cosine is not None]
+    agree = [f.top1_agreement for f in fidelity if f.top1_agreement is not None]
+    return FidelitySummary(
+        snr_db=min(f.snr for f in fidelity),
+        cosine=min(cos) if cos else None,
+        top1_agreement=min(agree) if agree else None,
+    )
+
+
+def format_snr(snr_db: float | None) -> str:
+    """An SNR for a table: ``41.3``, ``∞`` for identical outputs, ``—`` when not measured."""
+    if snr_db is None:
+        return "—"
+    if math.isinf(snr_db):
+        return "∞" if snr_db > 0 else "-∞"
+    return f"{snr_db:.1f}"
 
 
 # --------------------------------------------------------------------------- manifest
@@ -162,6 +223,8 @@ class Artifact:
     input_dtype: str | None = None
     output_dtype: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Output fidelity against the reference model on the host (TFLite variants only).
+    fidelity: tuple[OutputFidelity, ...] = ()
 
     @property
     def is_tflite(self) -> bool:
@@ -176,7 +239,12 @@ class DatasetInfo:
     source: str
     n_train: int
     n_test: int
-    num_classes: int
+    num_classes: int | None  # None: the data has no labels
+    labelled: bool = True
+    preprocess: dict[str, str] = field(default_factory=dict)  # input name -> mode
+    metric: str | None = "top1"  # the accuracy metric, where there are labels
+    inputs: tuple[str, ...] = ()  # the model's input names, in order
+    outputs: tuple[str, ...] = ()  # the model's output names, in order
 
 
 @dataclass(frozen=True)
@@ -188,7 +256,8 @@ class Manifest:
     config_path: str | None
     config_sha256: str | None
     dataset: DatasetInfo | None
-    eval_data: str | None  # .npz relative to the manifest folder: x (uint8/float), y, x_scale
+    # The evaluation shards' folder, relative to the manifest folder (see bench/runner.py).
+    eval_data: str | None
     baseline: str  # name of the dense baseline Keras artifact
     artifacts: tuple[Artifact, ...]
     versions: dict[str, str] = field(default_factory=dict)
@@ -197,6 +266,14 @@ class Manifest:
     # search itself: floor, every trial, the Pareto front, wall times.
     chosen: str | None = None
     sweep: dict[str, Any] | None = None
+    # The float32 reference model every variant's outputs are held to (relative path), and
+    # the variant name it has among the artifacts, if any.
+    reference: str | None = None
+    reference_variant: str | None = None
+    # What the model came from: {"kind": builtin | tf_keras | keras3 | saved_model, "path": …}
+    model_source: dict[str, Any] = field(default_factory=dict)
+    # Recipes that did not run, and why (a SavedModel cannot be pruned: no Keras layers).
+    skipped_recipes: dict[str, str] = field(default_factory=dict)
     #: where this manifest was loaded from or saved to; not part of the file
     path: Path | None = field(default=None, compare=False, repr=False, metadata=_NOT_SAVED)
 
@@ -336,6 +413,11 @@ class Record:
     wall_s: float | None = None
     samples_us: tuple[float, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    accuracy_metric: str | None = None  # "top1", "top5", … (None: no labels)
+    eval_selection: str | None = None  # which samples: all, or how --eval-limit chose them
+    # Per output tensor, against the float32 reference model (labels not needed).
+    fidelity: tuple[OutputFidelity, ...] = ()
+    reference: str | None = None  # the reference model's name
     # How it was asked to be measured (threads, XNNPACK, delegate, CPU pin): see record_key.
     setup: Setup | None = None
     machine: str | None = None  # the device's, e.g. "aarch64"
@@ -505,7 +587,20 @@ def setup_v1(record: dict, settings: dict) -> dict:
 
 
 # Old schema versions are migrated by small functions: {from_version: upgrade_from_N}.
-_MANIFEST_UPGRADES: dict[int, Callable[[dict], dict]] = {}
+
+
+def manifest_upgrade_from_1(data: dict) -> dict:
+    """Schema 1 shipped one eval.npz (x, y, x_scale) that the runner loaded whole; schema 2
+    streams shards with preprocessing and reference outputs. The shards need the models'
+    outputs, which only a build can make, so an old manifest is refused with the fix."""
+    raise SchemaError(
+        f"manifest {data.get('run_id', '')!r} was built by an older edgebench (manifest schema "
+        "1, one eval.npz); rebuild it with edgebench build (the evaluation data is now sharded "
+        "with reference outputs)"
+    )
+
+
+_MANIFEST_UPGRADES: dict[int, Callable[[dict], dict]] = {1: manifest_upgrade_from_1}
 
 
 def upgrade_results_from_2(data: dict) -> dict:
@@ -616,12 +711,16 @@ def _read_versioned(
             f"{path} has {what} schema_version {version!r}, newer than this edgebench "
             f"understands ({current}); upgrade edgebench"
         )
+    _require_kind(path, data, what)  # a results file given as a manifest: say so, not "old"
     while version < current:
         if version not in upgrades:
             raise SchemaError(
                 f"{path}: no upgrade from {what} schema_version {version}; rebuild it"
             )
-        data = upgrades[version](data)
+        try:
+            data = upgrades[version](data)
+        except SchemaError as exc:
+            raise SchemaError(f"{path}: {exc}") from None
         version = data["schema_version"]
     _require_kind(path, data, what)
     return data

@@ -8,14 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from edgebench.models.guide import pruning_guide_model
+from edgebench.models.mobilenet import mobilenet_v2
 
 #: The shipped configs: the default pipeline, its budgets, the default sweep and its budgets.
 CONFIG_DIR = Path(__file__).resolve().parent
 DEFAULT_PIPELINE = CONFIG_DIR / "pipeline.toml"
 DEFAULT_SWEEP = CONFIG_DIR / "sweep.toml"
 
+#: Example configs (models/examples/): real convnets on image folders, with their data scripts.
+EXAMPLES_DIR = CONFIG_DIR / "examples"
+
 # Builtin models by name, as ``[model] builtin = "<name>"`` in a pipeline config:
-# ``fn(keras, input_shape, num_classes)``.
+# ``fn(keras, input_shape, num_classes, **options)`` (``[model] options``).
 BUILTIN_MODELS: dict[str, Callable[..., Any]] = {
     "pruning_guide": pruning_guide_model,
+    "mobilenet_v2": mobilenet_v2,
 }

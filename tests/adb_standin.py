@@ -97,8 +97,8 @@ def labelled_plan(tmp_path):
         arts.append(Artifact(name=name, recipe=name.split("/")[0], kind=name.split("/")[1],
                              path=rel, file_bytes=size, zip_bytes=size, params=0,
                              nonzero_params=0, compression_ratio=1.0, host_accuracy=None))
-    shutil.copyfile(FIX / "tiny_eval.npz", folder / "eval.npz")
+    shutil.copytree(FIX / "tiny_eval", folder / "eval")
     Manifest(run_id="r1", created_at="2025-01-01T00:00:00+00:00", config_path=None,
-             config_sha256=None, dataset=None, eval_data="eval.npz",
+             config_sha256=None, dataset=None, eval_data="eval",
              baseline="baseline/float32", artifacts=tuple(arts)).save(folder / "manifest.json")
     return plan_from_manifest(folder / "manifest.json")

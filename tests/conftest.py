@@ -93,6 +93,17 @@ TRAINING_TESTS = {
     "test_recipes_rewinding": "all",
     "test_sweep": "all",
     "test_pipeline_end_to_end": "all",
+    "test_mobilenet_pipeline": {
+        "test_mobilenet_v2_on_an_image_folder_is_pruned_with_its_depthwise_kernels_and_benched",
+    },
+    "test_own_models": {
+        "test_a_keras3_file_is_rebuilt_in_tf_keras_with_keras3s_own_outputs",
+        "test_a_keras3_model_with_unlabelled_data_is_pruned_clustered_and_qat_tuned",
+        "test_a_saved_model_is_converted_and_benched_and_the_recipes_say_why_they_did_not_run",
+        "test_a_keras3_custom_layer_is_one_line_that_names_it_and_the_fix",
+        "test_a_model_with_two_inputs_and_two_outputs_is_built_benched_and_gated",
+        "test_a_layer_tfmot_cannot_prune_is_one_line_naming_it_before_anything_is_built",
+    },
     # Not training, but minutes of real processes: whole CI jobs step by step (the README's
     # examples among them train), and whole pytest sessions of the plugin's tests.
     "test_readme_ci": "all",

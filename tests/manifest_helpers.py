@@ -32,11 +32,11 @@ def tiny_manifest(folder: Path, run_id: str, models: dict[str, str] | None = Non
             file_bytes=(folder / rel).stat().st_size, zip_bytes=zip_bytes(folder / rel),
             params=0, nonzero_params=0, compression_ratio=1.0, host_accuracy=None,
         ))
-    shutil.copyfile(FIXTURES / "tiny_eval.npz", folder / "eval.npz")
+    shutil.copytree(FIXTURES / "tiny_eval", folder / "eval", dirs_exist_ok=True)  # 3 shards
     manifest = Manifest(
         run_id=run_id, created_at="2025-01-01T00:00:00+00:00",
         config_path=str(config_path) if config_path else None, config_sha256=None,
-        dataset=None, eval_data="eval.npz", baseline="baseline/float32", artifacts=tuple(arts),
+        dataset=None, eval_data="eval", baseline="baseline/float32", artifacts=tuple(arts),
     )
     manifest.save(folder / "manifest.json")
     return folder / "manifest.json"

@@ -56,7 +56,7 @@ def test_small_build_writes_every_artifact_and_a_manifest_that_round_trips(
     assert manifest.dataset.n_train == 2000 and manifest.dataset.n_test == 500
     assert set(manifest.versions) >= {"tensorflow", "tf_keras", "tfmot", "numpy", "python"}
     raw = json.loads(small_manifest.read_text())
-    assert raw["schema_version"] == 1
+    assert raw["schema_version"] == 2
     assert Manifest.load(small_manifest) == manifest
     for art in manifest.artifacts:
         path = small_manifest.parent / art.path
@@ -68,12 +68,24 @@ def test_small_build_writes_every_artifact_and_a_manifest_that_round_trips(
     assert names["pruned/int8"] == "pruned-int8.tflite"
 
 
-def test_eval_data_is_the_raw_test_set_with_its_scale(small_manifest: Path) -> None:
+def test_eval_data_is_the_raw_test_set_with_its_preprocessing_and_reference_outputs(
+    small_manifest: Path,
+) -> None:
+    from edgebench.bench import runner
+    from edgebench.build.datasets import load_dataset
+
     manifest = Manifest.load(small_manifest)
-    data = np.load(small_manifest.parent / manifest.eval_data)
-    assert data["x"].dtype == np.uint8 and data["x"].shape == (500, 28, 28)
-    assert data["y"].dtype == np.int64 and data["y"].shape == (500,)
-    assert float(data["x_scale"]) == pytest.approx(1 / 255)
+    assert manifest.eval_data == "eval" and manifest.reference == "baseline-float32.tflite"
+    assert manifest.reference_variant == "baseline/float32"
+    data = runner.EvalData(small_manifest.parent / manifest.eval_data, need_labels=True)
+    assert data.n_total == 500 and data.preprocess == {data.inputs[0]: "unit"}
+    assert data.reference_outputs == ["dense"] and data.meta["reference"] == manifest.reference
+    (x, y, ref), = list(data.chunks())  # 500 small images: one shard
+    ds = load_dataset("fashion_mnist", test_limit=500)
+    (raw,) = x.values()
+    assert raw.dtype == np.uint8 and np.array_equal(raw, ds.x_test)  # raw: the device scales
+    assert np.array_equal(y, ds.y_test) and ref["dense"].shape == (500, 10)
+    assert manifest.dataset.preprocess == {data.inputs[0]: "unit"}
 
 
 def test_dense_baseline_is_saved_before_pruning(small_manifest: Path) -> None:
@@ -230,7 +242,7 @@ def test_tensorboard_without_tensorboard_fails_before_training(
         r"TensorBoard.*pip install tensorboard",
     ):
         build_pipeline(cfg, tmp_path / "run", progress=lambda s: None)
-    assert not (tmp_path / "run" / "eval.npz").exists()
+    assert not (tmp_path / "run" / "eval").exists()
 
 
 def test_tensorboard_true_writes_pruning_summaries(tmp_path: Path) -> None:
@@ -287,7 +299,7 @@ def test_a_user_model_with_the_wrong_number_of_classes_is_a_dataset_error(tmp_pa
     path = _save_model(tmp_path / "three.h5", (28, 28), classes=3)
     with pytest.raises(
         DatasetError,
-        match=r"outputs \(None, 3\) but the dataset fashion_mnist "
+        match=r"outputs \[3\] \(\w+\) but the dataset fashion_mnist "
         r"has 10 classes",
     ):
         build_pipeline(tiny_config(), tmp_path / "run", model_path=path, progress=lambda s: None)

@@ -87,18 +87,24 @@ def test_npz_loads_and_limits_keep_the_first_samples(tmp_path: Path) -> None:
     assert ds.y_train.dtype == np.int64
 
 
-def test_npz_without_the_four_arrays_says_which_are_missing(tmp_path: Path) -> None:
+def test_npz_without_the_needed_keys_says_which_are_missing(tmp_path: Path) -> None:
     np.savez(tmp_path / "d.npz", x_train=np.zeros((2, 3, 3), np.uint8))
-    with pytest.raises(DatasetError, match="lacks y_train, x_test, y_test"):
+    with pytest.raises(DatasetError, match="lacks x_test; an .npz dataset needs x_train and"):
         load_dataset(str(tmp_path / "d.npz"))
+    np.savez(tmp_path / "e.npz", images=np.zeros((2, 3, 3), np.uint8))
+    with pytest.raises(DatasetError, match="lacks x_train, x_test.*it has images"):
+        load_dataset(str(tmp_path / "e.npz"))
 
 
-def test_float_images_are_refused(tmp_path: Path) -> None:
+def test_float_samples_of_any_shape_load_as_they_are(tmp_path: Path) -> None:
+    """Preprocessing happens later (build/preprocessing.py): the dataset keeps the values."""
     arrays = make_arrays(4, 2, fill=1)
-    arrays["x_train"] = arrays["x_train"] / 255.0
+    arrays["x_train"] = (arrays["x_train"] / 255.0).astype(np.float64)
+    arrays["x_test"] = arrays["x_test"].astype(np.float64) / 255.0
     np.savez(tmp_path / "d.npz", **arrays)
-    with pytest.raises(DatasetError, match="x_train must hold pixel values 0..255"):
-        load_dataset(str(tmp_path / "d.npz"))
+    ds = load_dataset(str(tmp_path / "d.npz"))
+    assert ds.x_train.dtype == np.float64 and ds.x_train.shape == (4, 4, 5)
+    np.testing.assert_array_equal(ds.x_train, arrays["x_train"])
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -201,3 +207,53 @@ def test_debian_fashion_mnist_is_the_real_thing() -> None:
     assert ds.source == "/usr/share/datasets/fashion-mnist"
     assert ds.x_train.shape == (100, 28, 28) and ds.x_test.shape == (50, 28, 28)
     assert ds.num_classes == 10 and ds.x_train.max() > 200
+
+
+def test_npz_without_labels_loads_unlabelled(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=rng.random((6, 3, 2)), x_test=rng.random((4, 3, 2)))
+    ds = load_dataset(str(tmp_path / "d.npz"))
+    assert not ds.labelled and ds.y_train is None and ds.num_classes is None
+    assert ds.n_train == 6 and ds.n_test == 4
+
+
+def test_npz_with_labels_for_one_split_only_names_the_fix(tmp_path: Path) -> None:
+    np.savez(tmp_path / "d.npz", x_train=np.zeros((2, 3)), x_test=np.zeros((2, 3)),
+             y_train=np.zeros(2, np.int64))
+    with pytest.raises(DatasetError, match="has y_train but not y_test; give labels for both"):
+        load_dataset(str(tmp_path / "d.npz"))
+
+
+def test_npz_with_one_array_per_input_name(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train_image=rng.integers(0, 255, (5, 4, 4, 3)),
+             x_train_meta=rng.random((5, 7)), x_test_image=rng.integers(0, 255, (3, 4, 4, 3)),
+             x_test_meta=rng.random((3, 7)), y_train=np.arange(5), y_test=np.arange(3))
+    ds = load_dataset(str(tmp_path / "d.npz"), train_limit=4)
+    assert ds.named_inputs and sorted(ds.x_train) == ["image", "meta"]
+    assert ds.x_train["meta"].shape == (4, 7) and ds.n_test == 3 and ds.num_classes == 5
+
+
+def test_npz_inputs_must_be_in_both_splits_with_one_sample_count(tmp_path: Path) -> None:
+    np.savez(tmp_path / "a.npz", x_train_image=np.zeros((2, 3)), x_train_meta=np.zeros((2, 1)),
+             x_test_image=np.zeros((2, 3)))
+    with pytest.raises(DatasetError, match=r"inputs \['image', 'meta'\] in x_train_\* but "
+                                           r"\['image'\] in x_test_\*"):
+        load_dataset(str(tmp_path / "a.npz"))
+    np.savez(tmp_path / "b.npz", x_train_image=np.zeros((2, 3)), x_train_meta=np.zeros((3, 1)),
+             x_test_image=np.zeros((2, 3)), x_test_meta=np.zeros((2, 1)))
+    with pytest.raises(DatasetError, match="different sample counts"):
+        load_dataset(str(tmp_path / "b.npz"))
+
+
+def test_npz_without_the_needed_keys_is_one_line_and_exit_2(cli, tmp_path: Path) -> None:
+    np.savez(tmp_path / "d.npz", images=np.zeros((2, 28, 28), np.uint8))
+    config = tmp_path / "p.toml"
+    config.write_text('schema_version = 1\n[data]\ndataset = "d.npz"\n')
+    earlier = tmp_path / "out" / "earlier" / "manifest.json"  # a run made before: kept
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("{}")
+    cli("build", "--config", config, "--out", tmp_path / "out").error_line(
+        "lacks x_train, x_test", "an .npz dataset needs x_train and x_test")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["earlier"]
+    assert earlier.read_text() == "{}"

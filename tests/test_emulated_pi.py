@@ -133,18 +133,18 @@ def test_a_crash_of_the_batched_accuracy_pass_is_measured_again_per_sample(sshd,
     folder = tmp_path / "build"
     folder.mkdir()
     shutil.copyfile(FIX / "tiny_int8.tflite", folder / "int8.tflite")
-    shutil.copyfile(FIX / "tiny_eval.npz", folder / "eval.npz")
+    shutil.copytree(FIX / "tiny_eval", folder / "eval")  # 64 images in 3 shards
     size = (folder / "int8.tflite").stat().st_size
     art = Artifact(name="tiny/int8", recipe="tiny", kind="int8", path="int8.tflite",
                    file_bytes=size, zip_bytes=size, params=0, nonzero_params=0,
                    compression_ratio=1.0, host_accuracy=None)
     Manifest(run_id="crash", created_at="2025-01-01T00:00:00+00:00", config_path=None,
-             config_sha256=None, dataset=None, eval_data="eval.npz", baseline="tiny/int8",
+             config_sha256=None, dataset=None, eval_data="eval", baseline="tiny/int8",
              artifacts=(art,)).save(folder / "manifest.json")
     code, res = bench_on_pi(sshd, python, [folder / "manifest.json"], tmp_path / "out")
     (rec,) = res.records
     assert code == 0 and rec.ok, rec.error
-    assert rec.accuracy == 0.15625  # the host's, on tiny_eval.npz
+    assert rec.accuracy == 0.15625  # the host's, on the tiny_eval shards
     assert rec.eval_method == "per-sample" and rec.eval_n == 64
     assert "batches of 256 crashed the runtime (SIGSEGV" in rec.extra["eval_retry"]
     assert sshd.leftovers() == []

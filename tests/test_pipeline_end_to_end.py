@@ -77,8 +77,10 @@ def test_run_is_build_bench_gate(tmp_path):
     assert proc.code == 0, proc.out[-3000:] + proc.err[-3000:]
     out = proc.out
     assert "gate: PASSED" in out
-    table = out[out.index("target  variant"):]
+    table, fidelity = out[out.index("target  variant"):].split("\n\n")[:2]
     assert len([ln for ln in table.splitlines() if ln.startswith("local ")]) == 9
+    assert fidelity.startswith("output fidelity against the float32 reference")
+    assert len([ln for ln in fidelity.splitlines() if ln.startswith("local ")]) == 9
     assert (tmp_path / "r" / "manifest.json").is_file()
     assert (tmp_path / "r" / "results-local.json").is_file()
     assert (tmp_path / "latest").resolve() == (tmp_path / "r").resolve()
@@ -95,7 +97,7 @@ def test_run_in_an_empty_folder_uses_the_configs_shipped_in_the_package(tmp_path
                              "--test-limit", "300", "--runs", "5", "--repeats", "1",
                              cwd=tmp_path)
     assert proc.code in (0, 1), proc.out[-3000:] + proc.err[-3000:]  # 1: a budget broke
-    table = proc.out[proc.out.index("target  variant"):]
+    table = proc.out[proc.out.index("target  variant"):].split("\n\n")[0]
     rows = [ln for ln in table.splitlines() if ln.startswith("local ")]
     assert [r.split()[1] for r in rows] == [  # each record's key: variant@settings
         f"{v}@threads=1,xnnpack=on" for v in (

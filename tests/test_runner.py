@@ -13,6 +13,7 @@ from edgebench.bench import runner
 
 RUNNER = Path(runner.__file__)  # the installed file, as it is copied to devices
 FIX = Path(__file__).parent / "fixtures"
+SHARDS = sorted((FIX / "tiny_eval").glob("shard-*.npz"))  # 64 images in 3 shards
 
 
 def run_runner(*args, env=None):
@@ -49,7 +50,7 @@ def test_runner_parses_as_python_3_9():
 def test_runner_measures_a_model(kind):
     code, rec = run_runner(
         "run", "--model", FIX / f"tiny_{kind}.tflite", "--runs", 20, "--warmup", 2,
-        "--eval", FIX / "tiny_eval.npz",
+        "--eval", *SHARDS,
     )
     assert code == 0 and rec["status"] == "ok"
     assert len(rec["samples_ns"]) == 20 and all(s > 0 for s in rec["samples_ns"])
@@ -57,13 +58,21 @@ def test_runner_measures_a_model(kind):
     rss = rec["rss_mb"]
     assert 0 < rss["before"] <= rss["after_init"] <= rss["peak"]
     assert rec["eval_n"] == 64 and rec["eval_method"].startswith("batched")
+    assert rec["eval_selection"] == "all 64 samples" and rec["accuracy_metric"] == "top1"
     assert 0.0 <= rec["accuracy"] <= 1.0
     assert rec["runtime_name"] == "ai-edge-litert"
+    (fid,) = rec["fidelity"]
+    assert fid["output"] == "dense" and fid["n"] == 64 and rec["reference"] == "tiny_float32"
+    if kind == "float32":  # the reference itself, on the host's preprocessed inputs: exact
+        assert fid["max_abs"] == 0.0 and fid["snr_db"] is None and fid["cosine"] == 1.0
+    else:
+        assert 0 < fid["max_abs"] < 0.1 and fid["snr_db"] > 30 and fid["top1_agreement"] > 0.9
 
 
 def test_runner_without_eval_data_gives_null_accuracy():
     code, rec = run_runner("run", "--model", FIX / "tiny_float32.tflite", "--runs", 5)
     assert code == 0 and rec["accuracy"] is None and rec["eval_method"] is None
+    assert rec["fidelity"] is None
 
 
 def test_runner_without_xnnpack():
@@ -88,37 +97,173 @@ def test_runner_reports_bad_models_as_input_errors(name, expected):
 def test_runner_reports_shape_mismatch(tmp_path):
     import numpy as np
 
-    bad = tmp_path / "eval.npz"
-    np.savez(bad, x=np.zeros((4, 32, 32), np.uint8), y=np.zeros(4, np.int64))
-    code, rec = run_runner("run", "--model", FIX / "tiny_float32.tflite", "--eval", bad)
-    assert code == 1 and "does not fit the dataset" in rec["error"]
+    runner.write_eval_data(tmp_path / "eval", {"x": np.zeros((4, 32, 32), np.uint8)},
+                           {"x": "unit"}, labels=np.zeros(4, np.int64))
+    code, rec = run_runner("run", "--model", FIX / "tiny_float32.tflite", "--eval",
+                           *sorted((tmp_path / "eval").glob("shard-*.npz")))
+    assert code == 1 and rec["error_kind"] == "input"
+    assert "takes samples [28, 28] but the eval data has [32, 32]" in rec["error"]
+
+
+def test_an_old_eval_npz_is_one_line_that_names_the_fix(tmp_path):
+    import numpy as np
+
+    old = tmp_path / "eval.npz"
+    np.savez(old, x=np.zeros((4, 28, 28), np.uint8), y=np.zeros(4, np.int64),
+             x_scale=np.float32(1 / 255))
+    code, rec = run_runner("run", "--model", FIX / "tiny_float32.tflite", "--eval", old)
+    assert code == 1 and rec["error_kind"] == "input"
+    assert "not an edgebench evaluation shard" in rec["error"] and "edgebench build" in rec["error"]
+
+
+def _labels_by_float32(tmp_path):
+    """Eval shards of the fixture's images labelled by the float32 model's own predictions."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    data = runner.EvalData(SHARDS)
+    (x,) = [np.concatenate([c[0]["input_1"] for c in data.chunks()])]
+    f32 = Interpreter(model_path=str(FIX / "tiny_float32.tflite"))
+    scores = runner.model_outputs(f32, {"input_1": runner.preprocess(x, "unit")})["dense"]
+    labels = scores.argmax(axis=1)
+    assert len(set(labels.tolist())) > 1  # otherwise agreement would mean nothing
+    runner.write_eval_data(tmp_path / "agree", {"input_1": x}, {"input_1": "unit"},
+                           labels=labels, reference={"dense": scores}, label_output="dense")
+    return tmp_path / "agree", scores
 
 
 def test_int8_eval_honours_quantisation(tmp_path):
     """Labelled by the float32 model's own predictions, the int8 model must agree with it.
 
-    If the runner fed raw floats into the int8 input (ignoring scale and zero point), the
-    int8 model's predictions would be unrelated to float32's.
+    If the runner fed raw floats into the int8 input (ignoring scale and zero point), or read
+    its int8 output without the output's scale and zero point, the int8 model's predictions
+    and outputs would be unrelated to float32's.
     """
+    from ai_edge_litert.interpreter import Interpreter
+
+    folder, _ = _labels_by_float32(tmp_path)
+    interp = Interpreter(model_path=str(FIX / "tiny_int8.tflite"))
+    interp.allocate_tensors()
+    out = runner.evaluate(interp, str(folder), eval_batch=16)
+    assert out["accuracy"] >= 0.85, out
+    assert out["eval_method"] == "batched(16)" and out["eval_n"] == 64
+    (fid,) = out["fidelity"]
+    assert fid["top1_agreement"] == out["accuracy"]  # the labels are float32's argmax
+    assert fid["snr_db"] > 30 and fid["cosine"] > 0.999
+
+
+def test_streaming_shard_by_shard_gives_what_one_shard_gives(tmp_path):
+    """The test set split into shards of 7 images is evaluated exactly as in one shard."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    folder, scores = _labels_by_float32(tmp_path)
+    data = runner.EvalData(folder)
+    import numpy as np
+
+    x = np.concatenate([c[0]["input_1"] for c in data.chunks()])
+    runner.write_eval_data(tmp_path / "small", {"input_1": x}, {"input_1": "unit"},
+                           labels=data.labels if data.labels is not None else scores.argmax(1),
+                           reference={"dense": scores}, shard_bytes=7 * (784 + 40))
+    assert len(runner.eval_shard_paths(tmp_path / "small")) == 10
+    results = []
+    for where in (folder, tmp_path / "small"):
+        interp = Interpreter(model_path=str(FIX / "tiny_int8.tflite"))
+        results.append(runner.evaluate(interp, str(where), eval_batch=5))
+    assert results[0] == results[1]
+
+
+def test_eval_limit_takes_a_stratified_subset_and_says_so():
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
-    data = np.load(FIX / "tiny_eval.npz")
-    x = data["x"].astype(np.float32) * float(data["x_scale"])
-    f32 = Interpreter(model_path=str(FIX / "tiny_float32.tflite"))
-    f32.resize_tensor_input(0, [len(x), 28, 28])
-    f32.allocate_tensors()
-    f32.set_tensor(f32.get_input_details()[0]["index"], x)
-    f32.invoke()
-    labels = f32.get_tensor(f32.get_output_details()[0]["index"]).argmax(axis=1)
-    assert len(set(labels.tolist())) > 1  # otherwise agreement would mean nothing
-    eval_path = tmp_path / "agree.npz"
-    np.savez(eval_path, x=data["x"], y=labels, x_scale=data["x_scale"])
     interp = Interpreter(model_path=str(FIX / "tiny_int8.tflite"))
-    interp.allocate_tensors()
-    out = runner.evaluate(interp, str(eval_path), eval_batch=16)
-    assert out["accuracy"] >= 0.85, out
-    assert out["eval_method"] == "batched(16)" and out["eval_n"] == len(x)
+    out = runner.evaluate(interp, SHARDS, eval_batch=8, eval_limit=20)
+    assert out["eval_n"] == 20 and out["fidelity"][0]["n"] == 20
+    assert out["eval_selection"] == (
+        "stratified: 20 of 64 samples, 10 classes in proportion, seed 0"
+    )
+    labels = runner.EvalData(SHARDS, need_labels=True).labels
+    picked, _ = runner.select_samples(labels, 64, 20, seed=0)
+    counts, totals = np.bincount(labels[picked], minlength=10), np.bincount(labels, minlength=10)
+    assert counts.sum() == 20 and np.all(np.abs(counts - totals * 20 / 64) < 1)
+    again, _ = runner.select_samples(labels, 64, 20, seed=0)
+    np.testing.assert_array_equal(picked, again)  # host and device choose the same samples
+
+
+def test_without_labels_a_limit_takes_evenly_spaced_samples():
+    import numpy as np
+
+    picked, how = runner.select_samples(None, 10, 4)
+    np.testing.assert_array_equal(picked, [0, 2, 5, 7])
+    assert how == "evenly spaced: 4 of 10 samples (no labels to stratify by)"
+    assert runner.select_samples(None, 10, 0) == (None, "all 10 samples")
+
+
+def test_top_k_accuracy_counts_a_label_anywhere_in_the_k_best(tmp_path):
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    data = runner.EvalData(SHARDS, need_labels=True)
+    x = np.concatenate([c[0]["input_1"] for c in data.chunks()])
+    results = {}
+    for metric in ("top1", "top5", "top10"):
+        runner.write_eval_data(tmp_path / metric, {"input_1": x}, {"input_1": "unit"},
+                               labels=data.labels, metric=metric)
+        interp = Interpreter(model_path=str(FIX / "tiny_float32.tflite"))
+        out = runner.evaluate(interp, str(tmp_path / metric))
+        assert out["accuracy_metric"] == metric
+        results[metric] = out["accuracy"]
+    assert results["top1"] <= results["top5"] < results["top10"] == 1.0
+
+
+def test_a_model_with_two_inputs_and_two_outputs_is_fed_and_read_by_name(tmp_path):
+    """The TFLite tensor order (meta before image) is neither the model's nor alphabetical:
+    feeding by position would put the image into the meta input."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
+    meta = rng.random((40, 5)).astype(np.float32)
+    f32 = Interpreter(model_path=str(FIX / "two_io_float32.tflite"))
+    assert [d["name"] for d in f32.get_input_details()][0].endswith("meta:0")
+    ref = runner.model_outputs(f32, {"image": runner.preprocess(image, "unit"), "meta": meta})
+    assert sorted(ref) == ["cls", "reg"] and ref["cls"].shape == (40, 3)
+    labels = ref["cls"].argmax(axis=1)
+    runner.write_eval_data(tmp_path / "e", {"meta": meta, "image": image},
+                           {"image": "unit", "meta": "none"}, labels=labels, reference=ref,
+                           label_output="cls")
+    for kind in ("float32", "int8"):
+        code, rec = run_runner("run", "--model", FIX / f"two_io_{kind}.tflite", "--runs", 3,
+                               "--eval", *sorted((tmp_path / "e").glob("shard-*.npz")))
+        assert code == 0, rec
+        fid = {f["output"]: f for f in rec["fidelity"]}
+        assert sorted(fid) == ["cls", "reg"]
+        assert fid["cls"]["top1_agreement"] is not None and fid["reg"]["top1_agreement"] is None
+        if kind == "float32":
+            assert rec["accuracy"] == 1.0 and fid["cls"]["max_abs"] == fid["reg"]["max_abs"] == 0
+        else:
+            assert rec["accuracy"] > 0.8 and fid["cls"]["snr_db"] > 15 and fid["reg"]["snr_db"] > 15
+
+
+def test_preprocessing_is_bitwise_the_same_whole_or_in_batches():
+    """The host preprocesses whole arrays; the runner, batch by batch into the model. Both are
+    elementwise float32 operations, so the floats agree to the last bit."""
+    import numpy as np
+
+    ramp = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1).repeat(3, axis=3)
+    rnd = np.random.RandomState(7).randint(0, 256, size=(300, 16, 16, 3)).astype(np.uint8)
+    x = np.concatenate([ramp, rnd])
+    for mode in runner.PREPROCESS_MODES:
+        whole = runner.preprocess(x, mode)
+        parts = np.concatenate([runner.preprocess(x[s:s + 37], mode) for s in range(0, 301, 37)])
+        assert whole.dtype == np.float32 and whole.tobytes() == parts.tobytes(), mode
+    unit = runner.preprocess(ramp, "unit")
+    assert np.array_equal(unit, ramp.astype(np.float32) / np.float32(255))
+    # what the runner did before: x * float32(1/255) differs in the last bit for many values
+    assert np.count_nonzero(ramp.astype(np.float32) * np.float32(1 / 255) != unit) > 100
+    sym = runner.preprocess(ramp, "symmetric")
+    assert sym.min() == -1.0 and sym.max() == 1.0
 
 
 def test_info_describes_the_device():
@@ -139,11 +284,40 @@ def test_ops_lists_operator_versions():
 def test_model_refused_by_xnnpack_is_retried_without_it_and_flagged():
     """An int8 EXPERIMENTAL_SPARSITY model: XNNPACK fails to prepare its sparse FULLY_CONNECTED."""
     code, rec = run_runner("run", "--model", FIX / "tiny_sparse_int8.tflite", "--runs", 5,
-                           "--eval", FIX / "tiny_eval.npz")
+                           "--eval", *SHARDS)
     assert code == 0 and rec["status"] == "ok"
     assert rec["xnnpack"] is False
     assert "XNNPack" in rec["delegate_fallback"] or "delegate" in rec["delegate_fallback"]
     assert rec["accuracy"] is not None and len(rec["samples_ns"]) == 5
+
+
+@pytest.mark.parametrize("mode", ["unit", "symmetric", "imagenet", "none"])
+def test_the_host_and_the_runner_feed_the_model_bitwise_identical_inputs(tmp_path, mode):
+    """The host computes the reference outputs from whole preprocessed arrays; the runner, in
+    a process of its own, streams the raw samples shard by shard and preprocesses each batch.
+    With the same float32 model the outputs agree to the last bit only if the inputs do."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (50, 8, 8, 3), dtype=np.uint8)
+    meta = rng.random((50, 5)).astype(np.float32)
+    model = FIX / "two_io_float32.tflite"
+    host = {"image": runner.preprocess(image, mode), "meta": meta}
+    ref = runner.model_outputs(Interpreter(model_path=str(model)), host, eval_batch=50)
+    runner.write_eval_data(tmp_path / "e", {"image": image, "meta": meta},
+                           {"image": mode, "meta": "none"}, reference=ref,
+                           shard_bytes=12 * (8 * 8 * 3 + 5 * 4 + 16))  # 5 shards
+    shards = sorted((tmp_path / "e").glob("shard-*.npz"))
+    assert len(shards) == 5
+    code, rec = run_runner("run", "--model", model, "--runs", 2, "--eval-batch", 7,
+                           "--eval", *shards)
+    assert code == 0, rec
+    assert [f["max_abs"] for f in rec["fidelity"]] == [0.0, 0.0]
+    if mode == "unit":  # the control: inputs one rounding apart would show in the outputs
+        old = {"image": image.astype(np.float32) * np.float32(1 / 255), "meta": meta}
+        moved = runner.model_outputs(Interpreter(model_path=str(model)), old, eval_batch=50)
+        assert any(not np.array_equal(moved[k], ref[k]) for k in ref)
 
 
 def test_this_machine_is_not_emulated():

@@ -168,7 +168,7 @@ def _task(first_sweep: Path, cache_root: Path, *specs: TrialSpec) -> TaskJob:
     return TaskJob(
         config=config,
         cache_root=str(cache_root),
-        eval_path=str(first_sweep / "first" / "eval.npz"),
+        eval_path=str(first_sweep / "first" / "eval"),
         baseline_key=keys.baseline_key(config, fingerprint),
         data_fingerprint=fingerprint,
         trials=specs,

@@ -24,7 +24,12 @@ from pathlib import Path
 from edgebench.bench.compat import incompatibility_from, incompatible_record
 from edgebench.bench.flows.base import Flow
 from edgebench.bench.flows.benchmark_output import parse_benchmark_output, parse_op_profile
-from edgebench.bench.flows.runner_flow import RUNNER, parse_runner_output, runner_argv
+from edgebench.bench.flows.runner_flow import (
+    RUNNER,
+    evaluation_fields,
+    parse_runner_output,
+    runner_argv,
+)
 from edgebench.bench.plan import BenchItem, BenchPlan
 from edgebench.deploy import CommandResult, RuntimeMissing, Target, TargetTimeout
 from edgebench.deploy.base import tail
@@ -209,7 +214,8 @@ def benchmark_argv(binary: str, model: str, s: BenchSettings) -> list[str]:
 
 
 class HostAccuracy:
-    """Top-1 accuracy of a model file on this machine, with the local runner (one process)."""
+    """Accuracy and output fidelity of a model file on this machine, with the local runner (one
+    process)."""
 
     def __init__(self, plan: BenchPlan, settings: BenchSettings) -> None:
         self.plan, self.settings = plan, settings
@@ -222,7 +228,7 @@ class HostAccuracy:
                               eval_batch=self.settings.eval_batch,
                               eval_limit=self.settings.eval_limit)
         argv = runner_argv(sys.executable, str(RUNNER), str(item.path),
-                           str(self.plan.eval_data), quick)
+                           [str(p) for p in self.plan.eval_shards()], quick)
         try:
             out = subprocess.run(argv, capture_output=True, text=True,
                                  timeout=self.settings.timeout_s)
@@ -231,7 +237,8 @@ class HostAccuracy:
         data = parse_runner_output(out.stdout) or {}
         if data.get("status") != "ok":
             return {"host_accuracy_error": data.get("error") or "host evaluation failed"}
-        return {k: data.get(k) for k in ("accuracy", "eval_method", "eval_n")}
+        return {k: data.get(k) for k in ("accuracy", "eval_method", "eval_n", "accuracy_metric",
+                                         "eval_selection", "fidelity", "reference")}
 
 
 def record_from_benchmark(
@@ -261,6 +268,7 @@ def record_from_benchmark(
         accuracy_source="host" if acc.get("accuracy") is not None else None,
         eval_method=acc.get("eval_method"),
         eval_n=acc.get("eval_n"),
+        **evaluation_fields(acc),
         latency_us=latency,
         init_ms=None if init_us is None else round(init_us / 1000.0, 3),
         first_inference_us=parsed.get("first_inference_us"),

@@ -33,6 +33,7 @@ from edgebench.records import (
     BenchSettings,
     DeviceInfo,
     LatencyStats,
+    OutputFidelity,
     Record,
     RssMb,
     Setup,
@@ -157,11 +158,13 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
         accuracy_source="device" if data.get("accuracy") is not None else None,
         eval_method=data.get("eval_method"),
         eval_n=data.get("eval_n"),
+        **evaluation_fields(data),
         latency_us=latency,
         init_ms=data.get("init_ms"),
         first_inference_us=data.get("first_inference_us"),
         warmup_runs=data.get("warmup_runs"),
-        rss_mb=RssMb(rss.get("before"), rss.get("after_init"), rss.get("peak")),
+        rss_mb=RssMb(rss.get("before"), rss.get("after_init"), rss.get("peak"),
+                     rss.get("eval_peak")),
         threads=data.get("threads"),
         xnnpack=data.get("xnnpack"),
         delegate_fallback=data.get("delegate_fallback"),
@@ -175,25 +178,37 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
     )
 
 
+def evaluation_fields(data: dict) -> dict:
+    """The runner's evaluation figures as Record fields: the accuracy metric, how the samples
+    were chosen, and output fidelity against the reference model."""
+    return {
+        "accuracy_metric": data.get("accuracy_metric"),
+        "eval_selection": data.get("eval_selection"),
+        "fidelity": tuple(from_dict(OutputFidelity, f) for f in data.get("fidelity") or ()),
+        "reference": data.get("reference"),
+    }
+
+
 def runner_argv(
     python: str,
     runner: str,
     model: str,
-    eval_path: str | None,
+    eval_paths: Sequence[str] | None,
     s: BenchSettings,
     setup: Setup | None = None,
     delegate: str | None = None,
 ) -> list[str]:
-    """The command line that measures one model on a device, with one cell of the matrix
-    (default: the first), pinned to ``s.taskset``'s CPUs, with ``delegate`` (its path there)."""
+    """The command line that measures one model on a device (``eval_paths``: the evaluation
+    shards there, in order), with one cell of the matrix (default: the first), pinned to
+    ``s.taskset``'s CPUs, with ``delegate`` (its path there)."""
     setup = setup or s.setups()[0]
     argv = ["taskset", s.taskset] if s.taskset else []
     argv += [python, runner, "run", "--model", model]
     argv += ["--runs", str(s.runs), "--warmup", str(s.warmup), "--threads", str(setup.threads)]
     if not setup.xnnpack:
         argv.append("--no-xnnpack")
-    if eval_path is not None:
-        argv += ["--eval", eval_path, "--eval-batch", str(s.eval_batch)]
+    if eval_paths:
+        argv += ["--eval", *eval_paths, "--eval-batch", str(s.eval_batch)]
         argv += ["--eval-limit", str(s.eval_limit)]
     if delegate is not None and s.delegate:
         argv += ["--delegate", delegate]
@@ -217,7 +232,7 @@ class RunnerFlow(Flow):
     """The self-contained runner on the device: one process per model, one time limit each."""
 
     runner_remote: str
-    eval_remote: str | None
+    eval_remote: list[str] | None  # the evaluation shards on the device, in order
     models_remote: dict[Path, str]
 
     @classmethod
@@ -259,17 +274,17 @@ class RunnerFlow(Flow):
         return path if "/" in str(path) and path.is_file() else None
 
     def prepare(self) -> DeviceInfo:
-        """Copy the runner, the eval data, every model and the delegate in one step, then ask
-        the runner what the device is, and check the CPU pin and the delegate there."""
+        """Copy the runner, the evaluation shards, every model and the delegate in one step,
+        then ask the runner what the device is, and check the CPU pin and the delegate there."""
         t, plan, s = self.target, self.plan, self.settings
         local_delegate = self.delegate_file()
-        files = [RUNNER, *([plan.eval_data] if plan.eval_data else [])]
-        files += [i.path for i in plan.items if not i.problem]
-        files += [local_delegate] if local_delegate else []
+        shards = plan.eval_shards()
+        models = [i.path for i in plan.items if not i.problem]
+        files = [RUNNER, *shards, *models, *([local_delegate] if local_delegate else [])]
         placed = t.push(files)
         self.runner_remote = placed[RUNNER]
-        self.eval_remote = placed[plan.eval_data] if plan.eval_data else None
-        self.models_remote = {p: placed[p] for p in files[1:] if p in placed}
+        self.eval_remote = [placed[p] for p in shards] or None
+        self.models_remote = {p: placed[p] for p in models if p in placed}
         device = describe_target(t, self.runner_remote)
         device = replace(device, extra={**device.extra, **t.facts()})
         if s.taskset:

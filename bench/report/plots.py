@@ -19,7 +19,7 @@ from edgebench.bench.compare import Regression
 from edgebench.bench.history import describe_device
 from edgebench.bench.report.gather import TargetSection
 from edgebench.pareto import pareto_front
-from edgebench.records import Record, Results
+from edgebench.records import Record, Results, worst_fidelity
 
 PALETTE = (
     "#4269d0",
@@ -68,7 +68,7 @@ class SizePoint:
 
     variant: str
     zip_bytes: int
-    value: float  # accuracy, or p50 µs when the run had no labelled data
+    value: float  # accuracy; else SNR dB when the run had fidelity; else p50 µs
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ class SizeQuality:
 
     points: tuple[SizePoint, ...]
     front: tuple[SizePoint, ...]  # smallest first
-    by_accuracy: bool  # False: the quality is p50 latency, and lower is better
+    by_accuracy: bool  # False: the quality is SNR or p50 latency
+    quality: str = "accuracy"  # "accuracy", "snr" (higher is better) or "latency" (lower)
 
 
 def _sized(results: Results) -> list[Record]:
@@ -85,19 +86,33 @@ def _sized(results: Results) -> list[Record]:
     return [r for r in results.records if r.ok and r.zip_bytes]
 
 
+def _finite_snr(rec: Record) -> float | None:
+    worst = worst_fidelity(rec.fidelity)
+    if worst is None or worst.snr_db is None or not np.isfinite(worst.snr_db):
+        return None
+    return worst.snr_db
+
+
 def size_quality(results: Results) -> SizeQuality:
-    """Zip bytes against accuracy, or against p50 latency when no record has an accuracy."""
+    """Zip bytes against accuracy; without labels against the worst output's SNR (unlabelled
+    detectors, segmenters, embedders); without either against p50 latency."""
     recs = _sized(results)
     with_acc = [r for r in recs if r.accuracy is not None]
+    with_snr = [r for r in recs if _finite_snr(r) is not None]
     if with_acc:
+        quality = "accuracy"
         points = tuple(SizePoint(r.key, r.zip_bytes, r.accuracy) for r in with_acc)
+    elif with_snr:
+        quality = "snr"
+        points = tuple(SizePoint(r.key, r.zip_bytes, _finite_snr(r)) for r in with_snr)
     else:
+        quality = "latency"
         points = tuple(
             SizePoint(r.key, r.zip_bytes, r.latency_us.p50) for r in recs if r.latency_us
         )
-    sign = 1.0 if with_acc else -1.0  # the front maximises quality; latency is better lower
+    sign = -1.0 if quality == "latency" else 1.0  # the front maximises quality
     front = pareto_front(points, lambda p: p.zip_bytes, lambda p: sign * p.value)
-    return SizeQuality(points, tuple(front), bool(with_acc))
+    return SizeQuality(points, tuple(front), bool(with_acc), quality)
 
 
 def plot_size_quality(section: TargetSection, colors: dict[str, str]) -> tuple[str, str]:
@@ -106,8 +121,15 @@ def plot_size_quality(section: TargetSection, colors: dict[str, str]) -> tuple[s
     fig = _figure(6.4, 4.0 + 0.16 * ((len(_sized(section.results)) + 3) // 3))
     ax = fig.add_subplot()
     if sq.by_accuracy:
-        ylabel = "top-1 accuracy"
+        metrics = {r.accuracy_metric for r in section.results.records if r.accuracy_metric}
+        ylabel = f"{'/'.join(sorted(metrics)) or 'top1'} accuracy".replace("top", "top-")
         caption = "Zip size against accuracy; the dashed line is the Pareto front"
+    elif sq.quality == "snr":
+        ylabel = "SNR against the float32 reference (dB, worst output)"
+        caption = (
+            "Zip size against output fidelity (no labels: SNR of each variant's outputs "
+            "against the float32 reference's); the dashed line is the Pareto front"
+        )
     else:
         ylabel = "p50 latency (µs)"
         caption = (
@@ -224,6 +246,7 @@ TREND_PANELS = (
     ("p90", "p90 latency (µs)", lambda r: r.latency_us.p90 if r.latency_us else None,
      Regression.LATENCY),
     ("peak", "peak RSS (MB)", lambda r: r.rss_mb.peak if r.rss_mb else None, Regression.MEMORY),
+    ("snr", "SNR vs reference (dB, worst output)", _finite_snr, Regression.FIDELITY),
 )
 
 
@@ -236,8 +259,8 @@ def plot_trends(section: TargetSection, colors: dict[str, str]) -> str | None:
         return None
     variants = list(colors)
     marks = set(section.trend_regressions)
-    fig = _figure(10, 7.2)
-    axes = fig.subplots(3, 2).flatten()
+    fig = _figure(10, 9.6)
+    axes = fig.subplots(4, 2).flatten()  # the panels, then the legend
     xs = list(range(len(series)))
     for ax, (key, label, read, regression) in zip(axes, TREND_PANELS, strict=False):
         drawn = False

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edgebench.build import training
-from edgebench.build.training import TrainingData
+from edgebench.build.training import Objective, TrainingData
 from edgebench.errors import ConfigError
 
 
@@ -79,6 +79,18 @@ class RecipeContext:
     history: BaselineHistory | None = None
     # Stripped models of the recipes built before this one in the config, by section name.
     upstream: Mapping[str, Any] = field(default_factory=dict)
+    # What fine-tunes minimise (labels, or distillation from the dense model); ``data``'s
+    # targets are this objective's. None: sparse categorical cross-entropy on labels.
+    objective: Objective | None = None
+
+    def require_labels(self, recipe: str) -> None:
+        """Refuse, with the fix, a recipe whose own training loop needs one labelled output."""
+        if self.objective is not None and not self.objective.labels_only:
+            raise ConfigError(
+                f"recipes.{self.name}: {recipe} trains on class labels of a single-output "
+                "model, and this model's fine-tune distils from the dense model (no labels, or "
+                'several outputs); use recipe = "prune_after_training" or "gradual"'
+            )
 
     def clone_baseline(self) -> Any:
         """A copy of the trained baseline that shares no layers or weights with it."""
@@ -89,7 +101,7 @@ class RecipeContext:
         return training.fresh_clone(self.baseline, self.seed)
 
     def steps_per_epoch(self) -> int:
-        return -(-len(self.data.x_fit) // self.batch_size)
+        return -(-training.n_samples(self.data.x_fit) // self.batch_size)
 
     def fit(
         self,
@@ -103,7 +115,10 @@ class RecipeContext:
         ``learning_rate`` (a float or a Keras schedule) replaces the configured rate.
         """
         rate = self.learning_rate if learning_rate is None else learning_rate
-        training.compile_model(model, rate, self.from_logits)
+        if self.objective is None:
+            training.compile_model(model, rate, self.from_logits)
+        else:
+            self.objective.compile(model, rate)
         training.fit_model(
             model,
             self.data,

@@ -25,6 +25,7 @@ import numpy as np
 from edgebench.build import training
 from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
+from edgebench.build.recipes import prunable
 from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
 from edgebench.errors import ConfigError
 
@@ -108,6 +109,7 @@ def cluster(ctx: RecipeContext, params: ClusterParams) -> RecipeOutput:
     cl = tfmot.clustering.keras
     model = upstream_model(ctx, params)
     layers = mk.prunable_layers(model, params.layers, ctx.name)
+    prunable.check_clusterable(model, list(layers), ctx.name)
     check_clusters(model, list(layers), params.clusters, params.preserve_sparsity, ctx.name)
     before = mk.weight_facts(model)
     zeros = mk.masks_from_zeros(model, list(layers))
@@ -193,8 +195,17 @@ def _qat(
     q = tfmot.quantization.keras
     model = upstream_model(ctx, params) if model is None else model
     before = mk.weight_facts(model)
-    with q.quantize_scope():
-        qat_model = q.quantize_apply(q.quantize_annotate_model(model), scheme)
+    try:
+        with q.quantize_scope():
+            qat_model = q.quantize_apply(q.quantize_annotate_model(model), scheme)
+    except (RuntimeError, ValueError) as exc:  # tfmot's refusal of a layer it cannot quantise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(
+            f"recipes.{ctx.name}: tfmot cannot make this model quantisation-aware ("
+            f"{first.split('. You can')[0][:200]}); QAT needs layers its 8-bit scheme knows "
+            "(e.g. Conv2D without activation, then BatchNormalization, then ReLU): leave "
+            f"recipes.{ctx.name} out and use the int8 variant (post-training quantisation)"
+        ) from None
     ctx.progress(f"{ctx.name}: {recipe} on {params.start_from} for {params.epochs} epochs")
     ctx.fit(qat_model, params.epochs, learning_rate=params.learning_rate)
     after = mk.tflite_weight_facts(quantised_flatbuffer(qat_model))

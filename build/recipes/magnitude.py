@@ -6,10 +6,12 @@ tfmot's types stay in here: a recipe takes a plain model and returns a plain, st
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from edgebench.build._tf import import_tf
+from edgebench.build.recipes import prunable
 from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
 from edgebench.errors import ConfigError, EdgebenchError
 
@@ -40,11 +42,14 @@ class MagnitudeParams(RecipeParams):
     begin_step: int = 0
     end_step: int = -1
     frequency: int = 100
-    layers: tuple[str, ...] = ()  # empty = every prunable layer
+    layers: tuple[str, ...] = ()  # empty = every prunable layer (depthwise kernels included)
     tensorboard: bool = False  # PruningSummaries to <run dir>/tensorboard/<recipe name>
+    learning_rate: float | None = None  # the fine-tune's rate; None = [train] learning_rate
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be > 0; got {self.learning_rate}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(
                 f"schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}"
@@ -169,31 +174,11 @@ def _prune_and_train(
             frequency=params.frequency,
         )
 
-    weighted = [layer.name for layer in model.layers if layer.weights]
-    if params.layers:
-        unknown = [n for n in params.layers if n not in weighted]
-        if unknown:
-            raise ConfigError(
-                f"recipes.{ctx.name}.layers: no layer with weights named "
-                f"{', '.join(map(repr, unknown))}; the model's layers with weights are: "
-                f"{', '.join(weighted)}"
-            )
-
-        def wrap(layer: Any) -> Any:
-            # ``model`` is already a private copy, so sharing its other layers is harmless.
-            if layer.name in params.layers:
-                return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule)
-            return layer
-
-        try:
-            pruned = keras.models.clone_model(model, clone_function=wrap)
-        except ValueError as exc:
-            raise _unprunable(ctx, exc) from None
-    else:
-        try:
-            pruned = sparsity.prune_low_magnitude(model, pruning_schedule=schedule)
-        except ValueError as exc:
-            raise _unprunable(ctx, exc) from None
+    names = prunable.layers_to_prune(model, params.layers, ctx.name)
+    try:
+        pruned = prunable.wrap_for_pruning(model, names, schedule)
+    except ValueError as exc:
+        raise _unprunable(ctx, exc) from None
 
     # tfmot's public API does not export its wrapper class; a wrapper has ``pruning_vars``,
     # one (weight, mask, threshold) per weight it prunes, empty for layers without kernels.
@@ -202,24 +187,27 @@ def _prune_and_train(
         for layer in pruned.layers
         if getattr(layer, "pruning_vars", None)
     }
-    if not targets:
-        raise ConfigError(
-            f"recipes.{ctx.name}: nothing to prune; the model has no layer that tfmot can prune "
-            f"(layers with weights: {', '.join(weighted) or 'none'})"
-        )
 
     callbacks: list[Any] = [sparsity.UpdatePruningStep()]
     if params.tensorboard:
         log_dir = ctx.run_dir / "tensorboard" / ctx.name
         log_dir.mkdir(parents=True, exist_ok=True)
         callbacks.append(sparsity.PruningSummaries(log_dir=str(log_dir)))
+    if len(targets) <= 8:
+        where = ", ".join(targets)
+    else:  # a real convnet: say how many of each kind
+        kinds = Counter(
+            type(layer.layer).__name__.replace("Prunable", "")
+            for layer in pruned.layers
+            if getattr(layer, "pruning_vars", None)
+        )
+        where = f"{len(targets)} layers (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")"
     ctx.progress(
-        f"{ctx.name}: {recipe}, {params.schedule} to {params.sparsity:.0%} on "
-        f"{', '.join(targets)}, steps {params.begin_step}..{end_step} every "
-        f"{params.frequency} of {total_steps}"
+        f"{ctx.name}: {recipe}, {params.schedule} to {params.sparsity:.0%} on {where}, "
+        f"steps {params.begin_step}..{end_step} every {params.frequency} of {total_steps}"
     )
-    ctx.fit(pruned, params.epochs, callbacks)
-    stripped = sparsity.strip_pruning(pruned)
+    ctx.fit(pruned, params.epochs, callbacks, learning_rate=params.learning_rate)
+    stripped = prunable.plain_layers(sparsity.strip_pruning(pruned))
     return RecipeOutput(
         model=stripped,
         target_sparsity=targets,

@@ -56,6 +56,7 @@ def movement(ctx: RecipeContext, params: MovementParams) -> RecipeOutput:
             'recipe = "gradual"'
         )
 
+    ctx.require_labels("movement pruning")
     tf, keras, _ = import_tf()
     model = ctx.clone_baseline()
     layers = mk.prunable_layers(model, params.layers, ctx.name)

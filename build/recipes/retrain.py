@@ -41,7 +41,10 @@ def retrain(
     distill: Distill | None = None,
 ) -> None:
     """Train ``model`` for ``epochs`` with a fresh Adam; distil from the baseline if asked."""
-    if distill is None or distill.alpha == 0.0:
+    if distill is None or distill.alpha == 0.0 or (
+        ctx.objective is not None and not ctx.objective.labels_only
+    ):
+        # Without labels the objective already distils from the dense model, on every output.
         ctx.fit(model, epochs, callbacks, learning_rate=learning_rate)
         return
 

@@ -31,7 +31,7 @@ from edgebench.build.sweep.trials import BASELINE_STAGE, TaskJob, TrialResult
 from edgebench.build.sweep_config import SweepConfig
 from edgebench.errors import ConfigError
 from edgebench.pareto import pareto_front
-from edgebench.records import Artifact
+from edgebench.records import Artifact, VariantKind
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ def run_sweep(
     check_search_space(config)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    eval_path = run_dir / "eval.npz"
-    pipeline.write_eval_npz(eval_path, ds)
+    eval_path = run_dir / pipeline.EVAL_DIR
+    pipeline.write_dataset_eval(eval_path, ds, config)
     cache = Cache(cache_root)
     fingerprint = keys.data_fingerprint(ds)
     worker.keep_dataset(fingerprint, ds)  # in-process tasks reuse the loaded data
@@ -102,6 +102,10 @@ def run_sweep(
     builder = _artifact_builder(config, ds, baseline.model, run_dir, eval_path, progress)
     dense = builder.keras(
         "baseline", baseline.model, "baseline.h5", {"source": f"cache:{baseline_key}"}
+    )
+    # The float32 baseline is the reference every variant's outputs are held to (fidelity).
+    builder.attach_reference(
+        lambda: pipeline.convert(baseline.model, VariantKind.FLOAT32, None)
     )
     floor = sweep.floor(dense.host_accuracy or 0.0)
     results = [r.with_compression_ratio(dense.zip_bytes) for r in results]
@@ -149,6 +153,7 @@ def run_sweep(
         artifacts,
         chosen=Path(chosen.tflite_path).name if chosen else None,
         sweep=summary,
+        **builder.manifest_fields(),
     )
     manifest_path = run_dir / "manifest.json"
     manifest.save(manifest_path)

@@ -309,7 +309,7 @@ def measure(
 
 
 def tflite_accuracy(path: Path, eval_path: str, batch: int) -> float:
-    """Top-1 accuracy of a .tflite file on the run's eval.npz, by the LiteRT interpreter."""
+    """Accuracy of a .tflite file on the run's eval shards, by the LiteRT interpreter."""
     interp = Interpreter(model_path=str(path), num_threads=1)
     interp.allocate_tensors()
     return float(runner.evaluate(interp, eval_path, batch, 0)["accuracy"])
