@@ -31,3 +31,11 @@ def import_tf() -> tuple[Any, Any, Any]:
     except ImportError as exc:
         raise EdgebenchError(f"{INSTALL_HINT} ({exc})") from None
     return tf, tf_keras, tfmot
+
+
+def import_flatbuffer_utils() -> Any:
+    """TensorFlow's ``tensorflow.lite.tools.flatbuffer_utils`` (read, strip and write models)."""
+    import_tf()  # the same environment and the same install hint
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    return flatbuffer_utils

@@ -23,7 +23,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from edgebench.bench import runner
-from edgebench.build import facts, training
+from edgebench.build import facts, strip, training
 from edgebench.build._tf import import_tf
 from edgebench.build.config import PipelineConfig
 from edgebench.build.datasets import Dataset, load_dataset
@@ -37,6 +37,7 @@ from edgebench.records import Artifact, DatasetInfo, Manifest, OpInfo, VariantKi
 
 SPARSITY_TOLERANCE = 0.01  # one percentage point
 REPRESENTATIVE_SAMPLES = 300  # int8 calibration samples drawn from the training data
+STRIP_CHECK_SAMPLES = 64  # training samples a stripped variant must answer byte-identically
 Progress = Callable[[str], None]
 
 
@@ -156,7 +157,9 @@ def build_pipeline(
         artifacts.append(builder.keras(rc.name, result.model, f"{rc.name}.h5", result.extra))
         for kind in rc.variants:
             artifacts.append(
-                builder.tflite(rc.name, result.model, kind, result.extra, result.sparse_export)
+                builder.tflite(
+                    rc.name, result.model, kind, result.extra, result.sparse_export, rc.strip
+                )
             )
 
     if facts.keras_facts(baseline).nonzero_params != dense_nonzero:
@@ -401,8 +404,14 @@ class ArtifactBuilder:
         kind: VariantKind,
         extra: dict[str, Any],
         sparse: bool = False,
+        strip: str = "none",
     ) -> Artifact:
-        """Convert ``model`` to the TFLite variant ``kind``, save it and record it."""
+        """Convert ``model`` to the TFLite variant ``kind``, save it and record it.
+
+        ``strip`` ("all" or "keep-signatures") strips the file (:mod:`edgebench.build.strip`)
+        after checking that the stripped model answers byte-identically; ``extra["strip"]``
+        records what went.
+        """
         t0 = time.perf_counter()
         path = self.out_dir / f"{recipe}-{kind.value}.tflite"
         try:
@@ -414,7 +423,30 @@ class ArtifactBuilder:
                 f"drop {kind.value!r} from that section's variants"
             ) from None
         path.write_bytes(flatbuffer)
+        if strip != "none":
+            extra = {**extra, "strip": self._strip(f"{recipe}/{kind.value}", path, strip)}
         return self.existing_tflite(recipe, kind, path, extra, t0)
+
+    def _strip(self, name: str, path: Path, mode: str) -> dict[str, Any]:
+        """Strip the file at ``path`` in place; return what went and what it weighed before."""
+        flatbuffer = path.read_bytes()
+        unstripped_zip = zip_bytes(path)
+        out, removed = strip.strip_flatbuffer(flatbuffer, keep_signatures=mode == "keep-signatures")
+        check = self._calibration()[:STRIP_CHECK_SAMPLES]
+        if not strip.identical_outputs(flatbuffer, out, check):
+            raise EdgebenchError(
+                f"{name}: the stripped model's outputs differ from the original's; set "
+                "strip = false in that section and report this model"
+            )
+        path.write_bytes(out)
+        self.progress(f"{name}: stripped {strip.summary(removed)}")
+        return {
+            "mode": mode,
+            "unstripped_file_bytes": len(flatbuffer),
+            "unstripped_zip_bytes": unstripped_zip,
+            "removed": removed,
+            "identical_outputs_on": len(check),
+        }
 
     def existing_tflite(
         self,
@@ -501,14 +533,21 @@ def save_h5(model: Any, path: Path) -> None:
 
 
 def convert(
-    model: Any, kind: VariantKind, calibration: np.ndarray, sparse: bool = False
+    model: Any,
+    kind: VariantKind,
+    calibration: np.ndarray,
+    sparse: bool = False,
+    dense_per_tensor: bool = False,
 ) -> bytes:
     """One TFLite variant of a tf_keras model, as the TFLite converter documents them.
 
     float32: plain; dynamic: ``Optimize.DEFAULT`` (int8 weights); float16: DEFAULT with float16
     weights; int8: full integer with a representative dataset, int8 input and output.
     ``sparse`` adds ``Optimize.EXPERIMENTAL_SPARSITY``: sparse weights are stored in a
-    compressed (CSR-like) format that sparse kernels can use.
+    compressed (CSR-like) format that sparse kernels can use. ``dense_per_tensor`` (int8)
+    quantises Dense (FULLY_CONNECTED) weights with one scale instead of one per output
+    channel, as QAT does: a clustered kernel's k values then stay k int8 codes (per channel
+    they can become up to k per channel, which zips worse).
     """
     tf, _, _ = import_tf()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -528,6 +567,8 @@ def convert(
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
+        if dense_per_tensor:
+            converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     elif kind is not VariantKind.FLOAT32:
         raise ValueError(f"not a TFLite variant: {kind}")
     if sparse:

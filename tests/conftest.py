@@ -13,8 +13,9 @@ import pytest  # noqa: E402
 from cli_runner import CliRun, run_in_process  # noqa: E402
 
 # The stand-in phone's fixtures (tests/adb_standin.py) serve every adb and benchmark_model test;
-# the loopback sshd's (tests/ssh_server.py) every SSH test, the emulated Pi's included.
-pytest_plugins = ["adb_standin", "ssh_server"]
+# the loopback sshd's (tests/ssh_server.py) every SSH test, the emulated Pi's included; the
+# tflite-runtime 2.14 Python's (tests/runtime_venv.py) the SSH and the stripping tests.
+pytest_plugins = ["adb_standin", "ssh_server", "runtime_venv"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_PIPELINE = FIXTURES / "small_pipeline.toml"
@@ -78,6 +79,8 @@ TRAINING_TESTS = {
     "test_recipes_movement_synflow_structured": "all",
     "test_recipes_rewinding": "all",
     "test_sweep": "all",
+    "test_strip": {"test_a_pipeline_section_with_strip_ships_stripped_variants"},
+    "test_qat": "all",
     "test_pipeline_end_to_end": "all",
 }
 

@@ -7,7 +7,6 @@ runtime, as on a Pi. The remote Python is a virtualenv built once and cached und
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -30,38 +29,6 @@ from edgebench.records import BenchSettings, Results
 
 FIX = Path(__file__).parent / "fixtures"
 FAST = BenchSettings(runs=5, warmup=1, timeout_s=120)
-RUNTIME_PIN = ("tflite-runtime==2.14.0", "numpy==1.26.4")
-
-
-@pytest.fixture(scope="session")
-def remote_python() -> str:
-    """A Python with tflite-runtime 2.14 and numpy < 2 and no ai-edge-litert (cached)."""
-    if sys.version_info[:2] != (3, 11):
-        pytest.fail("tflite-runtime 2.14.0 has wheels up to CPython 3.11; run the tests on 3.11")
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgebench-tests"
-    venv = cache / "tflite-runtime-2.14.0-cp311"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        # Built beside the cache and renamed into place, so an interrupted build is never used.
-        # (A moved venv still works as `python -m …`; only its scripts' #! lines go stale.)
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = cache / f".build-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        base = getattr(sys, "_base_executable", sys.executable)
-        subprocess.run([base, "-m", "venv", str(tmp)], check=True)
-        subprocess.run([str(tmp / "bin" / "python"), "-m", "pip", "install", "-q",
-                        "--disable-pip-version-check", *RUNTIME_PIN], check=True)
-        try:
-            os.rename(tmp, venv)
-        except OSError:  # another test run got there first
-            shutil.rmtree(tmp, ignore_errors=True)
-    out = subprocess.run(
-        [str(python), "-c", "import tflite_runtime, numpy; "
-         "print(tflite_runtime.__version__, numpy.__version__)"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()
-    assert out[0] == "2.14.0" and out[1].startswith("1.")
-    return str(python)
 
 
 # --------------------------------------------------------------------------- address
