@@ -8,15 +8,18 @@ tests/conftest.py loads it as a plugin: ask for the ``remote_python`` fixture.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 RUNTIME_PIN = ("tflite-runtime==2.14.0", "numpy==1.26.4")
+OUTPUTS_SCRIPT = Path(__file__).parent / "runtime_outputs.py"
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +51,15 @@ def remote_python() -> str:
     ).stdout.split()
     assert out[0] == "2.14.0" and out[1].startswith("1.")
     return str(python)
+
+
+def runtime_digests(python: str, inputs: np.ndarray, paths: list[Path], tmp: Path) -> dict:
+    """{path: digest of its outputs on ``inputs``} as the runtime of ``python`` computes them."""
+    npy = tmp / "inputs.npy"
+    np.save(npy, inputs.astype(np.float32))
+    proc = subprocess.run(
+        [python, str(OUTPUTS_SCRIPT), str(npy), *map(str, paths)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -3,14 +3,13 @@ output bit, in ai-edge-litert and in tflite-runtime 2.14 alike."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
+from runtime_venv import runtime_digests
 
 from edgebench.bench import runner
 from edgebench.build import facts, pipeline, strip
@@ -21,19 +20,6 @@ from edgebench.models.guide import pruning_guide_model
 from edgebench.records import VariantKind
 
 KINDS = ("float32", "float16", "dynamic", "int8")
-OUTPUTS_SCRIPT = Path(__file__).parent / "runtime_outputs.py"
-
-
-def runtime_digests(python: str, inputs: np.ndarray, paths: list[Path], tmp: Path) -> dict:
-    """{path: digest of its outputs on ``inputs``} as the runtime of ``python`` computes them."""
-    npy = tmp / "inputs.npy"
-    np.save(npy, inputs.astype(np.float32))
-    proc = subprocess.run(
-        [python, str(OUTPUTS_SCRIPT), str(npy), *map(str, paths)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from runtime_venv import runtime_digests
 
 import edgebench
 from edgebench import cli
@@ -320,6 +321,44 @@ def test_a_changed_parameter_retrains_only_what_it_touches(first_sweep, monkeypa
     assert all(t["trained"] == ["final"] for t in qat_trials)
 
 
+def test_strip_ships_smaller_byte_identical_files_and_trains_nothing(
+    first_sweep, monkeypatch, tmp_path, remote_python
+) -> None:
+    """Stripping is a stage of its own after the final file: nothing upstream retrains, every
+    stripped trial is smaller and answers byte-identically to its unstripped file, in
+    ai-edge-litert (checked by the sweep, and here again) and in tflite-runtime 2.14."""
+    text = SMALL_SWEEP.read_text().replace(_SWEEP_END, f"{_SWEEP_END}\nstrip = true")
+    config = tmp_path / "strip.toml"
+    config.write_text(text)
+    fits = FitCounter(monkeypatch)
+    args = ["sweep", "--config", str(config), "--out", str(first_sweep), "--run", "strip"]
+    assert cli.main(args) == 0
+    assert fits.calls == 0
+    stripped = Manifest.load(first_sweep / "strip" / "manifest.json").sweep
+    plain = {
+        t["id"]: t for t in Manifest.load(first_sweep / "first" / "manifest.json").sweep["trials"]
+    }
+    assert stripped["space"]["strip"] == "all"
+    cache = first_sweep / "cache"
+    pairs = []
+    for t in stripped["trials"]:
+        record = t["strip"]
+        assert record["unstripped_zip_bytes"] == plain[t["id"]]["zip_bytes"]
+        assert t["zip_bytes"] < record["unstripped_zip_bytes"] - 300
+        assert record["identical_outputs_on"] == 200  # the whole validation split here
+        assert record["removed"]["signature_defs"][0]["key"] == "serving_default"
+        assert t["val_accuracy"] == plain[t["id"]]["val_accuracy"]
+        assert t["cache_file"].startswith("strip/")
+        pairs.append((cache / plain[t["id"]]["cache_file"], cache / t["cache_file"]))
+    with np.load(first_sweep / "strip" / "val.npz") as val:
+        x = val["x"][:64].astype(np.float32) * val["x_scale"]
+    for python in (sys.executable, remote_python):
+        digests = runtime_digests(python, x, [p for pair in pairs for p in pair], tmp_path)
+        for original, small in pairs:
+            assert not digests[str(original)].startswith("error"), digests[str(original)]
+            assert digests[str(original)] == digests[str(small)], (python, small.name)
+
+
 def test_optuna_search_records_its_distinct_trials(first_sweep, monkeypatch, tmp_path) -> None:
     text = SMALL_SWEEP.read_text().replace('search = "grid"', 'search = "optuna"\ntrials = 3')
     config = tmp_path / "optuna.toml"
@@ -378,11 +417,22 @@ def _cache_snapshot(root: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in sorted(root.rglob("meta.json"))}
 
 
+_SWEEP_END = "min_accuracy = 0.5"
+_BAD_SPLIT = r"validation_split must be in \(0, 1\)"
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
         (("sparsities = [0.8, 0.9]", "sparsities = [0.8, 1.0]"), r"sparsities must be in \[0, 1\)"),
         (("clusters = [0, 8]", "clusters = [0, 5000]"), "5000 clusters is more than the 4056"),
+        (("clusters = [0, 8]", "clusters = [5000]"), "search space has no valid point"),
+        ((_SWEEP_END, f"{_SWEEP_END}\nvalidation_split = 0"), _BAD_SPLIT),
+        ((_SWEEP_END, f"{_SWEEP_END}\nvalidation_split = 1.0"), _BAD_SPLIT),
+        ((_SWEEP_END, f"{_SWEEP_END}\nconfidence = 1.0"), r"confidence must be in \[0, 1\)"),
+        ((_SWEEP_END, f"{_SWEEP_END}\nstrip = true\nsignatures = true"), "keep-signatures"),
+        ((_SWEEP_END, f'{_SWEEP_END}\nstrip = "names"'), "strip must be true, false"),
+        (("[bench]", "[sweep.vary]\nnope = [1]\n\n[bench]"), "has no parameter 'nope'"),
         (("min_accuracy = 0.5", "min_accuracy = 0.5\nmax_accuracy_drop = 0.1"), "exactly one"),
         (('recipes = ["lrr"]', 'recipes = ["nope"]'), "names 'nope', which is no"),
     ],
@@ -409,11 +459,19 @@ def test_an_unreachable_ray_address_fails_before_training(first_sweep, capsys) -
     assert not (first_sweep / "noray").exists()
 
 
+def test_a_validation_split_outside_0_1_on_the_command_line_is_refused(capsys) -> None:
+    for bad in ("0", "1", "1.5", "ten"):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["sweep", "--config", str(SMALL_SWEEP), "--validation-split", bad])
+        assert exc.value.code == 2
+        assert "--validation-split" in capsys.readouterr().err
+
+
 def test_sweep_help_and_a_config_without_sweep(capsys, tmp_path) -> None:
     with pytest.raises(SystemExit):
         cli.main(["sweep", "--help"])
     out = capsys.readouterr().out
-    assert "--ray ADDRESS" in out and "chosen" in out
+    assert "--ray ADDRESS" in out and "chosen" in out and "--validation-split" in out
     plain = load_pipeline(FIXTURES / "small_pipeline.toml")
     assert plain.sweep is None
     status = cli.main(
