@@ -148,7 +148,7 @@ def test_the_shipped_default_sweep_loads() -> None:
 
     sweep = load_pipeline(default_sweep_path()).sweep
     assert sweep is not None and sweep.strip == "all" and sweep.validation_split == 0.1
-    assert sweep.min_accuracy == 0.88
+    assert sweep.min_accuracy == 0.88 and sweep.qat_learning_rate == 1e-4
 
 
 def test_tasks_group_the_trials_of_one_pruned_model() -> None:
