@@ -21,6 +21,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+import numpy as np
+
+from edgebench.bench.evidence import (
+    UNLEARNT_DRIFT_FLOOR,
+    DeviceSpread,
+    bootstrap_ratio_ci,
+    learn_spread,
+)
 from edgebench.bench.history import History, HistoryError, describe_device, device_key, open_history
 from edgebench.errors import EdgebenchError
 from edgebench.records import Record, Results
@@ -32,6 +40,11 @@ class CompareError(EdgebenchError):
     """Two runs that must not be compared, or a run that cannot be found."""
 
 
+class NothingToCompare(CompareError):
+    """The latest run is the first of its target and device: nothing to compare it with yet
+    (a nightly job's first night). ``edgebench compare`` says so and exits 0."""
+
+
 class Verdict(StrEnum):
     """What a comparison concluded for one metric of one variant."""
 
@@ -40,6 +53,9 @@ class Verdict(StrEnum):
     SMALLER = "smaller"  # peak memory went down
     LARGER = "larger"  # peak memory went up
     SAME = "same"
+    # latency moved by more than the effect floor, but the evidence cannot tell it from noise:
+    # one process per side and no learnt spread that the change is beyond, or not significant
+    INCONCLUSIVE = "inconclusive"
     NA = "n/a"
 
 
@@ -68,22 +84,19 @@ class CompareSettings:
       model, and no statistic inside one process can tell it from a regression;
     - peak RSS stayed within 0.5%.
 
-    So a latency change is only called ``slower``/``faster`` when the median at least doubles
-    or halves. On a quiet dedicated board, bench one build twice, look at the ratios, and
-    lower the floor (``--min-effect 10%``); gate rules carry their own limit.
+    So a latency verdict needs evidence from several processes: with fewer than
+    :data:`MIN_PROCESSES` per side it is ``inconclusive`` unless the change is beyond the
+    device's learnt spread (:mod:`edgebench.bench.evidence`); with more, the median of
+    per-process medians must move by the floor (learnt, else 25%) with a bootstrap interval
+    over processes that excludes 1. ``min_effect`` raises the floor of repeated comparisons;
+    gate rules carry their own limit, never below the device's floor.
     """
 
     alpha: float = 0.01  # Mann-Whitney U p-value below which the distributions differ
-    # latency: median ratio >= 1 + this, or <= 1 / (1 + this); None = the measured default:
-    # SINGLE_PROCESS_MIN_EFFECT, or REPEATED_MIN_EFFECT when both runs used --repeats >= 5
+    # latency: median ratio >= 1 + this, or <= 1 / (1 + this); None = the learnt floor, else
+    # REPEATED_MIN_EFFECT (see latency_floor)
     min_effect: float | None = None
     min_memory_effect: float = 0.10  # peak RSS: |ratio - 1| at least this
-
-    def floor(self, repeated: bool) -> float:
-        """The minimum latency effect for this pair of records."""
-        if self.min_effect is not None:
-            return self.min_effect
-        return REPEATED_MIN_EFFECT if repeated else SINGLE_PROCESS_MIN_EFFECT
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
@@ -94,21 +107,54 @@ class CompareSettings:
                 raise CompareError(f"{name} must be a fraction >= 0 such as 0.1 (10%); got {value}")
 
 
-#: one process per model: ~5% of runner processes on the development VM ran 1.2-1.6x slow
+#: one process per model: ~5% of runner processes on the development VM ran 1.2-1.6x slow,
+#: and two single-process benches of the same files gave ratios from 0.47x to 1.95x; without a
+#: learnt spread such a pair gets no faster/slower verdict at all (``inconclusive``)
 SINGLE_PROCESS_MIN_EFFECT = 1.0
-#: --repeats >= REPEATED_PROCESSES on both sides: the median of the per-process medians
-REPEATED_MIN_EFFECT = 0.20
+#: --repeats >= REPEATED_PROCESSES on both sides, no learnt spread: the median of the
+#: per-process medians. 12 benches of the same three files with 5+ processes each, on the 2-core
+#: development VM under a load of 11, moved by up to 1.21x between benches (docs/measure_repeats.py)
+REPEATED_MIN_EFFECT = 0.25
 REPEATED_PROCESSES = 5
+#: fewer processes than this on a side: a median of medians is not robust, so the comparison
+#: counts as single-process (a median of two is their mean: one slow process moves it)
+MIN_PROCESSES = 3
 
 
 def effect_text(s: CompareSettings) -> str:
     """The latency floor in words, for the report and compare's footer."""
     if s.min_effect is not None:
-        return f"±{s.min_effect:.0%}"
+        return f"±{s.min_effect:.0%} (single-process pairs: beyond the device's learnt spread)"
     return (
-        f"±{SINGLE_PROCESS_MIN_EFFECT:.0%} (±{REPEATED_MIN_EFFECT:.0%} when both runs used "
-        f"--repeats {REPEATED_PROCESSES} or more)"
+        f"the device's spread learnt from --repeats runs, else ±{REPEATED_MIN_EFFECT:.0%} "
+        f"with --repeats {REPEATED_PROCESSES}+ on both sides; single-process pairs need the "
+        "learnt spread"
     )
+
+
+def latency_floor(
+    settings: CompareSettings, k_base: int, k_current: int, spread: DeviceSpread | None
+) -> tuple[float | None, str]:
+    """The effect a latency change must reach for a faster/slower verdict, and where it came
+    from. None: no verdict is possible (one process on a side and no learnt spread)."""
+    single = min(k_base, k_current) < MIN_PROCESSES
+    learnt = spread.floor(k_base, k_current) if spread is not None else None
+    # learnt strays, but the bench-to-bench drift not yet: the floor is the drift floor
+    held = spread is not None and not spread.log_drifts and learnt == UNLEARNT_DRIFT_FLOOR
+    where = "drift floor" if held else "learnt"
+    if single:
+        if learnt is None:
+            return None, "one process per side, no learnt spread"
+        if settings.min_effect is not None and settings.min_effect > learnt:
+            return settings.min_effect, "--min-effect"
+        return learnt, where
+    if settings.min_effect is not None:
+        return settings.min_effect, "--min-effect"
+    if learnt is not None:
+        return learnt, where
+    if min(k_base, k_current) >= REPEATED_PROCESSES:
+        return REPEATED_MIN_EFFECT, "default"
+    return SINGLE_PROCESS_MIN_EFFECT, "default"
 
 
 def process_medians(rec: Record) -> list[float]:
@@ -130,6 +176,29 @@ class LatencyChange:
     n_base: int
     n_current: int
     verdict: Verdict
+    #: 95% bootstrap interval on ``ratio``, resampling processes; None with < 2 processes
+    ci95: tuple[float, float] | None = None
+    #: the effect this verdict needed (0.2 = 20%), None when no verdict was possible
+    floor: float | None = None
+    # "learnt", "drift floor" (strays learnt, drift not yet), "default", "--min-effect", or why
+    # there is none
+    floor_source: str = ""
+    processes: tuple[int, int] = (1, 1)  # processes behind the base and current medians
+
+    @property
+    def why_inconclusive(self) -> str | None:
+        """One line saying what evidence was missing, for an ``inconclusive`` verdict."""
+        if self.verdict is not Verdict.INCONCLUSIVE:
+            return None
+        if self.floor is None:
+            return (
+                f"latency moved {self.ratio:.2f}x with one process per side; bench with "
+                f"--repeats {REPEATED_PROCESSES} for a verdict"
+            )
+        return (
+            f"latency moved {self.ratio:.2f}x but the evidence cannot tell it from noise "
+            f"(p={fmt_p(self.p_value)}, 95% CI {fmt_ci(self.ci95)}); bench with more --repeats"
+        )
 
 
 @dataclass(frozen=True)
@@ -178,6 +247,13 @@ class Comparison:
     settings: CompareSettings
     changes: tuple[VariantChange, ...]
     notes: tuple[str, ...] = ()
+    #: the device's process-to-process spread the latency floors came from, if one was learnt
+    spread: DeviceSpread | None = None
+
+    @property
+    def regressed(self) -> tuple[str, ...]:
+        """The variants that regressed, in order."""
+        return tuple(c.variant for c in self.changes if c.regressed)
 
     def change(self, variant: str) -> VariantChange:
         for c in self.changes:
@@ -190,10 +266,19 @@ class Comparison:
 
 
 def latency_change(
-    base: Record, current: Record, settings: CompareSettings
+    base: Record,
+    current: Record,
+    settings: CompareSettings,
+    spread: DeviceSpread | None = None,
 ) -> LatencyChange | None:
-    """Compare two latency distributions: Mann-Whitney U plus a minimum effect size."""
-    import numpy as np
+    """Compare two latency distributions.
+
+    The ratio is that of the medians of per-process medians when both records pool several
+    processes (``--repeats``), else of the pooled medians. A change is ``faster``/``slower``
+    when it reaches the floor (:func:`latency_floor`), the Mann-Whitney U test on the raw
+    samples says p < alpha, and the bootstrap interval over processes (when there is one)
+    excludes 1. A change beyond the effect floor without that evidence is ``inconclusive``.
+    """
     from scipy.stats import mannwhitneyu
 
     a = np.asarray(base.samples_us, dtype=np.float64)
@@ -209,16 +294,22 @@ def latency_change(
         p = 1.0
     ratio = med_b / med_a
     pa, pb = process_medians(base), process_medians(current)
-    repeated = min(len(pa), len(pb)) >= REPEATED_PROCESSES
-    if min(len(pa), len(pb)) >= 3:  # one slow process cannot move the median of medians
+    ka, kb = max(1, len(pa)), max(1, len(pb))
+    if min(len(pa), len(pb)) >= MIN_PROCESSES:  # one slow process cannot move this
         ratio = float(np.median(pb)) / float(np.median(pa))
-    limit = 1.0 + settings.floor(repeated)
-    if p < settings.alpha and ratio >= limit:
+    ci = bootstrap_ratio_ci(pa, pb) if min(len(pa), len(pb)) >= 2 else None
+    floor, source = latency_floor(settings, ka, kb, spread)
+    effect = settings.min_effect if settings.min_effect is not None else REPEATED_MIN_EFFECT
+    effect = min(effect, floor) if floor is not None else effect
+    ci_excludes_1 = ci is None or ci[0] > 1.0 or ci[1] < 1.0
+    if floor is not None and p < settings.alpha and ci_excludes_1 and ratio >= 1.0 + floor:
         verdict = Verdict.SLOWER
-    elif p < settings.alpha and ratio <= 1.0 / limit:
+    elif floor is not None and p < settings.alpha and ci_excludes_1 and ratio <= 1 / (1 + floor):
         verdict = Verdict.FASTER
-    else:
+    elif 1.0 / (1.0 + effect) < ratio < 1.0 + effect:
         verdict = Verdict.SAME
+    else:
+        verdict = Verdict.INCONCLUSIVE
     return LatencyChange(
         base_p50_us=round(med_a, 1),
         current_p50_us=round(med_b, 1),
@@ -230,6 +321,10 @@ def latency_change(
         n_base=int(a.size),
         n_current=int(b.size),
         verdict=verdict,
+        ci95=ci,
+        floor=floor,
+        floor_source=source,
+        processes=(ka, kb),
     )
 
 
@@ -249,7 +344,11 @@ def memory_change(base: Record, current: Record, settings: CompareSettings):
 
 
 def compare_records(
-    variant: str, base: Record | None, current: Record | None, settings: CompareSettings
+    variant: str,
+    base: Record | None,
+    current: Record | None,
+    settings: CompareSettings,
+    spread: DeviceSpread | None = None,
 ) -> VariantChange:
     """Compare one variant; a side that is missing or failed gives ``n/a`` with a note."""
     if base is None or current is None:
@@ -279,9 +378,11 @@ def compare_records(
     notes = []
     if base.eval_n != current.eval_n and acc_delta is not None:
         notes.append(f"accuracy on {base.eval_n} vs {current.eval_n} samples")
-    lat = latency_change(base, current, settings)
+    lat = latency_change(base, current, settings, spread)
     if lat is None:
         notes.append("too few latency samples to compare")
+    elif lat.why_inconclusive:
+        notes.append(lat.why_inconclusive)
     mem_ratio, mem_verdict = memory_change(base, current, settings)
     return VariantChange(
         variant,
@@ -324,16 +425,32 @@ def check_comparable(base: Results, current: Results) -> None:
         )
 
 
+def run_process_medians(*runs: Results) -> list[list[float]]:
+    """The per-process medians of every repeated record of these runs."""
+    return [process_medians(r) for res in runs for r in res.records if r.ok]
+
+
 def compare_runs(
-    base: Results, current: Results, settings: CompareSettings | None = None
+    base: Results,
+    current: Results,
+    settings: CompareSettings | None = None,
+    spread: DeviceSpread | None = None,
 ) -> Comparison:
-    """Compare every variant of two runs of one target on one device."""
+    """Compare every variant of two runs of one target on one device.
+
+    ``spread`` is the device's process-to-process spread (see :mod:`edgebench.bench.evidence`);
+    by default it is learnt from the two runs' own repeated records.
+    """
     settings = settings or CompareSettings()
     check_comparable(base, current)
+    if spread is None:
+        spread = learn_spread(run_process_medians(base, current))
     base_recs = {r.key: r for r in base.records}
     cur_recs = {r.key: r for r in current.records}
     order = [r.key for r in current.records] + [v for v in base_recs if v not in cur_recs]
-    changes = tuple(compare_records(v, base_recs.get(v), cur_recs.get(v), settings) for v in order)
+    changes = tuple(
+        compare_records(v, base_recs.get(v), cur_recs.get(v), settings, spread) for v in order
+    )
     notes = []
     b, c = base.device, current.device
     if (b.runtime_name, b.runtime_version) != (c.runtime_name, c.runtime_version):
@@ -347,7 +464,22 @@ def compare_runs(
             notes.append(f"settings changed: {name} {_setting(x)} -> {_setting(y)}")
     if base.git_commit != current.git_commit and base.git_commit and current.git_commit:
         notes.append(f"commit {base.git_commit[:10]} -> {current.git_commit[:10]}")
-    return Comparison(base, current, settings, changes, tuple(notes))
+    return Comparison(base, current, settings, changes, tuple(notes), spread)
+
+
+def spread_from_history(
+    history: History | None, runs: Sequence[Results], limit: int = 50
+) -> DeviceSpread | None:
+    """The spread of the runs' target and device: process strays from its last ``limit`` runs
+    in the history and the runs themselves; bench-to-bench drift from the history's re-benches
+    of unchanged model files, leaving out the runs being compared (a real change there must
+    not widen its own floor)."""
+    first = runs[0]
+    past: list[tuple[str, list[float]]] = []
+    if history is not None:
+        compared = [row.id for row in map(history.find, runs) if row is not None]
+        past = history.repeated_records(first.target, device_key(first.device), limit, compared)
+    return learn_spread([m for _, m in past] + run_process_medians(*runs), rebenched=past)
 
 
 def _setting(value: object) -> str:
@@ -446,15 +578,19 @@ def default_pairs(history: History, target: str | None = None) -> list[tuple[Res
         raise HistoryError(
             f"the history {history.path} is empty; run edgebench bench (twice) first"
         )
-    pairs = []
+    pairs, first = [], []
     for row in history.rows_of(benches[0], target):
         prev = history.previous(row)
         if prev is None:
-            raise CompareError(
-                f"run {row.run_id} is the only run of {row.target} on {row.device_name} in "
-                f"{history.path}; bench again to have something to compare with"
-            )
+            first.append(row)
+            continue
         pairs.append((history.load(prev), history.load(row)))
+    if not pairs:
+        row = first[0]
+        raise NothingToCompare(
+            f"run {row.run_id} is the first run of {row.target} on {row.device_name} in "
+            f"{history.path}: nothing to compare with yet; the next bench will be"
+        )
     return pairs
 
 
@@ -479,7 +615,9 @@ def comparisons_for(
             base = resolve_ref(history, base_ref, target)
             current = resolve_ref(history, current_ref or "latest", target)
             pairs = pair_runs(base, current)
-        return [compare_runs(b, c, settings) for b, c in pairs]
+        return [
+            compare_runs(b, c, settings, spread_from_history(history, [b, c])) for b, c in pairs
+        ]
     finally:
         if history is not None:
             history.close()
@@ -500,6 +638,19 @@ def fmt_p(p: float) -> str:
     return f"{p:.2g}" if p >= 0.001 else f"{p:.0e}"
 
 
+def fmt_ci(ci: tuple[float, float] | None) -> str:
+    return "—" if ci is None else f"{ci[0]:.2f}–{ci[1]:.2f}×"
+
+
+def fmt_floor(lat: LatencyChange | None) -> str:
+    """The floor a latency verdict needed, and where it came from: ``±23% learnt``."""
+    if lat is None:
+        return "—"
+    if lat.floor is None:
+        return "none (1 process)"
+    return f"±{lat.floor:.0%} {lat.floor_source}"
+
+
 COLUMNS = (
     "variant",
     "zip bytes",
@@ -508,8 +659,10 @@ COLUMNS = (
     "Δ acc",
     "p50 µs",
     "p50 ratio",
+    "95% CI",
     "p90 ratio",
     "p",
+    "floor",
     "latency",
     "peak MB ratio",
     "memory",
@@ -531,14 +684,28 @@ def comparison_rows(cmp: Comparison) -> list[tuple[str, ...]]:
                 fmt_delta_acc(c.accuracy_delta),
                 f"{lat.base_p50_us:,.1f} → {lat.current_p50_us:,.1f}" if lat else "—",
                 f"{lat.ratio:.2f}×" if lat else "—",
+                fmt_ci(lat.ci95) if lat else "—",
                 f"{lat.p90_ratio:.2f}×" if lat else "—",
                 fmt_p(lat.p_value) if lat else "—",
+                fmt_floor(lat),
                 lat.verdict.value if lat else Verdict.NA.value,
                 f"{c.memory_ratio:.2f}×" if c.memory_ratio is not None else "—",
                 c.memory_verdict.value,
             )
         )
     return rows
+
+
+def describe_spread(spread: DeviceSpread | None) -> str:
+    if spread is None:
+        return (
+            f"not learnt yet (needs --repeats {MIN_PROCESSES}+ runs of this device in the "
+            "history)"
+        )
+    return (
+        f"processes on this device stray up to {spread.worst_ratio:.2f}x from their siblings "
+        f"({spread.describe()})"
+    )
 
 
 def format_comparison(cmp: Comparison) -> str:
@@ -551,15 +718,17 @@ def format_comparison(cmp: Comparison) -> str:
         f"compare {c.target} on {describe_device(c.device)}",
         f"  base     {b.run_id}  {b.created_at}",
         f"  current  {c.run_id}  {c.created_at}",
-        f"  verdicts: Mann-Whitney U p < {s.alpha:g} and median ratio beyond "
-        f"{effect_text(s)}; peak memory beyond ±{s.min_memory_effect:.0%}",
+        f"  verdicts: Mann-Whitney U p < {s.alpha:g}, a 95% CI over processes that excludes 1, "
+        f"and a median ratio beyond the floor: {effect_text(s)}; peak memory beyond "
+        f"±{s.min_memory_effect:.0%}",
+        f"  spread: {describe_spread(cmp.spread)}",
         "",
         format_table(comparison_rows(cmp), COLUMNS),
     ]
     notes = [f"{ch.variant}: {ch.note}" for ch in cmp.changes if ch.note] + list(cmp.notes)
     if notes:
         lines += [""] + [f"note: {n}" for n in notes]
-    regressed = [ch.variant for ch in cmp.changes if ch.regressed]
+    regressed = list(cmp.regressed)
     lines.append("")
     n = len(cmp.changes)
     lines.append(

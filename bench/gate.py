@@ -34,14 +34,34 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import re
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from edgebench.bench.compare import (
+    CompareError,
+    CompareSettings,
+    Verdict,
+    check_comparable,
+    fmt_ci,
+    fmt_p,
+    latency_change,
+    latency_floor,
+    learn_spread,
+    process_medians,
+    run_process_medians,
+)
+from edgebench.bench.evidence import DeviceSpread
+from edgebench.bench.history import describe_device
 from edgebench.errors import ConfigError
 from edgebench.records import Record, Results
+
+#: How a check that was not decided starts its reason; JUnit shows these as skipped.
+NOT_CHECKED = "not checked"
+INCONCLUSIVE = "inconclusive"
 
 BUDGETS_SCHEMA_VERSION = 1
 
@@ -140,14 +160,14 @@ class Rule:
         if rec.status == "incompatible":
             # Not a measurement that broke a budget: require_compatible decides about these.
             return CheckResult(rec.key, results.target, m.name, None, self, True,
-                               "not checked: incompatible with this target's runtime; "
+                               f"{NOT_CHECKED}: incompatible with this target's runtime; "
                                "require_compatible fails the gate on that")
         if not rec.ok:
             return CheckResult(rec.key, results.target, m.name, None, self, False,
                                f"the model did not run: {rec.error}")
         if self.key == "max_latency_p90_us" and (rec.emulated or results.device.emulated):
             return CheckResult(rec.key, results.target, m.name, value, self, True,
-                               "not checked: measured under CPU emulation, not the device's "
+                               f"{NOT_CHECKED}: measured under CPU emulation, not the device's "
                                "latency")
         if value is None:
             why = (f"no {baseline} accuracy in this run" if self.key == "max_accuracy_drop"
@@ -198,10 +218,13 @@ class RegressionRule:
             )
 
     def check(
-        self, cur: Record, base: Record | None, target: str, alpha: float
+        self,
+        cur: Record,
+        base: Record | None,
+        target: str,
+        alpha: float,
+        spread: DeviceSpread | None = None,
     ) -> CheckResult:
-        from edgebench.bench.compare import CompareSettings, latency_change
-
         name = REGRESSION_METRICS[self.key].name
 
         def result(value: float | None, passed: bool, reason: str | None = None) -> CheckResult:
@@ -230,7 +253,12 @@ class RegressionRule:
                 return result(None, False, "peak RSS was not measured in both runs")
             value = pc / pb - 1
             return result(value, value <= self.limit)
-        change = latency_change(base, cur, CompareSettings(alpha=alpha, min_effect=self.limit))
+        # The rule's limit is the smallest change it fails on, but never smaller than what
+        # noise alone does on this device (the floor compare uses), so a re-run cannot fail it.
+        k_base, k_cur = (max(1, len(process_medians(r))) for r in (base, cur))
+        noise, _ = latency_floor(CompareSettings(alpha=alpha), k_base, k_cur, spread)
+        effect = max(self.limit, noise or 0.0)
+        change = latency_change(base, cur, CompareSettings(alpha=alpha, min_effect=effect), spread)
         if change is None:
             # benchmark_model (adb) reports summaries, not raw samples: no test is possible, so
             # the medians (or means) are held to the limit as they are, and the output says so.
@@ -241,13 +269,19 @@ class RegressionRule:
             value = pc / pb - 1
             return result(value, value <= self.limit, "no raw samples: summary medians, no test")
         value = change.ratio - 1
-        significant = change.p_value < alpha
-        from edgebench.bench.compare import fmt_p
-
-        if value > self.limit and not significant:
-            return result(value, True, f"not significant: p={fmt_p(change.p_value)}")
-        return result(value, not (significant and value > self.limit),
-                      f"p={fmt_p(change.p_value)}")
+        if change.floor is None:
+            floor = "none (one process per side)"
+        else:
+            whose = "the rule's limit" if change.floor == self.limit else "this device's noise"
+            floor = f"±{change.floor:.0%} ({whose})"
+        if change.verdict is Verdict.SLOWER:
+            ci = fmt_ci(change.ci95)
+            return result(value, False, f"p={fmt_p(change.p_value)}, 95% CI {ci}, floor {floor}")
+        if value > self.limit:
+            # Over the limit, but not shown to be real: passes, and says what evidence is missing.
+            why = change.why_inconclusive or f"{value:+.0%} is within the floor {floor}"
+            return result(value, True, f"{INCONCLUSIVE}: {why}")
+        return result(value, True, f"p={fmt_p(change.p_value)}, floor {floor}")
 
 
 @dataclass(frozen=True)
@@ -308,6 +342,12 @@ class CheckResult:
     rule: Rule | RegressionRule | CompatRule
     passed: bool
     reason: str | None = None
+
+    @property
+    def skipped(self) -> bool:
+        """Passed without being decided: not checked (an incompatible model) or inconclusive
+        (a latency change that the evidence cannot confirm). JUnit shows these as skipped."""
+        return self.passed and (self.reason or "").startswith((NOT_CHECKED, INCONCLUSIVE))
 
     @property
     def op(self) -> str:
@@ -400,9 +440,10 @@ def load_budgets(path: Path) -> Budgets:
 
 @dataclass(frozen=True)
 class GateReport:
-    """Every check of one gate run."""
+    """Every check of one gate run, and the results it checked (for JUnit's properties)."""
 
     checks: tuple[CheckResult, ...]
+    results: tuple[Results, ...] = ()
 
     @property
     def failures(self) -> tuple[CheckResult, ...]:
@@ -419,6 +460,7 @@ def evaluate(
     against: Sequence[Results] | None = None,
     alpha: float | None = None,
     require_compatible: Sequence[str] = (),
+    spreads: dict[str, DeviceSpread | None] | None = None,
 ) -> GateReport:
     """Apply every rule to every record it matches, across all results files.
 
@@ -466,8 +508,8 @@ def evaluate(
                     checks.append(crule.check(rec, res, budgets.baseline))
                     break
     if against is not None:
-        checks += regression_checks(budgets, results, against, alpha)
-    return GateReport(tuple(checks))
+        checks += regression_checks(budgets, results, against, alpha, spreads)
+    return GateReport(tuple(checks), tuple(results))
 
 
 def regression_checks(
@@ -475,10 +517,13 @@ def regression_checks(
     results: Sequence[Results],
     against: Sequence[Results],
     alpha: float | None = None,
+    spreads: dict[str, DeviceSpread | None] | None = None,
 ) -> list[CheckResult]:
-    """The regression rules, run by run against the base run of the same target and device."""
-    from edgebench.bench.compare import CompareError, CompareSettings, check_comparable
+    """The regression rules, run by run against the base run of the same target and device.
 
+    ``spreads`` maps a target to its device's learnt process spread (from the history); a
+    target without one learns it from the two runs' own repeated records.
+    """
     if not budgets.regressions:
         raise ConfigError(
             f"--against needs regression rules in {budgets.path or 'the budgets file'}; add e.g. "
@@ -495,6 +540,7 @@ def regression_checks(
                 f"{', '.join(base_by_target) or 'none'}); gate against a run of the same target"
             )
         check_comparable(base, res)
+        spread = (spreads or {}).get(res.target) or learn_spread(run_process_medians(base, res))
         for rec in res.records:
             base_rec = next((b for b in base.records if b.key == rec.key), None)
             seen: set[tuple[str, float]] = set()
@@ -502,7 +548,7 @@ def regression_checks(
                 key = (rule.key, rule.limit)  # the same limit from two patterns: one check
                 if fnmatch.fnmatchcase(rec.variant, rule.pattern) and key not in seen:
                     seen.add(key)
-                    checks.append(rule.check(rec, base_rec, res.target, alpha))
+                    checks.append(rule.check(rec, base_rec, res.target, alpha, spread))
     return checks
 
 
@@ -526,26 +572,106 @@ def format_report(report: GateReport, failures_only: bool = False) -> str:
     return "\n".join((lines if shown else []) + [verdict])
 
 
+def junit_classname(results: Results) -> str:
+    """The JUnit ``classname`` of a target: its kind, a dot, then its host with every dot (and
+    anything else outside ``[A-Za-z0-9_-]``) made ``_``, so CI tools that split classnames at
+    dots (Jenkins, GitLab) show one package per kind, not a fake one per label of the host:
+    ``ssh://pi@raspberrypi.local`` -> ``ssh.raspberrypi_local``, ``local`` ->
+    ``local.<hostname>``, ``adb://R58M12`` -> ``adb.R58M12``."""
+    address = results.target
+    kind, sep, rest = address.partition("://")
+    if not sep:
+        kind, host = address, results.device.hostname or ""
+    else:
+        host = rest.rsplit("@", 1)[-1].strip("/").strip("[]") or "default"
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", host).strip("_")
+    kind = re.sub(r"[^A-Za-z0-9_-]+", "_", kind) or "target"
+    return f"{kind}.{safe}" if safe else kind
+
+
+def _junit_properties(res: Results) -> list[tuple[str, str]]:
+    d, s = res.device, res.settings
+    found = {
+        "run_id": res.run_id,
+        "created_at": res.created_at,
+        "target": res.target,
+        "git_commit": res.git_commit,
+        "edgebench_version": res.edgebench_version,
+        "device": describe_device(d),
+        "device.hostname": d.hostname,
+        "device.machine": d.machine,
+        "device.cpu": d.cpu,
+        "device.cores": d.cores,
+        "device.os": d.os,
+        "device.governor": d.governor,
+        "device.python": d.python,
+        "runtime": " ".join(x for x in (d.runtime_name, d.runtime_version) if x) or None,
+        "settings.runs": s.runs,
+        "settings.repeats": s.repeats,
+        "settings.threads": s.threads,
+        "settings.xnnpack": s.xnnpack,
+    }
+    return [(k, str(v)) for k, v in found.items() if v is not None]
+
+
 def write_junit(report: GateReport, path: Path) -> None:
-    """JUnit XML: one testcase per check, so CI systems show each budget."""
+    """JUnit XML as CI tools read it: a ``<testsuites>`` root, one ``<testsuite>`` per target
+    with the run, target, device and runtime as ``<properties>``, and one ``<testcase>`` per
+    check (``classname``: :func:`junit_classname`). A broken budget is a ``<failure>``; a check
+    that was not decided (an incompatible model's budgets, an inconclusive latency) is
+    ``<skipped>`` with its reason. Each test case's ``time`` is its model's measuring time
+    shared among the model's checks, so a suite's time adds up to its bench's."""
     from edgebench.files import write_text_atomic
 
-    suite = ET.Element(
-        "testsuite",
-        name="edgebench.gate",
-        tests=str(len(report.checks)),
-        failures=str(len(report.failures)),
-        errors="0",
-    )
+    by_target = {res.target: res for res in report.results}
+    order = list(dict.fromkeys([*by_target, *(c.target for c in report.checks)]))
+    walls: dict[tuple[str, str], float] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for res in report.results:
+        for rec in res.records:
+            walls[(res.target, rec.key)] = rec.wall_s or 0.0
     for c in report.checks:
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname=f"edgebench.{c.target}",
-            name=f"{c.variant} {c.metric}",
-        )
-        if not c.passed:
-            fail = ET.SubElement(case, "failure", message=c.describe())
-            fail.text = c.describe()
-    ET.indent(suite)
-    write_text_atomic(Path(path), ET.tostring(suite, encoding="unicode") + "\n")
+        counts[(c.target, c.variant)] = counts.get((c.target, c.variant), 0) + 1
+
+    root = ET.Element("testsuites", name="edgebench gate")
+    totals = {"tests": 0, "failures": 0, "skipped": 0, "time": 0.0}
+    for target in order:
+        checks = [c for c in report.checks if c.target == target]
+        res = by_target.get(target)
+        suite = ET.SubElement(root, "testsuite", name=f"edgebench gate: {target}")
+        if res is not None:
+            suite.set("timestamp", res.created_at)
+            if res.device.hostname:
+                suite.set("hostname", res.device.hostname)
+            props = ET.SubElement(suite, "properties")
+            for name, value in _junit_properties(res):
+                ET.SubElement(props, "property", name=name, value=value)
+        classname = junit_classname(res) if res is not None else re.sub(r"\W+", "_", target)
+        suite_time = 0.0
+        for c in checks:
+            key = (c.target, c.variant)
+            seconds = round(walls.get(key, 0.0) / counts[key], 3)
+            suite_time += seconds
+            case = ET.SubElement(suite, "testcase", classname=classname,
+                                 name=f"{c.variant} {c.metric}", time=f"{seconds:.3f}")
+            if not c.passed:
+                fail = ET.SubElement(case, "failure", message=c.describe(), type=c.rule.key)
+                fail.text = c.describe()
+            elif c.skipped:
+                ET.SubElement(case, "skipped", message=c.reason or "not checked")
+        stats = {
+            "tests": len(checks),
+            "failures": sum(not c.passed for c in checks),
+            "skipped": sum(c.skipped for c in checks),
+            "time": suite_time,
+        }
+        for k, v in stats.items():
+            totals[k] += v
+            suite.set(k, f"{v:.3f}" if k == "time" else str(v))
+        suite.set("errors", "0")
+    for k, v in totals.items():
+        root.set(k, f"{v:.3f}" if k == "time" else str(v))
+    root.set("errors", "0")
+    ET.indent(root)
+    text = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+    write_text_atomic(Path(path), text + "\n")

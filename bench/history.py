@@ -34,7 +34,7 @@ from edgebench.records import (
     upgrade_results_from_1,
 )
 
-HISTORY_SCHEMA_VERSION = 2
+HISTORY_SCHEMA_VERSION = 3
 HISTORY_FILENAME = "history.sqlite"
 BUSY_TIMEOUT_MS = 60_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -198,8 +198,18 @@ def upgrade_from_1(conn: sqlite3.Connection) -> None:
     )
 
 
+def upgrade_from_2(conn: sqlite3.Connection) -> None:
+    """v2 -> v3: the edgebench release that measured each run, beside ``git_commit`` (which is
+    the user's commit from now on; older rows keep what they had)."""
+    conn.execute("ALTER TABLE runs ADD COLUMN edgebench_version TEXT")
+
+
 # {from_version: step}; each step brings the schema to the next version inside one transaction.
-_UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: upgrade_from_1}
+_UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: _create_v1,
+    1: upgrade_from_1,
+    2: upgrade_from_2,
+}
 
 
 # --------------------------------------------------------------------------- rows
@@ -220,12 +230,14 @@ class RunRow:
     device_name: str
     n_records: int
     n_ok: int
+    edgebench_version: str | None = None
 
 
 _RUN_COLUMNS = (
     "r.id, r.bench, r.run_id, r.target, r.created_at, r.git_commit, r.config_sha256, r.device_key, "
     "r.device_name, (SELECT count(*) FROM records x WHERE x.run = r.id), "
-    "(SELECT count(*) FROM records x WHERE x.run = r.id AND x.status = 'ok')"
+    "(SELECT count(*) FROM records x WHERE x.run = r.id AND x.status = 'ok'), "
+    "r.edgebench_version"
 )
 
 
@@ -278,7 +290,8 @@ class History:
         cur = self.conn.execute(
             "INSERT INTO runs (bench, run_id, target, created_at, git_commit, config_sha256, "
             "manifest, device_key, device_name, device_json, host_json, settings_json, "
-            "results_schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "results_schema_version, edgebench_version) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 bench,
                 res.run_id,
@@ -293,6 +306,7 @@ class History:
                 json.dumps(to_dict(res.host)),
                 json.dumps(to_dict(res.settings)),
                 res.schema_version,
+                res.edgebench_version,
             ),
         )
         run = cur.lastrowid
@@ -410,12 +424,12 @@ class History:
         rid = row.id if isinstance(row, RunRow) else int(row)
         head = self.conn.execute(
             "SELECT run_id, created_at, target, manifest, host_json, device_json, settings_json, "
-            "git_commit FROM runs WHERE id = ?",
+            "git_commit, edgebench_version FROM runs WHERE id = ?",
             (rid,),
         ).fetchone()
         if head is None:
             raise HistoryError(f"no run with id {rid} in {self.path}; see edgebench history")
-        run_id, created_at, target, manifest, host, device, settings, commit = head
+        run_id, created_at, target, manifest, host, device, settings, commit, version = head
         records = []
         for rec_json, samples in self.conn.execute(
             "SELECT record_json, samples_us FROM records WHERE run = ? ORDER BY position", (rid,)
@@ -433,7 +447,31 @@ class History:
             settings=from_dict(BenchSettings, json.loads(settings)),
             git_commit=commit,
             records=tuple(records),
+            edgebench_version=version,
         )
+
+    def repeated_records(
+        self, target: str, device_key: str, limit: int = 50, exclude: Sequence[int] = ()
+    ) -> list[tuple[str, list[float]]]:
+        """(model file identity, per-process medians) of every repeated record (``--repeats``)
+        of the last ``limit`` runs of ``target`` on this device, leaving out the run rows in
+        ``exclude``: what its process-to-process spread and bench-to-bench drift are learnt
+        from. The identity is the record key (variant and setup) with its file and zipped size."""
+        sql = (
+            "SELECT x.run, x.key, x.record_json FROM records x WHERE x.status = 'ok' AND x.run IN ("
+            "SELECT r.id FROM runs r WHERE r.target = ? AND r.device_key = ? "
+            "ORDER BY r.created_at DESC, r.id DESC LIMIT ?)"
+        )
+        found = []
+        for run, key, rec_json in self.conn.execute(sql, (target, device_key, int(limit))):
+            if run in exclude:
+                continue
+            data = json.loads(rec_json)
+            medians = (data.get("extra") or {}).get("process_p50_us") or []
+            if len(medians) > 1:
+                identity = f"{key}|{data.get('file_bytes')}|{data.get('zip_bytes')}"
+                found.append((identity, [float(m) for m in medians]))
+        return found
 
     def series(self, row: RunRow, n: int) -> list[Results]:
         """The last ``n`` runs up to ``row`` on its target and device; oldest first."""

@@ -6,6 +6,7 @@ the Python standard library (>= 3.9), numpy and a TFLite interpreter: ``ai_edge_
 ``tflite_runtime``, else ``tensorflow.lite`` as a last resort. Nothing else from edgebench.
 
     python3 runner.py info
+    python3 runner.py doctor
     python3 runner.py run --model m.tflite [--eval eval.npz] [--runs 100] [--warmup 10]
                           [--threads 1] [--no-xnnpack] [--eval-batch 256] [--eval-limit 0]
                           [--delegate lib.so [--delegate-option key=value …]]
@@ -37,41 +38,163 @@ EVAL_MARK = "edgebench-runner: evaluating"
 # --------------------------------------------------------------------------- runtime
 
 
-def load_runtime():
-    """Return (Interpreter class, OpResolverType or None, runtime name, runtime version)."""
+#: (distribution name, import name) of the interpreters the runner can use, in order of choice.
+RUNTIMES = (
+    ("ai-edge-litert", "ai_edge_litert"),
+    ("tflite-runtime", "tflite_runtime"),
+    ("tensorflow.lite", "tensorflow"),  # last resort only: a full TensorFlow install
+)
+
+
+def _installed(module):
+    """Whether a package is installed at all, without importing it."""
+    import importlib.util
+
     try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _dist_version(dist):
+    try:
+        from importlib.metadata import version
+
+        return version(dist)
+    except Exception:
+        return None
+
+
+def _import_runtime(name):
+    """(Interpreter, OpResolverType, version) of one runtime; raises what importing raises."""
+    if name == "ai-edge-litert":
         import ai_edge_litert
         from ai_edge_litert import interpreter as mod
 
-        return mod.Interpreter, getattr(mod, "OpResolverType", None), "ai-edge-litert", getattr(
-            ai_edge_litert, "__version__", "unknown"
-        )
-    except ImportError:
-        pass
-    try:
+        version = getattr(ai_edge_litert, "__version__", None) or _dist_version(name)
+        return mod.Interpreter, getattr(mod, "OpResolverType", None), version or "unknown"
+    if name == "tflite-runtime":
         import tflite_runtime
         from tflite_runtime import interpreter as mod
 
-        return mod.Interpreter, getattr(mod, "OpResolverType", None), "tflite-runtime", getattr(
-            tflite_runtime, "__version__", "unknown"
-        )
-    except ImportError:
-        pass
-    try:  # last resort only: a full TensorFlow install
-        import tensorflow as tf
+        version = getattr(tflite_runtime, "__version__", None) or _dist_version(name)
+        return mod.Interpreter, getattr(mod, "OpResolverType", None), version or "unknown"
+    import tensorflow as tf
 
-        return (
-            tf.lite.Interpreter,
-            getattr(tf.lite.experimental, "OpResolverType", None),
-            "tensorflow.lite",
-            tf.__version__,
+    return tf.lite.Interpreter, getattr(tf.lite.experimental, "OpResolverType", None), (
+        tf.__version__)
+
+
+def _why(exc):
+    """One line: the exception's type and its first line (e.g. the missing library)."""
+    return "%s: %s" % (type(exc).__name__, _first_line(exc))
+
+
+_RUNTIME = []  # the loaded runtime, once: (Interpreter, OpResolverType, name, version)
+_BROKEN = []  # runtimes that are installed but fail to import: (name, version, why)
+
+
+def load_runtime():
+    """Return (Interpreter class, OpResolverType or None, runtime name, runtime version).
+
+    A runtime that is not installed is skipped; one that is installed but fails to import
+    (a missing system library, a wheel built for a newer glibc, a damaged file) is remembered
+    in :data:`_BROKEN` and the next one is tried, so the error that matters is not lost behind
+    "not installed".
+    """
+    if _RUNTIME:
+        return _RUNTIME[0]
+    for dist, module in RUNTIMES:
+        if not _installed(module):
+            continue
+        try:
+            interpreter, resolver, version = _import_runtime(dist)
+        except Exception as exc:  # ImportError, OSError, AttributeError of a half install
+            if all(b[0] != dist for b in _BROKEN):
+                _BROKEN.append((dist, _dist_version(dist), _why(exc)))
+            continue
+        _RUNTIME.append((interpreter, resolver, dist, version))
+        return _RUNTIME[0]
+    if _BROKEN:
+        dist, version, why = _BROKEN[0]
+        raise RuntimeError(
+            "%s %s is installed but fails to import (%s)" % (dist, version or "", why)
         )
-    except ImportError:
-        pass
     raise RuntimeError(
         "no TFLite interpreter found; install one on the device: "
         "pip install ai-edge-litert (or tflite-runtime)"
     )
+
+
+def glibc_version():
+    """The C library's version, e.g. "2.36", or None off glibc."""
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (AttributeError, ValueError, OSError):
+        text = ""
+    return text.split()[-1] if text.startswith("glibc") else None
+
+
+def _version_tuple(text):
+    out = []
+    for part in (text or "").split(".")[:3]:
+        digits = "".join(c for c in part if c.isdigit())
+        if not digits:
+            break
+        out.append(int(digits))
+    return tuple(out)
+
+
+def install_hint(python=None):
+    """The pip line that installs a runtime that fits this device."""
+    py = python or sys.executable
+    if platform.machine() in ("armv7l", "armv6l"):
+        return '%s -m pip install tflite-runtime "numpy<2"' % py
+    return "%s -m pip install ai-edge-litert" % py
+
+
+def runtime_traps(python=None):
+    """Known ways a runtime fails every model, found before any model runs: one dict per trap
+    with the problem and the one command (or step) that fixes it."""
+    py = python or sys.executable
+    traps = []
+    numpy_version = None
+    try:
+        import numpy
+
+        numpy_version = numpy.__version__
+    except Exception:
+        pass
+    try:
+        _, _, name, version = load_runtime()
+    except RuntimeError:
+        name = version = None
+    if (name == "tflite-runtime" and numpy_version
+            and _version_tuple(version) and _version_tuple(version)[:2] <= (2, 14)
+            and _version_tuple(numpy_version) >= (2,)):
+        traps.append({
+            "problem": "tflite-runtime %s was built for numpy 1 and fails every model with "
+                       "numpy %s (SystemError in CreateWrapperFromFile)" % (version, numpy_version),
+            "fix": '%s -m pip install "numpy<2"' % py,
+        })
+    for dist, dist_version, why in _BROKEN:
+        label = "%s %s" % (dist, dist_version) if dist_version else dist
+        if "GLIBC_" in why:
+            needed = why.split("GLIBC_", 1)[1].split("'")[0].split(" ")[0]
+            problem = ("%s is installed but its wheel needs glibc %s and this device has glibc "
+                       "%s (%s)" % (label, needed, glibc_version() or "?", why))
+            fix = ("%s -m pip uninstall -y %s && %s (or upgrade the OS; see edgebench's "
+                   "README, Raspberry Pi)" % (py, dist, install_hint(py)))
+        elif "cannot open shared object file" in why:
+            lib = why.split(":")[1].strip() if why.count(":") >= 2 else "a system library"
+            problem = "%s is installed but fails to import: %s" % (label, why)
+            fix = ("install the system package that provides %s (apt-file search %s), or "
+                   "%s -m pip install --force-reinstall %s" % (lib, lib, py, dist))
+        else:
+            problem = "%s is installed but fails to import: %s" % (label, why)
+            fix = "%s -m pip install --force-reinstall %s" % (py, dist)
+        traps.append({"problem": problem, "fix": fix, "runtime": dist})
+    return traps
 
 
 # --------------------------------------------------------------------------- device facts
@@ -209,7 +332,8 @@ def device_info():
         "emulated": evidence is not None,
         "emulation_evidence": evidence,
         "extra": {"numpy": np_version, "executable": sys.executable,
-                  "cpu_affinity": cpu_affinity()},
+                  "cpu_affinity": cpu_affinity(), "glibc": glibc_version(),
+                  "runtime_traps": runtime_traps(), "install_hint": install_hint()},
     }
 
 
@@ -558,6 +682,50 @@ def can_load(paths):
     return out
 
 
+# --------------------------------------------------------------------------- doctor
+
+
+def doctor_facts():
+    """What ``edgebench doctor`` checks, as found on this device: Python, numpy, each runtime
+    (installed? imports? version), glibc, free disk in this (the temporary) folder, the
+    frequency governor, a readable temperature, and the known runtime traps with their fixes."""
+    import shutil
+
+    facts = {
+        "python": platform.python_version(),
+        "executable": sys.executable,
+        "machine": platform.machine(),
+        "glibc": glibc_version(),
+        "hostname": socket.gethostname(),
+    }
+    try:
+        import numpy
+
+        facts["numpy"], facts["numpy_error"] = numpy.__version__, None
+    except Exception as exc:
+        facts["numpy"], facts["numpy_error"] = None, _why(exc)
+    try:
+        _, _, name, version = load_runtime()
+        facts["runtime"] = {"name": name, "version": version}
+    except RuntimeError as exc:
+        facts["runtime"], facts["runtime_error"] = None, _first_line(exc)
+    facts["runtimes"] = [
+        {"name": dist, "installed": _installed(module),
+         "version": _dist_version("tensorflow" if module == "tensorflow" else dist)}
+        for dist, module in RUNTIMES if dist != "tensorflow.lite" or _installed(module)
+    ]
+    try:
+        usage = shutil.disk_usage(os.getcwd())
+        facts["tmp"] = {"path": os.getcwd(), "free_mb": round(usage.free / 2**20, 1)}
+    except OSError:
+        facts["tmp"] = {"path": os.getcwd(), "free_mb": None}
+    facts["governor"] = _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
+    facts["temperature_c"] = temperature_c()
+    facts["install_hint"] = install_hint()
+    facts["traps"] = runtime_traps()
+    return facts
+
+
 # --------------------------------------------------------------------------- entry
 
 
@@ -570,6 +738,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="edgebench on-device runner (one model)")
     sub = parser.add_subparsers(dest="mode", required=True)
     sub.add_parser("info", help="print device and runtime facts")
+    sub.add_parser("doctor", help="check what the runner needs here, with the fixes")
     r = sub.add_parser("run", help="measure one model")
     r.add_argument("--model", required=True)
     r.add_argument("--eval", default=None, help=".npz with x, y (and x_scale)")
@@ -593,6 +762,9 @@ def main(argv=None):
 
     if args.mode == "info":
         emit(device_info())
+        return 0
+    if args.mode == "doctor":
+        emit(doctor_facts())
         return 0
     if args.mode == "ops":
         emit({m: model_ops(m) for m in args.model})

@@ -17,8 +17,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from edgebench._version import __version__
 from edgebench.bench.flows import Flow, flow_class
-from edgebench.bench.hostfacts import git_commit, host_info
+from edgebench.bench.hostfacts import host_info
 from edgebench.bench.plan import BenchItem, BenchPlan
 from edgebench.bench.repeats import merge_repeats
 from edgebench.deploy import Target, TargetError, target_for
@@ -95,8 +96,13 @@ def bench_targets(
     addresses: Sequence[str] = ("local",),
     progress: Progress = print,
     target_options: dict[str, dict] | None = None,
+    commit: str | None = None,
 ) -> list[Results]:
     """Bench a plan on every target (concurrently); one results file per target.
+
+    ``commit`` is the commit of the user's code being measured (see
+    :func:`edgebench.bench.hostfacts.user_commit`); the results record it beside edgebench's
+    own version.
 
     Raises EdgebenchError when every target failed as a whole; a target that failed while
     others ran says so in its own results' ``error``.
@@ -107,7 +113,6 @@ def bench_targets(
     for job in jobs:
         cancel.watch(job.target)
     host = host_info()
-    commit = git_commit()
     outcomes: list[Results] = []
     errors: list[str] = []
 
@@ -159,6 +164,7 @@ def bench_target(
         settings=settings,
         git_commit=commit,
         records=(),
+        edgebench_version=__version__,
     )
     setups = settings.setups()
     n = len(plan.items) * len(setups)
@@ -216,7 +222,9 @@ def bench_target(
                     t0 = time.monotonic()
                     recs = [flow.measure(item, setup)]
                     while len(recs) < settings.repeats and recs[-1].ok and not cancel.cancelled:
-                        recs.append(flow.measure(item, setup))
+                        # Accuracy is the same in every process (the first one's is kept):
+                        # the repeats only time, so they skip the evaluation pass.
+                        recs.append(flow.measure(replace(item, labelled=False), setup))
                     if cancel.cancelled:
                         break  # its process was killed by Ctrl-C: not a measurement
                     keep(merge_repeats(recs), t0, setup)

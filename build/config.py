@@ -164,7 +164,7 @@ class _BenchSection:
     timeout_s: float = 300.0
     eval_batch: int = 256
     eval_limit: int = 0
-    repeats: int = 1
+    repeats: int = 5  # BenchSettings.repeats says why
     cooldown_s: float = 0.0
     flow: str | None = None  # "runner" or "benchmark_model"; None = the target kind's default
     benchmark_binary: str | None = None  # for the benchmark_model flow; relative to the config

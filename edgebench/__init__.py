@@ -64,6 +64,7 @@ from edgebench.api import (  # noqa: E402
     compare,
     compare_history,
     default_pipeline_path,
+    doctor,
     gate,
     history,
     load_budgets,
@@ -74,6 +75,7 @@ from edgebench.api import (  # noqa: E402
     report,
     run,
     sweep,
+    write_pytest_benchmark_json,
 )
 from edgebench.bench.compare import CompareSettings, Comparison, Verdict  # noqa: E402
 from edgebench.bench.gate import Budgets, GateReport  # noqa: E402
@@ -119,6 +121,7 @@ __all__ = [
     "compare",
     "compare_history",
     "default_pipeline_path",
+    "doctor",
     "format_gate",
     "format_summary",
     "gate",
@@ -132,4 +135,5 @@ __all__ = [
     "report",
     "run",
     "sweep",
+    "write_pytest_benchmark_json",
 ]

@@ -36,15 +36,23 @@ from edgebench.bench.compare import (
     comparisons_for,
     load_ref,
     load_results_paths,
+    spread_from_history,
 )
+from edgebench.bench.doctor import DoctorReport, examine
+from edgebench.bench.evidence import DeviceSpread
 from edgebench.bench.gate import Budgets, GateReport, evaluate
 from edgebench.bench.gate import load_budgets as _load_budgets
 from edgebench.bench.history import RunRow, default_history_path, open_history
+from edgebench.bench.hostfacts import is_commit_sha, user_commit
 from edgebench.bench.plan import BenchPlan, new_run_id, plan_from_inputs, plan_from_manifest
+from edgebench.bench.pytest_benchmark_json import (
+    write_pytest_benchmark_json as _write_pytest_benchmark_json,
+)
 from edgebench.bench.report import ReportData, make_report
 from edgebench.bench.scheduler import bench_targets
 from edgebench.build.config import PipelineConfig, default_sweep_path, load_pipeline
 from edgebench.build.config import default_pipeline_path as _default_pipeline_path
+from edgebench.deploy import target_for
 from edgebench.errors import ConfigError, EdgebenchError
 from edgebench.files import point_latest
 from edgebench.records import BenchSettings, Manifest, Results
@@ -227,7 +235,14 @@ def plan(models: Manifest | PathLike | Sequence[PathLike], run: str | None = Non
             raise EdgebenchError("save the manifest first (Manifest.save) so its files are found")
         return plan_from_manifest(models.path)
     inputs = [models] if isinstance(models, (str, Path)) else list(models)
-    return plan_from_inputs([Path(p) for p in inputs], run_id=run)
+    found = plan_from_inputs([Path(p) for p in inputs], run_id=run)
+    if run is not None and found.manifest is not None and run != found.run_id:
+        raise EdgebenchError(
+            f"--run {run} cannot rename a build: {found.manifest} is benched in its own run "
+            f"folder ({found.run_id}), under that name in the history; leave --run out, or "
+            "build with edgebench build --run NAME (edgebench run --run NAME does both)"
+        )
+    return found
 
 
 def bench_models(
@@ -241,6 +256,7 @@ def bench_models(
     record_history: bool = True,
     target_options: Mapping[str, Mapping[str, object]] | None = None,
     progress: Progress | None = None,
+    commit: str | None = None,
 ) -> list[Results]:
     """Measure every model on every target, each model in its own process with a time limit.
 
@@ -250,24 +266,68 @@ def bench_models(
     the run to the history (``<out>/history.sqlite`` unless ``history`` names another file, or
     ``record_history=False``). Returns one :class:`Results` per target; a target that failed as
     a whole says why in ``error``. Raises EdgebenchError when every target failed.
+
+    The results record ``commit`` as the commit of your code (default: ``GITHUB_SHA`` or
+    ``CI_COMMIT_SHA``, else ``git rev-parse HEAD`` in the repository holding the build's
+    config or the models, else None) and edgebench's version separately.
     """
     settings = settings or BenchSettings()
+    _check_commit(commit)
     addresses = [targets] if isinstance(targets, str) else list(dict.fromkeys(targets))
     out = Path(out)
     history_path = Path(history) if history is not None else default_history_path(out)
+    bench_plan = plan(models, run)
     if record_history:
         check_history(history_path)  # an unusable history is refused before measuring
-    bench_plan = plan(models, run)
     run_dir = out / bench_plan.run_id
     log = _progress(progress)
     log(f"bench: {len(bench_plan.items)} models on {', '.join(addresses)} -> {run_dir}")
     options = {a: dict(o) for a, o in (target_options or {}).items()}
-    results = bench_targets(bench_plan, run_dir, settings, addresses, log, options)
+    sha = user_commit(commit, _code_folders(bench_plan))
+    results = bench_targets(bench_plan, run_dir, settings, addresses, log, options, sha)
     point_latest(out, run_dir)
     if results and record_history:
         history_store.append_results(history_path, results)
         log(f"bench: appended to history {history_path}")
     return results
+
+
+def _check_commit(commit: str | None) -> None:
+    if commit is not None and not is_commit_sha(commit):
+        raise EdgebenchError(
+            f"--commit {commit!r} is not a git commit; give its hex SHA (7 to 40 digits), "
+            "e.g. --commit $(git rev-parse HEAD)"
+        )
+
+
+def _code_folders(bench_plan: BenchPlan) -> list[Path]:
+    """Where the user's code is: the build's config, then the models' folders."""
+    folders: list[Path] = []
+    if bench_plan.manifest is not None:
+        config = Manifest.load(bench_plan.manifest).config_path
+        if config:
+            folders.append(Path(config).parent)
+        folders.append(bench_plan.manifest.parent)
+    folders += [item.path.parent for item in bench_plan.items]
+    return list(dict.fromkeys(folders))
+
+
+def write_pytest_benchmark_json(results: Results | Sequence[Results], path: PathLike) -> Path:
+    """Write results in pytest-benchmark's JSON format (``--benchmark-json``), for
+    ``pytest-benchmark compare`` and the dashboards that chart that format."""
+    return _write_pytest_benchmark_json(_results(results), Path(path))
+
+
+def doctor(
+    target: str = "local",
+    *,
+    target_options: Mapping[str, object] | None = None,
+    timeout_s: float = 120.0,
+) -> DoctorReport:
+    """Check that a device can bench (Python, numpy, a TFLite runtime that really loads, free
+    disk, governor, temperature) and name the one line that fixes each problem. Raises
+    EdgebenchError (TargetUnreachable) when the device cannot be reached."""
+    return examine(target_for(target, **dict(target_options or {})), timeout_s)
 
 
 # --------------------------------------------------------------------------- gate
@@ -293,14 +353,28 @@ def gate(
     loaded = _results(results)
     rules = budgets if isinstance(budgets, Budgets) else load_budgets(budgets)
     base = None
+    spreads: dict[str, DeviceSpread | None] = {}
     if against is not None:
+        path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
         if isinstance(against, (str, Path)):
-            path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
             base = load_ref(path, str(against))
         else:
             base = list(against)
+        spreads = _learnt_spreads(path, loaded, base)
     return evaluate(rules, loaded, against=base, alpha=alpha,
-                    require_compatible=tuple(require_compatible))
+                    require_compatible=tuple(require_compatible), spreads=spreads)
+
+
+def _learnt_spreads(
+    history_path: Path, current: Sequence[Results], base: Sequence[Results]
+) -> dict[str, DeviceSpread | None]:
+    """Each target's process spread, learnt from the history (when there is one) and the runs."""
+    by_target = {b.target: b for b in base}
+    pairs = [(by_target[c.target], c) for c in current if c.target in by_target]
+    if not history_path.is_file():
+        return {c.target: spread_from_history(None, [b, c]) for b, c in pairs}
+    with open_history(history_path, create=False) as h:
+        return {c.target: spread_from_history(h, [b, c]) for b, c in pairs}
 
 
 def _results(items: Results | Sequence[Results] | PathLike | Sequence[PathLike]) -> list[Results]:
@@ -422,11 +496,13 @@ def run(
     require_compatible: Sequence[str] = (),
     target_options: Mapping[str, Mapping[str, object]] | None = None,
     progress: Progress | None = None,
+    commit: str | None = None,
 ) -> RunOutcome:
     """Build, bench and gate in one go (the main job). Targets and settings default to the
     config's ``[bench]``, budgets to its ``[gate]``. Every input the gate and the history need
     is checked before minutes of training."""
     cfg = _config(config)
+    _check_commit(commit)
     rules = budgets if isinstance(budgets, Budgets) else load_budgets(budgets or budgets_of(cfg))
     history_path = Path(history) if history is not None else default_history_path(Path(out))
     if record_history:
@@ -441,6 +517,7 @@ def run(
         record_history=record_history,
         target_options=target_options,
         progress=progress,
+        commit=commit,
     )
     verdict = gate(results, rules, require_compatible=require_compatible)
     return RunOutcome(manifest, results, verdict)

@@ -20,14 +20,24 @@ from pathlib import Path
 
 from edgebench import api
 from edgebench._version import __version__
-from edgebench.bench.compare import CompareSettings, format_comparison
+from edgebench.bench.compare import CompareSettings, NothingToCompare
+from edgebench.bench.export import (
+    FORMATS,
+    format_comparisons_as,
+    format_doctor_as,
+    format_gate_as,
+    format_history_as,
+    format_run_as,
+    format_summary_as,
+)
 from edgebench.bench.flows import FLOWS
 from edgebench.bench.flows.benchmark_model import OWN_FLAGS
 from edgebench.bench.flows.runner_flow import parse_delegate
-from edgebench.bench.gate import GateReport, format_report, write_junit
+from edgebench.bench.gate import GateReport, write_junit
 from edgebench.bench.history import default_history_path
+from edgebench.bench.hostfacts import is_commit_sha
 from edgebench.bench.progress import Progress
-from edgebench.bench.summary import format_summary, format_table
+from edgebench.bench.pytest_benchmark_json import require_pytest_benchmark
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Results
 
@@ -185,6 +195,34 @@ def iso_date(text: str) -> str:
     return text
 
 
+def output_format(text: str) -> str:
+    if text not in FORMATS:
+        raise argparse.ArgumentTypeError(
+            f"expected one of {', '.join(FORMATS)}; got {text!r}"
+        )
+    return text
+
+
+def commit_sha(text: str) -> str:
+    """A git commit as its hex SHA (7 to 40 digits, or 64 in a SHA-256 repository)."""
+    if not is_commit_sha(text.strip()):
+        raise argparse.ArgumentTypeError(
+            f"expected a git commit's hex SHA (7 to 40 digits), e.g. $(git rev-parse HEAD); "
+            f"got {text!r}"
+        )
+    return text.strip().lower()
+
+
+def output_file(text: str) -> Path:
+    """A file to write: not a folder (its parent folder is made when missing)."""
+    path = Path(text)
+    if path.is_dir() or text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a folder; name a file in it, e.g. {Path(text) / 'results.json'}"
+        )
+    return path
+
+
 def ray_address(text: str) -> str:
     host, _, port = text.removeprefix("ray://").rpartition(":")
     if text == "auto" or (host and port.isdigit()):
@@ -223,13 +261,39 @@ def add_history(p: argparse.ArgumentParser, writes: bool = False) -> None:
         )
 
 
+def add_format(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--format", type=output_format, default="table", metavar="FORMAT",
+        help=f"how to print {what}: table (default, for people), json (with schema_version, "
+        "for CI steps), csv, or markdown (for CI comments)",
+    )
+
+
 def history_of(args: argparse.Namespace) -> Path:
     """--history, else history.sqlite beside the runs in --out."""
     return args.history or default_history_path(args.out)
 
 
-def add_config(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--config", type=Path, metavar="TOML", help=what)
+#: Where build, run and gate take their pipeline from when no --config is given: a CI job (or
+#: a test running the README's examples as written) points them at its own pipeline this way.
+CONFIG_ENV = "EDGEBENCH_CONFIG"
+
+
+def add_config(p: argparse.ArgumentParser, what: str, from_env: bool = False) -> None:
+    default = None
+    if from_env:
+        what += f"; ${CONFIG_ENV}, when set, is the default"
+        if os.environ.get(CONFIG_ENV):
+            default = Path(os.environ[CONFIG_ENV])
+    p.add_argument("--config", type=Path, metavar="TOML", default=default, help=what)
+
+
+def check_config_env(args: argparse.Namespace) -> None:
+    """A $EDGEBENCH_CONFIG that names no file is refused in one line that names the variable."""
+    value = os.environ.get(CONFIG_ENV)
+    if value and vars(args).get("config") == Path(value) and not Path(value).is_file():
+        raise EdgebenchError(f"${CONFIG_ENV} is {value}, which is not a file; point it at a "
+                             f"pipeline TOML or unset it")
 
 
 def add_quick_overrides(p: argparse.ArgumentParser) -> None:
@@ -262,8 +326,9 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--repeats",
         type=positive_int,
-        help="measure each model in N separate processes (default 1); compare and the report "
-        "then use the median of the per-process medians, which one slow process cannot move",
+        help="measure each model in N separate processes (default 5); compare and the report "
+        "use the median of the per-process medians, which one slow process cannot move, and "
+        "need 3 or more per side for a latency verdict",
     )
     g.add_argument("--warmup", type=nonneg_int, help="untimed invoke() calls before timing")
     g.add_argument(
@@ -306,28 +371,18 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
         help="wait S seconds between models so each starts from a cooler chip (default 0)",
     )
     g.add_argument(
+        "--commit", type=commit_sha, metavar="SHA",
+        help="the commit of your code these models come from, recorded in the results and the "
+        "history (default: $GITHUB_SHA or $CI_COMMIT_SHA, else git rev-parse HEAD in the "
+        "repository holding the config or the models, else none)",
+    )
+    g.add_argument(
         "--flow", choices=sorted(FLOWS),
         help="how models are measured: runner (edgebench's runner.py, where Python runs; the "
         "default for local and ssh://) or benchmark_model (TFLite's tool; the default for adb://)",
     )
-    s = p.add_argument_group("SSH targets (ssh://[user@]host[:port], via your OpenSSH client)")
-    s.add_argument(
-        "--python", metavar="CMD",
-        help="the device's Python that runs the runner (default: python3)",
-    )
-    s.add_argument(
-        "--accept-new-host-key", action="store_true",
-        help="trust a device's host key on first contact (StrictHostKeyChecking=accept-new); "
-        "a changed key is still refused",
-    )
-    s.add_argument("--ssh-config", type=Path, metavar="PATH", help="ssh client config (ssh -F)")
-    s.add_argument(
-        "--ssh-option", dest="ssh_options", action="append", default=[], metavar="KEY=VALUE",
-        help="an extra ssh -o option, e.g. IdentityFile=~/.ssh/pi_ed25519; repeatable",
-    )
-    a = p.add_argument_group("Android targets (adb://SERIAL, or adb:// for the one phone) and "
-                             "the benchmark_model flow")
-    a.add_argument("--adb", metavar="PATH", help="the adb client to use (default: adb on PATH)")
+    add_target_options(p)
+    a = p.add_argument_group("the benchmark_model flow (adb:// targets, or --flow benchmark_model)")
     a.add_argument(
         "--benchmark-binary", type=Path, metavar="PATH",
         help="TFLite's benchmark_model built for the device (bazel build -c opt "
@@ -352,6 +407,27 @@ def add_measurement(p: argparse.ArgumentParser) -> None:
         help="benchmark_model's per-operator profile (--enable_op_profiling=true): op type, "
         "count, avg ms and %% of total go to the record and the report",
     )
+
+
+def add_target_options(p: argparse.ArgumentParser) -> None:
+    """How to reach SSH and adb targets (bench, run, doctor)."""
+    s = p.add_argument_group("SSH targets (ssh://[user@]host[:port], via your OpenSSH client)")
+    s.add_argument(
+        "--python", metavar="CMD",
+        help="the device's Python that runs the runner (default: python3)",
+    )
+    s.add_argument(
+        "--accept-new-host-key", action="store_true",
+        help="trust a device's host key on first contact (StrictHostKeyChecking=accept-new); "
+        "a changed key is still refused",
+    )
+    s.add_argument("--ssh-config", type=Path, metavar="PATH", help="ssh client config (ssh -F)")
+    s.add_argument(
+        "--ssh-option", dest="ssh_options", action="append", default=[], metavar="KEY=VALUE",
+        help="an extra ssh -o option, e.g. IdentityFile=~/.ssh/pi_ed25519; repeatable",
+    )
+    a = p.add_argument_group("Android targets (adb://SERIAL, or adb:// for the one phone)")
+    a.add_argument("--adb", metavar="PATH", help="the adb client to use (default: adb on PATH)")
 
 
 def bench_settings(args: argparse.Namespace, base: BenchSettings) -> BenchSettings:
@@ -403,9 +479,9 @@ def add_compare_options(p: argparse.ArgumentParser) -> None:
         type=fraction,
         default=None,
         metavar="SHARE",
-        help="smallest change of median latency called faster/slower, e.g. 25%% (default "
-        "100%%: ~5%% of runner processes ran 1.2-1.6x slow on the development VM; 20%% when "
-        "both runs used --repeats 5 or more, which compares the median of per-process medians)",
+        help="smallest change of the median of per-process medians called faster/slower, "
+        "e.g. 30%% (default: the floor learnt from the device's --repeats runs, else 25%%); "
+        "one process per side gets a verdict only beyond the learnt spread",
     )
     g.add_argument(
         "--min-memory-effect",
@@ -437,7 +513,8 @@ def add_require_compatible(p: argparse.ArgumentParser) -> None:
 
 
 def add_build_args(p: argparse.ArgumentParser) -> None:
-    add_config(p, "pipeline TOML (default: the models/pipeline.toml shipped with edgebench)")
+    add_config(p, "pipeline TOML (default: the models/pipeline.toml shipped with edgebench)",
+               from_env=True)
     p.add_argument(
         "--model",
         type=Path,
@@ -468,18 +545,43 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
         help="a manifest.json (or its run folder) from edgebench build, or .tflite files",
     )
     add_config(p, "take [bench] settings and targets from this pipeline TOML")
-    p.add_argument("--run", help="run folder name for loose .tflite inputs (default: timestamp)")
+    p.add_argument("--run", help="run folder name for loose .tflite inputs (default: timestamp); "
+                   "a manifest is benched in its own run folder")
     add_measurement(p)
+    add_pytest_benchmark_json(p)
+    add_format(p, "the summary")
     add_out(p)
     add_history(p, writes=True)
+
+
+def add_pytest_benchmark_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pytest-benchmark-json", type=output_file, metavar="PATH",
+        help="also write the latencies in pytest-benchmark's JSON format, for pytest-benchmark "
+        "compare and the dashboards that read it (github-action-benchmark and others)",
+    )
+
+
+def check_exports(args: argparse.Namespace) -> None:
+    """What the exports need is checked before minutes of benching."""
+    if args.pytest_benchmark_json:
+        require_pytest_benchmark()
+
+
+def write_exports(args: argparse.Namespace, results: Sequence[Results]) -> None:
+    if args.pytest_benchmark_json and results:
+        api.write_pytest_benchmark_json(results, args.pytest_benchmark_json)
+        log(f"bench: pytest-benchmark JSON -> {args.pytest_benchmark_json}")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     config = api.load_config(args.config) if args.config else None
     settings = bench_settings(args, config.bench if config else BenchSettings())
     targets = args.targets or (list(config.targets) if config else ["local"])
+    check_exports(args)
     results = bench_with_progress(args, args.inputs, targets, settings, args.run)
-    print(format_summary(results))
+    write_exports(args, results)
+    print(format_summary_as(results, args.format))
     return bench_exit_status(results)
 
 
@@ -496,7 +598,7 @@ def bench_with_progress(
         results = api.bench_models(
             models, targets, settings, out=args.out, run=run, history=history_of(args),
             record_history=not args.no_history, target_options=target_options(args, targets),
-            progress=progress,
+            progress=progress, commit=args.commit,
         )
     say_failures(results)
     return results
@@ -534,7 +636,7 @@ def add_gate_args(p: argparse.ArgumentParser) -> None:
         help="results-<target>.json files or run folders (default: <out>/latest)",
     )
     add_budgets(p)
-    add_config(p, "pipeline TOML whose [gate] names the budgets")
+    add_config(p, "pipeline TOML whose [gate] names the budgets", from_env=True)
     add_require_compatible(p)
     p.add_argument(
         "--against",
@@ -548,6 +650,7 @@ def add_gate_args(p: argparse.ArgumentParser) -> None:
         type=probability,
         help="Mann-Whitney U p-value below which a latency change is real (default 0.01)",
     )
+    add_format(p, "the checks")
     add_out(p)
     add_history(p)
 
@@ -573,11 +676,12 @@ def cmd_gate(args: argparse.Namespace) -> int:
         results, budgets, against=args.against, require_compatible=args.require_compatible,
         alpha=args.alpha, history=history_of(args),
     )
-    return print_gate(report, args.junit, brief=False)
+    return print_gate(report, args.junit, brief=False, fmt=args.format)
 
 
-def print_gate(report: GateReport, junit: Path | None, brief: bool) -> int:
-    print(format_report(report, failures_only=brief))
+def print_gate(report: GateReport, junit: Path | None, brief: bool, fmt: str = "table") -> int:
+    if fmt is not None:
+        print(format_gate_as(report, fmt, failures_only=brief))
     if junit:
         write_junit(report, junit)
         log(f"gate: JUnit XML -> {junit}")
@@ -592,11 +696,14 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     add_measurement(p)
     add_budgets(p)
     add_require_compatible(p)
+    add_pytest_benchmark_json(p)
+    add_format(p, "the summary and the gate")
     add_history(p, writes=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
+    check_exports(args)
     config = config_with_overrides(args)
     targets = list(dict.fromkeys(args.targets or config.targets))
     with Progress() as progress:
@@ -606,12 +713,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             history=history_of(args), record_history=not args.no_history,
             require_compatible=args.require_compatible,
             target_options=target_options(args, targets), progress=progress,
+            commit=args.commit,
         )
     say_failures(outcome.results)
-    print(format_summary(outcome.results))
-    print()
-    status = print_gate(outcome.gate, args.junit, brief=True)  # every check: edgebench gate
-    print(f"run: {outcome.manifest.folder} in {time.monotonic() - t0:.1f} s")
+    write_exports(args, outcome.results)
+    print(format_run_as(outcome.results, outcome.gate, args.format))
+    status = print_gate(outcome.gate, args.junit, brief=True, fmt=None)  # printed just above
+    done = f"run: {outcome.manifest.folder} in {time.monotonic() - t0:.1f} s"
+    if args.format == "table":
+        print(done)
+    else:
+        log(done)
     return max(status, bench_exit_status(outcome.results))
 
 
@@ -632,6 +744,7 @@ def add_history_args(p: argparse.ArgumentParser) -> None:
         metavar="RESULTS",
         help="first import a results-<target>.json or run folder (e.g. benched --no-history)",
     )
+    add_format(p, "the runs")
     add_out(p)
     add_history(p)
 
@@ -642,14 +755,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         api.add_to_history(item, history=path)
         log(f"history: added {item}")
     rows = api.history(target=args.target, variant=args.variant, since=args.since,
-                    until=args.until, limit=args.limit, history=path)
-    table = [
-        (f"#{r.bench}", r.run_id, r.target, r.created_at, f"{r.n_ok}/{r.n_records}",
-         (r.git_commit or "—")[:10], (r.config_sha256 or "—")[:12], r.device_name)
-        for r in rows
-    ]
-    header = ("bench", "run", "target", "created_at", "ok", "commit", "config", "device")
-    print(format_table(table, header) if table else "history: no runs match")
+                       until=args.until, limit=args.limit, history=path)
+    print(format_history_as(rows, args.format))
     return EXIT_OK
 
 
@@ -663,17 +770,32 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
                    "(default: the run before CURRENT on the same target and device)")
     p.add_argument("current", nargs="?", help="the later run (default: latest)")
     p.add_argument("--target", help="compare only this target")
+    p.add_argument(
+        "--fail-on-regression", action="store_true",
+        help="exit 1 when any variant regressed (slower, bigger, less accurate, more memory, or "
+        "now failing), as asv continuous and pytest-benchmark --benchmark-compare-fail do; "
+        "an inconclusive latency is not a regression",
+    )
     add_compare_options(p)
+    add_format(p, "the comparison")
     add_out(p)
     add_history(p)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    comparisons = api.compare_history(
-        args.base, args.current, target=args.target, history=history_of(args),
-        settings=compare_settings(args),
-    )
-    print("\n\n".join(format_comparison(c) for c in comparisons))
+    try:
+        comparisons = api.compare_history(
+            args.base, args.current, target=args.target, history=history_of(args),
+            settings=compare_settings(args),
+        )
+    except NothingToCompare as exc:  # a nightly job's first night is not a failure
+        print(f"compare: {exc}")
+        return EXIT_OK
+    print(format_comparisons_as(comparisons, args.format))
+    regressed = [v for c in comparisons for v in c.regressed]
+    if args.fail_on_regression and regressed:
+        log(f"compare: failing: {len(regressed)} variant(s) regressed (--fail-on-regression)")
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -728,6 +850,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     n = len(files.data.regressions)
     log(f"report: {n} regression(s) since the previous run" if n else "report: no regressions")
     return EXIT_OK
+
+
+# --------------------------------------------------------------------------- doctor
+
+
+def add_doctor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", nargs="?", default="local", type=target_address,
+                   help="the device to check: local (default), ssh://[user@]host[:port], "
+                   "adb://SERIAL")
+    p.add_argument("--timeout-s", type=positive_float, default=120.0,
+                   help="time limit for the device's checks, seconds (default 120)")
+    add_target_options(p)
+    add_format(p, "the checks")
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    opts = target_options(args, [args.target])[args.target]
+    report = api.doctor(args.target, target_options=opts, timeout_s=args.timeout_s)
+    print(format_doctor_as(report, args.format))
+    return EXIT_OK if report.ready else EXIT_FAILED
 
 
 # --------------------------------------------------------------------------- sweep
@@ -843,6 +985,19 @@ COMMANDS: list[Command] = [
         cmd_run,
     ),
     Command(
+        "doctor",
+        "check that a device can bench, and say what fixes it",
+        "Check a device before benching on it: Python, numpy, a TFLite runtime that really "
+        "loads (tflite-runtime <= 2.14 with numpy 2, a runtime that is installed but fails to "
+        "import, a wheel built for a newer glibc), free disk in its temporary folder, the "
+        "frequency governor and the temperature sensor. Each problem gets the one line that "
+        "fixes it. Exit 0 when the device is ready, 1 when it is not, 2 when it cannot be "
+        "reached. Example: edgebench doctor ssh://pi@raspberrypi.local --python "
+        "~/edgebench-venv/bin/python",
+        add_doctor_args,
+        cmd_doctor,
+    ),
+    Command(
         "history",
         "list the runs in the history; filter by target, variant, date",
         "Every edgebench bench appends its run to an SQLite history (default "
@@ -897,6 +1052,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
+        check_config_env(args)
         return args.handler(args)
     except EdgebenchError as exc:
         print(f"edgebench: error: {exc}", file=sys.stderr)

@@ -20,7 +20,7 @@ from edgebench.files import write_json_atomic
 
 MANIFEST_SCHEMA_VERSION = 1
 _NOT_SAVED = {"not_saved": True}  # dataclass field metadata: kept in memory, not in the file
-RESULTS_SCHEMA_VERSION = 2
+RESULTS_SCHEMA_VERSION = 3
 
 
 class Status(str, Enum):
@@ -383,7 +383,10 @@ class BenchSettings:
     eval_batch: int = 256
     eval_limit: int = 0  # 0 = the whole test set
     cooldown_s: float = 0.0  # pause between models, so each starts from a cooler SoC
-    repeats: int = 1  # processes per model; latency compares the median of their medians
+    # Processes per model; latency compares the median of their medians. Five: on the 2-core
+    # development VM one process strays up to 1.55x from the next, a median of five 1.21x
+    # (docs/measure_repeats.py; README, "When is a change real?").
+    repeats: int = 5
     # How models are measured: "runner" or "benchmark_model"; None = the target kind's default.
     flow: str | None = None
     benchmark_binary: str | None = None  # the benchmark_model flow's binary (host path)
@@ -452,6 +455,8 @@ class Results:
     schema_version: int = RESULTS_SCHEMA_VERSION
     # Why the target stopped before every model ran (unreachable, offline, no runtime), or None.
     error: str | None = None
+    #: the edgebench release that measured; ``git_commit`` is the commit of the user's code
+    edgebench_version: str | None = None
 
     def record(self, key: str, setup: Setup | None = None) -> Record:
         """The record with this key (:func:`record_key`), or with this variant name (in
@@ -501,7 +506,19 @@ def setup_v1(record: dict, settings: dict) -> dict:
 
 # Old schema versions are migrated by small functions: {from_version: upgrade_from_N}.
 _MANIFEST_UPGRADES: dict[int, Callable[[dict], dict]] = {}
-_RESULTS_UPGRADES: dict[int, Callable[[dict], dict]] = {1: upgrade_results_from_1}
+
+
+def upgrade_results_from_2(data: dict) -> dict:
+    """Results v2 -> v3: ``edgebench_version``, the release that measured; older files did not
+    say, so it is null. (Their ``git_commit`` was edgebench's own checkout's where one existed;
+    from v3 on it is the commit of the user's code. It is kept as it was.)"""
+    return dict(data, schema_version=3, edgebench_version=data.get("edgebench_version"))
+
+
+_RESULTS_UPGRADES: dict[int, Callable[[dict], dict]] = {
+    1: upgrade_results_from_1,
+    2: upgrade_results_from_2,
+}
 
 
 def to_dict(obj: Any) -> Any:

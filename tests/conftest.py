@@ -14,8 +14,9 @@ from cli_runner import CliRun, run_in_process  # noqa: E402
 
 # The stand-in phone's fixtures (tests/adb_standin.py) serve every adb and benchmark_model test;
 # the loopback sshd's (tests/ssh_server.py) every SSH test, the emulated Pi's included; the
-# tflite-runtime 2.14 Python's (tests/runtime_venv.py) the SSH and the stripping tests.
-pytest_plugins = ["adb_standin", "ssh_server", "runtime_venv"]
+# device Pythons (tests/ssh_devices.py) the SSH and the stripping tests that need a given runtime;
+# pytester runs the pytest plugin's tests in pytest sessions of their own.
+pytest_plugins = ["adb_standin", "ssh_server", "ssh_devices", "pytester"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_PIPELINE = FIXTURES / "small_pipeline.toml"
@@ -82,6 +83,10 @@ TRAINING_TESTS = {
     "test_strip": {"test_a_pipeline_section_with_strip_ships_stripped_variants"},
     "test_qat": "all",
     "test_pipeline_end_to_end": "all",
+    # Not training, but minutes of real processes: whole CI jobs step by step (the README's
+    # examples among them train), and whole pytest sessions of the plugin's tests.
+    "test_readme_ci": "all",
+    "test_pytest_plugin": "all",
 }
 
 

@@ -37,10 +37,16 @@ def make_record(
     n: int = 200,
     seed: int = 0,
     spread: float = 0.03,
+    processes: int = 5,
 ) -> Record:
-    """An ok record whose raw samples scatter around ``median_us`` (log-normal, like latency)."""
+    """An ok record whose raw samples scatter around ``median_us`` (log-normal, like latency),
+    measured in ``processes`` runner processes (``--repeats``; 1 = a single process)."""
     rng = np.random.default_rng(seed)
     samples = np.round(median_us * rng.lognormal(0.0, spread, size=n), 1)
+    extra: dict = {"note": "synthetic"}
+    if processes > 1:
+        chunks = np.array_split(samples, processes)
+        extra.update(repeats=processes, process_p50_us=[float(np.median(c)) for c in chunks])
     return Record(
         variant=variant,
         model_path=f"/models/{variant.replace('/', '_')}.tflite",
@@ -62,7 +68,7 @@ def make_record(
         runtime_version="2.3.0",
         wall_s=1.5,
         samples_us=tuple(float(s) for s in samples),
-        extra={"note": "synthetic"},
+        extra=extra,
     )
 
 

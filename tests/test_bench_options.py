@@ -46,7 +46,7 @@ def test_the_matrix_is_its_own_records_and_rows_everywhere(cli, tmp_path):
     summary, the history, compare, gate and the report; a run with other settings is never
     compared with them as if it were the same."""
     out, hist = tmp_path / "out", tmp_path / "h.sqlite"
-    common = ("--runs", "3", "--warmup", "0", "--out", out, "--history", hist)
+    common = ("--runs", "3", "--repeats", "1", "--warmup", "0", "--out", out, "--history", hist)
     first = cli("bench", *MODELS, "--threads", "1,2", "--xnnpack", "on,off", "--run", "m1",
                 *common)  # two models x four cells
     assert first.code == 0, first.err
@@ -102,7 +102,8 @@ def test_bad_thread_lists_are_refused_where_they_enter(cli, tmp_path, value):
 
 def test_more_threads_than_cores_is_a_warning_not_an_error(cli, tmp_path):
     many = (os.cpu_count() or 1) + 1
-    proc = cli("bench", MODELS[0], "--threads", str(many), "--runs", "2", "--out", tmp_path,
+    proc = cli("bench", MODELS[0], "--threads", str(many), "--runs", "2", "--repeats", "1",
+               "--out", tmp_path,
                "--run", "t", "--no-history")
     assert proc.code == 0, proc.err
     (rec,) = one(tmp_path, "t").records
@@ -127,7 +128,8 @@ def test_governor_and_hot_start_warnings_go_to_the_record():
 
 
 def test_cpu_pin_on_the_local_target(cli, tmp_path):
-    proc = cli("bench", MODELS[0], "--cpu-pin", "0", "--runs", "2", "--out", tmp_path,
+    proc = cli("bench", MODELS[0], "--cpu-pin", "0", "--runs", "2", "--repeats", "1",
+               "--out", tmp_path,
                "--run", "p", "--no-history")
     assert proc.code == 0, proc.err
     (rec,) = one(tmp_path, "p").records
@@ -145,7 +147,8 @@ def test_cpu_pin_beyond_the_device_cores_is_one_line(cli, tmp_path):
 
 def test_a_delegate_that_takes_none_of_the_model_is_not_run_on_the_cpu(cli, tmp_path,
                                                                           stub_delegate):
-    proc = cli("bench", MODELS[1], "--delegate", stub_delegate, "--runs", "2", "--out",
+    proc = cli("bench", MODELS[1], "--delegate", stub_delegate, "--runs", "2", "--repeats", "1",
+               "--out",
                tmp_path, "--run", "d", "--no-history")
     (rec,) = one(tmp_path, "d").records
     assert rec.status == "failed" and rec.extra["error_kind"] == "delegate"

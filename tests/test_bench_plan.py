@@ -10,7 +10,7 @@ from edgebench.files import zip_bytes
 from edgebench.records import BenchSettings
 
 FIX = Path(__file__).parent / "fixtures"
-FAST = BenchSettings(runs=10, warmup=1, timeout_s=60)
+FAST = BenchSettings(runs=10, warmup=1, timeout_s=60, repeats=1)
 
 
 def test_plan_from_loose_tflite_files():

@@ -49,7 +49,8 @@ def test_the_orchestrator_reports_each_model_as_it_starts(tmp_path):
     seen = []
     p.started = lambda target, i, n, variant: seen.append((target, i, n, variant))
     plan = plan_from_inputs(TINY[:2], run_id="p1")
-    bench_targets(plan, tmp_path / "p1", BenchSettings(runs=5, warmup=1), ["local"], progress=p)
+    bench_targets(plan, tmp_path / "p1", BenchSettings(runs=5, warmup=1, repeats=1), ["local"],
+                  progress=p)
     assert seen == [("local", 1, 2, "tiny_float32@threads=1,xnnpack=on"),
                     ("local", 2, 2, "tiny_dynamic@threads=1,xnnpack=on")]
     lines = buf.getvalue().splitlines()

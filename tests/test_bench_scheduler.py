@@ -12,7 +12,7 @@ from edgebench.bench.scheduler import bench_targets
 from edgebench.records import BenchSettings, Results
 
 FIX = Path(__file__).parent / "fixtures"
-FAST = BenchSettings(runs=10, warmup=1, timeout_s=60)
+FAST = BenchSettings(runs=10, warmup=1, timeout_s=60, repeats=1)
 
 
 def test_unlabelled_models_get_latency_memory_and_null_accuracy(tmp_path):
@@ -62,7 +62,7 @@ def test_crash_and_hang_cost_only_their_own_record(tmp_path, monkeypatch):
         p.write_bytes((FIX / "tiny_int8.tflite").read_bytes())
         files.append(p)
     plan = plan_from_inputs(files, run_id="r")
-    settings = BenchSettings(runs=5, warmup=1, timeout_s=5)
+    settings = BenchSettings(runs=5, warmup=1, timeout_s=5, repeats=1)
     (res,) = bench_targets(plan, tmp_path / "run", settings, progress=lambda s: None)
     by = {r.variant: r for r in res.records}
     assert by["ok"].ok
@@ -107,7 +107,7 @@ def test_ctrl_c_stops_the_bench_at_once_and_keeps_what_was_measured(tmp_path):
 
     files = [str(FIX / "tiny_int8.tflite")] + [str(FIX / "tiny_float32.tflite")] * 3
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edgebench", "bench", *files, "--runs", "2000000",
+        [sys.executable, "-m", "edgebench", "bench", *files, "--runs", "2000000", "--repeats", "1",
          "--timeout-s", "300", "--out", str(tmp_path), "--run", "r", "--no-history"],
         cwd=tmp_path, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,

@@ -74,7 +74,7 @@ def test_corrupt_user_model_file(cli, tmp_path):
 
 def test_bad_budgets_file_in_gate(cli, tmp_path):
     results = tmp_path / "run"
-    ok = cli("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--out", tmp_path,
+    ok = cli("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--repeats", "1", "--out", tmp_path,
                    "--run", "run")
     assert ok.code == 0, ok.err
     budgets = tmp_path / "b.toml"
@@ -89,7 +89,7 @@ def test_bad_budgets_file_in_gate(cli, tmp_path):
 def benched(tmp_path_factory):
     out = tmp_path_factory.mktemp("benched")
     ok = edgebench_process("bench", FIX / "tiny_int8.tflite", FIX / "tiny_float32.tflite",
-                           "--runs", "3", "--out", out, "--run", "r")
+                           "--runs", "3", "--repeats", "1", "--out", out, "--run", "r")
     assert ok.code == 0, ok.err
     return out
 
@@ -111,14 +111,15 @@ def test_junit_path_that_is_a_folder(cli, benched, tmp_path):
 
 
 def test_same_target_twice_runs_once(cli, benched, tmp_path):
-    ok = cli("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--out", tmp_path,
+    ok = cli("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--repeats", "1", "--out", tmp_path,
                    "--run", "d", "--target", "local", "--target", "local")
     assert ok.code == 0, ok.err
     assert ok.err.count("[1/1] local tiny_int8") == 1
 
 
 def test_unusable_history_is_refused_before_benching(cli, tmp_path):
-    proc = cli("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--out", tmp_path / "o",
+    proc = cli("bench", FIX / "tiny_int8.tflite", "--runs", "3", "--repeats", "1",
+               "--out", tmp_path / "o",
                      "--history", tmp_path)
     proc.error_line("is a folder")
     assert "[1/1]" not in proc.err  # nothing was measured first
@@ -147,3 +148,27 @@ def test_report_refuses_to_overwrite_its_html_with_markdown(cli, benched, tmp_pa
                      "--out", tmp_path / "r.md")
     proc.error_line("--markdown")
     assert not (tmp_path / "r.md").exists()
+
+
+def test_a_config_variable_that_names_no_file(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGEBENCH_CONFIG", str(tmp_path / "nope.toml"))
+    proc = cli("run", "--out", tmp_path / "o")
+    proc.error_line("$EDGEBENCH_CONFIG", "nope.toml", "unset it")
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_config_variable_is_the_default_and_the_flag_wins(cli, tmp_path, monkeypatch):
+    """build, run and gate read $EDGEBENCH_CONFIG when no --config is given."""
+
+    def pipeline_with_bad_budgets(key: str) -> Path:
+        (tmp_path / f"{key}.toml").write_text(f'[budgets."*"]\n{key} = 1\n')
+        path = tmp_path / f"pipeline-{key}.toml"
+        path.write_text((FIX / "small_pipeline.toml").read_text().replace(
+            'budgets = "small_budgets.toml"', f'budgets = "{tmp_path / key}.toml"'))
+        return path
+
+    monkeypatch.setenv("EDGEBENCH_CONFIG", str(pipeline_with_bad_budgets("max_zip_byte")))
+    cli("run", "--out", tmp_path / "o").error_line("max_zip_byte")  # the variable's budgets
+    flag = pipeline_with_bad_budgets("min_acuracy")
+    proc = cli("run", "--config", flag, "--out", tmp_path / "o")
+    assert "'max_zip_byte'" not in proc.error_line("'min_acuracy'")  # the flag's rules

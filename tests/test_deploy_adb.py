@@ -16,7 +16,7 @@ from edgebench.deploy.adb import parse_getprop, parse_thermalservice
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Results
 
-FAST = BenchSettings(runs=50, warmup=10, threads=4, timeout_s=60)
+FAST = BenchSettings(runs=50, warmup=10, threads=4, timeout_s=60, repeats=1)
 
 
 def test_getprop_and_thermal():

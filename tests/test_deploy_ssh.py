@@ -1,7 +1,6 @@
 """The SSH target against a real OpenSSH server on 127.0.0.1 (tests/ssh_server.py), with a
 second Python that has tflite-runtime 2.14 and numpy < 2 (no ai-edge-litert): a different
-runtime, as on a Pi. The remote Python is a virtualenv built once and cached under
-~/.cache/edgebench-tests (a few seconds on a fresh machine).
+runtime, as on a Pi (``remote_python``, from tests/ssh_devices.py).
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Results
 
 FIX = Path(__file__).parent / "fixtures"
-FAST = BenchSettings(runs=5, warmup=1, timeout_s=120)
+FAST = BenchSettings(runs=5, warmup=1, timeout_s=120, repeats=1)
 
 
 # --------------------------------------------------------------------------- address
@@ -150,7 +149,8 @@ def test_no_runtime_on_the_device_names_the_install(sshd, tmp_path):
                     "--without-pip", str(bare)], check=True)
     plan = plan_from_inputs([FIX / "tiny_int8.tflite"], run_id="r")
     opts = {sshd.address: sshd.options(python=str(bare / "bin" / "python"))}
-    with pytest.raises(EdgebenchError, match="has no numpy and a TFLite runtime.*pip install"):
+    with pytest.raises(EdgebenchError,
+                       match="has neither numpy nor a TFLite runtime.*pip install ai-edge-litert"):
         bench_targets(plan, tmp_path / "run", FAST, [sshd.address], lambda s: None, opts)
     assert sshd.leftovers() == []
 
@@ -183,7 +183,8 @@ def test_two_targets_one_unreachable_the_other_completes(tmp_path, capsys):
     one line, in its results file too, and the exit status is 2 (fix the address)."""
     dead = f"ssh://nobody@127.0.0.1:{closed_port()}"
     code = main(["bench", str(FIX / "tiny_float32.tflite"), str(FIX / "tiny_int8.tflite"),
-                 "--target", "local", "--target", dead, "--runs", "3", "--warmup", "0",
+                 "--target", "local", "--target", dead, "--runs", "3", "--repeats", "1",
+                 "--warmup", "0",
                  "--out", str(tmp_path), "--run", "two"])
     err = capsys.readouterr().err
     assert code == 2
@@ -204,7 +205,8 @@ def test_default_build_over_ssh_on_tflite_runtime_2_14(sshd, remote_python, smal
     out = tmp_path / "out"
     code = main(["bench", str(small_manifest), "--target", sshd.address,
                  "--ssh-config", str(sshd.client_config), "--python", remote_python,
-                 "--runs", "5", "--warmup", "1", "--cooldown-s", "0.1", "--out", str(out)])
+                 "--runs", "5", "--repeats", "1", "--warmup", "1", "--cooldown-s", "0.1",
+                 "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 1  # incompatible variants are failures of the run, not bad input
     (path,) = (out / "small-run").glob("results-ssh*.json")

@@ -60,7 +60,8 @@ def pi_manifest(small_manifest, tmp_path_factory) -> Path:
 def bench_on_pi(sshd, python: str, inputs: list[Path], out: Path, *more: str):
     code = main(["bench", *map(str, inputs), "--target", sshd.address,
                  "--ssh-config", str(sshd.client_config), "--python", python,
-                 "--runs", "3", "--warmup", "1", "--timeout-s", "600", "--out", str(out),
+                 "--runs", "3", "--repeats", "1", "--warmup", "1", "--timeout-s", "600",
+                 "--out", str(out),
                  "--no-history", *more])
     (path,) = [p for p in out.glob("*/results-ssh*.json") if p.parent.name != "latest"]
     return code, Results.load(path)

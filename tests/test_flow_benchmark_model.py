@@ -19,7 +19,7 @@ from edgebench.deploy import target_for
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Results
 
-FAST = BenchSettings(runs=50, warmup=10, threads=4, timeout_s=60)
+FAST = BenchSettings(runs=50, warmup=10, threads=4, timeout_s=60, repeats=1)
 
 
 def test_parse_inference_timings_form_with_percentiles():
@@ -59,7 +59,8 @@ def test_parse_exponents_and_logcat_prefixes():
 
 
 def test_benchmark_argv_carries_every_setting():
-    s = BenchSettings(runs=7, warmup=0, threads=2, xnnpack=False, timeout_s=90, taskset="f0")
+    s = BenchSettings(runs=7, warmup=0, threads=2, xnnpack=False, timeout_s=90, taskset="f0",
+                      repeats=1)
     argv = benchmark_argv("/d/bm", "/d/m.tflite", s)
     assert argv[:3] == ["taskset", "f0", "/d/bm"]
     for flag in ("--graph=/d/m.tflite", "--num_threads=2", "--use_xnnpack=false",
@@ -146,7 +147,8 @@ def test_binary_for_the_wrong_cpu_or_not_executable_on_the_phone(phone, tmp_path
 def test_a_run_that_outlives_its_limit(phone, arm64_binary, tmp_path):
     configure(phone, benchmark={"default": {"hang": True}})
     plan = plan_from_inputs([FIX / "tiny_int8.tflite"], run_id="r")
-    settings = BenchSettings(runs=5, warmup=1, timeout_s=1, benchmark_binary=str(arm64_binary))
+    settings = BenchSettings(runs=5, warmup=1, timeout_s=1, benchmark_binary=str(arm64_binary),
+                             repeats=1)
     (res,) = bench_targets(plan, tmp_path, settings, [ADDRESS], lambda s: None)
     (rec,) = res.records
     assert rec.status == "failed" and rec.extra["error_kind"] == "timeout"
@@ -199,7 +201,7 @@ def test_op_profile_and_gpu_on_a_phone_end_to_end(phone, arm64_binary, tmp_path,
     out = tmp_path / "out"
     proc = cli("bench", FIX / "tiny_int8.tflite", "--target", ADDRESS, "--benchmark-binary",
                arm64_binary, "--op-profile", "--use-gpu", "--threads", "1,4",
-               "--benchmark-flag=--gpu_backend=cl", "--runs", "50", "--out", out,
+               "--benchmark-flag=--gpu_backend=cl", "--runs", "50", "--repeats", "1", "--out", out,
                "--run", "p", "--history", tmp_path / "h.sqlite")
     assert proc.code == 0, proc.err
     res = Results.load(out / "p" / f"results-adb-{SERIAL}.json")

@@ -107,8 +107,9 @@ def test_junit_xml(tmp_path):
     r = results(rec("baseline/float32", 80000, 0.90), rec("pruned/int8", 12000, 0.89))
     out = tmp_path / "gate.xml"
     write_junit(evaluate(b, [r]), out)
-    suite = ET.parse(out).getroot()
-    assert suite.tag == "testsuite" and suite.get("tests") == "7" and suite.get("failures") == "1"
+    root = ET.parse(out).getroot()
+    assert root.tag == "testsuites" and root.get("tests") == "7" and root.get("failures") == "1"
+    (suite,) = root.iter("testsuite")
     failed = [c for c in suite.iter("testcase") if c.find("failure") is not None]
     assert [c.get("name") for c in failed] == ["pruned/int8 zip_bytes"]
 

@@ -222,7 +222,7 @@ def test_a_history_of_schema_1_is_keyed_by_setup_after_the_upgrade(tmp_path):
     conn.close()
     with open_history(path) as h:
         res = h.load(1)
-        assert h.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert h.conn.execute("PRAGMA user_version").fetchone()[0] == HISTORY_SCHEMA_VERSION
         keys = [k for (k,) in h.conn.execute("SELECT key FROM records")]
     (rec,) = res.records
     assert rec.key == keys[0] == "pruned/int8@threads=2,xnnpack=on"

@@ -30,7 +30,7 @@ max_peak_rss_growth = "50%"
 """
 
 
-VERDICTS = {"same", "faster", "slower"}
+VERDICTS = {"same", "faster", "slower", "inconclusive"}
 
 
 def verdicts(out: str) -> dict[str, str]:
@@ -129,7 +129,7 @@ def test_the_small_build_benched_twice_lands_twice_compares_same_and_reports(
 ):
     out = tmp_path / "out"
     for _ in range(2):
-        argv = ["bench", str(small_manifest), "--out", str(out), "--runs", "150"]
+        argv = ["bench", str(small_manifest), "--out", str(out), "--runs", "150", "--repeats", "3"]
         assert main(argv + ["--eval-limit", "500"]) == 0
     capsys.readouterr()
     assert main(["history", "--out", str(out)]) == 0

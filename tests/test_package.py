@@ -183,13 +183,15 @@ def test_the_wheel_installs_one_top_level_package(wheel: Path) -> None:
     assert top == {"edgebench", f"edgebench-{edgebench.__version__}.dist-info"}, top
     for must in ("edgebench/bench/runner.py", "edgebench/models/pipeline.toml",
                  "edgebench/models/budgets.toml", "edgebench/models/sweep.toml",
-                 "edgebench/build/pipeline.py", "edgebench/deploy/ssh.py", "edgebench/cli.py"):
+                 "edgebench/build/pipeline.py", "edgebench/deploy/ssh.py", "edgebench/cli.py",
+                 "edgebench/pytest_plugin.py", "edgebench/bench/evidence.py"):
         assert must in names
     assert not any(n.startswith(("edgebench/tests", "tests/")) for n in names)
     entry_points = zipfile.ZipFile(wheel).read(
         f"edgebench-{edgebench.__version__}.dist-info/entry_points.txt"
     ).decode()
     assert "edgebench = edgebench.cli:main" in entry_points
+    assert "[pytest11]\nedgebench = edgebench.pytest_plugin" in entry_points
 
 
 @pytest.fixture(scope="session")
@@ -222,10 +224,18 @@ def test_a_plain_install_works_beside_pypa_build(plain_venv: Path, tmp_path: Pat
                     "import importlib.util as u; print(u.find_spec('tensorflow'))", cwd=tmp_path)
     assert no_tf.stdout.strip() == "None"
     benched = in_venv(plain_venv, "edgebench", "bench", str(FIX / "tiny_float32.tflite"),
-                      "--runs", "5", "--out", "out", cwd=tmp_path)
+                      "--runs", "5", "--repeats", "1", "--out", "out", cwd=tmp_path)
     assert benched.returncode == 0, benched.stderr
     assert "tiny_float32" in benched.stdout and " ok" in benched.stdout
     assert (tmp_path / "out" / "history.sqlite").is_file()
+    # pytest-benchmark's format needs pytest-benchmark: one line that names the install,
+    # before anything is benched
+    export = in_venv(plain_venv, "edgebench", "bench", str(FIX / "tiny_float32.tflite"),
+                     "--no-history", "--out", "out2", "--pytest-benchmark-json", "pb.json",
+                     cwd=tmp_path)
+    assert export.returncode == 2 and "Traceback" not in export.stderr, export.stderr
+    assert "pip install pytest-benchmark (or edgebench[pytest])" in export.stderr
+    assert not (tmp_path / "out2").exists()
 
 
 def test_a_users_own_build_and_models_packages_do_not_shadow_ours(
@@ -237,6 +247,7 @@ def test_a_users_own_build_and_models_packages_do_not_shadow_ours(
     python = str(plain_venv / "bin" / "python")
     for argv in (["edgebench"], [python, "-m", "edgebench"]):
         proc = in_venv(plain_venv, *argv, "bench", str(FIX / "tiny_int8.tflite"), "--runs", "3",
+                       "--repeats", "1",
                        "--out", "out", "--no-history", cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
     built = in_venv(plain_venv, python, "-m", "build", "--version", cwd=tmp_path / "out")

@@ -17,6 +17,7 @@ def test_bench_and_gate_a_built_manifest(small_manifest, tmp_path):
     """A built manifest benches into 1 + 2 x 4 records with device accuracy, and gates."""
     manifest = Manifest.load(small_manifest)
     proc = edgebench_process("bench", small_manifest, "--out", tmp_path, "--runs", "10",
+                             "--repeats", "1",
                      "--eval-limit", "200")
     assert proc.code == 0, proc.err
     assert "[9/9] local" in proc.err  # progress a person and a CI log can follow
@@ -60,7 +61,8 @@ def test_a_broken_artifact_fails_alone(small_manifest, tmp_path):
     victim = copy / Manifest.load(small_manifest).artifact("scratch/float16").path
     victim.write_bytes(victim.read_bytes()[:2000])
     plan = plan_from_inputs([copy / "manifest.json"])
-    (res,) = bench_targets(plan, tmp_path / "out", BenchSettings(runs=5, warmup=1, eval_limit=50),
+    (res,) = bench_targets(plan, tmp_path / "out", BenchSettings(runs=5, warmup=1, eval_limit=50,
+                                                                  repeats=1),
                    progress=lambda s: None)
     by = {r.variant: r for r in res.records}
     assert by["scratch/float16"].status == "failed"
@@ -90,7 +92,8 @@ def test_run_in_an_empty_folder_uses_the_configs_shipped_in_the_package(tmp_path
     """`edgebench run` from any folder: the default pipeline and budgets come from the installed
     package, and everything lands in ./out."""
     proc = edgebench_process("run", "--epochs", "1", "--train-limit", "12000",
-                             "--test-limit", "300", "--runs", "5", cwd=tmp_path)
+                             "--test-limit", "300", "--runs", "5", "--repeats", "1",
+                             cwd=tmp_path)
     assert proc.code in (0, 1), proc.out[-3000:] + proc.err[-3000:]  # 1: a budget broke
     table = proc.out[proc.out.index("target  variant"):]
     rows = [ln for ln in table.splitlines() if ln.startswith("local ")]

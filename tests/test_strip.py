@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
-from runtime_venv import runtime_digests
+from runtime_digests import runtime_digests
 
 from edgebench.bench import runner
 from edgebench.build import facts, pipeline, strip

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_venv import runtime_digests
+from runtime_digests import runtime_digests
 
 import edgebench
 from edgebench import cli

@@ -115,14 +115,22 @@ def describe_target(target: Target, runner_remote: str, timeout_s: float = 60.0)
             "install Python 3.9+ with numpy and ai-edge-litert or tflite-runtime there"
         )
     device = from_dict(DeviceInfo, data)
+    traps = (device.extra or {}).get("runtime_traps") or []
     if device.runtime_name is None:
+        if traps:  # installed, but it fails to import: say why, not "not installed"
+            raise RuntimeMissing(f"{target.address}: {traps[0]['problem']}; "
+                                 f"fix: {traps[0]['fix']}")
         numpy_missing = not (device.extra or {}).get("numpy")
-        need = "numpy and a TFLite runtime" if numpy_missing else "a TFLite runtime"
+        need = "neither numpy nor a TFLite runtime" if numpy_missing else "no TFLite runtime"
+        install = (device.extra or {}).get("install_hint") or (
+            f"{target.python} -m pip install ai-edge-litert")
         raise RuntimeMissing(
-            f"{target.address}: {target.python} (Python {device.python}) has no {need}; "
-            f"install one there: {target.python} -m pip install tflite-runtime "
-            "(or ai-edge-litert)" + (" numpy" if numpy_missing else "")
+            f"{target.address}: {target.python} (Python {device.python}) has {need}; "
+            f"install one there (it brings numpy): {install}"
         )
+    for trap in traps:
+        if "runtime" not in trap:  # a runtime that loads but fails every model (numpy 2)
+            raise RuntimeMissing(f"{target.address}: {trap['problem']}; fix: {trap['fix']}")
     return device
 
 

@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
 
-from edgebench.bench.compare import CompareSettings, Comparison, Regression, compare_runs
+from edgebench.bench.compare import (
+    CompareSettings,
+    Comparison,
+    Regression,
+    compare_runs,
+    spread_from_history,
+)
 from edgebench.bench.history import History
 from edgebench.records import Results
 
@@ -60,7 +66,10 @@ def gather(
         row = history.find(res) if history else None
         if row is not None:
             series = tuple(history.series(row, last_n))
-            steps = [compare_runs(prev, cur, settings) for prev, cur in pairwise(series)]
+            steps = [  # the floors compare itself would use: the device's learnt spread
+                compare_runs(prev, cur, settings, spread_from_history(history, [prev, cur]))
+                for prev, cur in pairwise(series)
+            ]
             comparison = steps[-1] if steps else None
             marks = trend_regressions(steps)
         sections.append(TargetSection(res, comparison, series, marks))

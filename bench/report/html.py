@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from edgebench.bench.compare import effect_text
+from edgebench.bench.compare import describe_spread, effect_text
 from edgebench.bench.history import describe_device
 from edgebench.bench.report.gather import ReportData
 from edgebench.bench.report.plots import (
@@ -149,7 +149,9 @@ def render_html(data: ReportData) -> str:
             body.append(
                 f"<div class='meta'>compared with run <code>{_e(b.run_id)}</code> "
                 f"({_e(b.created_at)}): latency verdicts need Mann-Whitney U p &lt; "
-                f"{st.alpha:g} and a median change beyond {_e(effect_text(st))}.</div>"
+                f"{st.alpha:g}, a 95% interval over processes that excludes 1, and a median "
+                f"change beyond the floor: {_e(effect_text(st))}. Spread: "
+                f"{_e(describe_spread(s.comparison.spread))}.</div>"
             )
         header, rows = table_rows(s)
         trs = ["<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>"]

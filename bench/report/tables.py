@@ -3,7 +3,7 @@ shared by the HTML page and the Markdown summary."""
 
 from __future__ import annotations
 
-from edgebench.bench.compare import fmt_delta_acc, fmt_delta_int
+from edgebench.bench.compare import fmt_ci, fmt_delta_acc, fmt_delta_int
 from edgebench.bench.report.gather import TargetSection
 from edgebench.bench.summary import COLUMNS as SUMMARY_COLUMNS
 from edgebench.bench.summary import summary_rows
@@ -15,7 +15,7 @@ def table_rows(section: TargetSection) -> tuple[list[str], list[tuple[list[str],
     rows = summary_rows([section.results])
     cmp = section.comparison
     if cmp is not None:
-        header[-1:-1] = ["Δ zip", "Δ accuracy", "p50 ratio", "latency", "memory"]
+        header[-1:-1] = ["Δ zip", "Δ accuracy", "p50 ratio (95% CI)", "latency", "memory"]
     out = []
     for rec, row in zip(section.results.records, rows, strict=False):
         cells = list(row[1:])
@@ -26,7 +26,8 @@ def table_rows(section: TargetSection) -> tuple[list[str], list[tuple[list[str],
             extra = [
                 fmt_delta_int(ch.zip_delta_bytes),
                 fmt_delta_acc(ch.accuracy_delta),
-                f"{lat.ratio:.2f}×" if lat else "—",
+                (f"{lat.ratio:.2f}× ({fmt_ci(lat.ci95)})" if lat and lat.ci95
+                 else f"{lat.ratio:.2f}×" if lat else "—"),
                 lat.verdict.value if lat else (ch.note or "n/a"),
                 ch.memory_verdict.value,
             ]
