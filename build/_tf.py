@@ -42,3 +42,11 @@ def tfmot_registries() -> tuple[Any, Any]:
     from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
 
     return prune_registry.PruneRegistry, clustering_registry.ClusteringRegistry
+
+
+def import_flatbuffer_utils() -> Any:
+    """TensorFlow's ``tensorflow.lite.tools.flatbuffer_utils`` (read, strip and write models)."""
+    import_tf()  # the same environment and the same install hint
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    return flatbuffer_utils

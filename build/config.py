@@ -22,7 +22,7 @@ from typing import Any
 from edgebench.build.preprocessing import check_spec as check_preprocess
 from edgebench.build.recipes import get_recipe, recipe_names
 from edgebench.build.recipes.base import RecipeParams
-from edgebench.build.sweep_config import SweepConfig
+from edgebench.build.sweep_config import SweepConfig, check_strip
 from edgebench.errors import ConfigError
 from edgebench.models import BUILTIN_MODELS, DEFAULT_PIPELINE, DEFAULT_SWEEP
 from edgebench.records import TFLITE_KINDS, BenchSettings, VariantKind
@@ -195,8 +195,13 @@ class RecipeConfig:
     recipe: str
     params: RecipeParams
     variants: tuple[VariantKind, ...] = TFLITE_KINDS
+    # edgebench.build.strip on every TFLite variant: "none", "all" (strip = true) or
+    # "keep-signatures"
+    strip: str = "none"
+    signatures: bool = False  # the app runs these variants with get_signature_runner()
 
     def __post_init__(self) -> None:
+        check_strip(self.strip, self.signatures)
         if not _RECIPE_NAME.match(self.name) or self.name == "baseline":
             raise ConfigError(
                 f"recipe section name {self.name!r} must be letters, digits, '_', '-' or '.' "
@@ -433,10 +438,14 @@ def _sweep(table: Any, recipes: list[RecipeConfig], where: str) -> SweepConfig:
     if not isinstance(table, dict):
         raise ConfigError(f"sweep must be a [sweep] table in {where}")
     lists = {"sparsities": float, "clusters": int, "recipes": str, "quantization": str}
-    scalars = {k: v for k, v in table.items() if k not in lists}
+    scalars = {k: v for k, v in table.items() if k not in lists and k not in ("vary", "strip")}
     sweep_fields = {f.name for f in dataclasses.fields(SweepConfig)}
     _reject_unknown(table, sorted(sweep_fields), "[sweep]", where)
     kwargs: dict[str, Any] = {}
+    if "strip" in table:
+        kwargs["strip"] = strip_mode(table["strip"], "sweep.strip", where)
+    if "vary" in table:
+        kwargs["vary"] = _sweep_vary(table["vary"], recipes, table.get("recipes", []), where)
     for key, tp in lists.items():
         if key not in table:
             continue
@@ -465,12 +474,57 @@ def _sweep(table: Any, recipes: list[RecipeConfig], where: str) -> SweepConfig:
             )
         for s in sweep.sparsities:
             try:
-                known[name].params.with_sparsity(s)
+                params = known[name].params.with_sparsity(s)
+                for key, values in sweep.vary:
+                    for value in values:
+                        dataclasses.replace(params, **{key: value})
             except ConfigError as exc:
                 raise ConfigError(
                     f"sweep: recipes.{name} at sparsity {s}: {exc} (in {where})"
                 ) from None
     return sweep
+
+
+def strip_mode(value: Any, key: str, where: str) -> str:
+    """``strip = true | false | "keep-signatures"`` as one of sweep_config.STRIP_MODES."""
+    if value is True:
+        return "all"
+    if value is False:
+        return "none"
+    if value == "keep-signatures":
+        return value
+    raise ConfigError(f'{key} must be true, false or "keep-signatures"; got {value!r} (in {where})')
+
+
+def _sweep_vary(
+    table: Any, recipes: list[RecipeConfig], names: Any, where: str
+) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """[sweep.vary]: recipe parameters to search, each a list of values, e.g. distill_alpha."""
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"sweep.vary must be a table of recipe parameters, e.g. "
+            f"[sweep.vary] distill_alpha = [0.5, 0.7] (in {where})"
+        )
+    swept = [r for r in recipes if r.name in (names if isinstance(names, list) else [])]
+    out = []
+    for key, values in table.items():
+        if key == "sparsity":
+            raise ConfigError(f"sweep.vary.sparsity: use sweep.sparsities instead (in {where})")
+        if not isinstance(values, list) or not values:
+            raise ConfigError(
+                f"sweep.vary.{key} must be a non-empty list of values; got {values!r} (in {where})"
+            )
+        for r in swept:
+            fields = {f.name for f in dataclasses.fields(r.params)}
+            if key not in fields:
+                raise ConfigError(
+                    f"sweep.vary.{key}: recipes.{r.name} ({r.recipe}) has no parameter {key!r}; "
+                    f"its parameters: {', '.join(sorted(fields))} (in {where})"
+                )
+            hint = typing.get_type_hints(type(r.params))[key]
+            values = [_check_type(v, hint, f"sweep.vary.{key}", where) for v in values]
+        out.append((key, tuple(values)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -486,6 +540,9 @@ class _SweepScalars:
     qat_epochs: int = 1
     qat_learning_rate: float = 1e-5
     seed: int = 0
+    validation_split: float = 0.1
+    confidence: float = 0.0
+    signatures: bool = False
 
 
 def _recipe(name: str, table: dict[str, Any], where: str) -> RecipeConfig:
@@ -499,11 +556,21 @@ def _recipe(name: str, table: dict[str, Any], where: str) -> RecipeConfig:
         recipe = get_recipe(table["recipe"])
     except ConfigError as exc:
         raise ConfigError(f"{section}.recipe: {exc} (in {where})") from None
-    params_table = {k: v for k, v in table.items() if k not in ("recipe", "variants")}
-    params = _section(recipe.params_cls, params_table, section, where, also=("recipe", "variants"))
+    own = ("recipe", "variants", "strip", "signatures")
+    params_table = {k: v for k, v in table.items() if k not in own}
+    params = _section(recipe.params_cls, params_table, section, where, also=own)
     variants = _variants(table.get("variants", list(VARIANT_NAMES)), section, where)
+    strip = strip_mode(table.get("strip", False), f"{section}.strip", where)
+    signatures = _check_type(table.get("signatures", False), bool, f"{section}.signatures", where)
     try:
-        return RecipeConfig(name=name, recipe=recipe.name, params=params, variants=variants)
+        return RecipeConfig(
+            name=name,
+            recipe=recipe.name,
+            params=params,
+            variants=variants,
+            strip=strip,
+            signatures=signatures,
+        )
     except ConfigError as exc:
         raise ConfigError(f"{section}: {exc} (in {where})") from None
 

@@ -43,11 +43,14 @@ def representative_dataset(calibration: Calibration) -> Any:
 
 
 def configure(converter: Any, kind: VariantKind, calibration: Calibration | None,
-              sparse: bool = False) -> Any:
+              sparse: bool = False, dense_per_tensor: bool = False) -> Any:
     """Set a TFLiteConverter up for the variant ``kind`` (see the module docstring).
 
     ``sparse`` adds ``Optimize.EXPERIMENTAL_SPARSITY``: sparse weights are stored in a
-    compressed (CSR-like) format that sparse kernels can use.
+    compressed (CSR-like) format that sparse kernels can use. ``dense_per_tensor`` (int8)
+    quantises Dense (FULLY_CONNECTED) weights with one scale instead of one per output channel,
+    as QAT does: a clustered kernel's k values then stay k int8 codes (per channel they can
+    become up to k per channel, which zips worse).
     """
     tf, _, _ = import_tf()
     if kind is VariantKind.DYNAMIC:
@@ -63,6 +66,8 @@ def configure(converter: Any, kind: VariantKind, calibration: Calibration | None
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
+        if dense_per_tensor:
+            converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     elif kind is not VariantKind.FLOAT32:
         raise ValueError(f"not a TFLite variant: {kind}")
     if sparse:
@@ -81,12 +86,13 @@ def run_converter(converter: Any) -> bytes:
 
 
 def convert(
-    model: Any, kind: VariantKind, calibration: Calibration | None, sparse: bool = False
+    model: Any, kind: VariantKind, calibration: Calibration | None, sparse: bool = False,
+    dense_per_tensor: bool = False,
 ) -> bytes:
     """One TFLite variant of a tf_keras model."""
     tf, _, _ = import_tf()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    return run_converter(configure(converter, kind, calibration, sparse))
+    return run_converter(configure(converter, kind, calibration, sparse, dense_per_tensor))
 
 
 def convert_saved_model(

@@ -105,7 +105,9 @@ def tflite_facts(path: Path) -> WeightFacts:
             params += values.size
             nonzero += int(np.count_nonzero(values != zero))
             if tensor.ShapeLength() >= 2:
-                layers[tensor.Name().decode()] = round(sparsity(values, zero), 6)
+                # A stripped model (edgebench.build.strip) has no tensor names: index them.
+                label = tensor.Name().decode() if tensor.Name() else f"#{t}"
+                layers[label] = round(sparsity(values, zero), 6)
     return WeightFacts(params, nonzero, layers)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from edgebench.bench import runner
-from edgebench.build import facts, sources, training
+from edgebench.build import facts, sources, strip, training
 from edgebench.build._tf import import_tf
 from edgebench.build.config import PipelineConfig
 from edgebench.build.conversion import convert, convert_saved_model
@@ -61,6 +61,7 @@ REFERENCE_FILE = "baseline-float32.tflite"  # the float32 reference every varian
 # 2e-08..5e-07 (up to 3e-08 for MobileNetV2); a broken one gives NaN.
 SAVED_MODEL_TOLERANCE = 1e-3
 MAGNITUDE_RECIPES = ("prune_after_training", "prune_from_scratch")  # tfmot's prune_low_magnitude
+STRIP_CHECK_SAMPLES = 64  # training samples a stripped variant must answer byte-identically
 Progress = Callable[[str], None]
 
 
@@ -241,7 +242,9 @@ def build_pipeline(
         artifacts.append(builder.keras(rc.name, result.model, f"{rc.name}.h5", extra))
         for kind in rc.variants:
             artifacts.append(
-                builder.tflite(rc.name, result.model, kind, extra, result.sparse_export)
+                builder.tflite(
+                    rc.name, result.model, kind, extra, result.sparse_export, rc.strip
+                )
             )
 
     if facts.keras_facts(model).nonzero_params != dense_nonzero:
@@ -875,18 +878,25 @@ class ArtifactBuilder:
         kind: VariantKind,
         extra: dict[str, Any],
         sparse: bool = False,
+        strip: str = "none",
     ) -> Artifact:
         """Convert ``model`` to the TFLite variant ``kind``, save it and record it."""
         return self.tflite_from(
-            recipe, kind, extra, lambda: convert(model, kind, self.calibration(), sparse=sparse)
+            recipe, kind, extra, lambda: convert(model, kind, self.calibration(), sparse=sparse),
+            strip,
         )
 
     def tflite_from(
         self, recipe: str, kind: VariantKind, extra: dict[str, Any],
-        make: Callable[[], bytes],
+        make: Callable[[], bytes], strip: str = "none",
     ) -> Artifact:
         """Record the TFLite variant ``kind`` that ``make`` converts (the dense baseline's
-        float32 is the reference, already converted)."""
+        float32 is the reference, already converted).
+
+        ``strip`` ("all" or "keep-signatures") strips the file (:mod:`edgebench.build.strip`)
+        after checking that the stripped model answers byte-identically; ``extra["strip"]``
+        records what went.
+        """
         t0 = time.perf_counter()
         path = self.out_dir / f"{recipe}-{kind.value}.tflite"
         if recipe == "baseline" and kind is VariantKind.FLOAT32 and self.reference_path:
@@ -899,6 +909,8 @@ class ArtifactBuilder:
         except Exception as exc:
             raise self._converter_error(recipe, kind, exc) from None
         path.write_bytes(flatbuffer)
+        if strip != "none":
+            extra = {**extra, "strip": self._strip(f"{recipe}/{kind.value}", path, strip)}
         return self.existing_tflite(recipe, kind, path, extra, t0)
 
     @staticmethod
@@ -908,6 +920,33 @@ class ArtifactBuilder:
             f"{recipe}: the TFLite converter failed on variant {kind.value} ({first[:200]}); "
             f"drop {kind.value!r} from that section's variants"
         )
+
+    def _strip(self, name: str, path: Path, mode: str) -> dict[str, Any]:
+        """Strip the file at ``path`` in place; return what went and what it weighed before."""
+        flatbuffer = path.read_bytes()
+        unstripped_zip = zip_bytes(path)
+        out, removed = strip.strip_flatbuffer(flatbuffer, keep_signatures=mode == "keep-signatures")
+        calibration = self.calibration()
+        if not isinstance(calibration, np.ndarray):
+            raise ConfigError(
+                f"{name}: strip checks a stripped file on one input, and this model has "
+                f"{len(calibration)}; set strip = false for it"
+            )
+        check = calibration[:STRIP_CHECK_SAMPLES]
+        if not strip.identical_outputs(flatbuffer, out, check):
+            raise EdgebenchError(
+                f"{name}: the stripped model's outputs differ from the original's; set "
+                "strip = false in that section and report this model"
+            )
+        path.write_bytes(out)
+        self.progress(f"{name}: stripped {strip.summary(removed)}")
+        return {
+            "mode": mode,
+            "unstripped_file_bytes": len(flatbuffer),
+            "unstripped_zip_bytes": unstripped_zip,
+            "removed": removed,
+            "identical_outputs_on": len(check),
+        }
 
     def existing_tflite(
         self,

@@ -8,11 +8,28 @@ from the rest of the same file.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from edgebench.errors import ConfigError
 
 SEARCHES = ("grid", "optuna")
-QUANTIZATIONS = ("int8", "dynamic", "float16", "float32", "qat")
+# int8-per-tensor: int8 with one scale per Dense kernel (pipeline.convert's dense_per_tensor)
+QUANTIZATIONS = ("int8", "int8-per-tensor", "dynamic", "float16", "float32", "qat")
+# strip: "none"; "all" (tensor names, signature defs, converter metadata); "keep-signatures"
+STRIP_MODES = ("none", "all", "keep-signatures")
+
+
+def check_strip(strip: str, signatures: bool) -> None:
+    """``strip = true`` removes the signature defs a signature-running app needs: refuse it."""
+    if strip not in STRIP_MODES:
+        raise ConfigError(f'strip must be true, false or "keep-signatures"; got {strip!r}')
+    if strip == "all" and signatures:
+        raise ConfigError(
+            "strip = true removes the signature defs that get_signature_runner() needs "
+            '(signatures = true); set strip = "keep-signatures" (tensor names and converter '
+            "metadata only) or strip = false, or run the model by tensor index and drop "
+            "signatures = true"
+        )
 
 
 @dataclass(frozen=True)
@@ -20,9 +37,19 @@ class SweepConfig:
     """recipe x sparsity x clusters x quantisation, and the accuracy floor to choose by.
 
     ``clusters = 0`` means no clustering. ``quantization``: ``int8`` (post-training full
-    integer), ``dynamic``, ``float16``, ``float32``, or ``qat`` (PQAT; PCQAT when clustered).
-    Exactly one of ``min_accuracy`` (absolute) and ``max_accuracy_drop`` (from the dense
-    baseline's test accuracy) sets the floor.
+    integer), ``int8-per-tensor`` (the same, one scale per Dense kernel), ``dynamic``,
+    ``float16``, ``float32``, or ``qat`` (PQAT; PCQAT when clustered). Exactly one of
+    ``min_accuracy`` (absolute) and ``max_accuracy_drop`` (below the dense baseline's
+    validation accuracy) sets the floor.
+
+    ``validation_split`` of the training data is held out by a permutation seeded with
+    ``seed``: the baseline and every stage train on the rest, and the variant is chosen on it
+    (Optuna optimises it too); the test set is measured only after the choice. With
+    ``confidence`` > 0 the floor applies to the one-sided lower confidence bound of each
+    trial's validation accuracy at that level (Clopper-Pearson, over the split's size), not to
+    the estimate itself. ``vary`` adds recipe parameters to the search space
+    (``(("distill_alpha", (0.5, 0.7)),)``). ``strip`` removes the names and metadata only the
+    converter reads from every TFLite file (:mod:`edgebench.build.strip`).
     """
 
     recipes: tuple[str, ...] = ()
@@ -40,8 +67,29 @@ class SweepConfig:
     qat_epochs: int = 1
     qat_learning_rate: float = 1e-5
     seed: int = 0
+    validation_split: float = 0.1
+    confidence: float = 0.0  # 0 = the floor applies to the validation accuracy itself
+    vary: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    strip: str = "none"
+    signatures: bool = False  # the app runs Interpreter.get_signature_runner()
 
     def __post_init__(self) -> None:
+        check_strip(self.strip, self.signatures)
+        if not 0.0 < self.validation_split < 1.0:
+            raise ConfigError(
+                f"validation_split must be in (0, 1), e.g. 0.1: the sweep chooses on that "
+                f"held-out share of the training data; got {self.validation_split}"
+            )
+        if not 0.0 <= self.confidence < 1.0:
+            raise ConfigError(
+                f"confidence must be in [0, 1), e.g. 0.95 (0 = the floor applies to the "
+                f"validation accuracy itself); got {self.confidence}"
+            )
+        for key, values in self.vary:
+            if not values:
+                raise ConfigError(f"vary.{key} must list at least one value")
+            if len(set(map(repr, values))) != len(values):
+                raise ConfigError(f"vary.{key} lists a value twice: {list(values)}")
         if not self.recipes:
             raise ConfigError("recipes must name at least one [recipes.<name>] section to sweep")
         if len(set(self.recipes)) != len(self.recipes):
@@ -93,12 +141,14 @@ class SweepConfig:
 
     @property
     def grid_size(self) -> int:
-        return (
-            len(self.recipes) * len(self.sparsities) * len(self.clusters) * len(self.quantization)
-        )
+        """The number of points of the search space (before invalid ones are skipped)."""
+        size = len(self.recipes) * len(self.sparsities) * len(self.clusters)
+        for _, values in self.vary:
+            size *= len(values)
+        return size * len(self.quantization)
 
     def floor(self, baseline_accuracy: float) -> float:
-        """The accuracy a variant needs to be chosen."""
+        """The validation accuracy (or its lower bound) a variant needs to be chosen."""
         if self.min_accuracy is not None:
             return self.min_accuracy
         return baseline_accuracy - float(self.max_accuracy_drop)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from edgebench.bench import history as history_store
 from edgebench.bench.compare import (
@@ -172,16 +173,25 @@ def sweep(
     cache: PathLike | None = None,
     ray: str | None = None,
     workers: int | None = None,
+    validation_split: float | None = None,
     progress: Progress | None = None,
 ) -> SweepResult:
     """Search the config's ``[sweep]`` (default: the shipped ``models/sweep.toml``) and write a
     manifest holding the dense baseline and the Pareto front; ``chosen`` names the smallest
-    variant at or above the accuracy floor, or is None when nothing reached it."""
+    variant at or above the accuracy floor on the validation split (a seeded share of the
+    training data, ``validation_split`` overrides the config's), or is None when nothing
+    reached it. The chosen variant's test accuracy is measured after the choice."""
     from edgebench.build.sweep import run_sweep  # the build stage: TensorFlow
 
     cfg = _config(config if config is not None else default_sweep_path())
-    if workers is not None and cfg.sweep is not None:
-        cfg = replace(cfg, sweep=replace(cfg.sweep, workers=workers))
+    if cfg.sweep is not None:
+        changes: dict[str, Any] = {}
+        if workers is not None:
+            changes["workers"] = workers
+        if validation_split is not None:
+            changes["validation_split"] = validation_split
+        if changes:
+            cfg = replace(cfg, sweep=replace(cfg.sweep, **changes))
     out = Path(out)
     run_dir = _new_run_dir(out, run)
     cache_root = Path(cache) if cache else out / (cfg.sweep.cache_dir if cfg.sweep else "cache")
@@ -203,6 +213,16 @@ class SweepResult:
     manifest: Manifest
     chosen: Path | None
     trained_stages: int
+
+    @property
+    def chosen_val_accuracy(self) -> float | None:
+        """The chosen variant's accuracy on the validation split (what it was chosen by)."""
+        return (self.manifest.sweep or {}).get("chosen_val_accuracy")
+
+    @property
+    def chosen_test_accuracy(self) -> float | None:
+        """The chosen variant's accuracy on the whole test set, measured after the choice."""
+        return (self.manifest.sweep or {}).get("chosen_test_accuracy")
 
 
 # --------------------------------------------------------------------------- bench

@@ -937,6 +937,13 @@ def add_sweep_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--workers", type=positive_int, help="local worker processes (default: config)")
     p.add_argument(
+        "--validation-split",
+        type=probability,
+        metavar="SHARE",
+        help="share of the training data held out to choose on, in (0, 1) "
+        "(default: [sweep] validation_split, 0.1)",
+    )
+    p.add_argument(
         "--cache",
         type=Path,
         metavar="DIR",
@@ -950,13 +957,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     config = config_with_overrides(args, default=api.default_sweep_path())
     outcome = api.sweep(
         config, out=args.out, run=args.run, cache=args.cache, ray=args.ray,
-        workers=args.workers, progress=log,
+        workers=args.workers, validation_split=args.validation_split, progress=log,
     )
     print(f"manifest: {outcome.manifest.path}")
     if outcome.chosen is None:
-        print("chosen: none (no variant reached the accuracy floor)")
+        print("chosen: none (no variant reached the accuracy floor on validation)")
         return EXIT_FAILED
-    print(f"chosen: {outcome.chosen}")
+    print(
+        f"chosen: {outcome.chosen} (validation {outcome.chosen_val_accuracy:.2%}, "
+        f"test {outcome.chosen_test_accuracy:.2%})"
+    )
     return EXIT_OK
 
 
@@ -1011,11 +1021,13 @@ COMMANDS: list[Command] = [
         "sweep",
         "search recipes x sparsity x clusters x quantisation; choose the smallest that passes",
         "Search the [sweep] of the config (default models/sweep.toml) for the Pareto front of "
-        "zipped bytes against test accuracy, choose the smallest variant at or above the "
-        "accuracy floor, and write <out>/<run>/manifest.json with the front as artifacts, "
-        "every trial, and the chosen file under 'chosen'. Trained stages are cached under "
-        "<out>/cache, so a rerun trains only what changed. Exit 1 when nothing reaches the "
-        "floor.",
+        "zipped bytes against validation accuracy (a seeded share of the training data, held "
+        "out of every training run), choose the smallest variant at or above the accuracy "
+        "floor there, then measure the front on the test set, and write "
+        "<out>/<run>/manifest.json with the front as artifacts, every trial, and the chosen "
+        "file under 'chosen' (its validation and test accuracy side by side). Trained stages "
+        "are cached under <out>/cache, so a rerun trains only what changed. Exit 1 when "
+        "nothing reaches the floor.",
         add_sweep_args,
         cmd_sweep,
     ),

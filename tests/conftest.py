@@ -15,8 +15,8 @@ from cli_runner import CliRun, run_in_process  # noqa: E402
 
 # The stand-in phone's fixtures (tests/adb_standin.py) serve every adb and benchmark_model test;
 # the loopback sshd's (tests/ssh_server.py) every SSH test, the emulated Pi's included; the
-# device Pythons (tests/ssh_devices.py) the SSH tests that need a given runtime; pytester runs
-# the pytest plugin's tests in pytest sessions of their own.
+# device Pythons (tests/ssh_devices.py) the SSH and the stripping tests that need a given runtime;
+# pytester runs the pytest plugin's tests in pytest sessions of their own.
 pytest_plugins = ["adb_standin", "ssh_server", "ssh_devices", "pytester"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -92,6 +92,8 @@ TRAINING_TESTS = {
     "test_recipes_movement_synflow_structured": "all",
     "test_recipes_rewinding": "all",
     "test_sweep": "all",
+    "test_strip": {"test_a_pipeline_section_with_strip_ships_stripped_variants"},
+    "test_qat": "all",
     "test_pipeline_end_to_end": "all",
     "test_mobilenet_pipeline": {
         "test_mobilenet_v2_on_an_image_folder_is_pruned_with_its_depthwise_kernels_and_benched",

@@ -279,3 +279,19 @@ def test_bench_matrix_and_options_from_the_config(tmp_path: Path) -> None:
     b = cfg.bench
     assert b.threads == (1, 2, 4) and b.xnnpack == (True, False) and len(b.setups()) == 6
     assert b.taskset == "f0" and b.hot_start_c == 60.0 and b.delegate_name == "libedgetpu.so.1"
+
+
+def test_strip_is_a_variant_option_and_refuses_signature_runners() -> None:
+    def pruned_with(lines: str) -> str:  # the first variants line is [recipes.pruned]'s
+        variants = 'variants = ["float32", "dynamic", "float16", "int8"]'
+        return edited(variants, f"{lines}\n{variants}")
+
+    config = parse_pipeline(pruned_with("strip = true"))
+    assert config.recipe("pruned").strip == "all"
+    assert config.recipe("scratch").strip == "none"
+    kept = parse_pipeline(pruned_with('strip = "keep-signatures"\nsignatures = true'))
+    assert kept.recipe("pruned").strip == "keep-signatures"
+    with pytest.raises(ConfigError, match=r'recipes\.pruned: strip = true removes .*"keep-sig'):
+        parse_pipeline(pruned_with("strip = true\nsignatures = true"))
+    with pytest.raises(ConfigError, match=r"recipes\.pruned\.strip must be true, false or"):
+        parse_pipeline(pruned_with('strip = "names"'))

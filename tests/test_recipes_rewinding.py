@@ -93,6 +93,25 @@ def test_gradual_prunes_in_rounds_during_one_run_with_distillation(trained, tmp_
     assert accuracy(out.model, xt, yt) > 0.5
 
 
+def test_gradual_with_a_global_threshold_keeps_the_small_convolution_denser(
+    trained, tmp_path
+) -> None:
+    data, xt, yt, model, history = trained
+    params = iterative.GradualParams(
+        sparsity=0.9, epochs=1, rounds=4, layers=("conv2d", "dense"), scope="global"
+    )
+    out = iterative.gradual(context(model, data, history, tmp_path), params)
+    conv = out.model.get_layer("conv2d").kernel.numpy()
+    dense = _dense(out.model)
+    overall = (np.sum(conv == 0) + np.sum(dense == 0)) / (conv.size + dense.size)
+    assert overall == pytest.approx(0.9, abs=1e-3)
+    assert np.mean(conv == 0) < np.mean(dense == 0)
+    assert out.target_sparsity["conv2d"] < out.target_sparsity["dense"]
+    assert out.extra["scope"] == "global"
+    with pytest.raises(ConfigError, match="scope must be 'layer' or 'global'"):
+        iterative.GradualParams(scope="both")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from runtime_digests import runtime_digests
 
 import edgebench
 from edgebench import cli
+from edgebench.bench import runner
 from edgebench.build.config import load_pipeline
-from edgebench.build.datasets import load_dataset
+from edgebench.build.datasets import Dataset, load_dataset
 from edgebench.build.sweep import TrialResult, TrialSpec, choose, grid, keys, sweep_front, worker
 from edgebench.build.sweep.execution import group_tasks, package_parent, ray_worker_env
 from edgebench.build.sweep.trials import TaskJob
@@ -26,6 +29,7 @@ MANIFEST_TRIAL_KEYS = [
     "id",
     "recipe",
     "recipe_type",
+    "overrides",
     "sparsity",
     "clusters",
     "quantization",
@@ -33,38 +37,72 @@ MANIFEST_TRIAL_KEYS = [
     "kind",
     "zip_bytes",
     "file_bytes",
-    "accuracy",
+    "strip",
+    "val_accuracy",
+    "val_n",
+    "val_lower_bound",
+    "test_accuracy",
     "stages",
     "trained",
+    "cache_file",
     "trial_s",
     "compression_ratio",
 ]
 
 
-def _trial(name: str, zip_bytes: int, accuracy: float, clusters: int = 0) -> TrialResult:
+def _trial(
+    name: str, zip_bytes: int, accuracy: float, clusters: int = 0, val_n: int = 6000
+) -> TrialResult:
     return TrialResult(
         spec=TrialSpec(name, 0.9, clusters, "qat"),
         recipe_type="lr_rewinding",
         zip_bytes=zip_bytes,
         file_bytes=2 * zip_bytes,
-        accuracy=accuracy,
+        val_accuracy=accuracy,
+        val_n=val_n,
         stages={"pruned": {"dense": {"sparsity": 0.9, "unique_values": 100}}},
         trained=("prune", "final"),
         tflite_path=f"/cache/final/k/{name}.tflite",
+        cache_file=f"final/k/{name}.tflite",
         trial_s=1.5,
     )
 
 
-def test_front_and_choice() -> None:
+def test_front_and_choice_read_validation_accuracy() -> None:
     trials = [_trial("a", 100, 0.80), _trial("b", 200, 0.90), _trial("c", 150, 0.79)]
     trials += [_trial("d", 300, 0.89), _trial("e", 200, 0.90)]
     # Smallest first; b and e tie exactly, and neither beats the other.
     assert [t.spec.recipe for t in sweep_front(trials)] == ["a", "b", "e"]
     assert choose(trials, 0.85).spec.recipe == "b"
     assert choose(trials, 0.95) is None
+    # A test accuracy, set after the choice, changes neither the front nor the choice.
+    retested = [t.with_test_accuracy(1.0 - t.val_accuracy) for t in trials]
+    assert [t.id for t in sweep_front(retested)] == [t.id for t in sweep_front(trials)]
+    assert choose(retested, 0.85).id == choose(trials, 0.85).id
     assert TrialSpec("lrr", 0.92, 16, "qat").id == "lrr-s92-k16-qat"
     assert TrialSpec("lrr", 0.92, 16, "qat").qat_scheme == "pcqat"
     assert TrialSpec("lrr", 0.92, 0, "qat").qat_scheme == "pqat"
+    assert TrialSpec("lrr", 0.92, 8, "int8-per-tensor").kind.value == "int8"
+    varied = TrialSpec("g", 0.92, 8, "int8", (("distill_alpha", 0.9), ("layers", ("dense",))))
+    assert varied.id == "g-da0.9-ldense-s92-k8-int8"
+
+
+def test_a_confidence_holds_the_lower_bound_to_the_floor() -> None:
+    """Clopper-Pearson: 5,310 of 6,000 right (88.50%) has a 95% one-sided lower bound of
+    about 87.8%, so it fails an 88% floor that the estimate itself passes."""
+    from scipy import stats
+
+    trials = [_trial("small", 100, 0.885), _trial("big", 200, 0.895)]
+    bounded = [t.with_lower_bound(0.95) for t in trials]
+    assert bounded[0].val_lower_bound == pytest.approx(
+        stats.beta.ppf(0.05, 5310, 691), abs=1e-5
+    )
+    assert 0.877 < bounded[0].val_lower_bound < 0.879
+    assert choose(trials, 0.88).spec.recipe == "small"
+    assert choose(bounded, 0.88).spec.recipe == "big"
+    # More validation samples, a tighter bound.
+    wide = _trial("small", 100, 0.885, val_n=60000).with_lower_bound(0.95)
+    assert bounded[0].val_lower_bound < wide.val_lower_bound < 0.885
 
 
 def test_trial_result_to_dict_has_the_manifest_keys() -> None:
@@ -74,7 +112,44 @@ def test_trial_result_to_dict_has_the_manifest_keys() -> None:
     assert record["id"] == "lrr-s90-k8-qat" and record["qat_scheme"] == "pcqat"
     assert record["kind"] == "int8" and record["compression_ratio"] == 16.064
     assert record["trained"] == ["prune", "final"]
+    assert record["cache_file"] == "final/k/lrr.tflite" and record["test_accuracy"] is None
     assert "compression_ratio" not in _trial("lrr", 1, 0.5).to_dict()  # set by the driver only
+
+
+def test_the_validation_split_is_seeded_disjoint_and_sized_by_the_setting() -> None:
+    from edgebench.build.sweep.split import sweep_training_data, validation_indices
+    from edgebench.build.sweep_config import SweepConfig
+
+    def sweep(split: float, seed: int) -> SweepConfig:
+        return SweepConfig(recipes=("g",), min_accuracy=0.5, validation_split=split, seed=seed)
+
+    a, b = validation_indices(1000, sweep(0.1, 0)), validation_indices(1000, sweep(0.1, 1))
+    assert len(a) == len(b) == 100 and not np.array_equal(a, b)
+    assert np.array_equal(a, validation_indices(1000, sweep(0.1, 0)))
+    assert len(validation_indices(1000, sweep(0.25, 0))) == 250
+    # The labels are the sample indices: fit and validation never share a sample.
+    ds = Dataset("t", "test", np.zeros((1000, 2, 2), np.uint8), np.arange(1000),
+                 np.zeros((1, 2, 2), np.uint8), np.zeros(1, np.int64), 10)
+    data = sweep_training_data(ds, (2, 2), sweep(0.1, 0))
+    assert len(data.x_fit) == 900 and len(data.x_val) == 100
+    assert set(data.y_val.tolist()) == set(a.tolist())
+    assert not set(data.y_fit.tolist()) & set(data.y_val.tolist())
+
+
+def test_a_parameter_at_its_neutral_value_stays_out_of_the_cache_key() -> None:
+    from edgebench.build.recipes.iterative import GradualParams
+
+    assert "scope" not in keys.params_key(GradualParams())
+    assert keys.params_key(GradualParams(scope="global"))["scope"] == "global"
+    assert keys.params_key(GradualParams())["distill_alpha"] == 0.0
+
+
+def test_the_shipped_default_sweep_loads() -> None:
+    from edgebench.build.config import default_sweep_path
+
+    sweep = load_pipeline(default_sweep_path()).sweep
+    assert sweep is not None and sweep.strip == "all" and sweep.validation_split == 0.1
+    assert sweep.min_accuracy == 0.88 and sweep.qat_learning_rate == 1e-4
 
 
 def test_tasks_group_the_trials_of_one_pruned_model() -> None:
@@ -87,6 +162,9 @@ def test_tasks_group_the_trials_of_one_pruned_model() -> None:
         [s.id for s in specs if s.sparsity == 0.9],
     ]
     assert group_tasks(job, []) == []
+    # A varied recipe parameter makes another pruned model: another task.
+    varied = [TrialSpec("lrr", 0.8, 0, "int8", (("rounds", r),)) for r in (1, 2)]
+    assert [len(task.trials) for task in group_tasks(job, varied)] == [1, 1]
 
 
 def test_ray_workers_find_the_package_that_runs_the_driver() -> None:
@@ -126,16 +204,35 @@ def test_sweep_writes_front_trials_and_the_chosen_file(first_sweep: Path) -> Non
     assert sweep is not None and len(sweep["trials"]) == 8
     assert manifest.chosen is not None and (first_sweep / "first" / manifest.chosen).is_file()
     chosen = next(a for a in manifest.artifacts if a.path == manifest.chosen)
-    assert chosen.host_accuracy >= sweep["floor_accuracy"]
-    assert chosen.zip_bytes == min(
-        t["zip_bytes"] for t in sweep["trials"] if t["accuracy"] >= sweep["floor_accuracy"]
-    )
-    # The front members that meet the floor are artifacts bench can measure; the dense
-    # baseline is the .h5, and its float32 variant is what gate's accuracy drop refers to.
     floor = sweep["floor_accuracy"]
     trials = {t["id"]: t for t in sweep["trials"]}
+    # Chosen on validation accuracy alone: the smallest trial at or above the floor there.
+    assert sweep["choice_metric"] == "val_accuracy"
+    assert trials[chosen.recipe]["val_accuracy"] >= floor
+    assert chosen.zip_bytes == min(
+        t["zip_bytes"] for t in sweep["trials"] if t["val_accuracy"] >= floor
+    )
+    # Its test accuracy is measured apart, through the interpreter, on every test image.
+    assert (
+        sweep["chosen_test_accuracy"]
+        == chosen.host_accuracy
+        == trials[chosen.recipe]["test_accuracy"]
+    )
+    assert sweep["chosen_val_accuracy"] == trials[chosen.recipe]["val_accuracy"]
+    assert chosen.extra["eval_n"] == manifest.dataset.n_test == 500
+    front = set(sweep["front"])
+    assert all(t["test_accuracy"] is not None for t in sweep["trials"] if t["id"] in front)
+    assert all(t["test_accuracy"] is None for t in sweep["trials"] if t["id"] not in front)
+    validation = sweep["validation"]
+    assert validation["split"] == 0.1 and validation["n"] == 200  # of train_limit = 2000
+    assert all(t["val_n"] == 200 for t in sweep["trials"])
+    with np.load(first_sweep / "first" / validation["file"]) as val:
+        assert len(val["y"]) == 200
+    # The front members that meet the floor are artifacts bench can measure; the dense
+    # baseline is the .h5, and its float32 variant is what gate's accuracy drop refers to.
     shipped = {a.recipe for a in manifest.tflite_artifacts() if a.recipe != "baseline"}
-    assert shipped == {i for i in sweep["front"] if trials[i]["accuracy"] >= floor}
+    assert shipped == {i for i in sweep["front"] if trials[i]["val_accuracy"] >= floor}
+    assert set(sweep["baseline_val_accuracy"]) == {"float32"}
     assert manifest.artifact("baseline/float32").kind == "float32"
     assert manifest.artifact(manifest.baseline).path == "baseline.h5"
     # Per layer, after each stage: sparsity and distinct values.
@@ -155,8 +252,9 @@ def test_the_manifest_records_every_trial_with_the_same_keys(first_sweep: Path) 
     manifest = Manifest.load(first_sweep / "first" / "manifest.json")
     assert all(list(t) == MANIFEST_TRIAL_KEYS for t in manifest.sweep["trials"])
     shipped = [a for a in manifest.tflite_artifacts() if a.recipe != "baseline"]
-    keys_but_trained = [k for k in MANIFEST_TRIAL_KEYS if k != "trained"]
-    assert all(list(a.extra)[: len(keys_but_trained)] == keys_but_trained for a in shipped)
+    # The artifact's host accuracy is the test accuracy; the trial's extra keeps the rest.
+    kept = [k for k in MANIFEST_TRIAL_KEYS if k not in ("trained", "test_accuracy")]
+    assert all(list(a.extra)[: len(kept)] == kept for a in shipped)
 
 
 def _task(first_sweep: Path, cache_root: Path, *specs: TrialSpec) -> TaskJob:
@@ -168,7 +266,7 @@ def _task(first_sweep: Path, cache_root: Path, *specs: TrialSpec) -> TaskJob:
     return TaskJob(
         config=config,
         cache_root=str(cache_root),
-        eval_path=str(first_sweep / "first" / "eval"),
+        val_path=str(first_sweep / "first" / "val"),
         baseline_key=keys.baseline_key(config, fingerprint),
         data_fingerprint=fingerprint,
         trials=specs,
@@ -222,6 +320,45 @@ def test_a_changed_parameter_retrains_only_what_it_touches(first_sweep, monkeypa
     qat_trials = [t for t in manifest.sweep["trials"] if t["quantization"] == "qat"]
     assert fits.calls == len(qat_trials) == 4  # no baseline, pruning or clustering again
     assert all(t["trained"] == ["final"] for t in qat_trials)
+
+
+def test_strip_ships_smaller_byte_identical_files_and_trains_nothing(
+    first_sweep, monkeypatch, tmp_path, remote_python
+) -> None:
+    """Stripping is a stage of its own after the final file: nothing upstream retrains, every
+    stripped trial is smaller and answers byte-identically to its unstripped file, in
+    ai-edge-litert (checked by the sweep, and here again) and in tflite-runtime 2.14."""
+    text = SMALL_SWEEP.read_text().replace(_SWEEP_END, f"{_SWEEP_END}\nstrip = true")
+    config = tmp_path / "strip.toml"
+    config.write_text(text)
+    fits = FitCounter(monkeypatch)
+    args = ["sweep", "--config", str(config), "--out", str(first_sweep), "--run", "strip"]
+    assert cli.main(args) == 0
+    assert fits.calls == 0
+    stripped = Manifest.load(first_sweep / "strip" / "manifest.json").sweep
+    plain = {
+        t["id"]: t for t in Manifest.load(first_sweep / "first" / "manifest.json").sweep["trials"]
+    }
+    assert stripped["space"]["strip"] == "all"
+    cache = first_sweep / "cache"
+    pairs = []
+    for t in stripped["trials"]:
+        record = t["strip"]
+        assert record["unstripped_zip_bytes"] == plain[t["id"]]["zip_bytes"]
+        assert t["zip_bytes"] < record["unstripped_zip_bytes"] - 300
+        assert record["identical_outputs_on"] == 200  # the whole validation split here
+        assert record["removed"]["signature_defs"][0]["key"] == "serving_default"
+        assert t["val_accuracy"] == plain[t["id"]]["val_accuracy"]
+        assert t["cache_file"].startswith("strip/")
+        pairs.append((cache / plain[t["id"]]["cache_file"], cache / t["cache_file"]))
+    (shard, *_) = runner.eval_shard_paths(first_sweep / "strip" / "val")
+    with np.load(shard) as val:
+        x = runner.preprocess(val["x:x"][:64], "unit")
+    for python in (sys.executable, remote_python):
+        digests = runtime_digests(python, x, [p for pair in pairs for p in pair], tmp_path)
+        for original, small in pairs:
+            assert not digests[str(original)].startswith("error"), digests[str(original)]
+            assert digests[str(original)] == digests[str(small)], (python, small.name)
 
 
 def test_optuna_search_records_its_distinct_trials(first_sweep, monkeypatch, tmp_path) -> None:
@@ -282,11 +419,22 @@ def _cache_snapshot(root: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in sorted(root.rglob("meta.json"))}
 
 
+_SWEEP_END = "min_accuracy = 0.5"
+_BAD_SPLIT = r"validation_split must be in \(0, 1\)"
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
         (("sparsities = [0.8, 0.9]", "sparsities = [0.8, 1.0]"), r"sparsities must be in \[0, 1\)"),
         (("clusters = [0, 8]", "clusters = [0, 5000]"), "5000 clusters is more than the 4056"),
+        (("clusters = [0, 8]", "clusters = [5000]"), "search space has no valid point"),
+        ((_SWEEP_END, f"{_SWEEP_END}\nvalidation_split = 0"), _BAD_SPLIT),
+        ((_SWEEP_END, f"{_SWEEP_END}\nvalidation_split = 1.0"), _BAD_SPLIT),
+        ((_SWEEP_END, f"{_SWEEP_END}\nconfidence = 1.0"), r"confidence must be in \[0, 1\)"),
+        ((_SWEEP_END, f"{_SWEEP_END}\nstrip = true\nsignatures = true"), "keep-signatures"),
+        ((_SWEEP_END, f'{_SWEEP_END}\nstrip = "names"'), "strip must be true, false"),
+        (("[bench]", "[sweep.vary]\nnope = [1]\n\n[bench]"), "has no parameter 'nope'"),
         (("min_accuracy = 0.5", "min_accuracy = 0.5\nmax_accuracy_drop = 0.1"), "exactly one"),
         (('recipes = ["lrr"]', 'recipes = ["nope"]'), "names 'nope', which is no"),
     ],
@@ -313,11 +461,19 @@ def test_an_unreachable_ray_address_fails_before_training(first_sweep, capsys) -
     assert not (first_sweep / "noray").exists()
 
 
+def test_a_validation_split_outside_0_1_on_the_command_line_is_refused(capsys) -> None:
+    for bad in ("0", "1", "1.5", "ten"):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["sweep", "--config", str(SMALL_SWEEP), "--validation-split", bad])
+        assert exc.value.code == 2
+        assert "--validation-split" in capsys.readouterr().err
+
+
 def test_sweep_help_and_a_config_without_sweep(capsys, tmp_path) -> None:
     with pytest.raises(SystemExit):
         cli.main(["sweep", "--help"])
     out = capsys.readouterr().out
-    assert "--ray ADDRESS" in out and "chosen" in out
+    assert "--ray ADDRESS" in out and "chosen" in out and "--validation-split" in out
     plain = load_pipeline(FIXTURES / "small_pipeline.toml")
     assert plain.sweep is None
     status = cli.main(

@@ -17,6 +17,9 @@ tfmot's types stay in this module.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,16 +191,44 @@ def pcqat(ctx: RecipeContext, params: QatParams) -> RecipeOutput:
     return _qat(ctx, params, scheme, "pcqat", model)
 
 
+def qat_wrap(model: Any, scheme: Any) -> Any:
+    """The quantisation-aware model ``scheme`` makes of ``model`` (what the QAT recipes train)."""
+    _, _, tfmot = import_tf()
+    q = tfmot.quantization.keras
+    with q.quantize_scope():
+        return q.quantize_apply(q.quantize_annotate_model(model), scheme)
+
+
+def trained_parameters(qat_model: Any) -> dict[str, list[str]]:
+    """What QAT trains: the trainable variables that get a gradient, and those that do not.
+
+    Under PCQAT (tfmot's cluster-preserving quantizer) a clustered layer's kernel is not a
+    parameter: every training step overwrites it with ``gather(cluster_centroids,
+    pulling_indices)`` by ``kernel.assign(...)``, which has no gradient, so TensorFlow warns
+    "Gradients do not exist for variables ['conv2d/kernel:0', 'dense/kernel:0']". The
+    parameters there are ``cluster_centroids_tf`` and ``ori_weights_vars_tf`` (which re-picks
+    each weight's centroid through a straight-through gradient). Under PQAT the kernels
+    themselves train.
+    """
+    tf, _, _ = import_tf()
+    x = tf.zeros([1 if d is None else int(d) for d in qat_model.input_shape], tf.float32)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(qat_model(x, training=True))
+    grads = tape.gradient(loss, qat_model.trainable_variables)
+    names = [v.name for v in qat_model.trainable_variables]
+    return {
+        "with_gradient": [n for n, g in zip(names, grads, strict=True) if g is not None],
+        "without_gradient": [n for n, g in zip(names, grads, strict=True) if g is None],
+    }
+
+
 def _qat(
     ctx: RecipeContext, params: QatParams, scheme: Any, recipe: str, model: Any = None
 ) -> RecipeOutput:
-    _, _, tfmot = import_tf()
-    q = tfmot.quantization.keras
     model = upstream_model(ctx, params) if model is None else model
     before = mk.weight_facts(model)
     try:
-        with q.quantize_scope():
-            qat_model = q.quantize_apply(q.quantize_annotate_model(model), scheme)
+        qat_model = qat_wrap(model, scheme)
     except (RuntimeError, ValueError) as exc:  # tfmot's refusal of a layer it cannot quantise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(
@@ -206,8 +237,15 @@ def _qat(
             "(e.g. Conv2D without activation, then BatchNormalization, then ReLU): leave "
             f"recipes.{ctx.name} out and use the int8 variant (post-training quantisation)"
         ) from None
+    start = {v.name: v.numpy().copy() for v in qat_model.trainable_variables}
     ctx.progress(f"{ctx.name}: {recipe} on {params.start_from} for {params.epochs} epochs")
-    ctx.fit(qat_model, params.epochs, learning_rate=params.learning_rate)
+    with _derived_kernels_explained() if recipe == "pcqat" else contextlib.nullcontext():
+        ctx.fit(qat_model, params.epochs, learning_rate=params.learning_rate)
+    # How far QAT moved each trainable variable: the evidence that it trained.
+    moved = {
+        v.name: round(float(np.max(np.abs(v.numpy() - start[v.name]))), 8)
+        for v in qat_model.trainable_variables
+    }
     after = mk.tflite_weight_facts(quantised_flatbuffer(qat_model))
     return RecipeOutput(
         model=qat_model,
@@ -217,8 +255,36 @@ def _qat(
             "start_from": params.start_from,
             "stages": {"before": before, f"after_{recipe}_int8": after},
             "weights": after,
+            "qat_max_change": moved,
         },
     )
+
+
+class _DerivedKernelFilter(logging.Filter):
+    """Drops TensorFlow's "Gradients do not exist" warning when it names kernels only.
+
+    Under PCQAT the kernels are derived from the cluster centroids (see
+    :func:`trained_parameters`); any other variable without a gradient is still reported.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if not text.startswith("Gradients do not exist for variables") or "]" not in text:
+            return True
+        named = text[text.index("[") + 1 : text.index("]")].replace("'", "").split(", ")
+        return not all(n.endswith("/kernel:0") for n in named)
+
+
+@contextlib.contextmanager
+def _derived_kernels_explained() -> Iterator[None]:
+    """Under PCQAT, keep the by-design kernel warning out of the log while QAT trains."""
+    log = logging.getLogger("tensorflow")
+    kept = _DerivedKernelFilter()
+    log.addFilter(kept)
+    try:
+        yield
+    finally:
+        log.removeFilter(kept)
 
 
 def quantised_flatbuffer(qat_model: Any) -> bytes:

@@ -103,6 +103,10 @@ class GradualParams(IterativeParams):
     """Gradual pruning: ``rounds`` small magnitude-pruning steps spread over the first
     ``prune_fraction`` of one training run of ``epochs``, on the cubic schedule of Zhu & Gupta
     (2017), with the learning rate ``learning_rate`` (default: [train]'s) decayed by cosine.
+
+    ``scope = "layer"`` prunes each layer to ``sparsity``; ``"global"`` ranks the weights of
+    all named layers together by magnitude (one threshold), so ``sparsity`` is their overall
+    share of zeros and a small layer of large weights (the first convolution) stays denser.
     """
 
     epochs: int = 10
@@ -111,9 +115,12 @@ class GradualParams(IterativeParams):
     learning_rate: float | None = None
     lr_schedule: str = "cosine"
     batch_size: int | None = None  # default: [train]'s
+    scope: str = "layer"
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.scope not in ("layer", "global"):
+            raise ConfigError(f"scope must be 'layer' or 'global'; got {self.scope!r}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1; got {self.batch_size}")
         if not 0.0 < self.prune_fraction <= 1.0:
@@ -152,12 +159,17 @@ def gradual(ctx: RecipeContext, params: GradualParams) -> RecipeOutput:
             self.step += 1
             if self.step % every == 0 and self.step <= end_step:
                 target = params.sparsity_at(self.step, end_step)
-                holder["masks"] = mk.magnitude_masks(layers, target)
+                holder["masks"] = masks_at(target)
             mk.apply_masks(self.model, holder["masks"])
 
         def on_train_end(self, logs: dict | None = None) -> None:
-            holder["masks"] = mk.magnitude_masks(layers, params.sparsity)
+            holder["masks"] = masks_at(params.sparsity)
             mk.apply_masks(self.model, holder["masks"])
+
+    def masks_at(target: float) -> mk.Masks:
+        if params.scope == "global":
+            return mk.global_masks({n: np.abs(x.kernel.numpy()) for n, x in layers.items()}, target)
+        return mk.magnitude_masks(layers, target)
 
     rate = training.learning_rate_schedule(
         params.lr_schedule, params.learning_rate or ctx.learning_rate, total_steps=total
@@ -176,6 +188,7 @@ def gradual(ctx: RecipeContext, params: GradualParams) -> RecipeOutput:
             "rounds": params.rounds,
             "epochs": params.epochs,
             "distill_alpha": params.distill_alpha,
+            "scope": params.scope,
             "weights": mk.weight_facts(model),
         },
     )

@@ -148,7 +148,7 @@ def tflite_weight_facts(flatbuffer: bytes) -> dict[str, dict[str, float | int]]:
         values = np.asarray(interp.get_tensor(d["index"]))
         zps = d["quantization_parameters"]["zero_points"]
         zero = int(zps[0]) if len(zps) == 1 else 0
-        out[d["name"]] = _facts(values, zero)
+        out[d["name"] or f"#{d['index']}"] = _facts(values, zero)  # stripped: no names
     return out
 
 

@@ -2,7 +2,9 @@
 
 An entry holds ``baseline.h5``, and for a builtin model trained here also ``history.npz``
 (the weights after every epoch, for the rewinding recipes); its metadata holds
-``from_logits``, the history's schedule and the baseline's Keras test accuracy.
+``from_logits``, the history's schedule and the baseline's Keras test and validation accuracy.
+The baseline trains on the training data less the sweep's validation split
+(:mod:`.split`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from edgebench.build.cache import Cache, Entry
 from edgebench.build.config import PipelineConfig
 from edgebench.build.datasets import Dataset
 from edgebench.build.recipes.base import BaselineHistory
+from edgebench.build.sweep.split import sweep_training_data
 from edgebench.build.sweep.trials import BASELINE_STAGE
 
 MODEL_FILE, HISTORY_FILE = "baseline.h5", "history.npz"
@@ -42,7 +45,8 @@ def build_baseline(
     model, _ = pipeline.initial_model(config, ds, config.model.path)
     from_logits = not pipeline.ends_in_softmax(model)
     input_shape = pipeline.model_input_shape(model)
-    data = pipeline.split_training_data(ds, input_shape, config.train.validation_split)
+    assert config.sweep is not None, "a sweep's baseline comes from a [sweep] config"
+    data = sweep_training_data(ds, input_shape, config.sweep)
     history = None
     if config.model.path is None:
         history = pipeline.train_baseline(model, data, config.train, from_logits, progress)
@@ -53,6 +57,7 @@ def build_baseline(
     x_test = pipeline.scale_inputs(ds.x_test, input_shape)
     training.compile_model(model, config.train.learning_rate, from_logits)
     meta["accuracy"] = training.keras_accuracy(model, x_test, ds.y_test)
+    meta["val_accuracy"] = training.keras_accuracy(model, data.x_val, data.y_val)
     return meta
 
 

@@ -26,10 +26,11 @@ from edgebench.errors import EdgebenchError
 
 
 def group_tasks(job: TaskJob, specs: Iterable[TrialSpec]) -> list[TaskJob]:
-    """One task per pruned model (recipe and sparsity), in the order the specs first name it."""
-    groups: dict[tuple[str, float], list[TrialSpec]] = {}
+    """One task per pruned model (recipe, [sweep.vary] parameters and sparsity), in the order
+    the specs first name it."""
+    groups: dict[tuple[Any, ...], list[TrialSpec]] = {}
     for s in specs:
-        groups.setdefault((s.recipe, s.sparsity), []).append(s)
+        groups.setdefault((s.recipe, s.overrides, s.sparsity), []).append(s)
     return [dataclasses.replace(job, trials=tuple(g)) for g in groups.values()]
 
 

@@ -22,11 +22,13 @@ from edgebench.build.config import PipelineConfig, TrainConfig
 from edgebench.build.datasets import Dataset
 from edgebench.build.recipes.base import RecipeParams
 from edgebench.build.recipes.collaborative import ClusterParams
+from edgebench.build.strip import STRIP_VERSION
 from edgebench.build.sweep.trials import (
     BASELINE_STAGE,
     CLUSTER_STAGE,
     FINAL_STAGE,
     PRUNE_STAGE,
+    STRIP_STAGE,
     TrialSpec,
 )
 from edgebench.build.sweep_config import SweepConfig
@@ -60,13 +62,37 @@ def library_versions() -> dict[str, str]:
 
 
 def baseline_key(config: PipelineConfig, fingerprint: str) -> str:
-    """The trained dense baseline: data, model (builtin name or file hash), [train], versions."""
+    """The trained dense baseline: data, model (builtin name or file hash), [train], the
+    validation split it was held out of (share and seed), versions."""
     model: Any = config.model.builtin
     if config.model.path is not None:
         model = hashlib.sha256(Path(config.model.path).read_bytes()).hexdigest()
+    sweep = config.sweep
+    assert sweep is not None, "a sweep's baseline comes from a [sweep] config"
+    split = {"validation_split": sweep.validation_split, "seed": sweep.seed}
     return cache_key(
-        BASELINE_STAGE, fingerprint, model, dataclasses.asdict(config.train), library_versions()
+        BASELINE_STAGE,
+        fingerprint,
+        model,
+        dataclasses.asdict(config.train),
+        split,
+        library_versions(),
     )
+
+
+# Recipe parameters added after caches were written, with the value that builds exactly what
+# was built before them. At that value they stay out of the cache key, so adding a parameter
+# does not make every cached pruned model unreachable.
+KEY_NEUTRAL_DEFAULTS: dict[str, Any] = {"scope": "layer"}
+
+
+def params_key(params: RecipeParams) -> dict[str, Any]:
+    """A recipe's parameters as they enter its cache key."""
+    return {
+        k: v
+        for k, v in dataclasses.asdict(params).items()
+        if not (k in KEY_NEUTRAL_DEFAULTS and v == KEY_NEUTRAL_DEFAULTS[k])
+    }
 
 
 def prune_key(baseline: str, recipe_type: str, params: RecipeParams, train: TrainConfig) -> str:
@@ -75,7 +101,7 @@ def prune_key(baseline: str, recipe_type: str, params: RecipeParams, train: Trai
         PRUNE_STAGE,
         baseline,
         recipe_type,
-        dataclasses.asdict(params),
+        params_key(params),
         train.batch_size,
         train.learning_rate,
     )
@@ -99,6 +125,11 @@ def final_key(upstream: str, spec: TrialSpec, sweep: SweepConfig, calibration_n:
         sweep.qat_learning_rate if qat else None,
         calibration_n,
     )
+
+
+def strip_key(final: str, mode: str) -> str:
+    """A trial's stripped file: the final file's key, the mode, what stripping removes."""
+    return cache_key(STRIP_STAGE, final, mode, STRIP_VERSION)
 
 
 def tflite_name(spec: TrialSpec) -> str:

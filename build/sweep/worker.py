@@ -1,14 +1,17 @@
 """The worker side of the sweep: run the trials that share one pruned model.
 
 A trial is a chain of cached stages (:mod:`edgebench.build.cache`): pruned -> clustered (when
-the trial clusters) -> final (its .tflite file, by post-training conversion or by QAT). Each
-stage is one function that returns the entry's model or file and trains only on a cache miss.
+the trial clusters) -> final (its .tflite file, by post-training conversion or by QAT) ->
+stripped (when ``sweep.strip`` is on: the same model without names, :mod:`edgebench.build.strip`).
+Each stage is one function that returns the entry's model or file and trains only on a cache
+miss. Trials are measured on the validation split (:mod:`.split`), never on the test set.
 :func:`run_task` runs in a local worker process or a Ray task; what it returns is pickled back
 to the driver.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from edgebench.bench import runner
-from edgebench.build import facts, pipeline, training
+from edgebench.build import facts, pipeline, strip, training
 from edgebench.build._tf import import_tf
 from edgebench.build.cache import Cache, Entry
 from edgebench.build.config import PipelineConfig
@@ -29,20 +32,25 @@ from edgebench.build.recipes.base import RecipeContext
 from edgebench.build.recipes.masks import tflite_weight_facts
 from edgebench.build.sweep import keys
 from edgebench.build.sweep.baseline import Baseline, load_baseline
+from edgebench.build.sweep.split import sweep_training_data
 from edgebench.build.sweep.trials import (
     CLUSTER_STAGE,
     FINAL_STAGE,
     PRUNE_STAGE,
+    STRIP_STAGE,
     LayerFacts,
+    StripRecord,
     TaskJob,
     TrialResult,
     TrialSpec,
 )
 from edgebench.build.sweep_config import SweepConfig
 from edgebench.build.training import TrainingData
+from edgebench.errors import EdgebenchError
 from edgebench.files import zip_bytes
 
 MODEL_FILE = "model.h5"  # of a pruned or clustered entry
+STRIP_CHECK_SAMPLES = 256  # validation samples a stripped model must answer byte-identically
 
 # Per process, kept between tasks: the data of the last fingerprint seen (a worker runs many
 # tasks of one sweep), and whether TensorFlow's thread pools have been sized.
@@ -77,7 +85,7 @@ class TaskContext:
     job: TaskJob
     cache: Cache
     baseline: Baseline
-    data: TrainingData  # scaled, shaped and split as the baseline was trained
+    data: TrainingData  # scaled, shaped and split as the baseline was trained (.split)
     calibration: np.ndarray  # the int8 converter's representative samples
 
     @property
@@ -134,7 +142,8 @@ def task_context(job: TaskJob) -> TaskContext:
     cache = Cache(Path(job.cache_root))
     baseline = load_baseline(cache, job.baseline_key, config.train.learning_rate)
     input_shape = pipeline.model_input_shape(baseline.model)
-    data = pipeline.split_training_data(ds, input_shape, config.train.validation_split)
+    assert config.sweep is not None, "a sweep task comes from a [sweep] config"
+    data = sweep_training_data(ds, input_shape, config.sweep)
     calibration = pipeline.calibration_samples(data.x_fit, config.train.seed)
     return TaskContext(job, cache, baseline, data, calibration)
 
@@ -165,15 +174,22 @@ class PrunedStage(ModelStage):
 class FinalStage:
     """A trial's .tflite file in the cache."""
 
+    key: str
     path: Path
     built: bool  # made by this call, not taken from the cache
     trained: bool  # built by QAT (a training run), not by conversion alone
 
 
-def pruned_stage(ctx: TaskContext, recipe: str, sparsity: float) -> PrunedStage:
-    """The baseline pruned by the ``[recipes.<recipe>]`` section at ``sparsity``."""
+def pruned_stage(
+    ctx: TaskContext,
+    recipe: str,
+    sparsity: float,
+    overrides: tuple[tuple[str, Any], ...] = (),
+) -> PrunedStage:
+    """The baseline pruned by the ``[recipes.<recipe>]`` section at ``sparsity``, with the
+    recipe parameters ``overrides`` ([sweep.vary]) set."""
     rc = ctx.config.recipe(recipe)
-    params = rc.params.with_sparsity(sparsity)
+    params = dataclasses.replace(rc.params.with_sparsity(sparsity), **dict(overrides))
     key = keys.prune_key(ctx.job.baseline_key, rc.recipe, params, ctx.config.train)
 
     def build(tmp: Path) -> dict[str, Any]:
@@ -245,13 +261,51 @@ def final_stage(
             out = qat(ctx.recipe_context(spec.id, tmp, {"upstream": upstream.model}), params)
             flat = collaborative.quantised_flatbuffer(out.model)
         else:
-            flat = pipeline.convert(upstream.model, spec.kind, ctx.calibration, sparse=sparse)
+            flat = pipeline.convert(
+                upstream.model,
+                spec.kind,
+                ctx.calibration,
+                sparse=sparse,
+                dense_per_tensor=spec.quantization == "int8-per-tensor",
+            )
         (tmp / filename).write_bytes(flat)
         return {"trained": spec.quantization == "qat"}
 
     entry, built = ctx.cache.get_or_build(FINAL_STAGE, key, build)
     trained = built and bool(entry.meta.get("trained"))
-    return FinalStage(path=entry.path / filename, built=built, trained=trained)
+    return FinalStage(key=key, path=entry.path / filename, built=built, trained=trained)
+
+
+def stripped_stage(ctx: TaskContext, final: FinalStage) -> tuple[Path, StripRecord]:
+    """The final file without names and converter metadata, and what stripping removed.
+
+    Checked before it is cached: the stripped model must answer byte-identically on up to
+    :data:`STRIP_CHECK_SAMPLES` validation samples.
+    """
+    mode = ctx.sweep.strip
+    key = keys.strip_key(final.key, mode)
+    x_check = ctx.data.x_val[:STRIP_CHECK_SAMPLES]
+
+    def build(tmp: Path) -> dict[str, Any]:
+        flat = final.path.read_bytes()
+        out, removed = strip.strip_flatbuffer(flat, keep_signatures=mode == "keep-signatures")
+        if not strip.identical_outputs(flat, out, x_check):
+            raise EdgebenchError(
+                f"{final.path.name}: the stripped model's outputs differ from the original's; "
+                "set sweep.strip = false and report this model"
+            )
+        (tmp / final.path.name).write_bytes(out)
+        return {"removed": removed, "identical_outputs_on": len(x_check)}
+
+    entry, _ = ctx.cache.get_or_build(STRIP_STAGE, key, build)
+    record = StripRecord(
+        mode=mode,
+        unstripped_zip_bytes=zip_bytes(final.path),
+        unstripped_file_bytes=final.path.stat().st_size,
+        removed=entry.meta["removed"],
+        identical_outputs_on=int(entry.meta["identical_outputs_on"]),
+    )
+    return entry.path / final.path.name, record
 
 
 # --------------------------------------------------------------------------- the task
@@ -261,7 +315,7 @@ def run_task(job: TaskJob) -> list[TrialResult]:
     """Run trials that share one pruned model; each stage comes from the cache when it can."""
     ctx = task_context(job)
     first = job.trials[0]
-    pruned = pruned_stage(ctx, first.recipe, first.sparsity)
+    pruned = pruned_stage(ctx, first.recipe, first.sparsity, first.overrides)
     results = []
     for spec in job.trials:
         t0 = time.perf_counter()
@@ -276,7 +330,13 @@ def run_task(job: TaskJob) -> list[TrialResult]:
         final = final_stage(ctx, upstream, spec, pruned.sparse_export)
         if final.trained:
             trained.append(FINAL_STAGE)
-        results.append(measure(ctx, spec, pruned.recipe_type, final.path, stages, trained, t0))
+        stages["tflite"] = tflite_weight_facts(final.path.read_bytes())
+        path, stripped = final.path, None
+        if ctx.sweep.strip != "none":
+            path, stripped = stripped_stage(ctx, final)
+        results.append(
+            measure(ctx, spec, pruned.recipe_type, path, stripped, stages, trained, t0)
+        )
     return results
 
 
@@ -285,31 +345,38 @@ def measure(
     spec: TrialSpec,
     recipe_type: str,
     path: Path,
+    stripped: StripRecord | None,
     stages: dict[str, LayerFacts],
     trained: list[str],
     t0: float,
 ) -> TrialResult:
-    """Size, accuracy and per-layer facts of a trial's .tflite file."""
-    flat = path.read_bytes()
-    accuracy = tflite_accuracy(path, ctx.job.eval_path, ctx.config.bench.eval_batch)
+    """Size and validation accuracy of the file a trial ships (``path``)."""
+    accuracy = tflite_accuracy(path, ctx.job.val_path, ctx.config.bench.eval_batch)
     result = TrialResult(
         spec=spec,
         recipe_type=recipe_type,
         zip_bytes=zip_bytes(path),
-        file_bytes=len(flat),
-        accuracy=round(accuracy, 5),
-        stages={**stages, "tflite": tflite_weight_facts(flat)},
+        file_bytes=path.stat().st_size,
+        val_accuracy=round(accuracy, 5),
+        val_n=int(len(ctx.data.y_val)),
+        stages=stages,
         trained=tuple(trained),
         tflite_path=str(path),
+        cache_file=str(path.relative_to(ctx.cache.root)),
         trial_s=round(time.perf_counter() - t0, 1),
+        strip=stripped,
     )
     cached = " (cached)" if not trained else ""
-    _log(f"{spec.id}: {result.zip_bytes:,} zipped bytes, accuracy {accuracy:.4f}{cached}")
+    _log(
+        f"{spec.id}: {result.zip_bytes:,} zipped bytes, validation accuracy {accuracy:.4f}"
+        f"{cached}"
+    )
     return result
 
 
-def tflite_accuracy(path: Path, eval_path: str, batch: int) -> float:
-    """Accuracy of a .tflite file on the run's eval shards, by the LiteRT interpreter."""
+def tflite_accuracy(path: Path, eval_path: str | Path, batch: int) -> float:
+    """Top-1 accuracy of a .tflite file on eval shards (the test set's or the validation
+    split's), by the LiteRT interpreter."""
     interp = Interpreter(model_path=str(path), num_threads=1)
     interp.allocate_tensors()
-    return float(runner.evaluate(interp, eval_path, batch, 0)["accuracy"])
+    return float(runner.evaluate(interp, str(eval_path), batch, 0)["accuracy"])
