@@ -124,3 +124,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             or TRAINING_FIXTURES & set(getattr(item, "fixturenames", ()))
         ):
             item.add_marker(pytest.mark.slow)
+    # Longest files first, so that pytest-xdist's workers (tox: -n auto --dist loadfile
+    # --no-loadscope-reorder) finish together instead of one running the longest file alone.
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
+#: Test files that take a minute or more on a 2-core machine (pytest --durations), longest first.
+LONGEST_FILES = (
+    "test_sweep",
+    "test_own_models",
+    "test_readme_ci",
+    "test_mobilenet_pipeline",
+    "test_emulated_pi",
+    "test_pipeline_end_to_end",
+    "test_build_pipeline",
+    "test_package",
+    "test_deploy_ssh",
+    "test_masks",
+    "test_history_with_real_benches",
+    "test_pytest_plugin",
+)

@@ -37,6 +37,7 @@ variants = ["int8"]
 [bench]
 runs = 3
 warmup = 1
+repeats = 1
 eval_batch = 10
 [gate]
 budgets = "budgets.toml"

@@ -22,8 +22,12 @@ def plugin_args() -> list[str]:
 
 
 @pytest.fixture
-def suite(pytester: pytest.Pytester):
+def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch):
     """A user's test folder holding a model and a budgets file."""
+    # Run under pytest-xdist (tox does), the inner session must not think it is a worker:
+    # pytest-benchmark would leave its storage to an xdist controller that is not there.
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     shutil.copy(MODEL, pytester.path / "det.tflite")
     pytester.makefile(".toml", tight='schema_version = 1\n[budgets."*"]\nmax_zip_bytes = 100\n',
                       roomy='schema_version = 1\n[budgets."*"]\nmax_zip_bytes = 10000000\n')
