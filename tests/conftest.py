@@ -135,7 +135,6 @@ LONGEST_FILES = (
     "test_sweep",
     "test_own_models",
     "test_readme_ci",
-    "test_mobilenet_pipeline",
     "test_emulated_pi",
     "test_pipeline_end_to_end",
     "test_build_pipeline",

@@ -73,7 +73,8 @@ def test_a_broken_artifact_fails_alone(small_manifest, tmp_path):
 def test_run_is_build_bench_gate(tmp_path):
     """`edgebench run` on the small config: one summary table, gate verdict, exit 0."""
     proc = edgebench_process("run", "--config", FIX / "small_pipeline.toml", "--out", tmp_path,
-                     "--run", "r", "--train-limit", "1000", "--test-limit", "200")
+                     "--run", "r", "--train-limit", "1000", "--test-limit", "200",
+                     "--repeats", "1")
     assert proc.code == 0, proc.out[-3000:] + proc.err[-3000:]
     out = proc.out
     assert "gate: PASSED" in out

@@ -105,9 +105,10 @@ def small_pipeline_with_shipped_rules(tmp_path: Path) -> Path:
     pipeline = (FIXTURES / "small_pipeline.toml").read_text().replace(
         'budgets = "small_budgets.toml"', f'budgets = "{tmp_path / "budgets.toml"}"').replace(
         "repeats = 3 ", "repeats = 2 ").replace(
-        'variants = ["float32", "dynamic", "float16", "int8"]', 'variants = ["int8"]')
+        'variants = ["float32", "dynamic", "float16", "int8"]', 'variants = ["int8"]').replace(
+        "train_limit = 2000", "train_limit = 600").replace("test_limit = 500", "test_limit = 100")
     assert str(tmp_path) in pipeline and "repeats = 2 " in pipeline
-    assert pipeline.count('variants = ["int8"]') == 2
+    assert pipeline.count('variants = ["int8"]') == 2 and "train_limit = 600" in pipeline
     (tmp_path / "pipeline.toml").write_text(pipeline)
     return tmp_path / "pipeline.toml"
 
