@@ -28,12 +28,18 @@ FIXTURES = ROOT / "tests" / "fixtures"
 CI = ROOT / "docs" / "ci"
 SHA = "0f1e2d3c4b5a69788796a5b4c3d2e1f001234567"
 
+# The jobs here re-bench the same files and must pass whatever else the machine runs (the
+# suite's other xdist worker among it): a re-bench of a ~10 µs model has moved 4.3x under that
+# load, beyond the floor learnt from a short history. So latency gets a limit no noise reaches;
+# the latency rules' verdicts are tested on recorded samples (test_evidence, test_gate_against).
+NOISE_PROOF_LATENCY = "1000%"
+
 # Budgets for the tiny models, with the regression rules the shipped budgets carry.
-TINY_BUDGETS = """schema_version = 1
+TINY_BUDGETS = f"""schema_version = 1
 [budgets."*"]
 max_zip_bytes = 100000
 max_peak_rss_mb = 500
-max_latency_regression = "10%"
+max_latency_regression = "{NOISE_PROOF_LATENCY}"
 max_zip_growth_bytes = 0
 max_accuracy_drop_vs_base = 0.005
 max_peak_rss_growth = "10%"
@@ -91,11 +97,13 @@ def test_the_readme_examples_are_the_ones_tested():
 
 def small_pipeline_with_shipped_rules(tmp_path: Path) -> Path:
     """The small test pipeline, gated by its own absolute budgets plus every regression rule of
-    the shipped models/budgets.toml (the rules the release example depends on)."""
+    the shipped models/budgets.toml (the rules the release example depends on; the latency
+    limit raised past the noise of a loaded machine)."""
     shipped = tomllib.loads((ROOT / "models" / "budgets.toml").read_text())["budgets"]["*"]
     rules = {k: v for k, v in shipped.items()
              if k.endswith(("_regression", "_growth", "_growth_bytes", "_vs_base"))}
     assert len(rules) == 4
+    rules["max_latency_regression"] = NOISE_PROOF_LATENCY
     budgets = (FIXTURES / "small_budgets.toml").read_text().replace(
         '[budgets."*"]\n',
         '[budgets."*"]\n' + "".join(f"{k} = {json.dumps(v)}\n" for k, v in rules.items()))
