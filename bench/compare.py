@@ -111,7 +111,9 @@ class CompareSettings:
         for name in ("min_effect", "min_memory_effect"):
             value = getattr(self, name)
             if value is not None and not 0 <= value < 10:
-                raise CompareError(f"{name} must be a fraction >= 0 such as 0.1 (10%); got {value}")
+                raise CompareError(
+                    f"{name} must be a fraction in [0, 10) such as 0.1 (10%); got {value}"
+                )
 
 
 #: one process per model: ~5% of runner processes on the development VM ran 1.2-1.6x slow,
