@@ -110,6 +110,12 @@ TRAINING_TESTS = {
     # examples among them train), and whole pytest sessions of the plugin's tests.
     "test_readme_ci": "all",
     "test_pytest_plugin": "all",
+    # Not training either, but a wheel built and installed into fresh virtualenvs (~50 s).
+    "test_package": {
+        "test_the_wheel_installs_one_top_level_package",
+        "test_a_plain_install_works_beside_pypa_build",
+        "test_a_users_own_build_and_models_packages_do_not_shadow_ours",
+    },
 }
 
 
