@@ -28,7 +28,7 @@ Only the standard library is used. What it needs from the host:
   indexes and .debs come from deb.debian.org (through the host apt's proxy, if it has one).
 * ``pip`` for the running interpreter (``sys.executable -m pip download``), for the wheels.
 
-Sysroots are cached under ``$XDG_CACHE_HOME/edgebench/sysroots`` (else ``~/.cache/…``), one folder
+Sysroots are cached under ``sysroots/`` in the suite's cache folder (tests/suite_pip.py), one folder
 per profile and *recipe*: ``<profile>-<hash>``, where the hash covers everything that decides the
 folder's contents (suite, package list, wheel pins, CPU model, fake /proc/cpuinfo, builder
 version). A changed recipe builds a new folder. A folder that exists is complete: each build
@@ -71,6 +71,8 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+
+from suite_pip import pip_download, suite_cache
 
 __all__ = [
     "PROFILES",
@@ -241,9 +243,8 @@ PROFILES: dict[str, Profile] = {
 
 
 def cache_root() -> Path:
-    """``$XDG_CACHE_HOME/edgebench/sysroots``, else ``~/.cache/edgebench/sysroots``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "edgebench" / "sysroots"
+    """``sysroots`` in the suite's cache folder (tests/suite_pip.py's `suite_cache`)."""
+    return suite_cache() / "sysroots"
 
 
 def _profile(profile: str | Profile) -> Profile:
@@ -419,22 +420,17 @@ def _fetch_debs(profile: Profile, root: Path, dest: Path, lock_timeout_s: float)
     return fetched
 
 
-def _pip_env() -> dict[str, str]:
-    """pip's environment for foreign-platform downloads: the user's index, proxy and
-    certificates stay; a global constraints file and local find-links do not (a constraint such
-    as numpy==2.x would make a numpy<2 pin unresolvable)."""
-    return dict(os.environ, PIP_CONSTRAINT="", PIP_FIND_LINKS="", PIP_REQUIRE_VIRTUALENV="false",
-                PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
-
-
 def _fetch_wheels(profile: Profile, dest: Path) -> list[str]:
     """Download the profile's pinned aarch64 wheels into ``dest``; returns their file names."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--python-version", profile.python, "--implementation", "cp",
-           "--abi", profile.python_tag, "--abi", "abi3", "--abi", "none", "-d", str(dest)]
+    args = ["--no-deps", "--only-binary=:all:",
+            "--python-version", profile.python, "--implementation", "cp",
+            "--abi", profile.python_tag, "--abi", "abi3", "--abi", "none", "-d", str(dest)]
     for tag in profile.wheel_platforms:
-        cmd += ["--platform", tag]
-    res = _run([*cmd, *profile.wheels], env=_pip_env(), timeout=900)
+        args += ["--platform", tag]
+    try:
+        res = pip_download(sys.executable, *args, *profile.wheels)
+    except subprocess.TimeoutExpired:
+        raise SysrootUnavailable("pip", "pip download took longer than 900 s") from None
     if res.returncode != 0:
         out = res.stdout + res.stderr
         if "No module named pip" in out:

@@ -1,6 +1,6 @@
 """Device Pythons with the runtimes Raspberry Pis really have, for the SSH tests (a plugin of
 tests/conftest.py; the server itself is tests/ssh_server.py). Each is a virtualenv built once
-with pip and cached under ~/.cache/edgebench-tests (seconds on a fresh machine):
+with pip and cached in the suite's cache folder (tests/suite_pip.py; seconds on a fresh machine):
 
 - ``remote_python``: tflite-runtime 2.14 and numpy < 2 (what works on many Pis);
 - ``numpy2_python``: tflite-runtime 2.14 and numpy 2 (what a plain ``pip install
@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from suite_pip import pip_install, suite_cache
 
 FIX = Path(__file__).parent / "fixtures"
 RUNTIME_PIN = ("tflite-runtime==2.14.0", "numpy==1.26.4")
@@ -31,7 +32,7 @@ def cached_venv(name: str, pins: tuple[str, ...]) -> Path:
     """A virtualenv with exactly ``pins``, built once and cached; returns its python."""
     if sys.version_info[:2] != (3, 11):
         pytest.fail("tflite-runtime 2.14.0 has wheels up to CPython 3.11; run the tests on 3.11")
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgebench-tests"
+    cache = suite_cache()
     venv = cache / name
     python = venv / "bin" / "python"
     if not python.exists():
@@ -42,8 +43,8 @@ def cached_venv(name: str, pins: tuple[str, ...]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         base = getattr(sys, "_base_executable", sys.executable)
         subprocess.run([base, "-m", "venv", str(tmp)], check=True)
-        subprocess.run([str(tmp / "bin" / "python"), "-m", "pip", "install", "-q",
-                        "--disable-pip-version-check", *pins], check=True)
+        # A device's pins, not the host's tested set: no constraints file (tests/suite_pip.py).
+        pip_install(tmp / "bin" / "python", *pins)
         try:
             os.rename(tmp, venv)
         except OSError:  # another test run got there first
