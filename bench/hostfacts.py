@@ -40,8 +40,10 @@ def host_info() -> DeviceInfo:
 #: Environment variables CI systems set to the commit a job builds, in the order they are read.
 COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA")
 _HEX = set("0123456789abcdefABCDEF")
-#: edgebench's own folders: a config or model found there is edgebench's, not the user's.
-_EDGEBENCH_ROOT = Path(runner.__file__).resolve().parents[1]
+#: edgebench's own folders: a config or model found there is edgebench's, not the user's. The
+#: package folder, and the rooms it links to in a checkout (src/edgebench/models -> models/).
+_PACKAGE = Path(runner.__file__).parents[1]
+_EDGEBENCH_FOLDERS = (_PACKAGE.resolve(), (_PACKAGE / "models").resolve())
 
 
 def is_commit_sha(text: str) -> bool:
@@ -83,9 +85,7 @@ def user_commit(explicit: str | None, near: Sequence[Path] = ()) -> str | None:
             return value.lower()
     for place in near:
         place = Path(place).resolve()
-        if place.is_relative_to(_EDGEBENCH_ROOT / "models") or place.is_relative_to(
-            _EDGEBENCH_ROOT / "edgebench"
-        ):
+        if any(place.is_relative_to(folder) for folder in _EDGEBENCH_FOLDERS):
             continue  # the shipped pipeline: edgebench's files, not the user's
         sha = git_commit(place if place.is_dir() else place.parent)
         if sha is not None:

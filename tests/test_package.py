@@ -162,6 +162,65 @@ def test_the_runner_imports_nothing_of_the_package() -> None:
     assert graph["edgebench.bench.runner"] == set()
 
 
+# --------------------------------------------------------------------------- the checkout
+
+
+def test_the_checkout_links_each_room_into_the_package() -> None:
+    """src/edgebench/<room> is a relative symlink to the top-level room: the file system, not an
+    import hook, puts the rooms inside the package (what type checkers and IDEs follow)."""
+    for room in ROOMS:
+        link = ROOT / "src" / "edgebench" / room
+        assert link.is_symlink(), f"{link} is not a symlink"
+        assert os.readlink(link) == f"../../{room}"
+        assert link.resolve() == (ROOT / room).resolve()
+
+
+def test_a_checkout_resolves_every_module_without_an_import_hook(tmp_path: Path) -> None:
+    """With only src/ on the path, every module of the package imports from the checkout and
+    no finder but Python's own is on sys.meta_path."""
+    names = sorted(n for n in package_modules() if not n.endswith("__main__"))
+    code = (
+        "import importlib, sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'src')!r})\n"
+        f"for name in {names!r}:\n"
+        "    importlib.import_module(name)\n"
+        "import edgebench\n"
+        "print(edgebench.__file__)\n"
+        "print(sorted({type(f).__module__ for f in sys.meta_path}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    where, finders = proc.stdout.splitlines()[-2:]
+    assert Path(where) == ROOT / "src" / "edgebench" / "__init__.py"
+    # Python's own finders only (importlib's frozen/builtin/path finders, and setuptools'
+    # distutils shim where a venv has one): nothing of edgebench's.
+    assert "edgebench" not in finders, finders
+
+
+@pytest.mark.slow
+def test_an_editable_install_adds_no_top_level_name_but_edgebench(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``pip install -e .`` puts src/ on the path, and nothing else of the checkout."""
+    root = tmp_path_factory.mktemp("editable-venv")
+    venv.EnvBuilder(with_pip=True).create(root)
+    python = str(root / "bin" / "python")
+    pip_install(python, "hatchling", device=False)
+    pip_install(python, "--no-deps", "--no-build-isolation", "-e", str(ROOT), device=False)
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    for name in ("bench", "build", "deploy", "models", "tests"):
+        proc = in_venv(root, python, "-c", f"import {name}", cwd=elsewhere)
+        assert proc.returncode == 1, (name, proc.stdout, proc.stderr)
+        assert f"ModuleNotFoundError: No module named '{name}'" in proc.stderr
+    found = in_venv(root, python, "-c", "import importlib.util as u; "
+                    "print(*u.find_spec('edgebench').submodule_search_locations)", cwd=elsewhere)
+    package = Path(found.stdout.strip())
+    assert package == ROOT / "src" / "edgebench", found.stderr
+    assert (package / "bench" / "runner.py").is_file()
+
+
 # --------------------------------------------------------------------------- the wheel
 
 
