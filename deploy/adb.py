@@ -2,7 +2,7 @@
 
 Files go to ``/data/local/tmp/edgebench/<label>/`` (the bench stage labels it with the run id)
 and are removed afterwards. A phone has no Python for the runner: the bench stage measures it
-with TFLite's ``benchmark_model`` (:mod:`edgebench.bench.flows.benchmark_model`).
+with TFLite's ``benchmark_model`` (:mod:`edgebench.bench.orchestration.flows.benchmark_model`).
 
 Uses Debian's ``adb`` client (``--adb PATH`` overrides). Every command is an argument list; the
 one string ``adb shell`` hands to the phone's shell is built from :func:`shlex.quote`-d words.

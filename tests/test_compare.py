@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from history_helpers import DEVICE, make_record, make_results
 
-from edgebench.bench.compare import (
+from edgebench.bench.judgement.compare import (
     CompareError,
     CompareSettings,
     Regression,
@@ -16,7 +16,7 @@ from edgebench.bench.compare import (
     comparisons_for,
     format_comparison,
 )
-from edgebench.bench.history import append_results
+from edgebench.bench.judgement.history import append_results
 from edgebench.cli import main
 from edgebench.records import Setup
 
@@ -180,7 +180,7 @@ def test_repeated_runs_compare_the_median_of_process_medians():
     """One of five processes in a slow state does not make a run `slower`; a real 30% does."""
     import dataclasses
 
-    from edgebench.bench.compare import CompareSettings, Verdict, latency_change
+    from edgebench.bench.judgement.compare import CompareSettings, Verdict, latency_change
     from edgebench.records import LatencyStats, Record
 
     def rec(process_p50s):

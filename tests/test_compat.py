@@ -10,8 +10,12 @@ from pathlib import Path
 import pytest
 
 from edgebench.bench import runner
-from edgebench.bench.compat import Incompatibility, incompatibility_from, parse_missing_op
-from edgebench.bench.gate import evaluate, format_report, load_budgets
+from edgebench.bench.judgement.gate import evaluate, format_report, load_budgets
+from edgebench.bench.orchestration.flows.compat import (
+    Incompatibility,
+    incompatibility_from,
+    parse_missing_op,
+)
 from edgebench.cli import main
 from edgebench.errors import ConfigError
 from edgebench.records import BenchSettings, DeviceInfo, LatencyStats, Record, Results

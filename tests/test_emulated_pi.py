@@ -19,7 +19,7 @@ from pathlib import Path
 import pi_sysroot
 import pytest
 
-from edgebench.bench.compare import CompareError, compare_runs
+from edgebench.bench.judgement.compare import CompareError, compare_runs
 from edgebench.cli import main
 from edgebench.records import Artifact, Manifest, Results
 

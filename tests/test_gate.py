@@ -4,7 +4,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from edgebench.bench.gate import evaluate, format_report, load_budgets, write_junit
+from edgebench.bench.judgement.gate import evaluate, format_report, load_budgets, write_junit
 from edgebench.errors import ConfigError
 from edgebench.records import BenchSettings, DeviceInfo, LatencyStats, Record, Results, RssMb
 

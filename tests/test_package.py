@@ -244,7 +244,7 @@ def test_the_wheel_installs_one_top_level_package(wheel: Path) -> None:
     for must in ("edgebench/bench/runner.py", "edgebench/models/pipeline.toml",
                  "edgebench/models/budgets.toml", "edgebench/models/sweep.toml",
                  "edgebench/build/pipeline.py", "edgebench/deploy/ssh.py", "edgebench/cli.py",
-                 "edgebench/pytest_plugin.py", "edgebench/bench/evidence.py"):
+                 "edgebench/pytest_plugin.py", "edgebench/bench/judgement/evidence.py"):
         assert must in names
     assert not any(n.startswith(("edgebench/tests", "tests/")) for n in names)
     entry_points = zipfile.ZipFile(wheel).read(

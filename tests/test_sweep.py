@@ -242,7 +242,7 @@ def test_sweep_writes_front_trials_and_the_chosen_file(first_sweep: Path) -> Non
     tflite_dense = [f for n, f in clustered["stages"]["tflite"].items() if "dense" in n.lower()]
     assert tflite_dense[0]["sparsity"] >= 0.8 - 1e-3
     # The bench side reads it unchanged.
-    from edgebench.bench.plan import plan_from_inputs
+    from edgebench.bench.orchestration.plan import plan_from_inputs
 
     plan = plan_from_inputs([first_sweep / "first" / "manifest.json"], run_id="x")
     assert len(plan.items) == len(manifest.tflite_artifacts())

@@ -37,10 +37,10 @@ from edgebench.api import (
     variant_history,
     write_pytest_benchmark_json,
 )
-from edgebench.bench.compare import CompareSettings, Comparison, Verdict
-from edgebench.bench.gate import Budgets, GateReport
-from edgebench.bench.gate import format_report as format_gate
-from edgebench.bench.summary import format_summary
+from edgebench.bench.judgement.compare import CompareSettings, Comparison, Verdict
+from edgebench.bench.judgement.gate import Budgets, GateReport
+from edgebench.bench.judgement.gate import format_report as format_gate
+from edgebench.bench.outputs.summary import format_summary
 from edgebench.build.config import PipelineConfig
 from edgebench.errors import EdgebenchError
 from edgebench.records import (

@@ -28,8 +28,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from edgebench.bench import history as history_store
-from edgebench.bench.compare import (
+from edgebench.bench.judgement import history as history_store
+from edgebench.bench.judgement.compare import (
     CompareSettings,
     Comparison,
     compare_runs,
@@ -38,19 +38,24 @@ from edgebench.bench.compare import (
     load_results_paths,
     spread_from_history,
 )
-from edgebench.bench.doctor import DoctorReport, examine
-from edgebench.bench.evidence import DeviceSpread
-from edgebench.bench.gate import Budgets, GateReport, evaluate
-from edgebench.bench.gate import load_budgets as _load_budgets
-from edgebench.bench.history import RunRow, default_history_path, open_history
-from edgebench.bench.hostfacts import is_commit_sha, user_commit
-from edgebench.bench.plan import BenchPlan, new_run_id, plan_from_inputs, plan_from_manifest
-from edgebench.bench.pytest_benchmark_json import (
+from edgebench.bench.judgement.evidence import DeviceSpread
+from edgebench.bench.judgement.gate import Budgets, GateReport, evaluate
+from edgebench.bench.judgement.gate import load_budgets as _load_budgets
+from edgebench.bench.judgement.history import RunRow, default_history_path, open_history
+from edgebench.bench.orchestration.doctor import DoctorReport, examine
+from edgebench.bench.orchestration.hostfacts import is_commit_sha, user_commit
+from edgebench.bench.orchestration.plan import (
+    BenchPlan,
+    new_run_id,
+    plan_from_inputs,
+    plan_from_manifest,
+)
+from edgebench.bench.orchestration.reference import DEFAULT_SAMPLES, with_reference
+from edgebench.bench.orchestration.scheduler import bench_targets
+from edgebench.bench.outputs.pytest_benchmark_json import (
     write_pytest_benchmark_json as _write_pytest_benchmark_json,
 )
-from edgebench.bench.reference import DEFAULT_SAMPLES, with_reference
-from edgebench.bench.report import ReportData, make_report
-from edgebench.bench.scheduler import bench_targets
+from edgebench.bench.outputs.report import ReportData, make_report
 from edgebench.build.config import PipelineConfig, default_sweep_path, load_pipeline
 from edgebench.build.config import default_pipeline_path as _default_pipeline_path
 from edgebench.deploy import target_for

@@ -20,8 +20,16 @@ from pathlib import Path
 
 from edgebench import api
 from edgebench._version import __version__
-from edgebench.bench.compare import CompareSettings, NothingToCompare
-from edgebench.bench.export import (
+from edgebench.bench.judgement.compare import CompareSettings, NothingToCompare
+from edgebench.bench.judgement.gate import GateReport, write_junit
+from edgebench.bench.judgement.history import default_history_path
+from edgebench.bench.orchestration.flows import FLOWS
+from edgebench.bench.orchestration.flows.benchmark_model import OWN_FLAGS
+from edgebench.bench.orchestration.flows.runner_flow import parse_delegate
+from edgebench.bench.orchestration.hostfacts import is_commit_sha
+from edgebench.bench.orchestration.progress import Progress
+from edgebench.bench.orchestration.reference import DEFAULT_SAMPLES as DEFAULT_REFERENCE_SAMPLES
+from edgebench.bench.outputs.export import (
     FORMATS,
     HISTORY_COLUMNS,
     format_comparisons_as,
@@ -32,16 +40,8 @@ from edgebench.bench.export import (
     format_summary_as,
     history_table_rows,
 )
-from edgebench.bench.flows import FLOWS
-from edgebench.bench.flows.benchmark_model import OWN_FLAGS
-from edgebench.bench.flows.runner_flow import parse_delegate
-from edgebench.bench.gate import GateReport, write_junit
-from edgebench.bench.history import default_history_path
-from edgebench.bench.hostfacts import is_commit_sha
-from edgebench.bench.progress import Progress
-from edgebench.bench.pytest_benchmark_json import require_pytest_benchmark
-from edgebench.bench.reference import DEFAULT_SAMPLES as DEFAULT_REFERENCE_SAMPLES
-from edgebench.bench.summary import format_table
+from edgebench.bench.outputs.pytest_benchmark_json import require_pytest_benchmark
+from edgebench.bench.outputs.summary import format_table
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Record, Results, format_snr, worst_fidelity
 

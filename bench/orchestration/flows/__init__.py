@@ -11,9 +11,9 @@ target's kind in :data:`DEFAULT_FLOWS`. A target only moves files and runs comma
 
 from __future__ import annotations
 
-from edgebench.bench.flows.base import Flow, Progress
-from edgebench.bench.flows.benchmark_model import BenchmarkModelFlow
-from edgebench.bench.flows.runner_flow import RunnerFlow
+from edgebench.bench.orchestration.flows.base import Flow, Progress
+from edgebench.bench.orchestration.flows.benchmark_model import BenchmarkModelFlow
+from edgebench.bench.orchestration.flows.runner_flow import RunnerFlow
 from edgebench.deploy import Target, target_scheme
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings

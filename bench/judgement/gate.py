@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from edgebench.bench.compare import (
+from edgebench.bench.judgement.compare import (
     CompareError,
     CompareSettings,
     Verdict,
@@ -61,8 +61,8 @@ from edgebench.bench.compare import (
     process_medians,
     run_process_medians,
 )
-from edgebench.bench.evidence import DeviceSpread
-from edgebench.bench.history import describe_device
+from edgebench.bench.judgement.evidence import DeviceSpread
+from edgebench.bench.judgement.history import describe_device
 from edgebench.errors import ConfigError
 from edgebench.records import Record, Results, format_snr, worst_fidelity
 

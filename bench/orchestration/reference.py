@@ -20,7 +20,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from edgebench.bench import runner
-from edgebench.bench.plan import BenchPlan, check_tflite_file
+from edgebench.bench.orchestration.plan import BenchPlan, check_tflite_file
 from edgebench.errors import EdgebenchError, ModelFileError
 
 DEFAULT_SAMPLES = 100  # random inputs when no --reference-data is given

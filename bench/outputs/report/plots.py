@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgebench.bench.compare import Regression
-from edgebench.bench.history import describe_device
-from edgebench.bench.report.gather import TargetSection
+from edgebench.bench.judgement.compare import Regression
+from edgebench.bench.judgement.history import describe_device
+from edgebench.bench.outputs.report.gather import TargetSection
 from edgebench.pareto import pareto_front
 from edgebench.records import Record, Results, worst_fidelity
 

@@ -23,13 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
-from edgebench.bench.evidence import (
+from edgebench.bench.judgement.evidence import (
     UNLEARNT_DRIFT_FLOOR,
     DeviceSpread,
     bootstrap_ratio_ci,
     learn_spread,
 )
-from edgebench.bench.history import History, HistoryError, describe_device, device_key, open_history
+from edgebench.bench.judgement.history import (
+    History,
+    HistoryError,
+    describe_device,
+    device_key,
+    open_history,
+)
 from edgebench.errors import EdgebenchError
 from edgebench.records import Record, Results, format_snr, worst_fidelity
 
@@ -93,7 +99,7 @@ class CompareSettings:
 
     So a latency verdict needs evidence from several processes: with fewer than
     :data:`MIN_PROCESSES` per side it is ``inconclusive`` unless the change is beyond the
-    device's learnt spread (:mod:`edgebench.bench.evidence`); with more, the median of
+    device's learnt spread (:mod:`edgebench.bench.judgement.evidence`); with more, the median of
     per-process medians must move by the floor (learnt, else 25%) with a bootstrap interval
     over processes that excludes 1. ``min_effect`` raises the floor of repeated comparisons;
     gate rules carry their own limit, never below the device's floor.
@@ -473,8 +479,9 @@ def compare_runs(
 ) -> Comparison:
     """Compare every variant of two runs of one target on one device.
 
-    ``spread`` is the device's process-to-process spread (see :mod:`edgebench.bench.evidence`);
-    by default it is learnt from the two runs' own repeated records.
+    ``spread`` is the device's process-to-process spread (see
+    :mod:`edgebench.bench.judgement.evidence`); by default it is learnt from the two runs' own
+    repeated records.
     """
     settings = settings or CompareSettings()
     check_comparable(base, current)
@@ -760,7 +767,7 @@ def describe_spread(spread: DeviceSpread | None) -> str:
 
 def format_comparison(cmp: Comparison) -> str:
     """A heading naming both runs and the device, the table, then notes."""
-    from edgebench.bench.summary import format_table
+    from edgebench.bench.outputs.summary import format_table
 
     b, c = cmp.base, cmp.current
     s = cmp.settings

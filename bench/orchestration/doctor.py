@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgebench.bench.flows.runner_flow import RUNNER, parse_runner_output
-from edgebench.bench.history import describe_device
+from edgebench.bench.judgement.history import describe_device
+from edgebench.bench.orchestration.flows.runner_flow import RUNNER, parse_runner_output
 from edgebench.deploy import RuntimeMissing, Target
 
 OK, WARN, FAIL = "ok", "warn", "fail"

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
 
-from edgebench.bench.compare import (
+from edgebench.bench.judgement.compare import (
     CompareSettings,
     Comparison,
     Regression,
     compare_runs,
     spread_from_history,
 )
-from edgebench.bench.history import History
+from edgebench.bench.judgement.history import History
 from edgebench.records import Results
 
 DEFAULT_LAST_N = 20

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgebench.bench.compare import CompareSettings, load_results_paths, resolve_ref
-from edgebench.bench.history import open_history
-from edgebench.bench.report.gather import ReportData, gather
-from edgebench.bench.report.html import render_html
-from edgebench.bench.report.markdown import render_markdown
+from edgebench.bench.judgement.compare import CompareSettings, load_results_paths, resolve_ref
+from edgebench.bench.judgement.history import open_history
+from edgebench.bench.outputs.report.gather import ReportData, gather
+from edgebench.bench.outputs.report.html import render_html
+from edgebench.bench.outputs.report.markdown import render_markdown
 from edgebench.errors import EdgebenchError
 from edgebench.files import write_text_atomic
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 
-from edgebench.bench.plan import BenchItem, BenchPlan
+from edgebench.bench.orchestration.plan import BenchItem, BenchPlan
 from edgebench.deploy import Target, TargetError
 from edgebench.records import BenchSettings, DeviceInfo, Record, Setup
 

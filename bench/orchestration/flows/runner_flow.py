@@ -17,9 +17,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from edgebench.bench import runner
-from edgebench.bench.compat import Incompatibility, incompatibility_from, incompatible_record
-from edgebench.bench.flows.base import Flow, SetupError
-from edgebench.bench.plan import BenchItem
+from edgebench.bench.orchestration.flows.base import Flow, SetupError
+from edgebench.bench.orchestration.flows.compat import (
+    Incompatibility,
+    incompatibility_from,
+    incompatible_record,
+)
+from edgebench.bench.orchestration.plan import BenchItem
 from edgebench.deploy import (
     RuntimeMissing,
     Target,

@@ -3,10 +3,10 @@ shared by the HTML page and the Markdown summary."""
 
 from __future__ import annotations
 
-from edgebench.bench.compare import fmt_ci, fmt_delta_acc, fmt_delta_int
-from edgebench.bench.report.gather import TargetSection
-from edgebench.bench.summary import COLUMNS as SUMMARY_COLUMNS
-from edgebench.bench.summary import summary_rows
+from edgebench.bench.judgement.compare import fmt_ci, fmt_delta_acc, fmt_delta_int
+from edgebench.bench.outputs.report.gather import TargetSection
+from edgebench.bench.outputs.summary import COLUMNS as SUMMARY_COLUMNS
+from edgebench.bench.outputs.summary import summary_rows
 
 
 def table_rows(section: TargetSection) -> tuple[list[str], list[tuple[list[str], bool]]]:

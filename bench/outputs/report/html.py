@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from html import escape
 
-from edgebench.bench.compare import describe_spread, effect_text
-from edgebench.bench.history import describe_device
-from edgebench.bench.report.gather import ReportData
-from edgebench.bench.report.plots import (
+from edgebench.bench.judgement.compare import describe_spread, effect_text
+from edgebench.bench.judgement.history import describe_device
+from edgebench.bench.outputs.report.gather import ReportData
+from edgebench.bench.outputs.report.plots import (
     plot_latency,
     plot_size_quality,
     plot_trends,
     variant_colors,
 )
-from edgebench.bench.report.tables import OP_PROFILE_COLUMNS, op_profile_rows, table_rows
+from edgebench.bench.outputs.report.tables import OP_PROFILE_COLUMNS, op_profile_rows, table_rows
 
 CSS = """
 :root { --fg:#1d1f24; --muted:#5b6270; --line:#e3e6eb; --bg:#f6f7f9; --card:#fff;

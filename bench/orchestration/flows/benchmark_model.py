@@ -21,16 +21,19 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from edgebench.bench.compat import incompatibility_from, incompatible_record
-from edgebench.bench.flows.base import Flow
-from edgebench.bench.flows.benchmark_output import parse_benchmark_output, parse_op_profile
-from edgebench.bench.flows.runner_flow import (
+from edgebench.bench.orchestration.flows.base import Flow
+from edgebench.bench.orchestration.flows.benchmark_output import (
+    parse_benchmark_output,
+    parse_op_profile,
+)
+from edgebench.bench.orchestration.flows.compat import incompatibility_from, incompatible_record
+from edgebench.bench.orchestration.flows.runner_flow import (
     RUNNER,
     evaluation_fields,
     parse_runner_output,
     runner_argv,
 )
-from edgebench.bench.plan import BenchItem, BenchPlan
+from edgebench.bench.orchestration.plan import BenchItem, BenchPlan
 from edgebench.deploy import CommandResult, RuntimeMissing, Target, TargetTimeout
 from edgebench.deploy.base import tail
 from edgebench.errors import EdgebenchError

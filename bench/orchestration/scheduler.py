@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edgebench._version import __version__
-from edgebench.bench.flows import Flow, flow_class
-from edgebench.bench.hostfacts import host_info
-from edgebench.bench.plan import BenchItem, BenchPlan
-from edgebench.bench.repeats import merge_repeats
+from edgebench.bench.judgement.repeats import merge_repeats
+from edgebench.bench.orchestration.flows import Flow, flow_class
+from edgebench.bench.orchestration.hostfacts import host_info
+from edgebench.bench.orchestration.plan import BenchItem, BenchPlan
 from edgebench.deploy import Target, TargetError, target_for
 from edgebench.errors import EdgebenchError
 from edgebench.records import (
@@ -110,8 +110,8 @@ def bench_targets(
     """Bench a plan on every target (concurrently); one results file per target.
 
     ``commit`` is the commit of the user's code being measured (see
-    :func:`edgebench.bench.hostfacts.user_commit`); the results record it beside edgebench's
-    own version.
+    :func:`edgebench.bench.orchestration.hostfacts.user_commit`); the results record it beside
+    edgebench's own version.
 
     Raises EdgebenchError when every target failed as a whole; a target that failed while
     others ran says so in its own results' ``error``.

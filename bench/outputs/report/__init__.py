@@ -7,7 +7,7 @@ cells both renderings share), ``html`` and ``markdown`` (the two renderings) and
 
 from __future__ import annotations
 
-from edgebench.bench.report.gather import ReportData, TargetSection, gather
-from edgebench.bench.report.write import ReportError, make_report, write_report
+from edgebench.bench.outputs.report.gather import ReportData, TargetSection, gather
+from edgebench.bench.outputs.report.write import ReportError, make_report, write_report
 
 __all__ = ["ReportData", "ReportError", "TargetSection", "gather", "make_report", "write_report"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from edgebench.bench.history import describe_device
-from edgebench.bench.report.gather import ReportData
-from edgebench.bench.report.tables import OP_PROFILE_COLUMNS, op_profile_rows, table_rows
+from edgebench.bench.judgement.history import describe_device
+from edgebench.bench.outputs.report.gather import ReportData
+from edgebench.bench.outputs.report.tables import OP_PROFILE_COLUMNS, op_profile_rows, table_rows
 
 
 def render_markdown(data: ReportData) -> str:
