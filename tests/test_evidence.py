@@ -10,13 +10,8 @@ import numpy as np
 import pytest
 from history_helpers import make_record, make_results
 
-from edgebench.bench.judgement.compare import (
-    CompareSettings,
-    Verdict,
-    compare_runs,
-    comparisons_for,
-    latency_change,
-)
+from edgebench.bench.judgement.compare import compare_runs
+from edgebench.bench.judgement.compare_settings import CompareSettings, Verdict
 from edgebench.bench.judgement.evidence import (
     MIN_LEARNT_FLOOR,
     UNLEARNT_DRIFT_FLOOR,
@@ -24,6 +19,8 @@ from edgebench.bench.judgement.evidence import (
     learn_spread,
 )
 from edgebench.bench.judgement.history import append_results
+from edgebench.bench.judgement.latency import latency_change
+from edgebench.bench.judgement.run_refs import comparisons_for
 from edgebench.records import LatencyStats, Record
 
 # Per-process medians (µs) recorded on the development VM (load average 14.5): the three tiny

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from history_helpers import make_record, make_results, write_history
 
-from edgebench.bench.judgement.compare import CompareSettings, Regression, Verdict, compare_runs
+from edgebench.bench.judgement.compare import Regression, compare_runs
+from edgebench.bench.judgement.compare_settings import CompareSettings, Verdict
 from edgebench.bench.judgement.history import append_results, open_history
 from edgebench.bench.outputs.report import gather
 from edgebench.bench.outputs.report.plots import (

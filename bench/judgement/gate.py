@@ -48,21 +48,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from edgebench.bench.judgement.compare import (
+from edgebench.bench.judgement.compare import check_comparable, run_process_medians
+from edgebench.bench.judgement.compare_settings import (
     CompareError,
     CompareSettings,
     Verdict,
-    check_comparable,
-    fmt_ci,
-    fmt_p,
-    latency_change,
     latency_floor,
-    learn_spread,
-    process_medians,
-    run_process_medians,
 )
-from edgebench.bench.judgement.evidence import DeviceSpread
+from edgebench.bench.judgement.evidence import DeviceSpread, learn_spread
 from edgebench.bench.judgement.history import describe_device
+from edgebench.bench.judgement.latency import fmt_ci, fmt_p, latency_change, process_medians
 from edgebench.errors import ConfigError
 from edgebench.records import Record, Results, format_snr, worst_fidelity
 

@@ -17,19 +17,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from edgebench._version import __version__
-from edgebench.bench.judgement.compare import (
-    COLUMNS as COMPARE_COLUMNS,
-)
-from edgebench.bench.judgement.compare import (
-    Comparison,
-    comparison_rows,
-    describe_spread,
-)
-from edgebench.bench.judgement.gate import GateReport
+from edgebench.bench.judgement.compare import Comparison
+from edgebench.bench.judgement.gate import GateReport, format_report
 from edgebench.bench.judgement.history import RunRow, describe_device
 from edgebench.bench.orchestration.doctor import DoctorReport, format_doctor
+from edgebench.bench.outputs.compare_table import COLUMNS as COMPARE_COLUMNS
+from edgebench.bench.outputs.compare_table import (
+    comparison_rows,
+    describe_spread,
+    format_comparison,
+)
 from edgebench.bench.outputs.summary import COLUMNS as SUMMARY_COLUMNS
 from edgebench.bench.outputs.summary import format_summary, summary_rows
+from edgebench.bench.outputs.table import format_table
 from edgebench.errors import EdgebenchError
 from edgebench.records import Results, to_dict, worst_fidelity
 
@@ -243,8 +243,6 @@ def comparison_doc(comparisons: Sequence[Comparison]) -> dict[str, Any]:
 
 
 def format_comparisons_as(comparisons: Sequence[Comparison], fmt: str) -> str:
-    from edgebench.bench.judgement.compare import format_comparison
-
     if fmt == "json":
         return dumps(comparison_doc(comparisons))
     if fmt == "csv":
@@ -304,8 +302,6 @@ def gate_doc(report: GateReport) -> dict[str, Any]:
 
 
 def format_gate_as(report: GateReport, fmt: str, failures_only: bool = False) -> str:
-    from edgebench.bench.judgement.gate import format_report
-
     if fmt == "json":
         return dumps(gate_doc(report))
     if fmt == "csv":
@@ -361,8 +357,6 @@ def history_table_rows(rows: Sequence[RunRow]) -> list[tuple[str, ...]]:
 
 
 def format_history_as(rows: Sequence[RunRow], fmt: str) -> str:
-    from edgebench.bench.outputs.summary import format_table
-
     if fmt == "json":
         return dumps(_doc("history", runs=history_records(rows)))
     if fmt == "csv":

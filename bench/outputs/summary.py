@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from edgebench.bench.outputs.table import format_table
 from edgebench.records import Results, format_snr, worst_fidelity
 
 COLUMNS = ("target", "variant", "zip bytes", "ratio", "accuracy", "SNR dB", "top-1 agr",
@@ -77,23 +78,6 @@ def fidelity_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
     return rows
 
 
-def format_table(rows: Sequence[Sequence[str]], header: Sequence[str] = COLUMNS) -> str:
-    """Fixed-width text table: text columns left-aligned, numbers right-aligned."""
-    all_rows = [tuple(header)] + [tuple(r) for r in rows]
-    widths = [max(len(r[i]) for r in all_rows) for i in range(len(header))]
-    text = ("target", "variant", "status", "output")
-    numeric = [i for i in range(len(header)) if header[i] not in text]
-
-    def fmt(row: Sequence[str]) -> str:
-        cells = [
-            c.rjust(widths[i]) if i in numeric else c.ljust(widths[i]) for i, c in enumerate(row)
-        ]
-        return "  ".join(cells).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([fmt(all_rows[0]), rule] + [fmt(r) for r in all_rows[1:]])
-
-
 def summary_notes(results: Sequence[Results]) -> list[str]:
     """Lines under the table: emulated targets, and every warning of a record."""
     notes = []
@@ -111,7 +95,7 @@ def format_summary(results: Sequence[Results]) -> str:
     """The summary table; then, when any record has them, the fidelity figures per output
     and which reference they are measured against; then a line per emulated target and per
     warning."""
-    text = format_table(summary_rows(results))
+    text = format_table(summary_rows(results), COLUMNS)
     fid = fidelity_rows(results)
     if fid:
         refs = sorted({r.reference for res in results for r in res.records if r.reference})

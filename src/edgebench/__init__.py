@@ -37,7 +37,8 @@ from edgebench.api import (
     variant_history,
     write_pytest_benchmark_json,
 )
-from edgebench.bench.judgement.compare import CompareSettings, Comparison, Verdict
+from edgebench.bench.judgement.compare import Comparison
+from edgebench.bench.judgement.compare_settings import CompareSettings, Verdict
 from edgebench.bench.judgement.gate import Budgets, GateReport
 from edgebench.bench.judgement.gate import format_report as format_gate
 from edgebench.bench.outputs.summary import format_summary

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from edgebench import api
 from edgebench._version import __version__
-from edgebench.bench.judgement.compare import CompareSettings, NothingToCompare
+from edgebench.bench.judgement.compare_settings import CompareSettings, NothingToCompare
 from edgebench.bench.judgement.gate import GateReport, write_junit
 from edgebench.bench.judgement.history import default_history_path
 from edgebench.bench.orchestration.flows import FLOWS
@@ -41,7 +41,7 @@ from edgebench.bench.outputs.export import (
     history_table_rows,
 )
 from edgebench.bench.outputs.pytest_benchmark_json import require_pytest_benchmark
-from edgebench.bench.outputs.summary import format_table
+from edgebench.bench.outputs.table import format_table
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Record, Results, format_snr, worst_fidelity
 

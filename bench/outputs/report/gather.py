@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from itertools import pairwise
 
 from edgebench.bench.judgement.compare import (
-    CompareSettings,
     Comparison,
     Regression,
     compare_runs,
     spread_from_history,
 )
+from edgebench.bench.judgement.compare_settings import CompareSettings
 from edgebench.bench.judgement.history import History
 from edgebench.records import Results
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from html import escape
 
-from edgebench.bench.judgement.compare import describe_spread, effect_text
 from edgebench.bench.judgement.history import describe_device
+from edgebench.bench.outputs.compare_table import describe_spread, effect_text
 from edgebench.bench.outputs.report.gather import ReportData
 from edgebench.bench.outputs.report.plots import (
     plot_latency,

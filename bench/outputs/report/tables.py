@@ -3,7 +3,8 @@ shared by the HTML page and the Markdown summary."""
 
 from __future__ import annotations
 
-from edgebench.bench.judgement.compare import fmt_ci, fmt_delta_acc, fmt_delta_int
+from edgebench.bench.judgement.latency import fmt_ci
+from edgebench.bench.outputs.compare_table import fmt_delta_acc, fmt_delta_int
 from edgebench.bench.outputs.report.gather import TargetSection
 from edgebench.bench.outputs.summary import COLUMNS as SUMMARY_COLUMNS
 from edgebench.bench.outputs.summary import summary_rows

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgebench.bench.judgement.compare import CompareSettings, load_results_paths, resolve_ref
+from edgebench.bench.judgement.compare_settings import CompareSettings
 from edgebench.bench.judgement.history import open_history
+from edgebench.bench.judgement.run_refs import load_results_paths, resolve_ref
 from edgebench.bench.outputs.report.gather import ReportData, gather
 from edgebench.bench.outputs.report.html import render_html
 from edgebench.bench.outputs.report.markdown import render_markdown
