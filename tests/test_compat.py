@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from edgebench.bench import runner
-from edgebench.bench.judgement.gate import evaluate, format_report, load_budgets
+from edgebench.bench.judgement.budgets import load_budgets
+from edgebench.bench.judgement.gate import evaluate
 from edgebench.bench.orchestration.flows.compat import (
     Incompatibility,
     incompatibility_from,
     parse_missing_op,
 )
+from edgebench.bench.outputs.gate_table import format_report
 from edgebench.cli import main
 from edgebench.errors import ConfigError
 from edgebench.records import BenchSettings, DeviceInfo, LatencyStats, Record, Results

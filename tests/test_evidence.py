@@ -150,7 +150,7 @@ def test_one_slow_process_of_five_keeps_a_real_move_inconclusive_not_slower():
 
 
 def test_gate_latency_rule_passes_inconclusive_changes_and_says_so():
-    from edgebench.bench.judgement.gate import RegressionRule
+    from edgebench.bench.judgement.gate_rules import RegressionRule
 
     rule = RegressionRule("*", "max_latency_regression", 0.10)
     base, cur = single("m", 10.0, 1), single("m", 19.0, 2)
@@ -172,7 +172,7 @@ def test_a_gate_limit_below_the_noise_floor_cannot_fail_on_noise():
     """max_latency_regression = 10% on a device whose drift is not learnt: a 15% move of five
     processes is over the limit but within the 25% floor, so it passes as inconclusive; 40%
     fails, and the reason names whose floor held."""
-    from edgebench.bench.judgement.gate import RegressionRule
+    from edgebench.bench.judgement.gate_rules import RegressionRule
 
     rule = RegressionRule("*", "max_latency_regression", 0.10)
     base = make_record("m", 100.0, seed=1)

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from history_helpers import make_record
 
+from edgebench.bench.judgement.budgets import load_budgets
 from edgebench.bench.judgement.compare import Regression, compare_records
 from edgebench.bench.judgement.compare_settings import CompareSettings
-from edgebench.bench.judgement.gate import evaluate, format_report, load_budgets
+from edgebench.bench.judgement.gate import evaluate
+from edgebench.bench.outputs.gate_table import format_report
 from edgebench.bench.outputs.summary import format_summary
 from edgebench.errors import ConfigError, SchemaError
 from edgebench.records import (

@@ -18,7 +18,7 @@ from typing import Any
 
 from edgebench._version import __version__
 from edgebench.bench.judgement.compare import Comparison
-from edgebench.bench.judgement.gate import GateReport, format_report
+from edgebench.bench.judgement.gate import GateReport
 from edgebench.bench.judgement.history import RunRow, describe_device
 from edgebench.bench.orchestration.doctor import DoctorReport, format_doctor
 from edgebench.bench.outputs.compare_table import COLUMNS as COMPARE_COLUMNS
@@ -27,6 +27,7 @@ from edgebench.bench.outputs.compare_table import (
     describe_spread,
     format_comparison,
 )
+from edgebench.bench.outputs.gate_table import format_report
 from edgebench.bench.outputs.summary import COLUMNS as SUMMARY_COLUMNS
 from edgebench.bench.outputs.summary import format_summary, summary_rows
 from edgebench.bench.outputs.table import format_table

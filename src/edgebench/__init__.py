@@ -37,10 +37,11 @@ from edgebench.api import (
     variant_history,
     write_pytest_benchmark_json,
 )
+from edgebench.bench.judgement.budgets import Budgets
 from edgebench.bench.judgement.compare import Comparison
 from edgebench.bench.judgement.compare_settings import CompareSettings, Verdict
-from edgebench.bench.judgement.gate import Budgets, GateReport
-from edgebench.bench.judgement.gate import format_report as format_gate
+from edgebench.bench.judgement.gate import GateReport
+from edgebench.bench.outputs.gate_table import format_report as format_gate
 from edgebench.bench.outputs.summary import format_summary
 from edgebench.build.config import PipelineConfig
 from edgebench.errors import EdgebenchError

@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from edgebench.bench.judgement import history as history_store
+from edgebench.bench.judgement.budgets import Budgets
+from edgebench.bench.judgement.budgets import load_budgets as _load_budgets
 from edgebench.bench.judgement.compare import Comparison, compare_runs, spread_from_history
 from edgebench.bench.judgement.compare_settings import CompareSettings
 from edgebench.bench.judgement.evidence import DeviceSpread
-from edgebench.bench.judgement.gate import Budgets, GateReport, evaluate
-from edgebench.bench.judgement.gate import load_budgets as _load_budgets
+from edgebench.bench.judgement.gate import GateReport, evaluate
 from edgebench.bench.judgement.history import RunRow, default_history_path, open_history
 from edgebench.bench.judgement.run_refs import comparisons_for, load_ref, load_results_paths
 from edgebench.bench.orchestration.doctor import DoctorReport, examine

@@ -21,7 +21,7 @@ from pathlib import Path
 from edgebench import api
 from edgebench._version import __version__
 from edgebench.bench.judgement.compare_settings import CompareSettings, NothingToCompare
-from edgebench.bench.judgement.gate import GateReport, write_junit
+from edgebench.bench.judgement.gate import GateReport
 from edgebench.bench.judgement.history import default_history_path
 from edgebench.bench.orchestration.flows import FLOWS
 from edgebench.bench.orchestration.flows.benchmark_model import OWN_FLAGS
@@ -40,6 +40,7 @@ from edgebench.bench.outputs.export import (
     format_summary_as,
     history_table_rows,
 )
+from edgebench.bench.outputs.junit import write_junit
 from edgebench.bench.outputs.pytest_benchmark_json import require_pytest_benchmark
 from edgebench.bench.outputs.table import format_table
 from edgebench.errors import EdgebenchError
