@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 from edgebench.build import images
 from edgebench.build._tf import import_tf
 from edgebench.errors import DatasetError

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 from edgebench.errors import ConfigError, DatasetError
 
 BUILTIN_MODES = runner.PREPROCESS_MODES

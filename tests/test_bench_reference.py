@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 from edgebench.records import Results
 
 FIX = Path(__file__).parent / "fixtures"

@@ -71,7 +71,7 @@ def test_small_build_writes_every_artifact_and_a_manifest_that_round_trips(
 def test_eval_data_is_the_raw_test_set_with_its_preprocessing_and_reference_outputs(
     small_manifest: Path,
 ) -> None:
-    from edgebench.bench import runner
+    from edgebench.bench.device.runner import cli as runner
     from edgebench.build.datasets import load_dataset
 
     manifest = Manifest.load(small_manifest)

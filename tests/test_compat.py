@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 from edgebench.bench.judgement.budgets import load_budgets
 from edgebench.bench.judgement.gate import evaluate
 from edgebench.bench.orchestration.flows.compat import (

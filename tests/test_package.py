@@ -82,7 +82,8 @@ def room_of(module: str) -> str:
     if module in FRONT or (len(parts) == 2 and parts[1] == "pytest_plugin"):
         return "front"
     if len(parts) >= 2 and parts[1] in ROOMS:
-        return "bench.runner" if module == "edgebench.bench.runner" else parts[1]
+        runner = module.startswith("edgebench.bench.device") or module == "edgebench.bench.runner"
+        return "bench.runner" if runner else parts[1]
     return "kernel"
 
 
@@ -159,7 +160,7 @@ def test_rooms_import_only_downward() -> None:
 
 def test_the_runner_imports_nothing_of_the_package() -> None:
     graph = import_graph()
-    assert graph["edgebench.bench.runner"] == set()
+    assert graph["edgebench.bench.device.runner.cli"] == set()
 
 
 # --------------------------------------------------------------------------- the checkout
@@ -218,7 +219,7 @@ def test_an_editable_install_adds_no_top_level_name_but_edgebench(
                     "print(*u.find_spec('edgebench').submodule_search_locations)", cwd=elsewhere)
     package = Path(found.stdout.strip())
     assert package == ROOT / "src" / "edgebench", found.stderr
-    assert (package / "bench" / "runner.py").is_file()
+    assert (package / "bench" / "device" / "runner" / "cli.py").is_file()
 
 
 # --------------------------------------------------------------------------- the wheel
@@ -241,7 +242,7 @@ def test_the_wheel_installs_one_top_level_package(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
     assert top == {"edgebench", f"edgebench-{edgebench.__version__}.dist-info"}, top
-    for must in ("edgebench/bench/runner.py", "edgebench/models/pipeline.toml",
+    for must in ("edgebench/bench/device/runner/cli.py", "edgebench/models/pipeline.toml",
                  "edgebench/models/budgets.toml", "edgebench/models/sweep.toml",
                  "edgebench/build/pipeline.py", "edgebench/deploy/ssh.py", "edgebench/cli.py",
                  "edgebench/pytest_plugin.py", "edgebench/bench/judgement/evidence.py"):

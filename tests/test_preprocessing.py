@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 from edgebench.build.preprocessing import check_spec, preprocessing_for
 from edgebench.errors import ConfigError, DatasetError
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 
 RUNNER = Path(runner.__file__)  # the installed file, as it is copied to devices
 FIX = Path(__file__).parent / "fixtures"

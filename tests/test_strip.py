@@ -11,7 +11,7 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 from runtime_digests import runtime_digests
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 from edgebench.build import facts, pipeline, strip
 from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk

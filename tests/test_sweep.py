@@ -14,7 +14,7 @@ from runtime_digests import runtime_digests
 
 import edgebench
 from edgebench import cli
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 from edgebench.build.config import load_pipeline
 from edgebench.build.datasets import Dataset, load_dataset
 from edgebench.build.sweep import TrialResult, TrialSpec, choose, grid, keys, sweep_front, worker

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import psutil
 
-from edgebench.bench import runner
+from edgebench import records
+from edgebench.bench.device.runner import cli as runner
 from edgebench.records import DeviceInfo
 
 
@@ -42,7 +43,7 @@ COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA")
 _HEX = set("0123456789abcdefABCDEF")
 #: edgebench's own folders: a config or model found there is edgebench's, not the user's. The
 #: package folder, and the rooms it links to in a checkout (src/edgebench/models -> models/).
-_PACKAGE = Path(runner.__file__).parents[1]
+_PACKAGE = Path(records.__file__).parent  # the kernel sits at the package's top
 _EDGEBENCH_FOLDERS = (_PACKAGE.resolve(), (_PACKAGE / "models").resolve())
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 from edgebench.errors import EdgebenchError, ModelFileError
 from edgebench.files import zip_bytes
 from edgebench.records import Manifest, OpInfo

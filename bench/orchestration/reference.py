@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 from edgebench.bench.orchestration.plan import BenchPlan, check_tflite_file
 from edgebench.errors import EdgebenchError, ModelFileError
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 from edgebench.build import facts, pipeline, strip, training
 from edgebench.build._tf import import_tf
 from edgebench.build.cache import Cache, Entry

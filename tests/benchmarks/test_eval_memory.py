@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 
 MODEL = Path(__file__).parents[1] / "fixtures" / "tiny224_float32.tflite"
 SIZES = (100, 10_000)

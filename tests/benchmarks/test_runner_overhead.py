@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 
 MODEL = Path(__file__).parents[1] / "fixtures" / "tiny_float32.tflite"
 CALLS = 200  # invoke() calls per round

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner import cli as runner
 from edgebench.bench.orchestration.flows.base import Flow, SetupError
 from edgebench.bench.orchestration.flows.compat import (
     Incompatibility,

@@ -1,0 +1,1 @@
+"""The device side: what runs on a device (the runner), and the host's half of its formats."""

@@ -1,0 +1,1 @@
+"""edgebench's on-device runner: the package that is copied to devices."""
