@@ -25,17 +25,27 @@ ROOT = Path(__file__).resolve().parents[1]  # the source tree the wheel is built
 FIX = Path(__file__).parent / "fixtures"
 
 #: Which room may import which. "front" is the package root's API, CLI and entry points;
-#: "kernel" is the shared vocabulary (records, errors, files). No circles.
+#: "kernel" is the shared vocabulary (records, errors, files). The bench stage's device side is
+#: two rooms: "bench.runner", the package that ships to devices (it imports nothing of the
+#: package but itself), and "bench.device", the host's half of its formats (the runner and the
+#: kernel only). build may import only the device side of bench. No circles.
 ALLOWED = {
     "kernel": {"kernel"},
     "models": {"kernel"},
     "deploy": {"kernel"},
-    "bench": {"kernel", "deploy", "bench.runner"},
-    "build": {"kernel", "models", "bench.runner"},
-    "front": {"kernel", "models", "deploy", "bench", "build", "bench.runner", "front"},
+    "bench.runner": set(),
+    "bench.device": {"kernel", "bench.runner"},
+    "bench": {"kernel", "deploy", "bench.device", "bench.runner"},
+    "build": {"kernel", "models", "bench.device", "bench.runner"},
+    "front": {"kernel", "models", "deploy", "bench", "build", "bench.device", "bench.runner",
+              "front"},
 }
 ROOMS = ("build", "bench", "deploy", "models")
 FRONT = {"edgebench", "edgebench.api", "edgebench.cli", "edgebench.__main__"}
+RUNNER = "edgebench.bench.device.runner"  # the package that ships to devices
+#: The bench stage's sub-rooms, lowest first: each imports only itself and those before it.
+#: (edgebench.bench.runner holds the names build/pipeline.py still imports: the device side.)
+BENCH_ORDER = ("device", "judgement", "orchestration", "outputs")
 
 
 def package_modules() -> dict[str, Path]:
@@ -81,10 +91,22 @@ def room_of(module: str) -> str:
     parts = module.split(".")
     if module in FRONT or (len(parts) == 2 and parts[1] == "pytest_plugin"):
         return "front"
+    if module == RUNNER or module.startswith(f"{RUNNER}."):
+        return "bench.runner"
+    if bench_sub_room(module) == "device":
+        return "bench.device"
     if len(parts) >= 2 and parts[1] in ROOMS:
-        runner = module.startswith("edgebench.bench.device") or module == "edgebench.bench.runner"
-        return "bench.runner" if runner else parts[1]
+        return parts[1]
     return "kernel"
+
+
+def bench_sub_room(module: str) -> str | None:
+    """``device``, ``judgement``, ``orchestration`` or ``outputs`` for a module of the bench
+    stage's sub-rooms, else None."""
+    parts = module.split(".")
+    if parts[:2] != ["edgebench", "bench"] or len(parts) < 3:
+        return None
+    return "device" if parts[2] == "runner" else parts[2] if parts[2] in BENCH_ORDER else None
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -159,8 +181,24 @@ def test_rooms_import_only_downward() -> None:
 
 
 def test_the_runner_imports_nothing_of_the_package() -> None:
+    """What ships to devices imports nothing of edgebench but its own modules."""
     graph = import_graph()
-    assert graph["edgebench.bench.device.runner.cli"] == set()
+    shipped = {m for m in graph if room_of(m) == "bench.runner"}
+    assert f"{RUNNER}.cli" in shipped and len(shipped) > 5  # the walk found the runner's modules
+    for module in shipped:
+        assert graph[module] <= shipped, (module, graph[module] - shipped)
+
+
+def test_bench_sub_rooms_import_only_downward() -> None:
+    """device <- judgement <- orchestration <- outputs: a sub-room never imports a later one."""
+    wrong = []
+    for module, targets in import_graph().items():
+        here = bench_sub_room(module)
+        for t in targets:
+            there = bench_sub_room(t)
+            if here and there and BENCH_ORDER.index(there) > BENCH_ORDER.index(here):
+                wrong.append(f"{module} imports {t}")
+    assert not wrong, wrong
 
 
 # --------------------------------------------------------------------------- the checkout

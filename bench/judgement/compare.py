@@ -114,6 +114,7 @@ class Comparison:
                 return c
         raise KeyError(variant)
 
+
 def memory_change(base: Record, current: Record, settings: CompareSettings):
     """Peak RSS ratio and its verdict (one number per run, so no test: only the effect size)."""
     pa = base.rss_mb.peak if base.rss_mb else None

@@ -40,7 +40,6 @@ class Verdict(StrEnum):
     NA = "n/a"
 
 
-
 @dataclass(frozen=True)
 class CompareSettings:
     """How sure and how big a latency or memory change must be before it is called one.
@@ -118,4 +117,3 @@ def latency_floor(
     if min(k_base, k_current) >= REPEATED_PROCESSES:
         return REPEATED_MIN_EFFECT, "default"
     return SINGLE_PROCESS_MIN_EFFECT, "default"
-

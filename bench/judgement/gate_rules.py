@@ -105,7 +105,6 @@ def _unknown_key(pattern: str, key: str) -> ConfigError:
     )
 
 
-
 def _check_limit(rule: Rule | RegressionRule, known: dict[str, Metric]) -> None:
     """A rule's key must be one of ``known`` and its limit a number; else a message naming
     the fix."""

@@ -1,6 +1,6 @@
 """``edgebench doctor TARGET``: is this device ready to bench, and if not, what fixes it?
 
-The runner checks the device itself (``runner.py doctor``): Python, numpy, each TFLite runtime
+The runner checks the device itself (``runner.pyz doctor``): Python, numpy, each TFLite runtime
 (installed, imports, version), the known runtime traps (tflite-runtime <= 2.14 with numpy 2; a
 runtime that is installed but fails to import, e.g. a missing library or a wheel built for a
 newer glibc), free disk in the device's temporary folder, the frequency governor and whether the
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edgebench.bench.device.pack import runner_archive
 from edgebench.bench.judgement.history import describe_device
-from edgebench.bench.orchestration.flows.runner_flow import RUNNER, parse_runner_output
+from edgebench.bench.orchestration.flows.runner_flow import parse_runner_output
 from edgebench.deploy import RuntimeMissing, Target
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -61,7 +62,8 @@ def examine(target: Target, timeout_s: float = 120.0) -> DoctorReport:
                 DoctorCheck("python", WARN, "none: this target runs TFLite's benchmark_model",
                             "give edgebench bench --benchmark-binary PATH (see the README)"),
             ))
-        remote = target.push([RUNNER])[RUNNER]
+        archive = runner_archive()
+        remote = target.push([archive])[archive]
         try:
             res = target.run([target.python, remote, "doctor"], timeout_s=timeout_s)
         except RuntimeMissing as exc:

@@ -13,28 +13,29 @@ from pathlib import Path
 import psutil
 
 from edgebench import records
-from edgebench.bench.device.runner import cli as runner
+from edgebench.bench.device.runner.facts import cpu_model, governor, temperature_c
+from edgebench.bench.device.runner.runtime import load_runtime
 from edgebench.records import DeviceInfo
 
 
 def host_info() -> DeviceInfo:
     """This machine, where edgebench itself runs (psutil on the host; the runner on devices)."""
     try:
-        _, _, rt_name, rt_version = runner.load_runtime()
+        _, _, rt_name, rt_version = load_runtime()
     except RuntimeError:
         rt_name = rt_version = None
     return DeviceInfo(
         hostname=socket.gethostname(),
         os=" ".join(platform.uname()),
         machine=platform.machine(),
-        cpu=runner.cpu_model(),
+        cpu=cpu_model(),
         cores=os.cpu_count(),
         mem_total_mb=round(psutil.virtual_memory().total / 2**20, 1),
         python=platform.python_version(),
         runtime_name=rt_name,
         runtime_version=rt_version,
-        governor=runner._read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
-        temperature_c=runner.temperature_c(),
+        governor=governor(),
+        temperature_c=temperature_c(),
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edgebench.bench.device.runner import cli as runner
+from edgebench.bench.device.runner.evaldata import eval_shard_paths
 from edgebench.errors import EdgebenchError, ModelFileError
 from edgebench.files import zip_bytes
 from edgebench.records import Manifest, OpInfo
@@ -47,14 +47,14 @@ class BenchPlan:
 
     run_id: str
     items: tuple[BenchItem, ...]
-    eval_data: Path | None  # the folder of evaluation shards (bench/runner.py's format)
+    eval_data: Path | None  # the folder of evaluation shards (runner/evaldata.py's format)
     manifest: Path | None = None
 
     def eval_shards(self) -> list[Path]:
         """The evaluation shards, in order (empty without eval data)."""
         if self.eval_data is None:
             return []
-        return [Path(p) for p in runner.eval_shard_paths(self.eval_data)]
+        return [Path(p) for p in eval_shard_paths(self.eval_data)]
 
 
 def check_tflite_file(path: Path) -> None:
@@ -133,7 +133,7 @@ def plan_from_manifest(path: Path) -> BenchPlan:
             )
         )
     eval_path = folder / manifest.eval_data if manifest.eval_data else None
-    if eval_path is not None and not (eval_path.is_dir() and runner.eval_shard_paths(eval_path)):
+    if eval_path is not None and not (eval_path.is_dir() and eval_shard_paths(eval_path)):
         raise EdgebenchError(f"{eval_path} is missing; rerun edgebench build for this run")
     return BenchPlan(
         run_id=manifest.run_id,

@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from edgebench.bench.device.runner import cli as runner
+from edgebench.bench.device.runner.evaldata import EvalData
+from edgebench.bench.device.runner.tensors import model_io
+from edgebench.bench.device.shards import model_outputs, write_eval_data
 from edgebench.bench.orchestration.plan import BenchPlan, check_tflite_file
 from edgebench.errors import EdgebenchError, ModelFileError
 
@@ -35,7 +37,7 @@ def io_signature(path: Path) -> tuple[Interface, Interface]:
         interp = Interpreter(model_path=str(path))
     except ValueError as exc:
         raise ModelFileError(f"{path}: cannot load it as a TFLite model ({exc})") from None
-    ins, outs = runner.model_io(interp)
+    ins, outs = model_io(interp)
     shape = lambda d: tuple(int(s) for s in d["shape"][1:])  # noqa: E731
     return [(d["key"], shape(d)) for d in ins], [(d["key"], shape(d)) for d in outs]
 
@@ -73,7 +75,7 @@ def reference_inputs(
     if data is None:
         rng = np.random.default_rng(seed)
         interp = Interpreter(model_path=str(reference))
-        dtypes = {d["key"]: np.dtype(d["dtype"]) for d in runner.model_io(interp)[0]}
+        dtypes = {d["key"]: np.dtype(d["dtype"]) for d in model_io(interp)[0]}
         out = {}
         for name, shape in ins:
             if dtypes[name].kind == "f":
@@ -130,8 +132,8 @@ def with_reference(
             check_same_interface(item.path, reference)
     x, y = reference_inputs(reference, data, samples, seed)
     interp = Interpreter(model_path=str(reference))
-    outputs = runner.model_outputs(interp, x, eval_batch)
-    runner.write_eval_data(
+    outputs = model_outputs(interp, x, eval_batch)
+    write_eval_data(
         eval_dir, x, dict.fromkeys(x, "none"), labels=y, reference=outputs,
         label_output=next(iter(outputs)) if y is not None else None,
         reference_name=reference.name,
@@ -142,5 +144,5 @@ def with_reference(
 
 def describe(plan: BenchPlan) -> dict[str, Any]:
     """What the plan's eval data is, from its index (for a progress line)."""
-    data = runner.EvalData(plan.eval_shards())
+    data = EvalData(plan.eval_shards())
     return {"n": data.n_total, "reference": data.meta.get("reference")}

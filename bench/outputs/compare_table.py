@@ -49,6 +49,7 @@ def fmt_delta_snr(x: float | None) -> str:
         return "—"
     return format_snr(x) if math.isinf(x) else f"{x:+.2f}"
 
+
 def fmt_floor(lat: LatencyChange | None) -> str:
     """The floor a latency verdict needed, and where it came from: ``±23% learnt``."""
     if lat is None:

@@ -1,7 +1,8 @@
 """Flows: how a model is measured on a device. The bench stage picks one for each target.
 
-- ``runner``: edgebench's own self-contained ``runner.py``, wherever Python runs (this machine,
-  a Raspberry Pi over SSH): one process per model, raw latency samples, accuracy on the device.
+- ``runner``: edgebench's own self-contained runner (``runner.pyz``), wherever Python runs (this
+  machine, a Raspberry Pi over SSH): one process per model, raw latency samples, accuracy on the
+  device.
 - ``benchmark_model``: TFLite's own benchmark tool, where there is no Python (an Android phone),
   or on a board where you want TFLite's numbers: summary latencies, accuracy on the host.
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from edgebench.bench.device.pack import runner_archive
 from edgebench.bench.orchestration.flows.base import Flow
 from edgebench.bench.orchestration.flows.benchmark_output import (
     parse_benchmark_output,
@@ -28,7 +29,6 @@ from edgebench.bench.orchestration.flows.benchmark_output import (
 )
 from edgebench.bench.orchestration.flows.compat import incompatibility_from, incompatible_record
 from edgebench.bench.orchestration.flows.runner_flow import (
-    RUNNER,
     evaluation_fields,
     parse_runner_output,
     runner_argv,
@@ -230,7 +230,7 @@ class HostAccuracy:
         quick = BenchSettings(runs=1, warmup=0, threads=threads, xnnpack=True,
                               eval_batch=self.settings.eval_batch,
                               eval_limit=self.settings.eval_limit)
-        argv = runner_argv(sys.executable, str(RUNNER), str(item.path),
+        argv = runner_argv(sys.executable, str(runner_archive()), str(item.path),
                            [str(p) for p in self.plan.eval_shards()], quick)
         try:
             out = subprocess.run(argv, capture_output=True, text=True,

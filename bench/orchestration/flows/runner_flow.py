@@ -1,7 +1,7 @@
-"""The runner flow: edgebench's own ``runner.py`` on the device, one process per model.
+"""The runner flow: edgebench's own runner (``runner.pyz``) on a device, one process a model.
 
 The runner, the evaluation data, every model (and a delegate library from this machine) are
-copied to the device in one step; each model is then measured by its own ``python runner.py
+copied to the device in one step; each model is then measured by its own ``python runner.pyz
 run …`` under the target's time limit, once per cell of the threads x XNNPACK matrix, pinned
 with ``taskset`` when asked, and prints one JSON record. A process that the runtime crashes in
 the batched accuracy pass is measured again with the accuracy pass one sample at a time, and
@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from edgebench.bench.device.runner import cli as runner
+from edgebench.bench.device.pack import runner_archive
+from edgebench.bench.device.runner.cli import MARKER
+from edgebench.bench.device.runner.measure import EVAL_MARK
 from edgebench.bench.orchestration.flows.base import Flow, SetupError
 from edgebench.bench.orchestration.flows.compat import (
     Incompatibility,
@@ -44,8 +46,6 @@ from edgebench.records import (
     Status,
     from_dict,
 )
-
-RUNNER = Path(runner.__file__)
 
 #: ELF e_machine of a device's ``uname -m``, to catch a delegate library built for another CPU
 ELF_MACHINES = {"aarch64": 183, "arm64": 183, "armv7l": 40, "armv6l": 40, "x86_64": 62,
@@ -92,9 +92,9 @@ def check_shared_object(path: Path, machine: str | None, address: str) -> None:
 def parse_runner_output(stdout: str) -> dict | None:
     """The runner's one JSON line, or None when it printed none (it crashed)."""
     for line in reversed(stdout.splitlines()):
-        if line.startswith(runner.MARKER):
+        if line.startswith(MARKER):
             try:
-                return json.loads(line[len(runner.MARKER) :])
+                return json.loads(line[len(MARKER) :])
             except json.JSONDecodeError:
                 return None
     return None
@@ -284,9 +284,10 @@ class RunnerFlow(Flow):
         local_delegate = self.delegate_file()
         shards = plan.eval_shards()
         models = [i.path for i in plan.items if not i.problem]
-        files = [RUNNER, *shards, *models, *([local_delegate] if local_delegate else [])]
+        archive = runner_archive()
+        files = [archive, *shards, *models, *([local_delegate] if local_delegate else [])]
         placed = t.push(files)
-        self.runner_remote = placed[RUNNER]
+        self.runner_remote = placed[archive]
         self.eval_remote = [placed[p] for p in shards] or None
         self.models_remote = {p: placed[p] for p in models if p in placed}
         device = describe_target(t, self.runner_remote)
@@ -410,7 +411,7 @@ class RunnerFlow(Flow):
         if data is None and sig is not None:
             why = f"the runtime crashed ({sig}, exit status {res.returncode}): {tail}".strip(": ")
         rec = record_from_runner(item, data, why)
-        in_eval = runner.EVAL_MARK in res.stderr and s.eval_batch > 1
+        in_eval = EVAL_MARK in res.stderr and s.eval_batch > 1
         if data is None and sig is not None and in_eval:
             rec = replace(rec, extra={**rec.extra, "eval_crash": f"{sig}, exit status "
                                                                 f"{res.returncode}"})
