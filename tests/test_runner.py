@@ -17,6 +17,7 @@ from edgebench.bench.device.runner.evaldata import EvalData, eval_shard_paths, s
 from edgebench.bench.device.runner.evaluate import evaluate
 from edgebench.bench.device.runner.facts import device_info, emulation_evidence
 from edgebench.bench.device.runner.preprocess import PREPROCESS_MODES, preprocess
+from edgebench.bench.device.runner.tensors import quantize
 from edgebench.bench.device.shards import model_outputs, write_eval_data
 
 RUNNER = runner_archive()  # the archive, as it is copied to devices
@@ -166,6 +167,30 @@ def test_int8_eval_honours_quantisation(tmp_path):
     (fid,) = out["fidelity"]
     assert fid["top1_agreement"] == out["accuracy"]  # the labels are float32's argmax
     assert fid["snr_db"] > 30 and fid["cosine"] > 0.999
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16"])
+def test_quantize_is_the_runners_rule_for_every_caller(dtype):
+    """One rule feeds integer inputs everywhere (the runner, the build's stripping check, the
+    tests' second runtime): round(x / float32(scale) + zero_point), clipped to the dtype. It
+    gives what the runner computed before it became a helper, for float32 and float64 samples,
+    and what the build's own copy computed on float32 samples (x / scale with a Python float)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x32 = np.concatenate([rng.random(20000, dtype=np.float32) * 3 - 1,
+                          np.arange(256, dtype=np.float32) / np.float32(255)])
+    info = np.iinfo(dtype)
+    for scale, zero in ((1 / 255, -128), (0.0078125, 0), (0.02352941, 5), (1e-3, 127)):
+        for x in (x32, x32.astype(np.float64)):
+            runner = np.clip(np.round(x / np.float32(scale) + zero), info.min, info.max)
+            got = quantize(x, dtype, scale, zero)
+            assert got.dtype == np.dtype(dtype)
+            assert got.tobytes() == runner.astype(dtype).tobytes()
+        build = np.clip(np.round(x32 / scale + zero), info.min, info.max).astype(dtype)
+        assert quantize(x32, dtype, scale, zero).tobytes() == build.tobytes()
+    assert quantize(x32, np.float32, 0.0, 0) is x32  # a float input: as it is
+    assert quantize(x32, "int8", 0.0, 0).tobytes() == x32.astype(np.int8).tobytes()  # no scale
 
 
 def test_streaming_shard_by_shard_gives_what_one_shard_gives(tmp_path):

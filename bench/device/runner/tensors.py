@@ -91,13 +91,8 @@ def set_inputs(interp, ins, arrays, batch):
                 "the model's input %r takes samples %s but the eval data has %s; bench it "
                 "without eval data or rebuild it for this model"
                 % (d["key"], shape, list(arr.shape[1:])))
-        arr = arr.reshape([n] + shape)
         dtype = np.dtype(d["dtype"])
-        scale, zp = d["quantization"]
-        if dtype.kind in "iu" and scale:
-            info = np.iinfo(dtype)
-            arr = np.clip(np.round(arr / np.float32(scale) + zp), info.min, info.max)
-        arr = arr.astype(dtype, copy=False)
+        arr = quantize(arr.reshape([n] + shape), dtype, *d["quantization"])
         if n < batch:
             arr = np.concatenate([arr, np.zeros([batch - n] + shape, dtype)])
         interp.set_tensor(d["index"], arr)
@@ -107,6 +102,23 @@ def get_outputs(interp, outs, n):
     """Every output's first ``n`` rows as float32, int8/uint8 outputs dequantised."""
     return dict((d["key"], dequantize(interp.get_tensor(d["index"])[:n], *d["quantization"]))
                 for d in outs)
+
+
+def quantize(x, dtype, scale, zero_point):
+    """Values -> the input tensor's ``dtype``: for an integer input with a scale,
+    round(x / scale + zero_point) clipped to the dtype's range; else a plain cast.
+
+    The division is by float32(scale) in ``x``'s own precision, so float32 samples stay
+    float32 and the host and every device get the same integers. The one copy of this rule:
+    the runner's inputs, and the build's checks of stripped files, call it.
+    """
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu" and scale:
+        info = np.iinfo(dtype)
+        x = np.clip(np.round(x / np.float32(scale) + zero_point), info.min, info.max)
+    return x.astype(dtype, copy=False)
 
 
 def dequantize(q, scale, zero_point):
