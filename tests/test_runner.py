@@ -19,6 +19,7 @@ from edgebench.bench.device.runner.facts import device_info, emulation_evidence
 from edgebench.bench.device.runner.preprocess import PREPROCESS_MODES, preprocess
 from edgebench.bench.device.runner.tensors import quantize
 from edgebench.bench.device.shards import model_outputs, write_eval_data
+from edgebench.errors import ErrorKind
 
 RUNNER = runner_archive()  # the archive, as it is copied to devices
 FIX = Path(__file__).parent / "fixtures"
@@ -56,6 +57,22 @@ def test_runner_imports_only_stdlib_numpy_and_an_interpreter():
     allowed.add(PACKAGE)  # the runner's own package inside the archive
     assert mods - allowed == {"tensorflow"}  # only as the last-resort interpreter
     assert "bench" not in mods and "deploy" not in mods
+
+
+def test_every_error_kind_the_runner_emits_is_an_error_kind():
+    """The runner imports nothing of edgebench, so it writes its error kinds as plain strings;
+    each must be one the host knows (edgebench.errors.ErrorKind)."""
+    emitted = set()
+    for name, text in shipped_sources().items():
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, ast.Dict):
+                continue
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value == "error_kind":
+                    assert isinstance(value, ast.Constant), f"{name}: write the kind literally"
+                    emitted.add(value.value)
+    assert emitted == {"crash", "runtime", "incompatible", "input", "delegate"}
+    assert emitted <= {kind.value for kind in ErrorKind}
 
 
 def test_runner_parses_as_python_3_9():

@@ -23,7 +23,7 @@ from edgebench.bench.orchestration.flows import Flow, flow_class
 from edgebench.bench.orchestration.hostfacts import host_info
 from edgebench.bench.orchestration.plan import BenchItem, BenchPlan
 from edgebench.deploy import Target, TargetError, target_for
-from edgebench.errors import EdgebenchError
+from edgebench.errors import EdgebenchError, ErrorKind
 from edgebench.records import (
     BenchSettings,
     DeviceInfo,
@@ -323,7 +323,7 @@ def _problem_record(item: BenchItem) -> Record:
         error=item.problem,
         file_bytes=item.file_bytes or None,
         zip_bytes=item.zip_bytes or None,
-        extra={"error_kind": "input"},
+        extra={"error_kind": ErrorKind.INPUT.value},
     )
 
 
@@ -336,7 +336,7 @@ def _not_run_record(item: BenchItem, why: str) -> Record:
         file_bytes=item.file_bytes or None,
         zip_bytes=item.zip_bytes or None,
         compression_ratio=item.compression_ratio,
-        extra={"error_kind": "not_run"},
+        extra={"error_kind": ErrorKind.NOT_RUN.value},
     )
 
 

@@ -43,7 +43,7 @@ from edgebench.bench.outputs.export import (
 from edgebench.bench.outputs.junit import write_junit
 from edgebench.bench.outputs.pytest_benchmark_json import require_pytest_benchmark
 from edgebench.bench.outputs.table import format_table
-from edgebench.errors import EdgebenchError
+from edgebench.errors import EdgebenchError, ErrorKind
 from edgebench.records import BenchSettings, Record, Results, format_snr, worst_fidelity
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -646,7 +646,7 @@ def say_failures(results: Sequence[Results]) -> None:
             about = res.error if res.error.startswith(res.target) else f"{res.target}: {res.error}"
             log(f"edgebench: error: {about}")
         for rec in res.records:
-            if not rec.ok and rec.extra.get("error_kind") != "not_run":
+            if not rec.ok and rec.extra.get("error_kind") != ErrorKind.NOT_RUN:
                 log(f"edgebench: {res.target} {rec.variant}: {rec.error}")
 
 
@@ -654,7 +654,8 @@ def bench_exit_status(results: Sequence[Results]) -> int:
     """2 when an input was bad or a target failed (the user can fix it), 1 when a model
     failed or was incompatible, else 0."""
     kinds = [r.extra.get("error_kind") for res in results for r in res.records if not r.ok]
-    if any(k in ("input", "target") for k in kinds) or any(res.error for res in results):
+    fixable = (ErrorKind.INPUT, ErrorKind.TARGET)  # the user can fix these
+    if any(k in fixable for k in kinds) or any(res.error for res in results):
         return EXIT_USAGE
     return EXIT_FAILED if kinds else EXIT_OK
 

@@ -36,7 +36,7 @@ from edgebench.bench.orchestration.flows.runner_flow import (
 from edgebench.bench.orchestration.plan import BenchItem, BenchPlan
 from edgebench.deploy import CommandResult, RuntimeMissing, Target, TargetTimeout
 from edgebench.deploy.base import tail
-from edgebench.errors import EdgebenchError
+from edgebench.errors import EdgebenchError, ErrorKind
 from edgebench.records import (
     BenchSettings,
     DeviceInfo,
@@ -156,7 +156,7 @@ class BenchmarkModelFlow(Flow):
             res = t.run(argv, timeout_s=s.timeout_s)
         except TargetTimeout as exc:
             return Record(status=Status.FAILED.value, error=str(exc),
-                          extra={"error_kind": "timeout"}, **base)
+                          extra={"error_kind": ErrorKind.TIMEOUT.value}, **base)
         text = res.stdout + "\n" + res.stderr
         inc = incompatibility_from(text, "benchmark_model", None)
         if inc is not None:
@@ -170,7 +170,8 @@ class BenchmarkModelFlow(Flow):
         if res.returncode != 0 or parsed.get("inference_avg_us") is None:
             why = _crash_reason(res)
             return Record(status=Status.FAILED.value, error=why,
-                          extra={"error_kind": "crash", "exit_status": res.returncode}, **base)
+                          extra={"error_kind": ErrorKind.CRASH.value,
+                                 "exit_status": res.returncode}, **base)
         after = t.temperature_c()
         acc = self.host_eval.accuracy(item, setup)
         rec = record_from_benchmark(parsed, base, before, after, acc)

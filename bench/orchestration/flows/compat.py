@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from edgebench.errors import ErrorKind
 from edgebench.records import OpInfo, Record, Status
 
 _BUILTIN = re.compile(
@@ -94,7 +95,7 @@ def incompatible_record(
     ops: tuple[OpInfo, ...] = (),
 ) -> Record:
     """The record of a model the target's runtime cannot load."""
-    extra: dict = {"error_kind": "incompatible", "missing_op": inc.op}
+    extra: dict = {"error_kind": ErrorKind.INCOMPATIBLE.value, "missing_op": inc.op}
     if inc.version is not None:
         extra["missing_op_version"] = inc.version
     if ops:  # what the build stage read from the flatbuffer, for the reader of the results

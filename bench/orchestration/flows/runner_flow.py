@@ -34,7 +34,7 @@ from edgebench.deploy import (
     TargetUnreachable,
     target_scheme,
 )
-from edgebench.errors import EdgebenchError
+from edgebench.errors import EdgebenchError, ErrorKind
 from edgebench.records import (
     BenchSettings,
     DeviceInfo,
@@ -144,14 +144,14 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
     base = item.facts()
     extra = {k: data[k] for k in ("delegate", "delegate_partitions", "cpu_affinity")
              if data and data.get(k) is not None}
-    if data is not None and data.get("error_kind") == "incompatible":
+    if data is not None and data.get("error_kind") == ErrorKind.INCOMPATIBLE:
         text = data.get("error") or ""
         rt = (data.get("runtime_name"), data.get("runtime_version"))
         inc = incompatibility_from(text, *rt) or Incompatibility(None, None, *rt, text)
         return incompatible_record(inc, ops=item.ops, **item.facts())
     if data is None or data.get("status") != Status.OK.value:
         error = (data or {}).get("error") or fallback_error or "the runner printed no result"
-        extra = {"error_kind": (data or {}).get("error_kind", "crash")}
+        extra = {"error_kind": (data or {}).get("error_kind", ErrorKind.CRASH.value)}
         return Record(status=Status.FAILED.value, error=error, extra=extra, **base)
     samples = data.get("samples_ns") or []
     latency = LatencyStats.from_samples(samples) if samples else None
@@ -399,11 +399,13 @@ class RunnerFlow(Flow):
         try:
             res = t.run(argv, timeout_s=s.timeout_s)
         except TargetTimeout as exc:
-            return record_from_runner(item, {"error": str(exc), "error_kind": "timeout"}, None)
+            data = {"error": str(exc), "error_kind": ErrorKind.TIMEOUT.value}
+            return record_from_runner(item, data, None)
         except (TargetUnreachable, RuntimeMissing):
             raise
         except TargetError as exc:
-            return record_from_runner(item, {"error": str(exc), "error_kind": "target"}, None)
+            data = {"error": str(exc), "error_kind": ErrorKind.TARGET.value}
+            return record_from_runner(item, data, None)
         data = parse_runner_output(res.stdout)
         tail = (res.stderr.strip().splitlines() or [""])[-1]
         sig = crash_signal(res.returncode)
