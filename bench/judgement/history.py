@@ -122,6 +122,14 @@ _RUN_COLUMNS = (
 )
 
 
+def _where(filters: Sequence[tuple[str, object]]) -> tuple[str, list[object]]:
+    """`` WHERE`` and the conditions whose value is not None, joined with AND (each ``?`` of a
+    condition takes its value), with the query's arguments; nothing when no filter is set."""
+    used = [(condition, value) for condition, value in filters if value is not None]
+    args = [value for condition, value in used for _ in range(condition.count("?"))]
+    return (" WHERE " + " AND ".join(c for c, _ in used) if used else ""), args
+
+
 class History:
     """An open history file. Use :func:`open_history`; close it (or use ``with``)."""
 
@@ -233,43 +241,27 @@ class History:
         ``since``/``until`` compare against ``created_at`` as text: ``2025-01-31`` or a full
         ISO timestamp; ``until`` with a bare date includes that whole day.
         """
-        where, args = [], []
-        if target is not None:
-            where.append("r.target = ?")
-            args.append(target)
-        if device is not None:
-            where.append("r.device_key = ?")
-            args.append(device)
-        if variant is not None:  # a variant name, or a record key with its setup
-            where.append("EXISTS (SELECT 1 FROM records x WHERE x.run = r.id "
-                         "AND (x.variant = ? OR x.key = ?))")
-            args += [variant, variant]
-        if since is not None:
-            where.append("r.created_at >= ?")
-            args.append(since)
-        if until is not None:
-            where.append("r.created_at < ?")
-            args.append(until + "\uffff" if len(until) == 10 else until)
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs r"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY r.created_at DESC, r.id DESC"
+        if until is not None and len(until) == 10:
+            until += "\uffff"  # a bare date: up to the end of that day
+        where, args = _where([
+            ("r.target = ?", target),
+            ("r.device_key = ?", device),
+            # a variant name, or a record key with its setup
+            ("EXISTS (SELECT 1 FROM records x WHERE x.run = r.id "
+             "AND (x.variant = ? OR x.key = ?))", variant),
+            ("r.created_at >= ?", since),
+            ("r.created_at < ?", until),
+        ])
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs r{where} ORDER BY r.created_at DESC, r.id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [RunRow(*row) for row in self.conn.execute(sql, args)]
 
     def benches(self, target: str | None = None, run_id: str | None = None) -> list[int]:
         """Bench numbers (one per ``edgebench bench``), newest first."""
-        sql, where, args = "SELECT DISTINCT bench FROM runs", [], []
-        if target is not None:
-            where.append("target = ?")
-            args.append(target)
-        if run_id is not None:
-            where.append("run_id = ?")
-            args.append(run_id)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return [row[0] for row in self.conn.execute(sql + " ORDER BY bench DESC", args)]
+        where, args = _where([("target = ?", target), ("run_id = ?", run_id)])
+        sql = f"SELECT DISTINCT bench FROM runs{where} ORDER BY bench DESC"
+        return [row[0] for row in self.conn.execute(sql, args)]
 
     def record(self, row: RunRow, variant: str) -> Record | None:
         """One record in one run (without its raw samples), or None: the one whose key is

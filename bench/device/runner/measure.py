@@ -116,28 +116,18 @@ def measure(args):
         try:
             interp, partitions = make_interpreter(args.model, args.threads, use_xnnpack,
                                                   delegate)
-        except ValueError as exc:
+        except (ValueError, RuntimeError) as exc:
             if missing_op(exc):
                 raise Incompatible(missing_op(exc)) from None
-            if use_xnnpack and _delegate_refused(exc):
+            loading = isinstance(exc, ValueError)  # the file; else preparing its operators
+            if use_xnnpack and (not loading or _delegate_refused(exc)):
                 rec["delegate_fallback"] = first_line(exc)
                 use_xnnpack = False
                 continue
-            raise ModelError(
-                "cannot load %s as a TFLite model (%s); re-export it with the TFLite converter"
-                % (os.path.basename(args.model), first_line(exc))
-            ) from None
-        except RuntimeError as exc:
-            if missing_op(exc):
-                raise Incompatible(missing_op(exc)) from None
-            if use_xnnpack:
-                rec["delegate_fallback"] = first_line(exc)
-                use_xnnpack = False
-                continue
-            raise ModelError(
-                "the runtime cannot prepare %s (%s); the model may need a newer runtime"
-                % (os.path.basename(args.model), first_line(exc))
-            ) from None
+            why = ("cannot load %s as a TFLite model (%s); re-export it with the TFLite converter"
+                   if loading else
+                   "the runtime cannot prepare %s (%s); the model may need a newer runtime")
+            raise ModelError(why % (os.path.basename(args.model), first_line(exc))) from None
         init_ns = time.perf_counter_ns() - t0
         feeds = random_inputs(interp, rng)
         for index, arr in feeds:

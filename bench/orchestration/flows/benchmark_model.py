@@ -268,11 +268,7 @@ def record_from_benchmark(
     init_us = parsed.get("init_us")
     return Record(
         status=Status.OK.value,
-        accuracy=acc.get("accuracy"),
-        accuracy_source="host" if acc.get("accuracy") is not None else None,
-        eval_method=acc.get("eval_method"),
-        eval_n=acc.get("eval_n"),
-        **evaluation_fields(acc),
+        **evaluation_fields(acc, "host"),
         latency_us=latency,
         init_ms=None if init_us is None else round(init_us / 1000.0, 3),
         first_inference_us=parsed.get("first_inference_us"),

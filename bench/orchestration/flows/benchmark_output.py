@@ -19,6 +19,10 @@ _OLD = re.compile(
     rf"Average inference timings in us: Warmup: (?P<warmup>{_NUM}), Init: (?P<init>{_NUM}), "
     rf"(?:Inference|no stats): (?P<inference>{_NUM})"
 )
+#: The summary line's forms, newest first, and the figure each of their groups holds.
+_SUMMARIES = (("inference-timings", _NEW), ("average-inference-timings", _OLD))
+_SUMMARY_KEYS = {"init": "init_us", "first": "first_inference_us", "warmup": "warmup_avg_us",
+                 "inference": "inference_avg_us"}
 _MEM_DELTA = re.compile(
     rf"(?:Memory footprint delta from the start of the tool|Peak memory footprint) \(MB\): "
     rf"init=(?P<init>{_NUM}) overall=(?P<overall>{_NUM})"
@@ -37,20 +41,13 @@ def parse_benchmark_output(text: str) -> dict:
     peak footprint from periodic monitoring. Lines may carry ``INFO:`` or logcat prefixes.
     """
     out: dict = {}
-    m = _NEW.search(text)
-    if m:
-        out["output_form"] = "inference-timings"
-        out["init_us"] = float(m["init"])
-        out["first_inference_us"] = float(m["first"])
-        out["warmup_avg_us"] = float(m["warmup"])
-        out["inference_avg_us"] = float(m["inference"])
-    else:
-        m = _OLD.search(text)
+    for form, pattern in _SUMMARIES:
+        m = pattern.search(text)
         if m:
-            out["output_form"] = "average-inference-timings"
-            out["init_us"] = float(m["init"])
-            out["warmup_avg_us"] = float(m["warmup"])
-            out["inference_avg_us"] = float(m["inference"])
+            out["output_form"] = form
+            out.update((key, float(m[group])) for group, key in _SUMMARY_KEYS.items()
+                       if group in pattern.groupindex)
+            break
     # Each "Running benchmark for at least …" starts a phase (warm-up, then the timed runs),
     # and the phase's statistics line follows it.
     phases = []

@@ -158,11 +158,7 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
     rss = data.get("rss_mb") or {}
     return Record(
         status=Status.OK.value,
-        accuracy=data.get("accuracy"),
-        accuracy_source="device" if data.get("accuracy") is not None else None,
-        eval_method=data.get("eval_method"),
-        eval_n=data.get("eval_n"),
-        **evaluation_fields(data),
+        **evaluation_fields(data, "device"),
         latency_us=latency,
         init_ms=data.get("init_ms"),
         first_inference_us=data.get("first_inference_us"),
@@ -182,10 +178,16 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
     )
 
 
-def evaluation_fields(data: dict) -> dict:
-    """The runner's evaluation figures as Record fields: the accuracy metric, how the samples
-    were chosen, and output fidelity against the reference model."""
+def evaluation_fields(data: dict, source: str) -> dict:
+    """The runner's evaluation figures as Record fields: the accuracy (measured on ``source``,
+    "device" or "host") and its metric, how it was evaluated and on how many samples chosen
+    how, and output fidelity against the reference model."""
+    accuracy = data.get("accuracy")
     return {
+        "accuracy": accuracy,
+        "accuracy_source": source if accuracy is not None else None,
+        "eval_method": data.get("eval_method"),
+        "eval_n": data.get("eval_n"),
         "accuracy_metric": data.get("accuracy_metric"),
         "eval_selection": data.get("eval_selection"),
         "fidelity": tuple(from_dict(OutputFidelity, f) for f in data.get("fidelity") or ()),
