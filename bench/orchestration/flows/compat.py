@@ -6,7 +6,7 @@ The check asks the runtime itself: the runner builds an interpreter for each mod
 the runtime's own "Didn't find op" line, which is parsed here into operator and version. That is
 exact for whatever runtime the device has, with no table of versions to keep up to date.
 
-No TensorFlow here: this module is used by the bench stage and the gate.
+No TensorFlow here: both flows use this module, on the host.
 """
 
 from __future__ import annotations
