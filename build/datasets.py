@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner.evaldata import select_samples
 from edgebench.build import images
 from edgebench.build._tf import import_tf
 from edgebench.errors import DatasetError
@@ -210,7 +210,7 @@ def load_image_dataset(
     train, test = images.check_image_folder(root)
     splits = []
     for files, limit in ((train, train_limit), (test, test_limit)):
-        picked, _ = runner.select_samples(files.labels, len(files.files), limit, seed=0)
+        picked, _ = select_samples(files.labels, len(files.files), limit, seed=0)
         idx = np.arange(len(files.files)) if picked is None else picked
         x = images.decode_all([files.files[i] for i in idx], tuple(image_size), channels)
         splits.append((x, files.labels[idx]))

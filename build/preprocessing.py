@@ -4,10 +4,10 @@
 
 - ``unit`` (x/255), ``symmetric`` (x/127.5 - 1, as MobileNet expects), ``imagenet`` (per-channel
   mean and std of ImageNet), ``none`` (the values as float32): these are
-  :func:`edgebench.bench.runner.preprocess`, one function that the host (training, calibration,
-  reference outputs) and the runner on the device both call on the same stored samples, so the
-  model gets bitwise-identical inputs on both. The eval shards store the raw samples and the
-  mode.
+  :func:`edgebench.bench.device.runner.preprocess.preprocess`, one function that the host
+  (training, calibration, reference outputs) and the runner on the device both call on the same
+  stored samples, so the model gets bitwise-identical inputs on both. The eval shards store the
+  raw samples and the mode.
 - ``"module:function"`` (or ``"file.py:function"`` relative to the config): your own numpy
   function ``f(x) -> array`` over a batch of raw samples. It runs on the host only; the shards
   then store its float32 output with mode ``none``, so the device needs nothing of yours.
@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner.errors import ModelError
+from edgebench.bench.device.runner.preprocess import PREPROCESS_MODES, preprocess
 from edgebench.errors import ConfigError, DatasetError
 
-BUILTIN_MODES = runner.PREPROCESS_MODES
+BUILTIN_MODES = PREPROCESS_MODES
 Arrays = dict[str, np.ndarray]
 
 
@@ -68,8 +69,8 @@ class Preprocessing:
             mode = self.modes[name]
             if mode in BUILTIN_MODES:
                 try:
-                    f = runner.preprocess(x, mode)
-                except runner.ModelError as exc:
+                    f = preprocess(x, mode)
+                except ModelError as exc:
                     raise DatasetError(f"input {name!r}: {exc}") from None
                 out[name] = _shaped(f, shapes[name], name, f"preprocess {mode!r}", split)
             else:

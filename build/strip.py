@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from edgebench.bench.device.runner.tensors import quantize
 from edgebench.build._tf import import_flatbuffer_utils
 
 # Metadata entries the converter writes for itself; no runtime reads them.
@@ -122,15 +123,10 @@ def _outputs(flatbuffer: bytes, inputs: np.ndarray, interpreter_cls: Any) -> lis
     inp = interp.get_input_details()[0]
     outs = interp.get_output_details()
     shape = [int(s) for s in inp["shape"]]
-    dtype = np.dtype(inp["dtype"])
-    scale, zero = inp["quantization"]
     results = []
     for x in inputs:
         x = np.asarray(x, np.float32).reshape(shape)
-        if dtype.kind in "iu" and scale:
-            info = np.iinfo(dtype)
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        interp.set_tensor(inp["index"], x.astype(dtype))
+        interp.set_tensor(inp["index"], quantize(x, inp["dtype"], *inp["quantization"]))
         interp.invoke()
         results.append(b"".join(interp.get_tensor(o["index"]).tobytes() for o in outs))
     return results

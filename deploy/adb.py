@@ -2,7 +2,7 @@
 
 Files go to ``/data/local/tmp/edgebench/<label>/`` (the bench stage labels it with the run id)
 and are removed afterwards. A phone has no Python for the runner: the bench stage measures it
-with TFLite's ``benchmark_model`` (:mod:`edgebench.bench.flows.benchmark_model`).
+with TFLite's ``benchmark_model`` (:mod:`edgebench.bench.orchestration.flows.benchmark_model`).
 
 Uses Debian's ``adb`` client (``--adb PATH`` overrides). Every command is an argument list; the
 one string ``adb shell`` hands to the phone's shell is built from :func:`shlex.quote`-d words.
@@ -14,21 +14,17 @@ import os
 import re
 import shlex
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from edgebench.deploy.base import (
-    GRACE_S,
-    KILL_AFTER_S,
     CommandResult,
     Target,
     TargetError,
     TargetUnreachable,
+    fetch_destination,
+    run_timed,
     tail,
-    timed_out,
-    timed_shell_script,
-    timeout_error,
 )
 from edgebench.records import DeviceInfo
 
@@ -92,17 +88,10 @@ class AdbTarget(Target):
         return placed
 
     def run(self, argv: Sequence[str], timeout_s: float) -> CommandResult:
-        argv = tuple(str(a) for a in argv)
-        script = timed_shell_script(self.workdir, argv, timeout_s)
-        start = time.monotonic()
-        res = self.shell(script, timeout_s=timeout_s + KILL_AFTER_S + GRACE_S, argv=argv)
-        if timed_out(res.returncode, time.monotonic() - start, timeout_s):
-            raise timeout_error(argv, self.address, timeout_s)
-        return res
+        return run_timed(self.shell, self.workdir, argv, timeout_s, self.address)
 
     def fetch(self, remote: str, local: Path) -> Path:
-        local = Path(local)
-        local.parent.mkdir(parents=True, exist_ok=True)
+        local = fetch_destination(local)
         res = self._adb(["pull", remote, str(local)], timeout_s=300)
         if res.returncode != 0:
             raise adb_error(self, res, f"fetching {remote}")

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -255,6 +255,32 @@ def timeout_error(argv: Sequence[str], address: str, timeout_s: float) -> Target
         f"{Path(argv[0]).name} on {address} took longer than {timeout_s:g} s and "
         "was killed; raise --timeout-s if the model is really that slow"
     )
+
+
+#: How a POSIX target runs one shell line: (script, host-side time limit, the argv it runs).
+Shell = Callable[[str, float, Sequence[str]], CommandResult]
+
+
+def run_timed(
+    shell: Shell, workdir: str, argv: Sequence[str], timeout_s: float, address: str
+) -> CommandResult:
+    """Run ``argv`` in ``workdir`` through a device's shell (ssh, adb shell) under
+    :func:`timed_shell_script`, the host waiting a little longer than the device's own limit.
+    Raises :class:`TargetTimeout` when the command hit the limit."""
+    argv = tuple(str(a) for a in argv)
+    script = timed_shell_script(workdir, argv, timeout_s)
+    start = time.monotonic()
+    res = shell(script, timeout_s + KILL_AFTER_S + GRACE_S, argv)
+    if timed_out(res.returncode, time.monotonic() - start, timeout_s):
+        raise timeout_error(argv, address, timeout_s)
+    return res
+
+
+def fetch_destination(local: Path) -> Path:
+    """Where a file fetched from a device goes: ``local``, its folder made when missing."""
+    local = Path(local)
+    local.parent.mkdir(parents=True, exist_ok=True)
+    return local
 
 
 #: What a Linux device says about itself, one fact a line, for :func:`parse_describe`. Every

@@ -14,6 +14,7 @@ from edgebench.deploy.base import (
     CommandResult,
     Target,
     TargetTimeout,
+    fetch_destination,
     parse_describe,
 )
 from edgebench.records import DeviceInfo
@@ -62,8 +63,7 @@ class LocalTarget(Target):
         return res
 
     def fetch(self, remote: str, local: Path) -> Path:
-        local = Path(local)
-        local.parent.mkdir(parents=True, exist_ok=True)
+        local = fetch_destination(local)
         shutil.copyfile(remote, local)
         return local
 

@@ -30,25 +30,21 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
 from edgebench.deploy.base import (
     DESCRIBE_SCRIPT,
-    GRACE_S,
-    KILL_AFTER_S,
     CommandResult,
     RuntimeMissing,
     Target,
     TargetError,
     TargetUnreachable,
+    fetch_destination,
     parse_describe,
+    run_timed,
     tail,
-    timed_out,
-    timed_shell_script,
-    timeout_error,
 )
 from edgebench.records import DeviceInfo
 
@@ -163,15 +159,10 @@ class SshTarget(Target):
                           timeout_s, stdin_path=archive)
 
     def run(self, argv: Sequence[str], timeout_s: float) -> CommandResult:
-        argv = tuple(str(a) for a in argv)
-        script = timed_shell_script(self.workdir, argv, timeout_s)
-        start = time.monotonic()
-        res = self._ssh(script, timeout_s=timeout_s + KILL_AFTER_S + GRACE_S, argv=argv)
-        if timed_out(res.returncode, time.monotonic() - start, timeout_s):
-            raise timeout_error(argv, self.address, timeout_s)
+        res = run_timed(self._ssh, self.workdir, argv, timeout_s, self.address)
         if res.returncode == 255:
             self._raise_for(res, "running a command")
-        if res.returncode == 127 and argv[0] == self._python:
+        if res.returncode == 127 and str(argv[0]) == self._python:
             raise RuntimeMissing(
                 f"{self.address}: there is no {self._python} on the device; install Python "
                 "3.9+ there (sudo apt install python3 python3-numpy) or name another with --python"
@@ -179,8 +170,7 @@ class SshTarget(Target):
         return res
 
     def fetch(self, remote: str, local: Path) -> Path:
-        local = Path(local)
-        local.parent.mkdir(parents=True, exist_ok=True)
+        local = fetch_destination(local)
         if self.copy_method == "tar over ssh":  # no SFTP and no scp there: stream the file
             res = self._call([self.ssh_bin, *self._options(), "--", self.destination(),
                               f"cat {shlex.quote(remote)}"], 300, stdout_path=local.resolve())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from edgebench.bench.plan import plan_from_manifest
+from edgebench.bench.orchestration.plan import plan_from_manifest
 from edgebench.records import Artifact, Manifest
 
 HERE = Path(__file__).parent

@@ -120,7 +120,7 @@ VARIANTS = (  # name, median µs, zip bytes, accuracy
 
 def write_history(path, n_runs: int = 5, slow_last: str | None = "pruned50/int8") -> None:
     """A history of ``n_runs`` nightly runs on two targets; the last one has a slowdown."""
-    from edgebench.bench.history import append_results
+    from edgebench.bench.judgement.history import append_results
 
     for i in range(1, n_runs + 1):
         run = []

@@ -2,7 +2,7 @@
 
 Test infrastructure (tests/test_emulated_pi.py uses it; ``python tests/pi_sysroot.py build
 PROFILE`` builds one by hand). How a Python under qemu is recognised as emulated is the
-runner's job: ``emulation_evidence()`` in bench/runner.py.
+runner's job: ``emulation_evidence()`` in bench/device/runner/facts.py.
 
 A *sysroot* is a folder that holds a Debian arm64 Python (unpacked from the archive's .debs) and
 the aarch64 wheels of a TFLite runtime and numpy (unpacked into its ``dist-packages``). It runs
@@ -95,7 +95,8 @@ DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 DEBIAN_SECURITY = "http://deb.debian.org/debian-security"
 
-#: What bench/runner.py imports from the standard library (ctypes: numpy and ai-edge-litert).
+#: What the runner (bench/device/runner/) imports from the standard library (ctypes: numpy and
+#: ai-edge-litert).
 #: A sysroot that cannot import these, numpy and its runtime is not kept.
 RUNNER_IMPORTS = ("argparse", "ctypes", "json", "os", "platform", "resource", "socket", "sys",
                   "time", "traceback")

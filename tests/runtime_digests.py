@@ -5,10 +5,13 @@ compare ai-edge-litert's with tflite-runtime 2.14's: ``remote_python`` from test
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import numpy as np
+
+from edgebench.bench.device.pack import runner_archive
 
 OUTPUTS_SCRIPT = Path(__file__).parent / "runtime_outputs.py"
 
@@ -17,9 +20,10 @@ def runtime_digests(python: str, inputs: np.ndarray, paths: list[Path], tmp: Pat
     """{path: digest of its outputs on ``inputs``} as the runtime of ``python`` computes them."""
     npy = tmp / "inputs.npy"
     np.save(npy, inputs.astype(np.float32))
+    env = dict(os.environ, PYTHONPATH=str(runner_archive()))  # the runner's quantize, only
     proc = subprocess.run(
         [python, str(OUTPUTS_SCRIPT), str(npy), *map(str, paths)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env=env,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])

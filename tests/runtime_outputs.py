@@ -4,7 +4,8 @@
 
 A standalone script (numpy and a TFLite interpreter only, Python >= 3.9), so the tests can
 run it in a second Python with tflite-runtime 2.14 as well as in this one. INPUTS holds float
-samples in [0, 1]; an int8 input is quantised as the runner does. Prints one JSON object:
+samples in [0, 1]; an int8 input is quantised by the runner's own ``quantize``, imported from
+the runner archive on PYTHONPATH (tests/runtime_digests.py puts it there). Prints one JSON object:
 {model path: sha256 of all output bytes, sample by sample} or {model path: "error: ..."} for
 a model the runtime cannot load.
 """
@@ -21,6 +22,7 @@ try:
     from ai_edge_litert.interpreter import Interpreter
 except ImportError:
     from tflite_runtime.interpreter import Interpreter
+from edgebench_runner.tensors import quantize  # runner.pyz's package: stdlib and numpy only
 
 
 def digest(path: str, inputs: np.ndarray) -> str:
@@ -32,15 +34,10 @@ def digest(path: str, inputs: np.ndarray) -> str:
     inp = interp.get_input_details()[0]
     outs = interp.get_output_details()
     shape = [int(s) for s in inp["shape"]]
-    dtype = np.dtype(inp["dtype"])
-    scale, zero = inp["quantization"]
     h = hashlib.sha256()
     for x in inputs:
         x = np.asarray(x, np.float32).reshape(shape)
-        if dtype.kind in "iu" and scale:
-            info = np.iinfo(dtype)
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        interp.set_tensor(inp["index"], x.astype(dtype))
+        interp.set_tensor(inp["index"], quantize(x, inp["dtype"], *inp["quantization"]))
         interp.invoke()
         for o in outs:
             h.update(interp.get_tensor(o["index"]).tobytes())

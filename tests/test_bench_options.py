@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from edgebench.bench.compare import compare_runs
-from edgebench.bench.history import open_history
-from edgebench.bench.scheduler import stamp
+from edgebench.bench.judgement.compare import compare_runs
+from edgebench.bench.judgement.history import open_history
+from edgebench.bench.orchestration.scheduler import stamp
 from edgebench.records import BenchSettings, DeviceInfo, Record, Results, Setup
 
 FIX = Path(__file__).parent / "fixtures"

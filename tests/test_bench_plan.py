@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from edgebench.bench.plan import plan_from_inputs
+from edgebench.bench.orchestration.plan import plan_from_inputs
 from edgebench.errors import EdgebenchError
 from edgebench.files import zip_bytes
 from edgebench.records import BenchSettings

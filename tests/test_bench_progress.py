@@ -6,9 +6,9 @@ import io
 
 from history_helpers import TINY
 
-from edgebench.bench.plan import plan_from_inputs
-from edgebench.bench.progress import Progress, is_live
-from edgebench.bench.scheduler import bench_targets
+from edgebench.bench.orchestration.plan import plan_from_inputs
+from edgebench.bench.orchestration.progress import Progress, is_live
+from edgebench.bench.orchestration.scheduler import bench_targets
 from edgebench.records import BenchSettings
 
 

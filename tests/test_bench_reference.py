@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner.evaldata import EvalData
+from edgebench.bench.device.runner.preprocess import preprocess
 from edgebench.records import Results
 
 FIX = Path(__file__).parent / "fixtures"
@@ -33,7 +34,7 @@ def test_bench_with_a_reference_prints_fidelity_per_output(cli, tmp_path: Path) 
         assert rec.accuracy is None and rec.eval_selection == "all 100 samples"
         assert f"{fid.snr_db:.1f}" in run.out
     # the shards the runner streamed are in the run folder, with the reference's outputs
-    data = runner.EvalData(tmp_path / "latest" / "eval")
+    data = EvalData(tmp_path / "latest" / "eval")
     assert data.n_total == 100 and data.reference_outputs == ["dense"]
 
 
@@ -47,9 +48,9 @@ def test_the_reference_against_itself_is_identical(cli, tmp_path: Path) -> None:
 
 
 def test_reference_data_with_labels_gives_accuracy_too(cli, tmp_path: Path) -> None:
-    data = runner.EvalData(sorted((FIX / "tiny_eval").glob("shard-*.npz")), need_labels=True)
+    data = EvalData(sorted((FIX / "tiny_eval").glob("shard-*.npz")), need_labels=True)
     x = np.concatenate([c[0]["input_1"] for c in data.chunks()])
-    np.savez(tmp_path / "mine.npz", x=runner.preprocess(x, "unit"), y=data.labels)
+    np.savez(tmp_path / "mine.npz", x=preprocess(x, "unit"), y=data.labels)
     run = cli("bench", FIX / "tiny_int8.tflite", "--reference", FIX / "tiny_float32.tflite",
               "--reference-data", tmp_path / "mine.npz", "--runs", "3", "--out", tmp_path / "o",
               "--no-history", "--eval-limit", "30")

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from edgebench.bench.plan import plan_from_inputs
-from edgebench.bench.scheduler import bench_targets
+from edgebench.bench.orchestration.plan import plan_from_inputs
+from edgebench.bench.orchestration.scheduler import bench_targets
 from edgebench.records import BenchSettings
 
 FIX = Path(__file__).parent / "fixtures"
@@ -21,7 +21,7 @@ def test_repeats_measure_each_model_in_several_processes(tmp_path):
 
 
 def test_merge_repeats_pools_samples_and_keeps_the_worst_memory():
-    from edgebench.bench.repeats import merge_repeats
+    from edgebench.bench.judgement.repeats import merge_repeats
     from edgebench.records import LatencyStats, Record, RssMb
 
     def one(p50_us, peak):

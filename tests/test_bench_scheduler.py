@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from edgebench.bench.flows import runner_flow
-from edgebench.bench.plan import plan_from_inputs
-from edgebench.bench.scheduler import bench_targets
+from edgebench.bench.orchestration.flows import runner_flow
+from edgebench.bench.orchestration.plan import plan_from_inputs
+from edgebench.bench.orchestration.scheduler import bench_targets
 from edgebench.records import BenchSettings, Results
 
 FIX = Path(__file__).parent / "fixtures"

@@ -71,13 +71,13 @@ def test_small_build_writes_every_artifact_and_a_manifest_that_round_trips(
 def test_eval_data_is_the_raw_test_set_with_its_preprocessing_and_reference_outputs(
     small_manifest: Path,
 ) -> None:
-    from edgebench.bench import runner
+    from edgebench.bench.device.runner.evaldata import EvalData
     from edgebench.build.datasets import load_dataset
 
     manifest = Manifest.load(small_manifest)
     assert manifest.eval_data == "eval" and manifest.reference == "baseline-float32.tflite"
     assert manifest.reference_variant == "baseline/float32"
-    data = runner.EvalData(small_manifest.parent / manifest.eval_data, need_labels=True)
+    data = EvalData(small_manifest.parent / manifest.eval_data, need_labels=True)
     assert data.n_total == 500 and data.preprocess == {data.inputs[0]: "unit"}
     assert data.reference_outputs == ["dense"] and data.meta["reference"] == manifest.reference
     (x, y, ref), = list(data.chunks())  # 500 small images: one shard

@@ -16,8 +16,9 @@ import pytest
 from history_helpers import FIXTURES, TINY, make_record, make_results, write_history
 from manifest_helpers import tiny_manifest
 
-from edgebench.bench.export import OUTPUT_SCHEMA_VERSION
-from edgebench.bench.history import HISTORY_SCHEMA_VERSION, _create_v1, append_results
+from edgebench.bench.judgement.history import append_results
+from edgebench.bench.judgement.history_schema import HISTORY_SCHEMA_VERSION, _create_v1
+from edgebench.bench.outputs.export import OUTPUT_SCHEMA_VERSION
 from edgebench.records import RESULTS_SCHEMA_VERSION, Results
 
 HEAVY = FIXTURES / "heavy_float32.tflite"

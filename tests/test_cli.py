@@ -110,7 +110,9 @@ def test_bench_and_gate_work_without_tensorflow(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER)
-    env = dict(os.environ, PYTHONPATH=str(site))
+    # the blocker first, then the checkout (or installed package) this suite runs against
+    path = [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
     check = subprocess.run([sys.executable, "-c", "import tensorflow"], env=env,
                            capture_output=True, text=True)
     assert check.returncode != 0 and "blocked" in check.stderr  # the blocker works

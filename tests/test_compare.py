@@ -7,16 +7,11 @@ from dataclasses import replace
 import pytest
 from history_helpers import DEVICE, make_record, make_results
 
-from edgebench.bench.compare import (
-    CompareError,
-    CompareSettings,
-    Regression,
-    Verdict,
-    compare_runs,
-    comparisons_for,
-    format_comparison,
-)
-from edgebench.bench.history import append_results
+from edgebench.bench.judgement.compare import Regression, compare_runs
+from edgebench.bench.judgement.compare_settings import CompareError, CompareSettings, Verdict
+from edgebench.bench.judgement.history import append_results
+from edgebench.bench.judgement.run_refs import comparisons_for
+from edgebench.bench.outputs.compare_table import format_comparison
 from edgebench.cli import main
 from edgebench.records import Setup
 
@@ -180,7 +175,8 @@ def test_repeated_runs_compare_the_median_of_process_medians():
     """One of five processes in a slow state does not make a run `slower`; a real 30% does."""
     import dataclasses
 
-    from edgebench.bench.compare import CompareSettings, Verdict, latency_change
+    from edgebench.bench.judgement.compare_settings import CompareSettings, Verdict
+    from edgebench.bench.judgement.latency import latency_change
     from edgebench.records import LatencyStats, Record
 
     def rec(process_p50s):

@@ -9,9 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from edgebench.bench import runner
-from edgebench.bench.compat import Incompatibility, incompatibility_from, parse_missing_op
-from edgebench.bench.gate import evaluate, format_report, load_budgets
+from edgebench.bench.device.pack import runner_archive
+from edgebench.bench.device.runner.cli import MARKER
+from edgebench.bench.judgement.budgets import load_budgets
+from edgebench.bench.judgement.gate import evaluate
+from edgebench.bench.orchestration.flows.compat import (
+    Incompatibility,
+    incompatibility_from,
+    parse_missing_op,
+)
+from edgebench.bench.outputs.gate_table import format_report
 from edgebench.cli import main
 from edgebench.errors import ConfigError
 from edgebench.records import BenchSettings, DeviceInfo, LatencyStats, Record, Results
@@ -46,13 +53,13 @@ def test_the_message_is_one_line_with_op_version_runtime_and_fix():
 def test_runner_compat_mode_on_this_machines_runtime():
     """ai-edge-litert loads every fixture; a bad file is reported, not judged incompatible."""
     models = [str(FIX / "tiny_dynamic.tflite"), str(FIX / "not_a_model.tflite")]
-    out = subprocess.run([sys.executable, runner.__file__, "compat",
+    out = subprocess.run([sys.executable, str(runner_archive()), "compat",
                           *(a for m in models for a in ("--model", m))],
                          capture_output=True, text=True, timeout=120)
-    data = [ln for ln in out.stdout.splitlines() if ln.startswith(runner.MARKER)]
+    data = [ln for ln in out.stdout.splitlines() if ln.startswith(MARKER)]
     import json
 
-    verdict = json.loads(data[0][len(runner.MARKER):])
+    verdict = json.loads(data[0][len(MARKER):])
     assert verdict["runtime_name"] == "ai-edge-litert"
     assert verdict["models"][models[0]]["loaded"] is True
     assert verdict["models"][models[1]]["loaded"] is None  # not a model: the run will say so

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 from adb_standin import ADB_FIX, ADDRESS, FIX, SERIAL, configure
 
-from edgebench.bench.plan import plan_from_inputs
-from edgebench.bench.scheduler import bench_targets
+from edgebench.bench.orchestration.plan import plan_from_inputs
+from edgebench.bench.orchestration.scheduler import bench_targets
 from edgebench.cli import main
 from edgebench.deploy import AdbTarget, TargetError
 from edgebench.deploy.adb import parse_getprop, parse_thermalservice

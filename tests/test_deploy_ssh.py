@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from ssh_server import closed_port
 
-from edgebench.bench.plan import plan_from_inputs
-from edgebench.bench.scheduler import bench_targets
+from edgebench.bench.orchestration.plan import plan_from_inputs
+from edgebench.bench.orchestration.scheduler import bench_targets
 from edgebench.cli import main
 from edgebench.deploy import SshTarget, TargetError, TargetTimeout, TargetUnreachable
 from edgebench.deploy.ssh import parse_ssh_address

@@ -11,9 +11,9 @@ import pytest
 from ssh_devices import FIX
 from ssh_server import closed_port as _closed_port
 
-from edgebench.bench.doctor import checks_of
-from edgebench.bench.plan import plan_from_inputs
-from edgebench.bench.scheduler import bench_targets
+from edgebench.bench.orchestration.doctor import checks_of
+from edgebench.bench.orchestration.plan import plan_from_inputs
+from edgebench.bench.orchestration.scheduler import bench_targets
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Results
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import pi_sysroot
 import pytest
 
-from edgebench.bench.compare import CompareError, compare_runs
+from edgebench.bench.judgement.compare import compare_runs
+from edgebench.bench.judgement.compare_settings import CompareError
 from edgebench.cli import main
 from edgebench.records import Artifact, Manifest, Results
 

@@ -10,20 +10,17 @@ import numpy as np
 import pytest
 from history_helpers import make_record, make_results
 
-from edgebench.bench.compare import (
-    CompareSettings,
-    Verdict,
-    compare_runs,
-    comparisons_for,
-    latency_change,
-)
-from edgebench.bench.evidence import (
+from edgebench.bench.judgement.compare import compare_runs
+from edgebench.bench.judgement.compare_settings import CompareSettings, Verdict
+from edgebench.bench.judgement.evidence import (
     MIN_LEARNT_FLOOR,
     UNLEARNT_DRIFT_FLOOR,
     bootstrap_ratio_ci,
     learn_spread,
 )
-from edgebench.bench.history import append_results
+from edgebench.bench.judgement.history import append_results
+from edgebench.bench.judgement.latency import latency_change
+from edgebench.bench.judgement.run_refs import comparisons_for
 from edgebench.records import LatencyStats, Record
 
 # Per-process medians (µs) recorded on the development VM (load average 14.5): the three tiny
@@ -153,7 +150,7 @@ def test_one_slow_process_of_five_keeps_a_real_move_inconclusive_not_slower():
 
 
 def test_gate_latency_rule_passes_inconclusive_changes_and_says_so():
-    from edgebench.bench.gate import RegressionRule
+    from edgebench.bench.judgement.gate_rules import RegressionRule
 
     rule = RegressionRule("*", "max_latency_regression", 0.10)
     base, cur = single("m", 10.0, 1), single("m", 19.0, 2)
@@ -175,7 +172,7 @@ def test_a_gate_limit_below_the_noise_floor_cannot_fail_on_noise():
     """max_latency_regression = 10% on a device whose drift is not learnt: a 15% move of five
     processes is over the limit but within the 25% floor, so it passes as inconclusive; 40%
     fails, and the reason names whose floor held."""
-    from edgebench.bench.gate import RegressionRule
+    from edgebench.bench.judgement.gate_rules import RegressionRule
 
     rule = RegressionRule("*", "max_latency_regression", 0.10)
     base = make_record("m", 100.0, seed=1)

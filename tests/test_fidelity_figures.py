@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 from history_helpers import make_record
 
-from edgebench.bench.compare import CompareSettings, Regression, compare_records
-from edgebench.bench.gate import evaluate, format_report, load_budgets
-from edgebench.bench.summary import format_summary
+from edgebench.bench.judgement.budgets import load_budgets
+from edgebench.bench.judgement.compare import Regression, compare_records
+from edgebench.bench.judgement.compare_settings import CompareSettings
+from edgebench.bench.judgement.gate import evaluate
+from edgebench.bench.outputs.gate_table import format_report
+from edgebench.bench.outputs.summary import format_summary
 from edgebench.errors import ConfigError, SchemaError
 from edgebench.records import (
     BenchSettings,
@@ -137,7 +140,7 @@ def test_an_old_manifest_on_the_command_line_is_exit_2(cli, tmp_path: Path) -> N
 
 
 def test_history_shows_a_variants_accuracy_and_snr_run_by_run(cli, tmp_path: Path) -> None:
-    from edgebench.bench.history import append_results
+    from edgebench.bench.judgement.history import append_results
 
     path = tmp_path / "h.sqlite"
     for i, snr in enumerate((31.0, 24.5)):
@@ -154,7 +157,7 @@ def test_history_shows_a_variants_accuracy_and_snr_run_by_run(cli, tmp_path: Pat
 def test_history_of_a_matrix_shows_the_cell_its_key_names(cli, tmp_path: Path) -> None:
     """A threads x XNNPACK matrix measures a variant once per cell: --variant with a record key
     shows that cell's figures, a bare variant its first cell's."""
-    from edgebench.bench.history import append_results
+    from edgebench.bench.judgement.history import append_results
     from edgebench.records import Setup
 
     path = tmp_path / "h.sqlite"
@@ -169,7 +172,7 @@ def test_history_of_a_matrix_shows_the_cell_its_key_names(cli, tmp_path: Path) -
 
 
 def test_the_reports_size_plot_uses_snr_when_the_run_has_no_labels() -> None:
-    from edgebench.bench.report.plots import size_quality
+    from edgebench.bench.outputs.report.plots import size_quality
 
     r = results(
         replace(rec("baseline/float32", fid("y", None, max_abs=0.0)), zip_bytes=4000),
@@ -184,7 +187,7 @@ def test_the_reports_size_plot_uses_snr_when_the_run_has_no_labels() -> None:
 
 
 def test_the_summary_json_and_csv_carry_the_worst_outputs_fidelity() -> None:
-    from edgebench.bench.export import format_summary_as
+    from edgebench.bench.outputs.export import format_summary_as
 
     r = results(
         rec("baseline/float32", fid("y", None, 1.0, 1.0, max_abs=0.0)),

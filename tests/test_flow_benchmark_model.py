@@ -10,10 +10,13 @@ from dataclasses import replace
 import pytest
 from adb_standin import ADB_FIX, ADDRESS, FIX, SERIAL, configure
 
-from edgebench.bench.flows.benchmark_model import BenchmarkModelFlow, benchmark_argv
-from edgebench.bench.flows.benchmark_output import parse_benchmark_output, parse_op_profile
-from edgebench.bench.plan import plan_from_inputs
-from edgebench.bench.scheduler import bench_targets
+from edgebench.bench.orchestration.flows.benchmark_model import BenchmarkModelFlow, benchmark_argv
+from edgebench.bench.orchestration.flows.benchmark_output import (
+    parse_benchmark_output,
+    parse_op_profile,
+)
+from edgebench.bench.orchestration.plan import plan_from_inputs
+from edgebench.bench.orchestration.scheduler import bench_targets
 from edgebench.cli import main
 from edgebench.deploy import target_for
 from edgebench.errors import EdgebenchError

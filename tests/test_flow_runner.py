@@ -2,7 +2,7 @@
 
 import sys
 
-from edgebench.bench.flows import runner_flow
+from edgebench.bench.orchestration.flows import runner_flow
 from edgebench.records import BenchSettings
 
 

@@ -4,7 +4,10 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from edgebench.bench.gate import evaluate, format_report, load_budgets, write_junit
+from edgebench.bench.judgement.budgets import load_budgets
+from edgebench.bench.judgement.gate import evaluate
+from edgebench.bench.outputs.gate_table import format_report
+from edgebench.bench.outputs.junit import write_junit
 from edgebench.errors import ConfigError
 from edgebench.records import BenchSettings, DeviceInfo, LatencyStats, Record, Results, RssMb
 

@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from history_helpers import DEVICE, make_record, make_results
 
-from edgebench.bench.gate import load_budgets
+from edgebench.bench.judgement.budgets import load_budgets
 from edgebench.cli import main
 from edgebench.errors import ConfigError
 

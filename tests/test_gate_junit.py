@@ -10,7 +10,9 @@ import pytest
 from history_helpers import DEVICE, PI, make_record, make_results
 from junitparser import Failure, JUnitXml, Skipped
 
-from edgebench.bench.gate import evaluate, junit_classname, load_budgets, write_junit
+from edgebench.bench.judgement.budgets import load_budgets
+from edgebench.bench.judgement.gate import evaluate
+from edgebench.bench.outputs.junit import junit_classname, write_junit
 
 BUDGETS = """
 schema_version = 1

@@ -11,13 +11,8 @@ from pathlib import Path
 import pytest
 from history_helpers import DEVICE, make_record, make_results
 
-from edgebench.bench.history import (
-    HISTORY_SCHEMA_VERSION,
-    HistoryError,
-    append_results,
-    device_key,
-    open_history,
-)
+from edgebench.bench.judgement.history import HistoryError, append_results, device_key, open_history
+from edgebench.bench.judgement.history_schema import HISTORY_SCHEMA_VERSION
 from edgebench.cli import main
 from edgebench.errors import SchemaError
 
@@ -204,7 +199,8 @@ def test_a_history_of_schema_1_is_keyed_by_setup_after_the_upgrade(tmp_path):
     import json
     import sqlite3
 
-    from edgebench.bench.history import _create_v1, open_history
+    from edgebench.bench.judgement.history import open_history
+    from edgebench.bench.judgement.history_schema import _create_v1
 
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path, isolation_level=None)

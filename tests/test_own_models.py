@@ -161,10 +161,10 @@ def test_a_saved_model_is_converted_and_benched_and_the_recipes_say_why_they_did
     ref = np.load(keras3_dir / "cnn.ref.npz")  # the SavedModel's float32 is Keras 3's model
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgebench.bench import runner
+    from edgebench.bench.device.shards import model_outputs
 
     interp = Interpreter(model_path=str(manifest.folder / manifest.reference))
-    (out,) = runner.model_outputs(interp, {"x": ref["x"]}).values()
+    (out,) = model_outputs(interp, {"x": ref["x"]}).values()
     assert np.abs(out - ref["y"]).max() < 1e-5
 
 

@@ -25,17 +25,27 @@ ROOT = Path(__file__).resolve().parents[1]  # the source tree the wheel is built
 FIX = Path(__file__).parent / "fixtures"
 
 #: Which room may import which. "front" is the package root's API, CLI and entry points;
-#: "kernel" is the shared vocabulary (records, errors, files). No circles.
+#: "kernel" is the shared vocabulary (records, errors, files). The bench stage's device side is
+#: two rooms: "bench.runner", the package that ships to devices (it imports nothing of the
+#: package but itself), and "bench.device", the host's half of its formats (the runner and the
+#: kernel only). build may import only the device side of bench. No circles.
 ALLOWED = {
     "kernel": {"kernel"},
     "models": {"kernel"},
     "deploy": {"kernel"},
-    "bench": {"kernel", "deploy", "bench.runner"},
-    "build": {"kernel", "models", "bench.runner"},
-    "front": {"kernel", "models", "deploy", "bench", "build", "bench.runner", "front"},
+    "bench.runner": set(),
+    "bench.device": {"kernel", "bench.runner"},
+    "bench": {"kernel", "deploy", "bench.device", "bench.runner"},
+    "build": {"kernel", "models", "bench.device", "bench.runner"},
+    "front": {"kernel", "models", "deploy", "bench", "build", "bench.device", "bench.runner",
+              "front"},
 }
 ROOMS = ("build", "bench", "deploy", "models")
 FRONT = {"edgebench", "edgebench.api", "edgebench.cli", "edgebench.__main__"}
+RUNNER = "edgebench.bench.device.runner"  # the package that ships to devices
+#: The bench stage's sub-rooms, lowest first: each imports only itself and those before it.
+#: (edgebench.bench.runner holds the names build/pipeline.py still imports: the device side.)
+BENCH_ORDER = ("device", "judgement", "orchestration", "outputs")
 
 
 def package_modules() -> dict[str, Path]:
@@ -81,9 +91,22 @@ def room_of(module: str) -> str:
     parts = module.split(".")
     if module in FRONT or (len(parts) == 2 and parts[1] == "pytest_plugin"):
         return "front"
+    if module == RUNNER or module.startswith(f"{RUNNER}."):
+        return "bench.runner"
+    if bench_sub_room(module) == "device":
+        return "bench.device"
     if len(parts) >= 2 and parts[1] in ROOMS:
-        return "bench.runner" if module == "edgebench.bench.runner" else parts[1]
+        return parts[1]
     return "kernel"
+
+
+def bench_sub_room(module: str) -> str | None:
+    """``device``, ``judgement``, ``orchestration`` or ``outputs`` for a module of the bench
+    stage's sub-rooms, else None."""
+    parts = module.split(".")
+    if parts[:2] != ["edgebench", "bench"] or len(parts) < 3:
+        return None
+    return "device" if parts[2] == "runner" else parts[2] if parts[2] in BENCH_ORDER else None
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -158,8 +181,24 @@ def test_rooms_import_only_downward() -> None:
 
 
 def test_the_runner_imports_nothing_of_the_package() -> None:
+    """What ships to devices imports nothing of edgebench but its own modules."""
     graph = import_graph()
-    assert graph["edgebench.bench.runner"] == set()
+    shipped = {m for m in graph if room_of(m) == "bench.runner"}
+    assert f"{RUNNER}.cli" in shipped and len(shipped) > 5  # the walk found the runner's modules
+    for module in shipped:
+        assert graph[module] <= shipped, (module, graph[module] - shipped)
+
+
+def test_bench_sub_rooms_import_only_downward() -> None:
+    """device <- judgement <- orchestration <- outputs: a sub-room never imports a later one."""
+    wrong = []
+    for module, targets in import_graph().items():
+        here = bench_sub_room(module)
+        for t in targets:
+            there = bench_sub_room(t)
+            if here and there and BENCH_ORDER.index(there) > BENCH_ORDER.index(here):
+                wrong.append(f"{module} imports {t}")
+    assert not wrong, wrong
 
 
 # --------------------------------------------------------------------------- the checkout
@@ -218,7 +257,7 @@ def test_an_editable_install_adds_no_top_level_name_but_edgebench(
                     "print(*u.find_spec('edgebench').submodule_search_locations)", cwd=elsewhere)
     package = Path(found.stdout.strip())
     assert package == ROOT / "src" / "edgebench", found.stderr
-    assert (package / "bench" / "runner.py").is_file()
+    assert (package / "bench" / "device" / "runner" / "cli.py").is_file()
 
 
 # --------------------------------------------------------------------------- the wheel
@@ -241,10 +280,10 @@ def test_the_wheel_installs_one_top_level_package(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
     assert top == {"edgebench", f"edgebench-{edgebench.__version__}.dist-info"}, top
-    for must in ("edgebench/bench/runner.py", "edgebench/models/pipeline.toml",
+    for must in ("edgebench/bench/device/runner/cli.py", "edgebench/models/pipeline.toml",
                  "edgebench/models/budgets.toml", "edgebench/models/sweep.toml",
                  "edgebench/build/pipeline.py", "edgebench/deploy/ssh.py", "edgebench/cli.py",
-                 "edgebench/pytest_plugin.py", "edgebench/bench/evidence.py"):
+                 "edgebench/pytest_plugin.py", "edgebench/bench/judgement/evidence.py"):
         assert must in names
     assert not any(n.startswith(("edgebench/tests", "tests/")) for n in names)
     entry_points = zipfile.ZipFile(wheel).read(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from cli_runner import edgebench_process
 
-from edgebench.bench.plan import plan_from_inputs
-from edgebench.bench.scheduler import bench_targets
+from edgebench.bench.orchestration.plan import plan_from_inputs
+from edgebench.bench.orchestration.scheduler import bench_targets
 from edgebench.records import BenchSettings, Manifest
 
 FIX = Path(__file__).parent / "fixtures"

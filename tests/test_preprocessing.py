@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner.errors import ModelError
+from edgebench.bench.device.runner.preprocess import preprocess
 from edgebench.build.preprocessing import check_spec, preprocessing_for
 from edgebench.errors import ConfigError, DatasetError
 
@@ -50,18 +51,18 @@ def test_builtin_modes_are_the_runners_and_the_shards_store_raw_samples(tmp_path
     prep = preprocessing_for("symmetric", ["img"], tmp_path)
     x = prep.prepare({"img": X}, {"img": (4, 4, 1)}, "test")["img"]
     assert x.shape == (2, 4, 4, 1) and x.dtype == np.float32
-    assert x.tobytes() == runner.preprocess(X, "symmetric").reshape(2, 4, 4, 1).tobytes()
+    assert x.tobytes() == preprocess(X, "symmetric").reshape(2, 4, 4, 1).tobytes()
     stored, modes = prep.stored({"img": X}, {"img": x})
     assert stored["img"] is X and modes == {"img": "symmetric"}
 
 
 def test_imagenet_uses_float32_mean_and_std_per_channel() -> None:
     x = np.full((1, 2, 2, 3), 255, np.uint8)
-    out = runner.preprocess(x, "imagenet")
+    out = preprocess(x, "imagenet")
     want = (np.float32(1) - np.float32([0.485, 0.456, 0.406])) / np.float32([0.229, 0.224, 0.225])
     assert out.dtype == np.float32 and np.array_equal(out[0, 0, 0], want)
-    with pytest.raises(runner.ModelError, match="needs 3 colour channels"):
-        runner.preprocess(np.zeros((1, 2, 2, 1), np.uint8), "imagenet")
+    with pytest.raises(ModelError, match="needs 3 colour channels"):
+        preprocess(np.zeros((1, 2, 2, 1), np.uint8), "imagenet")
 
 
 def test_a_table_names_each_input(tmp_path: Path) -> None:

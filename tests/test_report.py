@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from history_helpers import make_record, make_results, write_history
 
-from edgebench.bench.compare import CompareSettings, Regression, Verdict, compare_runs
-from edgebench.bench.history import append_results, open_history
-from edgebench.bench.report import gather
-from edgebench.bench.report.plots import (
+from edgebench.bench.judgement.compare import Regression, compare_runs
+from edgebench.bench.judgement.compare_settings import CompareSettings, Verdict
+from edgebench.bench.judgement.history import append_results, open_history
+from edgebench.bench.outputs.report import gather
+from edgebench.bench.outputs.report.plots import (
     REGRESSION_RED,
     TREND_PANELS,
     plot_trends,
@@ -203,8 +204,9 @@ def test_history_compare_and_report_never_import_tensorflow(tmp_path):
 
     code = (
         "import sys; from pathlib import Path;"
-        "import edgebench.bench.history, edgebench.bench.compare, edgebench.bench.report;"
-        "import edgebench.bench.progress;"
+        "import edgebench.bench.judgement.history, edgebench.bench.judgement.compare;"
+        "import edgebench.bench.outputs.report;"
+        "import edgebench.bench.orchestration.progress;"
         "from history_helpers import write_history;"
         f"p = Path({str(tmp_path)!r}) / 'h.sqlite'; write_history(p, n_runs=2);"
         "from edgebench.cli import main;"
@@ -213,7 +215,9 @@ def test_history_compare_and_report_never_import_tensorflow(tmp_path):
         "bad = [m for m in ('tensorflow', 'tf_keras') if m in sys.modules]; print(bad);"
         "sys.exit(1 if bad else 0)"
     )
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))  # for history_helpers
+    # history_helpers, before the checkout (or installed package) this suite runs against
+    path = [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr

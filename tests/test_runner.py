@@ -1,17 +1,27 @@
-"""The on-device runner: self-contained, measures one model, prints one JSON line."""
+"""The on-device runner: self-contained (one archive, runner.pyz), measures one model, prints
+one JSON line."""
 
 import ast
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from edgebench.bench import runner
+from edgebench.bench.device.pack import PACKAGE, runner_archive
+from edgebench.bench.device.runner.cli import MARKER
+from edgebench.bench.device.runner.evaldata import EvalData, eval_shard_paths, select_samples
+from edgebench.bench.device.runner.evaluate import evaluate
+from edgebench.bench.device.runner.facts import device_info, emulation_evidence
+from edgebench.bench.device.runner.preprocess import PREPROCESS_MODES, preprocess
+from edgebench.bench.device.runner.tensors import quantize
+from edgebench.bench.device.shards import model_outputs, write_eval_data
+from edgebench.errors import ErrorKind
 
-RUNNER = Path(runner.__file__)  # the installed file, as it is copied to devices
+RUNNER = runner_archive()  # the archive, as it is copied to devices
 FIX = Path(__file__).parent / "fixtures"
 SHARDS = sorted((FIX / "tiny_eval").glob("shard-*.npz"))  # 64 images in 3 shards
 
@@ -24,26 +34,50 @@ def run_runner(*args, env=None):
         timeout=120,
         env=env,
     )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(runner.MARKER)]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARKER)]
     assert len(lines) == 1, proc.stdout + proc.stderr
-    return proc.returncode, json.loads(lines[0][len(runner.MARKER) :])
+    return proc.returncode, json.loads(lines[0][len(MARKER) :])
+
+
+def shipped_sources():
+    """Every Python file in the archive, as it reaches a device."""
+    with zipfile.ZipFile(RUNNER) as archive:
+        return {n: archive.read(n).decode() for n in archive.namelist() if n.endswith(".py")}
 
 
 def test_runner_imports_only_stdlib_numpy_and_an_interpreter():
-    tree = ast.parse(RUNNER.read_text())
     mods = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            mods |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            mods.add(node.module.split(".")[0])
+    for text in shipped_sources().values():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import):
+                mods |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:  # relative: its own modules
+                mods.add(node.module.split(".")[0])
     allowed = set(sys.stdlib_module_names) | {"numpy", "ai_edge_litert", "tflite_runtime"}
+    allowed.add(PACKAGE)  # the runner's own package inside the archive
     assert mods - allowed == {"tensorflow"}  # only as the last-resort interpreter
     assert "bench" not in mods and "deploy" not in mods
 
 
+def test_every_error_kind_the_runner_emits_is_an_error_kind():
+    """The runner imports nothing of edgebench, so it writes its error kinds as plain strings;
+    each must be one the host knows (edgebench.errors.ErrorKind)."""
+    emitted = set()
+    for name, text in shipped_sources().items():
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, ast.Dict):
+                continue
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value == "error_kind":
+                    assert isinstance(value, ast.Constant), f"{name}: write the kind literally"
+                    emitted.add(value.value)
+    assert emitted == {"crash", "runtime", "incompatible", "input", "delegate"}
+    assert emitted <= {kind.value for kind in ErrorKind}
+
+
 def test_runner_parses_as_python_3_9():
-    ast.parse(RUNNER.read_text(), feature_version=(3, 9))
+    for name, text in shipped_sources().items():
+        ast.parse(text, filename=name, feature_version=(3, 9))
 
 
 @pytest.mark.parametrize("kind", ["float32", "int8", "dynamic"])
@@ -97,7 +131,7 @@ def test_runner_reports_bad_models_as_input_errors(name, expected):
 def test_runner_reports_shape_mismatch(tmp_path):
     import numpy as np
 
-    runner.write_eval_data(tmp_path / "eval", {"x": np.zeros((4, 32, 32), np.uint8)},
+    write_eval_data(tmp_path / "eval", {"x": np.zeros((4, 32, 32), np.uint8)},
                            {"x": "unit"}, labels=np.zeros(4, np.int64))
     code, rec = run_runner("run", "--model", FIX / "tiny_float32.tflite", "--eval",
                            *sorted((tmp_path / "eval").glob("shard-*.npz")))
@@ -121,13 +155,13 @@ def _labels_by_float32(tmp_path):
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
-    data = runner.EvalData(SHARDS)
+    data = EvalData(SHARDS)
     (x,) = [np.concatenate([c[0]["input_1"] for c in data.chunks()])]
     f32 = Interpreter(model_path=str(FIX / "tiny_float32.tflite"))
-    scores = runner.model_outputs(f32, {"input_1": runner.preprocess(x, "unit")})["dense"]
+    scores = model_outputs(f32, {"input_1": preprocess(x, "unit")})["dense"]
     labels = scores.argmax(axis=1)
     assert len(set(labels.tolist())) > 1  # otherwise agreement would mean nothing
-    runner.write_eval_data(tmp_path / "agree", {"input_1": x}, {"input_1": "unit"},
+    write_eval_data(tmp_path / "agree", {"input_1": x}, {"input_1": "unit"},
                            labels=labels, reference={"dense": scores}, label_output="dense")
     return tmp_path / "agree", scores
 
@@ -144,7 +178,7 @@ def test_int8_eval_honours_quantisation(tmp_path):
     folder, _ = _labels_by_float32(tmp_path)
     interp = Interpreter(model_path=str(FIX / "tiny_int8.tflite"))
     interp.allocate_tensors()
-    out = runner.evaluate(interp, str(folder), eval_batch=16)
+    out = evaluate(interp, str(folder), eval_batch=16)
     assert out["accuracy"] >= 0.85, out
     assert out["eval_method"] == "batched(16)" and out["eval_n"] == 64
     (fid,) = out["fidelity"]
@@ -152,23 +186,47 @@ def test_int8_eval_honours_quantisation(tmp_path):
     assert fid["snr_db"] > 30 and fid["cosine"] > 0.999
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16"])
+def test_quantize_is_the_runners_rule_for_every_caller(dtype):
+    """One rule feeds integer inputs everywhere (the runner, the build's stripping check, the
+    tests' second runtime): round(x / float32(scale) + zero_point), clipped to the dtype. It
+    gives what the runner computed before it became a helper, for float32 and float64 samples,
+    and what the build's own copy computed on float32 samples (x / scale with a Python float)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x32 = np.concatenate([rng.random(20000, dtype=np.float32) * 3 - 1,
+                          np.arange(256, dtype=np.float32) / np.float32(255)])
+    info = np.iinfo(dtype)
+    for scale, zero in ((1 / 255, -128), (0.0078125, 0), (0.02352941, 5), (1e-3, 127)):
+        for x in (x32, x32.astype(np.float64)):
+            runner = np.clip(np.round(x / np.float32(scale) + zero), info.min, info.max)
+            got = quantize(x, dtype, scale, zero)
+            assert got.dtype == np.dtype(dtype)
+            assert got.tobytes() == runner.astype(dtype).tobytes()
+        build = np.clip(np.round(x32 / scale + zero), info.min, info.max).astype(dtype)
+        assert quantize(x32, dtype, scale, zero).tobytes() == build.tobytes()
+    assert quantize(x32, np.float32, 0.0, 0) is x32  # a float input: as it is
+    assert quantize(x32, "int8", 0.0, 0).tobytes() == x32.astype(np.int8).tobytes()  # no scale
+
+
 def test_streaming_shard_by_shard_gives_what_one_shard_gives(tmp_path):
     """The test set split into shards of 7 images is evaluated exactly as in one shard."""
     from ai_edge_litert.interpreter import Interpreter
 
     folder, scores = _labels_by_float32(tmp_path)
-    data = runner.EvalData(folder)
+    data = EvalData(folder)
     import numpy as np
 
     x = np.concatenate([c[0]["input_1"] for c in data.chunks()])
-    runner.write_eval_data(tmp_path / "small", {"input_1": x}, {"input_1": "unit"},
+    write_eval_data(tmp_path / "small", {"input_1": x}, {"input_1": "unit"},
                            labels=data.labels if data.labels is not None else scores.argmax(1),
                            reference={"dense": scores}, shard_bytes=7 * (784 + 40))
-    assert len(runner.eval_shard_paths(tmp_path / "small")) == 10
+    assert len(eval_shard_paths(tmp_path / "small")) == 10
     results = []
     for where in (folder, tmp_path / "small"):
         interp = Interpreter(model_path=str(FIX / "tiny_int8.tflite"))
-        results.append(runner.evaluate(interp, str(where), eval_batch=5))
+        results.append(evaluate(interp, str(where), eval_batch=5))
     assert results[0] == results[1]
 
 
@@ -177,40 +235,40 @@ def test_eval_limit_takes_a_stratified_subset_and_says_so():
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_path=str(FIX / "tiny_int8.tflite"))
-    out = runner.evaluate(interp, SHARDS, eval_batch=8, eval_limit=20)
+    out = evaluate(interp, SHARDS, eval_batch=8, eval_limit=20)
     assert out["eval_n"] == 20 and out["fidelity"][0]["n"] == 20
     assert out["eval_selection"] == (
         "stratified: 20 of 64 samples, 10 classes in proportion, seed 0"
     )
-    labels = runner.EvalData(SHARDS, need_labels=True).labels
-    picked, _ = runner.select_samples(labels, 64, 20, seed=0)
+    labels = EvalData(SHARDS, need_labels=True).labels
+    picked, _ = select_samples(labels, 64, 20, seed=0)
     counts, totals = np.bincount(labels[picked], minlength=10), np.bincount(labels, minlength=10)
     assert counts.sum() == 20 and np.all(np.abs(counts - totals * 20 / 64) < 1)
-    again, _ = runner.select_samples(labels, 64, 20, seed=0)
+    again, _ = select_samples(labels, 64, 20, seed=0)
     np.testing.assert_array_equal(picked, again)  # host and device choose the same samples
 
 
 def test_without_labels_a_limit_takes_evenly_spaced_samples():
     import numpy as np
 
-    picked, how = runner.select_samples(None, 10, 4)
+    picked, how = select_samples(None, 10, 4)
     np.testing.assert_array_equal(picked, [0, 2, 5, 7])
     assert how == "evenly spaced: 4 of 10 samples (no labels to stratify by)"
-    assert runner.select_samples(None, 10, 0) == (None, "all 10 samples")
+    assert select_samples(None, 10, 0) == (None, "all 10 samples")
 
 
 def test_top_k_accuracy_counts_a_label_anywhere_in_the_k_best(tmp_path):
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
-    data = runner.EvalData(SHARDS, need_labels=True)
+    data = EvalData(SHARDS, need_labels=True)
     x = np.concatenate([c[0]["input_1"] for c in data.chunks()])
     results = {}
     for metric in ("top1", "top5", "top10"):
-        runner.write_eval_data(tmp_path / metric, {"input_1": x}, {"input_1": "unit"},
+        write_eval_data(tmp_path / metric, {"input_1": x}, {"input_1": "unit"},
                                labels=data.labels, metric=metric)
         interp = Interpreter(model_path=str(FIX / "tiny_float32.tflite"))
-        out = runner.evaluate(interp, str(tmp_path / metric))
+        out = evaluate(interp, str(tmp_path / metric))
         assert out["accuracy_metric"] == metric
         results[metric] = out["accuracy"]
     assert results["top1"] <= results["top5"] < results["top10"] == 1.0
@@ -227,10 +285,10 @@ def test_a_model_with_two_inputs_and_two_outputs_is_fed_and_read_by_name(tmp_pat
     meta = rng.random((40, 5)).astype(np.float32)
     f32 = Interpreter(model_path=str(FIX / "two_io_float32.tflite"))
     assert [d["name"] for d in f32.get_input_details()][0].endswith("meta:0")
-    ref = runner.model_outputs(f32, {"image": runner.preprocess(image, "unit"), "meta": meta})
+    ref = model_outputs(f32, {"image": preprocess(image, "unit"), "meta": meta})
     assert sorted(ref) == ["cls", "reg"] and ref["cls"].shape == (40, 3)
     labels = ref["cls"].argmax(axis=1)
-    runner.write_eval_data(tmp_path / "e", {"meta": meta, "image": image},
+    write_eval_data(tmp_path / "e", {"meta": meta, "image": image},
                            {"image": "unit", "meta": "none"}, labels=labels, reference=ref,
                            label_output="cls")
     for kind in ("float32", "int8"):
@@ -254,15 +312,15 @@ def test_preprocessing_is_bitwise_the_same_whole_or_in_batches():
     ramp = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1).repeat(3, axis=3)
     rnd = np.random.RandomState(7).randint(0, 256, size=(300, 16, 16, 3)).astype(np.uint8)
     x = np.concatenate([ramp, rnd])
-    for mode in runner.PREPROCESS_MODES:
-        whole = runner.preprocess(x, mode)
-        parts = np.concatenate([runner.preprocess(x[s:s + 37], mode) for s in range(0, 301, 37)])
+    for mode in PREPROCESS_MODES:
+        whole = preprocess(x, mode)
+        parts = np.concatenate([preprocess(x[s:s + 37], mode) for s in range(0, 301, 37)])
         assert whole.dtype == np.float32 and whole.tobytes() == parts.tobytes(), mode
-    unit = runner.preprocess(ramp, "unit")
+    unit = preprocess(ramp, "unit")
     assert np.array_equal(unit, ramp.astype(np.float32) / np.float32(255))
     # what the runner did before: x * float32(1/255) differs in the last bit for many values
     assert np.count_nonzero(ramp.astype(np.float32) * np.float32(1 / 255) != unit) > 100
-    sym = runner.preprocess(ramp, "symmetric")
+    sym = preprocess(ramp, "symmetric")
     assert sym.min() == -1.0 and sym.max() == 1.0
 
 
@@ -303,9 +361,9 @@ def test_the_host_and_the_runner_feed_the_model_bitwise_identical_inputs(tmp_pat
     image = rng.integers(0, 256, (50, 8, 8, 3), dtype=np.uint8)
     meta = rng.random((50, 5)).astype(np.float32)
     model = FIX / "two_io_float32.tflite"
-    host = {"image": runner.preprocess(image, mode), "meta": meta}
-    ref = runner.model_outputs(Interpreter(model_path=str(model)), host, eval_batch=50)
-    runner.write_eval_data(tmp_path / "e", {"image": image, "meta": meta},
+    host = {"image": preprocess(image, mode), "meta": meta}
+    ref = model_outputs(Interpreter(model_path=str(model)), host, eval_batch=50)
+    write_eval_data(tmp_path / "e", {"image": image, "meta": meta},
                            {"image": mode, "meta": "none"}, reference=ref,
                            shard_bytes=12 * (8 * 8 * 3 + 5 * 4 + 16))  # 5 shards
     shards = sorted((tmp_path / "e").glob("shard-*.npz"))
@@ -316,13 +374,13 @@ def test_the_host_and_the_runner_feed_the_model_bitwise_identical_inputs(tmp_pat
     assert [f["max_abs"] for f in rec["fidelity"]] == [0.0, 0.0]
     if mode == "unit":  # the control: inputs one rounding apart would show in the outputs
         old = {"image": image.astype(np.float32) * np.float32(1 / 255), "meta": meta}
-        moved = runner.model_outputs(Interpreter(model_path=str(model)), old, eval_batch=50)
+        moved = model_outputs(Interpreter(model_path=str(model)), old, eval_batch=50)
         assert any(not np.array_equal(moved[k], ref[k]) for k in ref)
 
 
 def test_this_machine_is_not_emulated():
     """Under qemu-user the runner sees qemu (tests/test_emulated_pi.py); here it must not."""
-    assert runner.emulation_evidence() is None
-    info = runner.device_info()
+    assert emulation_evidence() is None
+    info = device_info()
     assert info["emulated"] is False and info["emulation_evidence"] is None
     assert info["extra"]["cpu_affinity"] == sorted(os.sched_getaffinity(0))

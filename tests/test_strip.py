@@ -11,7 +11,9 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 from runtime_digests import runtime_digests
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner.evaluate import evaluate
+from edgebench.bench.device.runner.ops import can_load, model_ops
+from edgebench.bench.device.shards import write_eval_data
 from edgebench.build import facts, pipeline, strip
 from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
@@ -99,19 +101,19 @@ def test_keep_signatures_leaves_get_signature_runner_working(models) -> None:
 def test_the_runner_and_the_facts_read_a_stripped_model(models, tmp_path) -> None:
     files, _, _ = models
     original, stripped, _ = files["int8"]
-    assert [o["name"] for o in runner.model_ops(str(stripped))] == [
-        o["name"] for o in runner.model_ops(str(original))
+    assert [o["name"] for o in model_ops(str(stripped))] == [
+        o["name"] for o in model_ops(str(original))
     ]
     sparsity = facts.tflite_facts(stripped).layer_sparsity
     assert any(v >= 0.89 for v in sparsity.values())  # the Dense kernel, now named by index
     assert all(k.startswith("#") for k in sparsity)
     assert set(mk.tflite_weight_facts(stripped.read_bytes())) <= {f"#{i}" for i in range(99)}
-    assert runner.can_load([str(stripped)])[str(stripped)]["loaded"] is True
+    assert can_load([str(stripped)])[str(stripped)]["loaded"] is True
     x = np.random.default_rng(1).integers(0, 256, (10, 28, 28), dtype=np.uint8)
-    runner.write_eval_data(tmp_path / "eval", {"x": x}, {"x": "unit"}, labels=np.arange(10))
+    write_eval_data(tmp_path / "eval", {"x": x}, {"x": "unit"}, labels=np.arange(10))
     interp = Interpreter(model_path=str(stripped))
     interp.allocate_tensors()
-    assert runner.evaluate(interp, str(tmp_path / "eval"), 8)["eval_n"] == 10
+    assert evaluate(interp, str(tmp_path / "eval"), 8)["eval_n"] == 10
 
 
 def test_a_pipeline_section_with_strip_ships_stripped_variants(tmp_path) -> None:

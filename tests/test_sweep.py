@@ -14,7 +14,8 @@ from runtime_digests import runtime_digests
 
 import edgebench
 from edgebench import cli
-from edgebench.bench import runner
+from edgebench.bench.device.runner.evaldata import eval_shard_paths
+from edgebench.bench.device.runner.preprocess import preprocess
 from edgebench.build.config import load_pipeline
 from edgebench.build.datasets import Dataset, load_dataset
 from edgebench.build.sweep import TrialResult, TrialSpec, choose, grid, keys, sweep_front, worker
@@ -226,7 +227,7 @@ def test_sweep_writes_front_trials_and_the_chosen_file(first_sweep: Path) -> Non
     validation = sweep["validation"]
     assert validation["split"] == 0.1 and validation["n"] == 200  # of train_limit = 2000
     assert all(t["val_n"] == 200 for t in sweep["trials"])
-    shards = runner.eval_shard_paths(first_sweep / "first" / validation["file"])
+    shards = eval_shard_paths(first_sweep / "first" / validation["file"])
     assert sum(len(np.load(p)["y"]) for p in shards) == 200
     # The front members that meet the floor are artifacts bench can measure; the dense
     # baseline is the .h5, and its float32 variant is what gate's accuracy drop refers to.
@@ -242,7 +243,7 @@ def test_sweep_writes_front_trials_and_the_chosen_file(first_sweep: Path) -> Non
     tflite_dense = [f for n, f in clustered["stages"]["tflite"].items() if "dense" in n.lower()]
     assert tflite_dense[0]["sparsity"] >= 0.8 - 1e-3
     # The bench side reads it unchanged.
-    from edgebench.bench.plan import plan_from_inputs
+    from edgebench.bench.orchestration.plan import plan_from_inputs
 
     plan = plan_from_inputs([first_sweep / "first" / "manifest.json"], run_id="x")
     assert len(plan.items) == len(manifest.tflite_artifacts())
@@ -354,9 +355,9 @@ def test_strip_ships_smaller_byte_identical_files_and_trains_nothing(
         assert t["val_accuracy"] == plain[t["id"]]["val_accuracy"]
         assert t["cache_file"].startswith("strip/")
         pairs.append((cache / plain[t["id"]]["cache_file"], cache / t["cache_file"]))
-    (shard, *_) = runner.eval_shard_paths(first_sweep / "strip" / "val")
+    (shard, *_) = eval_shard_paths(first_sweep / "strip" / "val")
     with np.load(shard) as val:
-        x = runner.preprocess(val["x:x"][:64], "unit")
+        x = preprocess(val["x:x"][:64], "unit")
     for python in (sys.executable, remote_python):
         digests = runtime_digests(python, x, [p for pair in pairs for p in pair], tmp_path)
         for original, small in pairs:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner.evaluate import evaluate
 from edgebench.build import facts, pipeline, strip, training
 from edgebench.build._tf import import_tf
 from edgebench.build.cache import Cache, Entry
@@ -379,4 +379,4 @@ def tflite_accuracy(path: Path, eval_path: str | Path, batch: int) -> float:
     split's), by the LiteRT interpreter."""
     interp = Interpreter(model_path=str(path), num_threads=1)
     interp.allocate_tensors()
-    return float(runner.evaluate(interp, str(eval_path), batch, 0)["accuracy"])
+    return float(evaluate(interp, str(eval_path), batch, 0)["accuracy"])

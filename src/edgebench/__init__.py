@@ -37,10 +37,12 @@ from edgebench.api import (
     variant_history,
     write_pytest_benchmark_json,
 )
-from edgebench.bench.compare import CompareSettings, Comparison, Verdict
-from edgebench.bench.gate import Budgets, GateReport
-from edgebench.bench.gate import format_report as format_gate
-from edgebench.bench.summary import format_summary
+from edgebench.bench.judgement.budgets import Budgets
+from edgebench.bench.judgement.compare import Comparison
+from edgebench.bench.judgement.compare_settings import CompareSettings, Verdict
+from edgebench.bench.judgement.gate import GateReport
+from edgebench.bench.outputs.gate_table import format_report as format_gate
+from edgebench.bench.outputs.summary import format_summary
 from edgebench.build.config import PipelineConfig
 from edgebench.errors import EdgebenchError
 from edgebench.records import (

@@ -28,29 +28,29 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from edgebench.bench import history as history_store
-from edgebench.bench.compare import (
-    CompareSettings,
-    Comparison,
-    compare_runs,
-    comparisons_for,
-    load_ref,
-    load_results_paths,
-    spread_from_history,
+from edgebench.bench.judgement import history as history_store
+from edgebench.bench.judgement.budgets import Budgets
+from edgebench.bench.judgement.budgets import load_budgets as _load_budgets
+from edgebench.bench.judgement.compare import Comparison, compare_runs, spread_from_history
+from edgebench.bench.judgement.compare_settings import CompareSettings
+from edgebench.bench.judgement.evidence import DeviceSpread
+from edgebench.bench.judgement.gate import GateReport, evaluate
+from edgebench.bench.judgement.history import RunRow, default_history_path, open_history
+from edgebench.bench.judgement.run_refs import comparisons_for, load_ref, load_results_paths
+from edgebench.bench.orchestration.doctor import DoctorReport, examine
+from edgebench.bench.orchestration.hostfacts import is_commit_sha, user_commit
+from edgebench.bench.orchestration.plan import (
+    BenchPlan,
+    new_run_id,
+    plan_from_inputs,
+    plan_from_manifest,
 )
-from edgebench.bench.doctor import DoctorReport, examine
-from edgebench.bench.evidence import DeviceSpread
-from edgebench.bench.gate import Budgets, GateReport, evaluate
-from edgebench.bench.gate import load_budgets as _load_budgets
-from edgebench.bench.history import RunRow, default_history_path, open_history
-from edgebench.bench.hostfacts import is_commit_sha, user_commit
-from edgebench.bench.plan import BenchPlan, new_run_id, plan_from_inputs, plan_from_manifest
-from edgebench.bench.pytest_benchmark_json import (
+from edgebench.bench.orchestration.reference import DEFAULT_SAMPLES, with_reference
+from edgebench.bench.orchestration.scheduler import bench_targets
+from edgebench.bench.outputs.pytest_benchmark_json import (
     write_pytest_benchmark_json as _write_pytest_benchmark_json,
 )
-from edgebench.bench.reference import DEFAULT_SAMPLES, with_reference
-from edgebench.bench.report import ReportData, make_report
-from edgebench.bench.scheduler import bench_targets
+from edgebench.bench.outputs.report import ReportData, make_report
 from edgebench.build.config import PipelineConfig, default_sweep_path, load_pipeline
 from edgebench.build.config import default_pipeline_path as _default_pipeline_path
 from edgebench.deploy import target_for

@@ -20,8 +20,16 @@ from pathlib import Path
 
 from edgebench import api
 from edgebench._version import __version__
-from edgebench.bench.compare import CompareSettings, NothingToCompare
-from edgebench.bench.export import (
+from edgebench.bench.judgement.compare_settings import CompareSettings, NothingToCompare
+from edgebench.bench.judgement.gate import GateReport
+from edgebench.bench.judgement.history import default_history_path
+from edgebench.bench.orchestration.flows import FLOWS
+from edgebench.bench.orchestration.flows.benchmark_model import OWN_FLAGS
+from edgebench.bench.orchestration.flows.runner_flow import parse_delegate
+from edgebench.bench.orchestration.hostfacts import is_commit_sha
+from edgebench.bench.orchestration.progress import Progress
+from edgebench.bench.orchestration.reference import DEFAULT_SAMPLES as DEFAULT_REFERENCE_SAMPLES
+from edgebench.bench.outputs.export import (
     FORMATS,
     HISTORY_COLUMNS,
     format_comparisons_as,
@@ -32,17 +40,10 @@ from edgebench.bench.export import (
     format_summary_as,
     history_table_rows,
 )
-from edgebench.bench.flows import FLOWS
-from edgebench.bench.flows.benchmark_model import OWN_FLAGS
-from edgebench.bench.flows.runner_flow import parse_delegate
-from edgebench.bench.gate import GateReport, write_junit
-from edgebench.bench.history import default_history_path
-from edgebench.bench.hostfacts import is_commit_sha
-from edgebench.bench.progress import Progress
-from edgebench.bench.pytest_benchmark_json import require_pytest_benchmark
-from edgebench.bench.reference import DEFAULT_SAMPLES as DEFAULT_REFERENCE_SAMPLES
-from edgebench.bench.summary import format_table
-from edgebench.errors import EdgebenchError
+from edgebench.bench.outputs.junit import write_junit
+from edgebench.bench.outputs.pytest_benchmark_json import require_pytest_benchmark
+from edgebench.bench.outputs.table import format_table
+from edgebench.errors import EdgebenchError, ErrorKind
 from edgebench.records import BenchSettings, Record, Results, format_snr, worst_fidelity
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -645,7 +646,7 @@ def say_failures(results: Sequence[Results]) -> None:
             about = res.error if res.error.startswith(res.target) else f"{res.target}: {res.error}"
             log(f"edgebench: error: {about}")
         for rec in res.records:
-            if not rec.ok and rec.extra.get("error_kind") != "not_run":
+            if not rec.ok and rec.extra.get("error_kind") != ErrorKind.NOT_RUN:
                 log(f"edgebench: {res.target} {rec.variant}: {rec.error}")
 
 
@@ -653,7 +654,8 @@ def bench_exit_status(results: Sequence[Results]) -> int:
     """2 when an input was bad or a target failed (the user can fix it), 1 when a model
     failed or was incompatible, else 0."""
     kinds = [r.extra.get("error_kind") for res in results for r in res.records if not r.ok]
-    if any(k in ("input", "target") for k in kinds) or any(res.error for res in results):
+    fixable = (ErrorKind.INPUT, ErrorKind.TARGET)  # the user can fix these
+    if any(k in fixable for k in kinds) or any(res.error for res in results):
         return EXIT_USAGE
     return EXIT_FAILED if kinds else EXIT_OK
 

@@ -31,7 +31,8 @@ from typing import Any
 import pytest
 
 from edgebench import api
-from edgebench.bench.gate import GateReport, format_report
+from edgebench.bench.judgement.gate import GateReport
+from edgebench.bench.outputs.gate_table import format_report
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Record, Results
 

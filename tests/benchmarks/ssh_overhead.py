@@ -27,8 +27,8 @@ sys.path.insert(0, str(HERE.parent))  # tests/ssh_server.py: the loopback sshd
 
 from ssh_server import start_sshd, stop_sshd  # noqa: E402
 
-from edgebench.bench.plan import plan_from_inputs  # noqa: E402
-from edgebench.bench.scheduler import bench_targets  # noqa: E402
+from edgebench.bench.orchestration.plan import plan_from_inputs  # noqa: E402
+from edgebench.bench.orchestration.scheduler import bench_targets  # noqa: E402
 from edgebench.records import BenchSettings  # noqa: E402
 
 MODELS = 6

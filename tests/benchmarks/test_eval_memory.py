@@ -4,7 +4,7 @@ the test set.
 
     tox -e bench -- -k eval_memory        (writes ~1.5 GB of shards to a temporary folder)
 
-Each evaluation runs ``runner.py run`` in a process of its own, as on a device, and the peak
+Each evaluation runs ``runner.pyz run`` in a process of its own, as on a device, and the peak
 is that process's VmHWM after the evaluation, as the runner reports it (``rss_mb.eval_peak``).
 The test fails when the 10,000-image peak exceeds the 100-image peak by more than
 :data:`MAX_GROWTH`. Before the shards the runner loaded the whole eval.npz: 1,517 MB at 10,000
@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgebench.bench import runner
+from edgebench.bench.device.pack import runner_archive
+from edgebench.bench.device.runner.cli import MARKER
+from edgebench.bench.device.shards import write_eval_data
 
 MODEL = Path(__file__).parents[1] / "fixtures" / "tiny224_float32.tflite"
 SIZES = (100, 10_000)
@@ -40,18 +42,18 @@ def write_shards(folder: Path, n: int) -> list[str]:
     images.flush()
     labels = rng.integers(0, 10, n)
     reference = {"scores": rng.random((n, 10), dtype=np.float32)}
-    return runner.write_eval_data(folder, {"image": images}, {"image": "unit"}, labels=labels,
+    return write_eval_data(folder, {"image": images}, {"image": "unit"}, labels=labels,
                                   reference=reference, label_output="scores")
 
 
 def peak_rss_mb(shards: list[str]) -> dict:
     proc = subprocess.run(
-        [sys.executable, runner.__file__, "run", "--model", str(MODEL), "--runs", "1",
+        [sys.executable, str(runner_archive()), "run", "--model", str(MODEL), "--runs", "1",
          "--warmup", "0", "--eval-batch", "32", "--eval", *shards],
         capture_output=True, text=True, timeout=3600,
     )
-    line = [ln for ln in proc.stdout.splitlines() if ln.startswith(runner.MARKER)][-1]
-    rec = json.loads(line[len(runner.MARKER):])
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARKER)][-1]
+    rec = json.loads(line[len(MARKER):])
     assert rec["status"] == "ok", rec
     return rec
 

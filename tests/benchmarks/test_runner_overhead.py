@@ -3,7 +3,7 @@
     tox -e bench        (pytest tests/benchmarks --benchmark-enable)
 
 Collected only with benchmarks enabled (tests/conftest.py). pytest-benchmark times
-``runner.time_invokes`` (the loop ``runner.py run`` uses) and, interleaved with it in the same
+``time_invokes`` (the loop ``runner.pyz run`` uses) and, interleaved with it in the same
 test, a bare loop of ``invoke()`` calls over the same model; the test fails when the runner's
 loop costs more than :data:`MAX_OVERHEAD` times the bare loop. Both sides see the same machine
 at the same moment, so the ratio holds on a noisy machine where absolute times do not.
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgebench.bench import runner
+from edgebench.bench.device.runner.measure import make_interpreter, random_inputs, time_invokes
 
 MODEL = Path(__file__).parents[1] / "fixtures" / "tiny_float32.tflite"
 CALLS = 200  # invoke() calls per round
@@ -30,8 +30,8 @@ MAX_OVERHEAD = 1.5
 
 @pytest.fixture(scope="module")
 def interp():
-    it, _ = runner.make_interpreter(str(MODEL), threads=1, xnnpack=True)
-    for index, arr in runner.random_inputs(it, np.random.default_rng(0)):
+    it, _ = make_interpreter(str(MODEL), threads=1, xnnpack=True)
+    for index, arr in random_inputs(it, np.random.default_rng(0)):
         it.set_tensor(index, arr)
     for _ in range(200):
         it.invoke()
@@ -55,7 +55,7 @@ def test_runner_timed_loop_overhead(benchmark, interp) -> None:
         bare.append(time.perf_counter_ns() - t)
 
     samples = benchmark.pedantic(
-        runner.time_invokes, args=(invoke, CALLS), setup=bare_round, rounds=ROUNDS,
+        time_invokes, args=(invoke, CALLS), setup=bare_round, rounds=ROUNDS,
         warmup_rounds=5,
     )
     assert len(samples) == CALLS and min(samples) > 0

@@ -1,0 +1,53 @@
+"""The report's tables as text cells: the run summary and what changed since the run before,
+shared by the HTML page and the Markdown summary."""
+
+from __future__ import annotations
+
+from edgebench.bench.judgement.latency import fmt_ci
+from edgebench.bench.outputs.compare_table import fmt_delta_acc, fmt_delta_int
+from edgebench.bench.outputs.report.gather import TargetSection
+from edgebench.bench.outputs.summary import COLUMNS as SUMMARY_COLUMNS
+from edgebench.bench.outputs.summary import summary_rows
+
+
+def table_rows(section: TargetSection) -> tuple[list[str], list[tuple[list[str], bool]]]:
+    """The summary table, plus what changed since the previous run when there is one."""
+    header = list(SUMMARY_COLUMNS[1:])
+    rows = summary_rows([section.results])
+    cmp = section.comparison
+    if cmp is not None:
+        header[-1:-1] = ["Δ zip", "Δ accuracy", "p50 ratio (95% CI)", "latency", "memory"]
+    out = []
+    for rec, row in zip(section.results.records, rows, strict=False):
+        cells = list(row[1:])
+        regressed = False
+        if cmp is not None:
+            ch = cmp.change(rec.key)
+            lat = ch.latency
+            extra = [
+                fmt_delta_int(ch.zip_delta_bytes),
+                fmt_delta_acc(ch.accuracy_delta),
+                (f"{lat.ratio:.2f}× ({fmt_ci(lat.ci95)})" if lat and lat.ci95
+                 else f"{lat.ratio:.2f}×" if lat else "—"),
+                lat.verdict.value if lat else (ch.note or "n/a"),
+                ch.memory_verdict.value,
+            ]
+            cells[-1:-1] = extra
+            regressed = ch.regressed
+        out.append((cells, regressed))
+    return header, out
+
+
+
+OP_PROFILE_COLUMNS = ["operator", "count", "avg ms", "% of total"]
+
+
+def op_profile_rows(section: TargetSection) -> list[tuple[str, list[list[str]]]]:
+    """For each record with an operator profile (--op-profile): its key and one row per
+    operator type, slowest first."""
+    return [
+        (rec.key, [[o.op, str(o.count), f"{o.avg_ms:.3f}", f"{o.percent:.1f}%"]
+                   for o in rec.op_profile])
+        for rec in section.results.records
+        if rec.op_profile
+    ]

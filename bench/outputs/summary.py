@@ -1,0 +1,108 @@
+"""The one summary table a person reads after a run (also fine in a CI log), and the output
+fidelity table beneath it when the records have fidelity figures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from edgebench.bench.outputs.table import format_table
+from edgebench.records import Results, format_snr, worst_fidelity
+
+COLUMNS = ("target", "variant", "zip bytes", "ratio", "accuracy", "SNR dB", "top-1 agr",
+           "p50 µs", "p90 µs", "peak RSS MB", "status")
+FIDELITY_COLUMNS = ("target", "variant", "output", "n", "max |Δ|", "mean |Δ|", "cosine",
+                    "SNR dB", "top-1 agr")
+
+
+def _accuracy(value: float | None, metric: str | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4f}" + (f" {metric}" if metric and metric != "top1" else "")
+
+
+def latency_cell(value: float | None, emulated: bool | None) -> str:
+    """A latency figure for a table; one measured under CPU emulation says so."""
+    if value is None:
+        return "—"
+    return f"{value:,.1f}" + (" (emulated)" if emulated else "")
+
+
+def summary_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
+    """One row per record (each model in each cell of the threads x XNNPACK matrix), in the
+    order they ran, named by its key. SNR and top-1 agreement are the worst over the record's
+    outputs, against the float32 reference."""
+    rows = []
+    for res in results:
+        for r in res.records:
+            lat = r.latency_us
+            worst = worst_fidelity(r.fidelity)
+            emulated = r.emulated or res.device.emulated
+            rows.append(
+                (
+                    res.target,
+                    r.key,
+                    f"{r.zip_bytes:,}" if r.zip_bytes else "—",
+                    f"{r.compression_ratio:.2f}×" if r.compression_ratio else "—",
+                    _accuracy(r.accuracy, r.accuracy_metric),
+                    format_snr(worst.snr_db if worst else None),
+                    f"{worst.top1_agreement:.4f}"
+                    if worst and worst.top1_agreement is not None else "—",
+                    latency_cell(lat.p50 if lat else None, emulated),
+                    latency_cell(lat.p90 if lat else None, emulated),
+                    f"{r.rss_mb.peak:.1f}" if r.rss_mb and r.rss_mb.peak is not None else "—",
+                    r.status + (" (no XNNPACK)" if r.delegate_fallback else ""),
+                )
+            )
+    return rows
+
+
+def fidelity_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
+    """One row per output of every record that has fidelity figures."""
+    rows = []
+    for res in results:
+        for r in res.records:
+            for f in r.fidelity:
+                rows.append(
+                    (
+                        res.target,
+                        r.key,
+                        f.output,
+                        str(f.n),
+                        f"{f.max_abs:.4g}",
+                        f"{f.mean_abs:.4g}",
+                        "—" if f.cosine is None else f"{f.cosine:.6f}",
+                        format_snr(f.snr),
+                        "—" if f.top1_agreement is None else f"{f.top1_agreement:.4f}",
+                    )
+                )
+    return rows
+
+
+def summary_notes(results: Sequence[Results]) -> list[str]:
+    """Lines under the table: emulated targets, and every warning of a record."""
+    notes = []
+    for res in results:
+        if res.device.emulated:
+            notes.append(f"note: {res.target} ran under CPU emulation "
+                         f"({res.device.emulation_evidence}); its latencies are the emulator's, "
+                         "not the device's")
+        for r in res.records:
+            notes += [f"warning: {res.target} {r.key}: {w}" for w in r.warnings]
+    return notes
+
+
+def format_summary(results: Sequence[Results]) -> str:
+    """The summary table; then, when any record has them, the fidelity figures per output
+    and which reference they are measured against; then a line per emulated target and per
+    warning."""
+    text = format_table(summary_rows(results), COLUMNS)
+    fid = fidelity_rows(results)
+    if fid:
+        refs = sorted({r.reference for res in results for r in res.records if r.reference})
+        text += (
+            f"\n\noutput fidelity against the float32 reference ({', '.join(refs) or '?'}; "
+            "quantised outputs dequantised; SNR ∞ = identical):\n"
+            + format_table(fid, FIDELITY_COLUMNS)
+        )
+    notes = summary_notes(results)
+    return text + ("\n" + "\n".join(notes) if notes else "")
