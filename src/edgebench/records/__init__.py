@@ -10,7 +10,13 @@ kind: :mod:`~edgebench.records.kinds` (the shared names), :mod:`~edgebench.recor
 
 from __future__ import annotations
 
-from edgebench.records.bench_settings import BenchSettings, Setup, cpu_list
+from edgebench.records.bench_settings import (
+    DEFAULT_TARGETS,
+    BenchSettings,
+    BenchTargets,
+    Setup,
+    cpu_list,
+)
 from edgebench.records.kinds import TFLITE_KINDS, Status, VariantKind
 from edgebench.records.manifest import (
     MANIFEST_SCHEMA_VERSION,
@@ -42,11 +48,13 @@ from edgebench.records.stats import (
 )
 
 __all__ = [
+    "DEFAULT_TARGETS",
     "MANIFEST_SCHEMA_VERSION",
     "RESULTS_SCHEMA_VERSION",
     "TFLITE_KINDS",
     "Artifact",
     "BenchSettings",
+    "BenchTargets",
     "DatasetInfo",
     "DeviceInfo",
     "FidelitySummary",
