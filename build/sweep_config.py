@@ -100,7 +100,9 @@ class SweepConfig:
     cluster_learning_rate: float = setting(1e-4, above=0,
                                            help="the learning rate of clustering's fine-tune")
     qat_epochs: int = setting(1, minimum=1, help="epochs of quantisation-aware training")
-    qat_learning_rate: float = setting(1e-5, above=0,
+    # 1e-5 moved the weights about one int8 step in an epoch; 1e-4 gave +0.13 / +0.01 points
+    # of validation accuracy on seeds 0 / 1 (commit 8560eca).
+    qat_learning_rate: float = setting(1e-4, above=0,
                                        help="the learning rate of quantisation-aware training")
     seed: int = setting(0, help="the validation split's permutation (and Optuna's sampler)")
     validation_split: float = setting(
