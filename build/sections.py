@@ -55,7 +55,7 @@ class DataConfig:
     toml_section: ClassVar[str] = "data"
 
     dataset: str = setting(
-        "fashion_mnist",
+        "fashion_mnist", example="mnist",
         help="a name (fashion_mnist, mnist), a folder of MNIST-format IDX files or of images, "
         "or an .npz with x_train, y_train, x_test, y_test",
     )
@@ -64,16 +64,18 @@ class DataConfig:
     test_limit: int = setting(0, minimum=0, flag="--test-limit",
                               help="use the first N test samples; 0 = all")
     preprocess: str | dict[str, str] = setting(
-        "unit", help='how samples become model inputs: unit, symmetric, imagenet, none or '
+        "unit", example="symmetric",
+        help='how samples become model inputs: unit, symmetric, imagenet, none or '
         '"module:function", or a table of those by input name',
     )
-    metric: str = setting("top1", help="the accuracy metric: top1, top5, … (top-K accuracy, "
-                          "where there are labels)")
+    metric: str = setting("top1", example="top5", help="the accuracy metric: top1, top5, … "
+                          "(top-K accuracy, where there are labels)")
     image_size: tuple[int, ...] = setting(
         (), unit="px", example=[224, 224],
         help="[height, width] of the images of an image folder, for a builtin model",
     )
-    color: str = setting("rgb", help="an image folder for a builtin model: rgb or grey")
+    color: str = setting("rgb", example="grey",
+                         help="an image folder for a builtin model: rgb or grey")
     label_output: str | None = setting(
         None, example="logits", help="which output the labels are for (several outputs)"
     )
@@ -206,15 +208,15 @@ class RecipeConfig:
     """
 
     name: str
-    recipe: str = setting(help="the registered recipe this section runs, e.g. "
-                          "prune_after_training")
-    params: RecipeParams = setting(help="the recipe's own keys (its params dataclass)")
+    recipe: str = setting(example="gradual", help="the registered recipe this section runs, "
+                          "e.g. prune_after_training")
+    params: RecipeParams  # the section's other keys: the recipe's own params dataclass
     variants: tuple[VariantKind, ...] = setting(
         TFLITE_KINDS, from_toml=parse_variants,
         help=f"TFLite variants of the recipe's model, from {', '.join(VARIANT_NAMES)}",
     )
     strip: str = setting(
-        "none", from_toml=strip_value, shown="false",
+        "none", from_toml=strip_value, shown="false", example=True,
         help='edgebench.build.strip on every TFLite variant: true (tensor names, signature '
         'defs, converter metadata), false, or "keep-signatures"',
     )

@@ -95,7 +95,8 @@ class SweepConfig:
         "min_accuracy",
     )
     workers: int = setting(2, minimum=1, flag="--workers", help="local worker processes")
-    cache_dir: str = setting("cache", help="the trained-artifact cache, relative to --out")
+    cache_dir: str = setting("cache", example="sweep-cache",
+                             help="the trained-artifact cache, relative to --out")
     cluster_epochs: int = setting(2, minimum=1, help="fine-tuning epochs of clustering")
     cluster_learning_rate: float = setting(1e-4, above=0,
                                            help="the learning rate of clustering's fine-tune")
@@ -118,7 +119,7 @@ class SweepConfig:
         help="[sweep.vary]: recipe parameters to search, each a list of values",
     )
     strip: str = setting(
-        "none", from_toml=strip_value, shown="false",
+        "none", from_toml=strip_value, shown="false", example=True,
         help='drop what only the converter reads from every TFLite file: true (tensor names, '
         'signature defs, converter metadata), false, or "keep-signatures"',
     )

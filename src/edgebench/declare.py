@@ -68,7 +68,7 @@ class Setting:
     scalar: bool = False  # TOML: one value or a list of them (for a tuple field)
     words: str = ""  # the TOML values allowed, when the type alone says it badly
     from_toml: Callable[[Any], Any] | None = None  # TOML value -> field value, checked
-    example: Any = None  # a value to show, where the default is None
+    example: Any = None  # a TOML value to show (docs, tests), other than the default
     shown: str | None = None  # how help shows the default, where the value reads badly
 
 

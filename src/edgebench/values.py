@@ -31,6 +31,7 @@ def number(kind: type, low: float, strict: bool) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"expected {words} {bound}; got {value}")
         return value
 
+    convert.__name__ = kind.__name__  # what a reference of the options calls its type
     return convert
 
 

@@ -214,6 +214,7 @@ class BenchTargets:
 
     targets: tuple[str, ...] = setting(
         DEFAULT_TARGETS, flag="--target", parse=target_address, repeat=True, metavar="T",
+        example=["local", "ssh://pi@raspberrypi.local"],
         help="where to run: local, ssh://[user@]host[:port] or adb://SERIAL; repeatable",
     )
 
