@@ -7,8 +7,15 @@ import argparse
 from pathlib import Path
 
 from edgebench import api
+from edgebench.bench.compare import CompareSettings
 from edgebench.bench.export import format_gate_as
-from edgebench.bench.gate import GateReport, write_junit
+from edgebench.bench.gate import (
+    COMPAT_KEY,
+    METRICS,
+    REGRESSION_METRICS,
+    GateReport,
+    write_junit,
+)
 from edgebench.build.config import GateConfig
 from edgebench.commands.common import (
     EXIT_FAILED,
@@ -51,14 +58,14 @@ def add_gate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--against",
         metavar="BASE",
-        help="also apply the regression rules (max_latency_regression, max_zip_growth_bytes, "
-        "max_accuracy_drop_vs_base, max_peak_rss_growth) against BASE: a run id from "
-        "edgebench history, latest~N, a results file or a run folder",
+        help=f"also apply the regression rules ({', '.join(REGRESSION_METRICS)}) against "
+        "BASE: a run id from edgebench history, latest~N, a results file or a run folder",
     )
     p.add_argument(
         "--alpha",
         type=probability,
-        help="Mann-Whitney U p-value below which a latency change is real (default 0.01)",
+        help="Mann-Whitney U p-value below which a latency change is real "
+        f"(default {CompareSettings().alpha:g})",
     )
     add_format(p, "the checks")
     add_out(p)
@@ -98,10 +105,9 @@ def print_gate(report: GateReport, junit: Path | None, brief: bool, fmt: str = "
 GATE = Command(
     "gate",
     "check results against budgets; exit 1 when one is broken",
-    "Hold every record against the rules of a budgets TOML (max_zip_bytes, min_accuracy, "
-    "max_accuracy_drop, min_snr_db, min_cosine, min_top1_agreement, max_latency_p90_us, "
-    "max_peak_rss_mb, require_compatible, keyed by variant or glob); with --against BASE "
-    "also its regression rules against that run. "
+    f"Hold every record against the rules of a budgets TOML ({', '.join(METRICS)}, "
+    f"{COMPAT_KEY}, keyed by variant or glob); with --against BASE also its regression rules "
+    "against that run. "
     "Exit 0 when all pass, 1 when any fails, 2 on bad input.",
     add_gate_args,
     cmd_gate,
