@@ -312,12 +312,13 @@ def add_flags(
 
 
 def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
-    """The declared settings of ``cls`` that the command line set, as field values."""
+    """The declared settings of ``cls`` that the command line set, as field values; the
+    parser must have had :func:`add_flags` of ``cls`` (a flag it lacks is a KeyError)."""
     hints = typing.get_type_hints(cls)
     values = vars(args)
     out: dict[str, Any] = {}
     for f, s in declared(cls):
-        value = values.get(f.name) if s.flag is not None else None
+        value = values[f.name] if s.flag is not None else None
         if value is None:
             continue
         if isinstance(value, list) and typing.get_origin(hints[f.name]) is tuple:
