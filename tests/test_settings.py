@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from edgebench.bench.flows import FLOWS
-from edgebench.bench.gate import COMPAT_KEY, METRICS, REGRESSION_METRICS
+from edgebench.bench.gate import COMPAT_KEY, METRICS, REGRESSION_METRICS, load_budgets
 from edgebench.build.config import default_sweep_path, load_pipeline, parse_pipeline
 from edgebench.build.sweep_config import SweepConfig
 from edgebench.cli import COMMANDS, make_parser
@@ -258,6 +258,20 @@ def test_describe_lists_every_key_and_every_flag() -> None:
     assert timeout.unit == "s" and timeout.type == "float"
     (workers,) = [e for e in entries if e.name == "workers"]
     assert workers.files == ("sweep.toml",) and workers.api == ("sweep(workers=)",)
+
+
+def test_every_budgets_key_describe_lists_is_accepted(tmp_path) -> None:
+    path = tmp_path / "budgets.toml"
+    for e in describe():
+        if e.files != ("budgets.toml",):
+            continue
+        if e.table == "top level":
+            value = e.default
+            path.write_text(f'{e.name} = {toml_value(value)}\n[budgets."*"]\nmax_zip_bytes = 1\n')
+        else:
+            value = "10%" if e.type == "str" else True if e.name == COMPAT_KEY else 1
+            path.write_text(f'[budgets."*"]\n{e.name} = {toml_value(value)}\n')
+        load_budgets(path)  # no "unknown budget" (nor any other complaint)
 
 
 # --------------------------------------------------------------------------- one line
