@@ -41,7 +41,9 @@ ALLOWED = {
               "front"},
 }
 ROOMS = ("build", "bench", "deploy", "models")
-FRONT = {"edgebench", "edgebench.api", "edgebench.cli", "edgebench.__main__"}
+FRONT = {"edgebench", "edgebench.api", "edgebench.cli", "edgebench.__main__", "edgebench.settings"}
+#: Subpackages of src/edgebench itself: the records by kind, and the subcommands (front).
+KERNEL_PACKAGES = ("edgebench.records", "edgebench.commands")
 RUNNER = "edgebench.bench.device.runner"  # the package that ships to devices
 #: The bench stage's sub-rooms, lowest first: each imports only itself and those before it.
 #: (edgebench.bench.runner holds the names build/pipeline.py still imports: the device side.)
@@ -54,6 +56,11 @@ def package_modules() -> dict[str, Path]:
     for info in pkgutil.iter_modules([str(Path(edgebench.__file__).parent)], "edgebench."):
         if not info.ispkg:
             found[info.name] = Path(edgebench.__file__).parent / f"{info.name.split('.')[1]}.py"
+    for package_name in KERNEL_PACKAGES:  # the package's own subpackages (not the rooms)
+        package = importlib.import_module(package_name)
+        found[package_name] = Path(package.__file__)
+        for info in pkgutil.walk_packages(package.__path__, f"{package_name}."):
+            found[info.name] = Path(importlib.util.find_spec(info.name).origin)
     for room in ROOMS:
         package = importlib.import_module(f"edgebench.{room}")
         if package.__file__ is not None:  # build/ is a namespace package: no __init__.py
@@ -89,7 +96,9 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
 
 def room_of(module: str) -> str:
     parts = module.split(".")
-    if module in FRONT or (len(parts) == 2 and parts[1] == "pytest_plugin"):
+    if module in FRONT or (len(parts) == 2 and parts[1] == "pytest_plugin") or (
+        parts[:2] == ["edgebench", "commands"]
+    ):
         return "front"
     if module == RUNNER or module.startswith(f"{RUNNER}."):
         return "bench.runner"

@@ -311,7 +311,7 @@ def test_a_rerun_with_the_same_config_trains_nothing(first_sweep, monkeypatch) -
 
 
 def test_a_changed_parameter_retrains_only_what_it_touches(first_sweep, monkeypatch, tmp_path):
-    # Only the QAT stages read the QAT learning rate (the default is 1e-5).
+    # Only the QAT stages read the QAT learning rate (the default is 1e-4).
     text = SMALL_SWEEP.read_text().replace(
         "qat_epochs = 1", "qat_epochs = 1\nqat_learning_rate = 3e-5")
     assert "qat_learning_rate = 3e-5" in text

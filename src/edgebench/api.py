@@ -56,7 +56,7 @@ from edgebench.build.config import default_pipeline_path as _default_pipeline_pa
 from edgebench.deploy import target_for
 from edgebench.errors import ConfigError, EdgebenchError
 from edgebench.files import point_latest
-from edgebench.records import BenchSettings, Manifest, Record, Results
+from edgebench.records import DEFAULT_TARGETS, BenchSettings, Manifest, Record, Results
 
 Progress = Callable[[str], None]
 PathLike = str | Path
@@ -248,7 +248,7 @@ def plan(models: Manifest | PathLike | Sequence[PathLike], run: str | None = Non
 
 def bench_models(
     models: Manifest | PathLike | Sequence[PathLike],
-    targets: str | Sequence[str] = ("local",),
+    targets: str | Sequence[str] = DEFAULT_TARGETS,
     settings: BenchSettings | None = None,
     *,
     out: PathLike = DEFAULT_OUT,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +33,18 @@ import pytest
 from edgebench import api
 from edgebench.bench.judgement.gate import GateReport
 from edgebench.bench.outputs.gate_table import format_report
+from edgebench.declare import declaration
 from edgebench.errors import EdgebenchError
 from edgebench.records import BenchSettings, Record, Results
 
-_SETTING_NAMES = ("runs", "warmup", "repeats", "threads", "xnnpack", "timeout_s", "cooldown_s",
-                  "flow", "benchmark_binary", "taskset")
+#: What ``edgebench.bench(model, **settings)`` takes: the fields of BenchSettings.
+_SETTING_NAMES = tuple(f.name for f in fields(BenchSettings))
+
+
+def _help(name: str) -> str:
+    """A BenchSettings field's help and default, as its declaration says them."""
+    default = next(f.default for f in fields(BenchSettings) if f.name == name)
+    return f"{declaration(BenchSettings, name).help} (default {default})"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,9 +52,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--edgebench-target", metavar="T", default=None,
                     help="the default target of edgebench.bench (default: local)")
     group.addoption("--edgebench-runs", metavar="N", type=int, default=None,
-                    help="timed invoke() calls per model (default 100)")
+                    help=_help("runs"))
     group.addoption("--edgebench-repeats", metavar="N", type=int, default=None,
-                    help="processes per model (default 5)")
+                    help=_help("repeats"))
     group.addoption("--edgebench-budgets", metavar="TOML", default=None,
                     help="hold every bench of every test to this budgets file")
     group.addoption("--edgebench-history", metavar="PATH", default=None,

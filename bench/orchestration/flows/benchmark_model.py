@@ -185,14 +185,6 @@ class BenchmarkModelFlow(Flow):
         return rec
 
 
-#: Flags edgebench sets itself, and the option that sets each (for --benchmark-flag).
-OWN_FLAGS = {"graph": "the model inputs", "num_threads": "--threads",
-             "use_xnnpack": "--xnnpack", "warmup_runs": "--warmup", "num_runs": "--runs",
-             "min_secs": "--runs", "max_secs": "--timeout-s", "warmup_min_secs": "--warmup",
-             "report_peak_memory_footprint": "nothing (always on)", "use_gpu": "--use-gpu",
-             "use_nnapi": "--use-nnapi", "enable_op_profiling": "--op-profile"}
-
-
 def benchmark_argv(binary: str, model: str, s: BenchSettings) -> list[str]:
     """The benchmark_model command line for one model (exact run counts: min_secs=0), with the
     first cell of ``s``'s matrix (the flow passes ``settings.at(setup)``)."""

@@ -46,28 +46,12 @@ from edgebench.records import (
     Status,
     from_dict,
 )
+from edgebench.values import parse_delegate
 
 #: ELF e_machine of a device's ``uname -m``, to catch a delegate library built for another CPU
 ELF_MACHINES = {"aarch64": 183, "arm64": 183, "armv7l": 40, "armv6l": 40, "x86_64": 62,
                 "i686": 3, "i386": 3, "riscv64": 243}
 ELF_NAMES = {183: "aarch64", 40: "32-bit ARM", 62: "x86-64", 3: "x86", 243: "riscv64"}
-
-
-def parse_delegate(spec: str) -> tuple[str, dict[str, str]]:
-    """``PATH.so[:key=value,...]`` -> (PATH, {key: value}); a message naming the form else."""
-    path, _, opts = spec.partition(":")
-    options: dict[str, str] = {}
-    for pair in filter(None, opts.split(",")):
-        key, eq, value = pair.partition("=")
-        if not eq or not key.strip():
-            raise EdgebenchError(
-                f"--delegate {spec!r}: {pair!r} is not key=value; write "
-                "PATH.so[:key=value,...], e.g. libedgetpu.so.1:device=usb"
-            )
-        options[key.strip()] = value.strip()
-    if not path.strip():
-        raise EdgebenchError(f"--delegate {spec!r} names no library; write PATH.so[:key=value,...]")
-    return path.strip(), options
 
 
 def check_shared_object(path: Path, machine: str | None, address: str) -> None:
