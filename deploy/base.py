@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from edgebench.errors import EdgebenchError
 from edgebench.records import DeviceInfo
@@ -347,10 +348,10 @@ def target_scheme(address: str) -> str:
     return address.split("://", 1)[0] if "://" in address else address
 
 
-def target_for(address: str, **options: object) -> Target:
+def target_for(address: str, **options: Any) -> Target:
     """The target for an address such as ``local``, ``ssh://pi@host:22`` or ``adb://SERIAL``."""
     cls = _REGISTRY.get(target_scheme(address))
     if cls is None:
         known = ", ".join(f"{s}://…" if s != "local" else s for s in sorted(_REGISTRY))
         raise TargetError(f"unknown target {address!r}; use one of: {known}")
-    return cls(address, **options)  # type: ignore[call-arg]
+    return cls(address, **options)

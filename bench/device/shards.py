@@ -42,7 +42,8 @@ def write_eval_shard(
     for name, arr in (reference or {}).items():
         arrays["ref:" + name] = np.ascontiguousarray(arr, dtype=np.float32)
     with open(path, "wb") as fh:
-        np.savez(fh, **arrays)
+        # numpy's stub types **kwds as allow_pickle's bool; they are arrays, by name
+        np.savez(fh, **arrays)  # type: ignore[arg-type]
 
 
 #: Shard size: samples are grouped so that one shard's arrays stay near this many bytes

@@ -65,6 +65,13 @@ class VariantChange:
     agreement_delta: float | None = None  # worst output's top-1 agreement, current - base
 
     @property
+    def record(self) -> Record:
+        """The current record, else the base one (a change always has at least one side)."""
+        rec = self.current or self.base
+        assert rec is not None, f"{self.variant}: a change with neither side"
+        return rec
+
+    @property
     def regressed_metrics(self) -> tuple[Regression, ...]:
         """What got worse against the base run, in this order; empty when nothing did."""
         found = []

@@ -201,6 +201,8 @@ class RegressionRule:
         def result(value: float | None, passed: bool, reason: str | None = None) -> CheckResult:
             return CheckResult(cur.key, target, name, value, self, passed, reason)
 
+        value: float
+
         if base is None:
             return result(None, True, "not in the base run; nothing to compare")
         if not cur.ok:

@@ -133,6 +133,7 @@ def comparisons_for(
     history = open_history(history_path, create=False) if needs_history else None
     try:
         if base_ref is None:
+            assert history is not None  # needs_history
             pairs = default_pairs(history, target)
         else:
             base = resolve_ref(history, base_ref, target)

@@ -88,7 +88,7 @@ def plan_from_inputs(inputs: Sequence[Path], run_id: str | None = None) -> Bench
             raise EdgebenchError("give one manifest, or .tflite files, not both")
         mpath = paths[0] / "manifest.json" if paths[0].is_dir() else paths[0]
         return plan_from_manifest(mpath)
-    items = []
+    items: list[BenchItem] = []
     for p in paths:
         problem = None
         try:

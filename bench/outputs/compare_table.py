@@ -81,9 +81,9 @@ COLUMNS = (
 
 def comparison_rows(cmp: Comparison) -> list[tuple[str, ...]]:
     """One row per variant, with the verdicts in words."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for c in cmp.changes:
-        cur = c.current or c.base
+        cur = c.record
         lat = c.latency
         rows.append(
             (

@@ -173,7 +173,7 @@ def comparison_records(cmp: Comparison) -> list[dict[str, Any]]:
     """One flat row per variant of one comparison."""
     rows = []
     for c in cmp.changes:
-        cur = c.current or c.base
+        cur = c.record
         lat = c.latency
         rows.append({
             "target": cmp.current.target,
@@ -215,7 +215,7 @@ def comparison_doc(comparisons: Sequence[Comparison]) -> dict[str, Any]:
     return _doc(
         "compare",
         regressed=[
-            {"target": cmp.current.target, "variant": (c.current or c.base).variant,
+            {"target": cmp.current.target, "variant": c.record.variant,
              "key": c.variant}
             for cmp in comparisons for c in cmp.changes if c.regressed
         ],
@@ -381,7 +381,7 @@ def format_doctor_as(report: DoctorReport, fmt: str) -> str:
     if fmt == "csv":
         return to_csv(rows, DOCTOR_FIELDS)
     if fmt == "markdown":
-        cells = [(r["status"].upper(), r["name"], r["found"], r["fix"] or "") for r in rows]
+        cells = [(c.status.upper(), c.name, c.found, c.fix or "") for c in report.checks]
         verdict = "ready to bench" if report.ready else f"{len(report.problems)} problem(s)"
         return (f"**doctor {report.target}**: {report.device}: {verdict}\n\n"
                 + to_markdown(("status", "check", "found", "fix"), cells))

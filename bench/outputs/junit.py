@@ -75,16 +75,17 @@ def write_junit(report: GateReport, path: Path) -> None:
     totals = {"tests": 0, "failures": 0, "skipped": 0, "time": 0.0}
     for target in order:
         checks = [c for c in report.checks if c.target == target]
-        res = by_target.get(target)
+        target_res = by_target.get(target)
         suite = ET.SubElement(root, "testsuite", name=f"edgebench gate: {target}")
-        if res is not None:
-            suite.set("timestamp", res.created_at)
-            if res.device.hostname:
-                suite.set("hostname", res.device.hostname)
+        if target_res is not None:
+            suite.set("timestamp", target_res.created_at)
+            if target_res.device.hostname:
+                suite.set("hostname", target_res.device.hostname)
             props = ET.SubElement(suite, "properties")
-            for name, value in _junit_properties(res):
+            for name, value in _junit_properties(target_res):
                 ET.SubElement(props, "property", name=name, value=value)
-        classname = junit_classname(res) if res is not None else re.sub(r"\W+", "_", target)
+        classname = (junit_classname(target_res) if target_res is not None
+                     else re.sub(r"\W+", "_", target))
         suite_time = 0.0
         for c in checks:
             key = (c.target, c.variant)

@@ -31,7 +31,7 @@ def summary_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
     """One row per record (each model in each cell of the threads x XNNPACK matrix), in the
     order they ran, named by its key. SNR and top-1 agreement are the worst over the record's
     outputs, against the float32 reference."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for res in results:
         for r in res.records:
             lat = r.latency_us
@@ -58,7 +58,7 @@ def summary_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
 
 def fidelity_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
     """One row per output of every record that has fidelity figures."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for res in results:
         for r in res.records:
             for f in r.fidelity:

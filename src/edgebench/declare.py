@@ -254,8 +254,9 @@ def converter(f: dataclasses.Field, s: Setting, hint: Any) -> Callable[[str], An
     options = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
     tp = options[0]
     if tp in (int, float) and (s.minimum is not None or s.above is not None):
-        strict = s.minimum is None
-        return number(tp, s.above if strict else s.minimum, strict)
+        low = s.minimum if s.minimum is not None else s.above
+        assert low is not None
+        return number(tp, low, strict=s.minimum is None)
     return tp if tp in (int, float, str, Path) else None
 
 

@@ -55,8 +55,8 @@ def _import_runtime(name):
         tf.__version__)
 
 
-_RUNTIME = []  # the loaded runtime, once: (Interpreter, OpResolverType, name, version)
-_BROKEN = []  # runtimes that are installed but fail to import: (name, version, why)
+_RUNTIME: list = []  # the loaded runtime, once: (Interpreter, OpResolverType, name, version)
+_BROKEN: list = []  # runtimes that are installed but fail to import: (name, version, why)
 
 
 def load_runtime():

@@ -220,7 +220,7 @@ class HostAccuracy:
         if not item.labelled or self.plan.eval_data is None:
             return {}
         threads = setup.threads if setup else self.settings.threads[0]
-        quick = BenchSettings(runs=1, warmup=0, threads=threads, xnnpack=True,
+        quick = BenchSettings(runs=1, warmup=0, threads=(threads,), xnnpack=(True,),
                               eval_batch=self.settings.eval_batch,
                               eval_limit=self.settings.eval_limit)
         argv = runner_argv(sys.executable, str(runner_archive()), str(item.path),

@@ -15,6 +15,7 @@ import signal
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 from edgebench.bench.device.pack import runner_archive
 from edgebench.bench.device.runner.cli import MARKER
@@ -61,7 +62,7 @@ def check_shared_object(path: Path, machine: str | None, address: str) -> None:
     if head[:4] != b"\x7fELF" or len(head) < 20:
         raise SetupError(f"--delegate {path} is not a shared library (no ELF header); pass the "
                          "delegate's .so file")
-    order = "little" if head[5] == 1 else "big"
+    order: Literal["little", "big"] = "little" if head[5] == 1 else "big"
     e_type, e_machine = (int.from_bytes(head[16:18], order), int.from_bytes(head[18:20], order))
     if e_type != 3:  # ET_DYN
         raise SetupError(f"--delegate {path} is an ELF file but not a shared library (.so); "
@@ -84,13 +85,23 @@ def parse_runner_output(stdout: str) -> dict | None:
     return None
 
 
+def device_python(target: Target) -> str:
+    """The device's Python for the runner; a target without one (a phone) is refused here."""
+    if target.python is None:
+        raise EdgebenchError(
+            f"{target.address} has no Python for edgebench's runner; measure it with "
+            "TFLite's benchmark_model instead (--flow benchmark_model --benchmark-binary PATH)"
+        )
+    return target.python
+
+
 def describe_target(target: Target, runner_remote: str, timeout_s: float = 60.0) -> DeviceInfo:
     """Ask the runner on the device what it is (runtime, CPU, governor, temperature).
 
     Raises :class:`~edgebench.deploy.RuntimeMissing` when the device has no usable Python,
     numpy or TFLite runtime, with the command that installs it.
     """
-    res = target.run([target.python, runner_remote, "info"], timeout_s=timeout_s)
+    res = target.run([device_python(target), runner_remote, "info"], timeout_s=timeout_s)
     data = parse_runner_output(res.stdout)
     if res.returncode == 127 or (data is None and "not found" in res.stderr):
         raise RuntimeMissing(
@@ -224,15 +235,12 @@ class RunnerFlow(Flow):
     runner_remote: str
     eval_remote: list[str] | None  # the evaluation shards on the device, in order
     models_remote: dict[Path, str]
+    delegate_remote: str | None = None  # the delegate library on the device, if one is loaded
 
     @classmethod
     def check(cls, target: Target, settings: BenchSettings) -> None:
         a = target.address
-        if target.python is None:
-            raise EdgebenchError(
-                f"{a} has no Python for edgebench's runner; measure it with "
-                "TFLite's benchmark_model instead (--flow benchmark_model --benchmark-binary PATH)"
-            )
+        device_python(target)
         flow_hint = "--flow benchmark_model --benchmark-binary PATH"
         if settings.op_profile:
             raise EdgebenchError(
@@ -313,7 +321,9 @@ class RunnerFlow(Flow):
     def check_delegate(self) -> None:
         """Load the delegate once on the device: one line and no measurement when it cannot."""
         t = self.target
-        argv = [t.python, self.runner_remote, "delegate", "--delegate", self.delegate_remote]
+        assert self.delegate_remote is not None  # set in prepare when there is a delegate
+        argv = [device_python(t), self.runner_remote, "delegate",
+                "--delegate", self.delegate_remote]
         for key, value in parse_delegate(self.settings.delegate or "")[1].items():
             argv += ["--delegate-option", f"{key}={value}"]
         res = t.run(argv, timeout_s=self.settings.timeout_s)
@@ -329,7 +339,7 @@ class RunnerFlow(Flow):
         missing = [p for p in paths if p not in self.models_remote]
         if missing:
             self.models_remote.update(self.target.push(missing))
-        argv = [self.target.python, self.runner_remote, "compat"]
+        argv = [device_python(self.target), self.runner_remote, "compat"]
         for p in paths:
             argv += ["--model", self.models_remote[p]]
         try:
@@ -374,18 +384,18 @@ class RunnerFlow(Flow):
         if item.path not in self.models_remote:
             self.models_remote.update(t.push([item.path]))
         argv = runner_argv(
-            t.python,
+            device_python(t),
             self.runner_remote,
             self.models_remote[item.path],
             self.eval_remote if item.labelled else None,
             s,
             setup,
-            getattr(self, "delegate_remote", None),
+            self.delegate_remote,
         )
         try:
             res = t.run(argv, timeout_s=s.timeout_s)
         except TargetTimeout as exc:
-            data = {"error": str(exc), "error_kind": ErrorKind.TIMEOUT.value}
+            data: dict | None = {"error": str(exc), "error_kind": ErrorKind.TIMEOUT.value}
             return record_from_runner(item, data, None)
         except (TargetUnreachable, RuntimeMissing):
             raise

@@ -62,9 +62,11 @@ def gather(
     settings = settings or CompareSettings()
     sections = []
     for res in current:
-        comparison, series, marks = None, (), ()
+        comparison: Comparison | None = None
+        series: tuple[Results, ...] = ()
+        marks: tuple[tuple[str, str, Regression], ...] = ()
         row = history.find(res) if history else None
-        if row is not None:
+        if history is not None and row is not None:
             series = tuple(history.series(row, last_n))
             steps = [  # the floors compare itself would use: the device's learnt spread
                 compare_runs(prev, cur, settings, spread_from_history(history, [prev, cur]))

@@ -165,13 +165,13 @@ def render_html(data: ReportData) -> str:
         body.append(f'<div class="card"><table>{"".join(trs)}</table></div>')
         for key, op_rows in op_profile_rows(s):
             head = "".join(f"<th>{_e(h)}</th>" for h in OP_PROFILE_COLUMNS)
-            cells = "".join(
+            op_cells = "".join(
                 "<tr>" + "".join(_cell(c, h) for c, h in zip(row, OP_PROFILE_COLUMNS,
                                                             strict=True)) + "</tr>"
                 for row in op_rows
             )
             body.append(f"<h3>Operators of {_e(key)} (benchmark_model's profile)</h3>"
-                        f'<div class="card"><table><tr>{head}</tr>{cells}</table></div>')
+                        f'<div class="card"><table><tr>{head}</tr>{op_cells}</table></div>')
         size_png, caption = plot_size_quality(s, colors)
         lat_png = plot_latency(s, colors)
         figs = [_img(size_png, f"{res.target} size against quality", caption)]

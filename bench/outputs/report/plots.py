@@ -101,15 +101,15 @@ def size_quality(results: Results) -> SizeQuality:
     with_snr = [r for r in recs if _finite_snr(r) is not None]
     if with_acc:
         quality = "accuracy"
-        points = tuple(SizePoint(r.key, r.zip_bytes, r.accuracy) for r in with_acc)
+        values = [(r, r.accuracy) for r in with_acc]
     elif with_snr:
         quality = "snr"
-        points = tuple(SizePoint(r.key, r.zip_bytes, _finite_snr(r)) for r in with_snr)
+        values = [(r, _finite_snr(r)) for r in with_snr]
     else:
         quality = "latency"
-        points = tuple(
-            SizePoint(r.key, r.zip_bytes, r.latency_us.p50) for r in recs if r.latency_us
-        )
+        values = [(r, r.latency_us.p50 if r.latency_us else None) for r in recs]
+    points = tuple(SizePoint(r.key, r.zip_bytes, v) for r, v in values
+                   if r.zip_bytes is not None and v is not None)
     sign = -1.0 if quality == "latency" else 1.0  # the front maximises quality
     front = pareto_front(points, lambda p: p.zip_bytes, lambda p: sign * p.value)
     return SizeQuality(points, tuple(front), bool(with_acc), quality)
@@ -229,8 +229,10 @@ def plot_latency(section: TargetSection, colors: dict[str, str]) -> str | None:
                                                   if emulated else ""))
     ax.grid(axis="x", alpha=0.3)
     ax.invert_yaxis()
+    lat = recs[0].latency_us
+    runs = lat.n if lat is not None else len(recs[0].samples_us)
     ax.set_title(
-        f"{section.results.target}: latency distribution ({recs[0].latency_us.n} runs per model)",
+        f"{section.results.target}: latency distribution ({runs} runs per model)",
         fontsize=11,
     )
     return _png(fig)

@@ -48,7 +48,7 @@ def make_report(
 ) -> tuple[ReportData, Path]:
     """What ``edgebench report`` does: pick the run, gather history, write both files."""
     is_path = run is not None and Path(run).exists()
-    if is_path and not Path(history_path).exists():
+    if run is not None and is_path and not Path(history_path).exists():
         current = load_results_paths(Path(run))
         data = gather(current, None, last_n, settings)
         return data, write_report(data, html_path, md_path)

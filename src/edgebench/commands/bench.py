@@ -29,7 +29,7 @@ from edgebench.commands.common import (
 )
 from edgebench.declare import add_flags, given
 from edgebench.errors import EdgebenchError, ErrorKind
-from edgebench.records import DEFAULT_TARGETS, BenchSettings, BenchTargets, Results
+from edgebench.records import DEFAULT_TARGETS, BenchSettings, BenchTargets, Manifest, Results
 from edgebench.values import output_file, positive_float, positive_int, target_address
 
 
@@ -175,7 +175,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def bench_with_progress(
     args: argparse.Namespace,
-    models: object,
+    models: Manifest | api.PathLike | Sequence[api.PathLike],
     targets: Sequence[str],
     settings: BenchSettings,
     run: str | None,

@@ -89,7 +89,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return print_gate(report, args.junit, brief=False, fmt=args.format)
 
 
-def print_gate(report: GateReport, junit: Path | None, brief: bool, fmt: str = "table") -> int:
+def print_gate(report: GateReport, junit: Path | None, brief: bool,
+               fmt: str | None = "table") -> int:
     if fmt is not None:
         print(format_gate_as(report, fmt, failures_only=brief))
     if junit:

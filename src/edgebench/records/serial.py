@@ -64,7 +64,7 @@ def _coerce(tp: Any, value: Any) -> Any:
     if origin is tuple:
         (inner, *_rest) = typing.get_args(tp)
         return tuple(_coerce(inner, v) for v in value)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_dict(tp, value)
     return value
 
