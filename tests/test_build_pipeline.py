@@ -46,6 +46,7 @@ def tiny_config(**data_limits: int):
 # --------------------------------------------------------------------------- the small build
 
 
+@pytest.mark.slow
 def test_small_build_writes_every_artifact_and_a_manifest_that_round_trips(
     small_manifest: Path,
 ) -> None:
@@ -68,6 +69,7 @@ def test_small_build_writes_every_artifact_and_a_manifest_that_round_trips(
     assert names["pruned/int8"] == "pruned-int8.tflite"
 
 
+@pytest.mark.slow
 def test_eval_data_is_the_raw_test_set_with_its_preprocessing_and_reference_outputs(
     small_manifest: Path,
 ) -> None:
@@ -88,6 +90,7 @@ def test_eval_data_is_the_raw_test_set_with_its_preprocessing_and_reference_outp
     assert manifest.dataset.preprocess == {data.inputs[0]: "unit"}
 
 
+@pytest.mark.slow
 def test_dense_baseline_is_saved_before_pruning(small_manifest: Path) -> None:
     """The pitfall: prune_low_magnitude shares layers, so a late-saved baseline is sparse."""
     manifest = Manifest.load(small_manifest)
@@ -101,6 +104,7 @@ def test_dense_baseline_is_saved_before_pruning(small_manifest: Path) -> None:
     assert max(on_disk.layer_sparsity.values()) < 0.01
 
 
+@pytest.mark.slow
 def test_a_recipe_that_prunes_the_baseline_itself_is_caught(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -122,6 +126,7 @@ def _load(path: Path):
     return load_keras_model(path)
 
 
+@pytest.mark.slow
 def test_each_pruned_layer_reaches_its_target(small_manifest: Path) -> None:
     manifest = Manifest.load(small_manifest)
     for recipe in ("pruned", "scratch"):
@@ -133,6 +138,7 @@ def test_each_pruned_layer_reaches_its_target(small_manifest: Path) -> None:
         assert art.extra["target_sparsity"] == 0.85
 
 
+@pytest.mark.slow
 def test_tflite_variants_have_the_documented_formats(small_manifest: Path) -> None:
     manifest = Manifest.load(small_manifest)
     int8 = manifest.artifact("pruned/int8")
@@ -150,6 +156,7 @@ def test_tflite_variants_have_the_documented_formats(small_manifest: Path) -> No
         assert art.extra["eval_method"] == "batched(128)" and art.extra["eval_n"] == 500
 
 
+@pytest.mark.slow
 def test_quantised_variants_are_much_smaller_than_the_dense_baseline(
     small_manifest: Path,
 ) -> None:
@@ -160,6 +167,7 @@ def test_quantised_variants_are_much_smaller_than_the_dense_baseline(
     assert best.compression_ratio >= 8.0, best
 
 
+@pytest.mark.slow
 def test_progress_reports_each_epoch_and_conversion(small_manifest: Path) -> None:
     text = (small_manifest.parent / "progress.txt").read_text()
     assert "baseline epoch 1/1: loss " in text and "pruned epoch 1/1: loss" in text
@@ -180,6 +188,7 @@ def test_verify_sparsity_names_the_layer_and_both_numbers() -> None:
     assert "conv2d" not in msg and "end_step" in msg
 
 
+@pytest.mark.slow
 def test_a_schedule_that_ends_after_training_fails_the_build(tmp_path: Path) -> None:
     cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=600, test_limit=100)
     pruned = cfg.recipe("pruned")
@@ -197,6 +206,7 @@ def test_a_schedule_that_ends_after_training_fails_the_build(tmp_path: Path) -> 
     assert (tmp_path / "run" / "baseline.h5").is_file(), "what was built before is kept"
 
 
+@pytest.mark.slow
 def test_only_the_named_layers_are_pruned(tmp_path: Path) -> None:
     cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=600, test_limit=100)
     pruned = cfg.recipe("pruned")
@@ -210,6 +220,7 @@ def test_only_the_named_layers_are_pruned(tmp_path: Path) -> None:
     assert sparsity["conv2d"] < 0.05
 
 
+@pytest.mark.slow
 def test_an_unknown_layer_name_lists_the_model_layers(tmp_path: Path) -> None:
     cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=300, test_limit=100)
     pruned = cfg.recipe("pruned")
@@ -245,6 +256,7 @@ def test_tensorboard_without_tensorboard_fails_before_training(
     assert not (tmp_path / "run" / "eval").exists()
 
 
+@pytest.mark.slow
 def test_tensorboard_true_writes_pruning_summaries(tmp_path: Path) -> None:
     """PruningSummaries writes event files with the pruning step and sparsity for TensorBoard."""
     cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=400, test_limit=50)
@@ -321,6 +333,7 @@ def test_missing_empty_or_corrupt_model_file(tmp_path: Path, content, message: s
         build_pipeline(tiny_config(), tmp_path / "run", model_path=path, progress=lambda s: None)
 
 
+@pytest.mark.slow
 def test_a_user_model_is_the_baseline_as_it_is(tmp_path: Path) -> None:
     path = _save_model(tmp_path / "mine.keras", (28, 28, 1))
     from edgebench.build.pipeline import load_keras_model

@@ -197,6 +197,7 @@ def test_two_targets_one_unreachable_the_other_completes(tmp_path, capsys):
     assert f"{dead}: " in err and "connection refused" in err
 
 
+@pytest.mark.slow
 def test_default_build_over_ssh_on_tflite_runtime_2_14(sshd, remote_python, small_manifest,
                                                        tmp_path, capsys):
     """Done-when of issue 3: a built manifest benched over SSH on tflite-runtime 2.14: float32,

@@ -9,6 +9,9 @@ from recipe_helpers import context, tiny_data, train_baseline
 from edgebench.build.recipes import collaborative, iterative
 from edgebench.build.recipes import masks as mk
 
+# Slow (not in the fast tier): trains and fine-tunes TensorFlow models.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):

@@ -237,6 +237,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_the_wheel_installs_one_top_level_package(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
@@ -272,6 +273,7 @@ def in_venv(root: Path, *argv: str, cwd: Path) -> subprocess.CompletedProcess:
                           env=env)
 
 
+@pytest.mark.slow
 def test_a_plain_install_works_beside_pypa_build(plain_venv: Path, tmp_path: Path) -> None:
     python = str(plain_venv / "bin" / "python")
     built = in_venv(plain_venv, python, "-m", "build", "--version", cwd=tmp_path)
@@ -296,6 +298,7 @@ def test_a_plain_install_works_beside_pypa_build(plain_venv: Path, tmp_path: Pat
     assert not (tmp_path / "out2").exists()
 
 
+@pytest.mark.slow
 def test_a_users_own_build_and_models_packages_do_not_shadow_ours(
     plain_venv: Path, tmp_path: Path
 ) -> None:

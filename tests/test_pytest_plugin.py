@@ -11,6 +11,9 @@ import shutil
 import pytest
 from history_helpers import FIXTURES
 
+# Slow (not in the fast tier): whole pytest sessions of the plugin's tests.
+pytestmark = pytest.mark.slow
+
 MODEL = FIXTURES / "tiny_int8.tflite"
 
 

@@ -9,6 +9,9 @@ from recipe_helpers import accuracy, context, tiny_data, train_baseline
 from edgebench.build.recipes import iterative, movement, structured, synflow
 from edgebench.errors import ConfigError
 
+# Slow (not in the fast tier): trains TensorFlow models.
+pytestmark = pytest.mark.slow
+
 
 def test_movement_prunes_by_how_weights_move_on_the_new_task(tmp_path) -> None:
     """Pretrain on classes 0-4, fine-tune onto 5-9 at 90% sparsity, against magnitude pruning.

@@ -114,6 +114,7 @@ def test_the_runner_and_the_facts_read_a_stripped_model(models, tmp_path) -> Non
     assert runner.evaluate(interp, str(tmp_path / "eval"), 8)["eval_n"] == 10
 
 
+@pytest.mark.slow
 def test_a_pipeline_section_with_strip_ships_stripped_variants(tmp_path) -> None:
     from edgebench.build.config import parse_pipeline
     from edgebench.build.pipeline import build_pipeline

@@ -22,6 +22,9 @@ from edgebench.build.sweep.execution import group_tasks, package_parent, ray_wor
 from edgebench.build.sweep.trials import TaskJob
 from edgebench.records import Manifest
 
+# Slow (not in the fast tier): trains the sweep's baseline and its trials.
+pytestmark = pytest.mark.slow
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_SWEEP = FIXTURES / "small_sweep.toml"
 # What the manifest records of each trial (sweep.trials); bench, report and users read these.
@@ -384,7 +387,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
 def test_a_small_sweep_runs_on_a_local_ray_cluster(first_sweep, tmp_path, monkeypatch) -> None:
     pytest.importorskip("ray")
     # A throwaway cluster on 127.0.0.1: no token to create in ~/.ray or to hand to the driver.
