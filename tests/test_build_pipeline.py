@@ -12,7 +12,8 @@ import pytest
 
 from edgebench.build import facts
 from edgebench.build.config import BaselineConfig, load_pipeline
-from edgebench.build.pipeline import build_pipeline, verify_sparsity
+from edgebench.build.pipeline import build_pipeline
+from edgebench.build.recipe_runs import verify_sparsity
 from edgebench.errors import ConfigError, DatasetError, EdgebenchError, ModelFileError
 from edgebench.files import zip_bytes
 from edgebench.records import Manifest
@@ -97,7 +98,7 @@ def test_dense_baseline_is_saved_before_pruning(small_manifest: Path) -> None:
     dense, pruned = manifest.artifact("baseline/keras"), manifest.artifact("pruned/keras")
     assert dense.zip_bytes >= 2.5 * pruned.zip_bytes
     assert dense.nonzero_params == dense.params == 20_410
-    from edgebench.build.pipeline import load_keras_model
+    from edgebench.build.sources import load_keras_model
 
     on_disk = facts.keras_facts(load_keras_model(small_manifest.parent / "baseline.h5"))
     assert on_disk.nonzero_params == 20_410
@@ -121,7 +122,7 @@ def test_a_recipe_that_prunes_the_baseline_itself_is_caught(
 
 
 def _load(path: Path):
-    from edgebench.build.pipeline import load_keras_model
+    from edgebench.build.sources import load_keras_model
 
     return load_keras_model(path)
 
@@ -336,7 +337,7 @@ def test_missing_empty_or_corrupt_model_file(tmp_path: Path, content, message: s
 @pytest.mark.slow
 def test_a_user_model_is_the_baseline_as_it_is(tmp_path: Path) -> None:
     path = _save_model(tmp_path / "mine.keras", (28, 28, 1))
-    from edgebench.build.pipeline import load_keras_model
+    from edgebench.build.sources import load_keras_model
 
     weights = load_keras_model(path).get_weights()
     cfg = dataclasses.replace(tiny_config(), baseline=BaselineConfig(variants=()))

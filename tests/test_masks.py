@@ -77,7 +77,7 @@ def test_zeros_survive_qat_and_tflite_conversion(chain, which) -> None:
 
 
 def test_zeros_survive_post_training_int8_conversion(chain) -> None:
-    from edgebench.build.pipeline import convert
+    from edgebench.build.conversion import convert
     from edgebench.records import VariantKind
 
     data, _, _ = tiny_data(n_train=200)

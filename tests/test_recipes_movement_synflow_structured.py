@@ -65,7 +65,7 @@ def test_synflow_prunes_without_data_and_never_empties_a_layer(tmp_path) -> None
 
 
 def test_two_four_sparsity_holds_and_exports_sparse(tmp_path) -> None:
-    from edgebench.build.pipeline import convert
+    from edgebench.build.conversion import convert
     from edgebench.records import VariantKind
 
     data, xt, yt = tiny_data()

@@ -12,8 +12,9 @@ from ai_edge_litert.interpreter import Interpreter
 from runtime_digests import runtime_digests
 
 from edgebench.bench import runner
-from edgebench.build import facts, pipeline, strip
+from edgebench.build import facts, strip
 from edgebench.build._tf import import_tf
+from edgebench.build.conversion import convert
 from edgebench.build.recipes import masks as mk
 from edgebench.files import zip_bytes
 from edgebench.models.guide import pruning_guide_model
@@ -35,7 +36,7 @@ def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("strip")
     files = {}
     for kind in KINDS:
-        flat = pipeline.convert(model, VariantKind(kind), calibration)
+        flat = convert(model, VariantKind(kind), calibration)
         out, removed = strip.strip_flatbuffer(flat)
         (folder / f"{kind}.tflite").write_bytes(flat)
         (folder / f"{kind}-stripped.tflite").write_bytes(out)
