@@ -178,7 +178,9 @@ def gradual(ctx: RecipeContext, params: GradualParams) -> RecipeOutput:
         f"{ctx.name}: gradual pruning of {', '.join(layers)} to {params.sparsity:.0%} in "
         f"{params.rounds} rounds over steps 1..{end_step} of {total}"
     )
-    retrain(ctx, model, params.epochs, [GradualMasks()], rate, params.distill)
+    retrain(
+        ctx, model, params.epochs, [GradualMasks()], learning_rate=rate, distill=params.distill
+    )
     return RecipeOutput(
         model=model,
         target_sparsity=mk.mask_sparsity(holder["masks"]),
@@ -259,7 +261,10 @@ def _run(
             f"{ctx.name}: {recipe} round {r}/{params.rounds}: {target:.1%} of "
             f"{', '.join(layers)} pruned, retraining {epochs} epochs"
         )
-        retrain(ctx, model, epochs, [mk.mask_enforcer(masks)], rate, params.distill)
+        retrain(
+            ctx, model, epochs, [mk.mask_enforcer(masks)], learning_rate=rate,
+            distill=params.distill,
+        )
 
     return RecipeOutput(
         model=model,

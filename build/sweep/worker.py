@@ -341,7 +341,10 @@ def run_task(job: TaskJob) -> list[TrialResult]:
         if ctx.sweep.strip != "none":
             path, stripped = stripped_stage(ctx, final)
         results.append(
-            measure(ctx, spec, pruned.recipe_type, path, stripped, stages, trained, t0)
+            measure(
+                ctx, spec, recipe_type=pruned.recipe_type, path=path, stripped=stripped,
+                stages=stages, trained=trained, t0=t0,
+            )
         )
     return results
 
@@ -349,6 +352,7 @@ def run_task(job: TaskJob) -> list[TrialResult]:
 def measure(
     ctx: TaskContext,
     spec: TrialSpec,
+    *,
     recipe_type: str,
     path: Path,
     stripped: StripRecord | None,
