@@ -32,27 +32,18 @@ def new_manifest(
     eval_path: Path,
     baseline: str,
     artifacts: Sequence[Artifact],
-    dataset_info: DatasetInfo | None = None,
+    dataset: DatasetInfo | None = None,
     **extra: Any,
 ) -> Manifest:
-    """The manifest of a build or sweep in ``run_dir``: where the data came from, what was made."""
+    """The manifest of a build or sweep in ``run_dir``: where the data came from (``dataset``,
+    else :func:`dataset_info` without a model), what was made."""
     tf, keras, tfmot = import_tf()
     return Manifest(
         run_id=run_dir.name,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         config_path=str(config.path) if config.path else None,
         config_sha256=config.sha256,
-        dataset=dataset_info or DatasetInfo(
-            name=ds.name,
-            source=ds.source,
-            n_train=ds.n_train,
-            n_test=ds.n_test,
-            num_classes=ds.num_classes,
-            labelled=ds.labelled,
-            preprocess={"x": config.data.preprocess} if isinstance(
-                config.data.preprocess, str) else dict(config.data.preprocess),
-            metric=config.data.metric if ds.labelled else None,
-        ),
+        dataset=dataset or dataset_info(ds, config),
         eval_data=eval_path.name,
         baseline=baseline,
         artifacts=tuple(artifacts),
@@ -62,10 +53,20 @@ def new_manifest(
 
 
 def dataset_info(
-    ds: Dataset, source: sources.ModelSource, prep: Preprocessing, config: PipelineConfig
+    ds: Dataset,
+    config: PipelineConfig,
+    source: sources.ModelSource | None = None,
+    prep: Preprocessing | None = None,
 ) -> DatasetInfo:
-    """What the manifest says about the data of a build: its size, preprocessing and metric,
-    and the model inputs and outputs it meets."""
+    """What the manifest says about the data: its size, labels, preprocessing and metric, and
+    the model inputs and outputs it meets. Without ``prep`` (the sweep's single input), the
+    preprocessing is the config's; without ``source``, the model's names are left out."""
+    if prep is not None:
+        preprocess = prep.describe()
+    elif isinstance(config.data.preprocess, str):
+        preprocess = {"x": config.data.preprocess}
+    else:
+        preprocess = dict(config.data.preprocess)
     return DatasetInfo(
         name=ds.name,
         source=ds.source,
@@ -73,10 +74,10 @@ def dataset_info(
         n_test=ds.n_test,
         num_classes=ds.num_classes,
         labelled=ds.labelled,
-        preprocess=prep.describe(),
+        preprocess=preprocess,
         metric=config.data.metric if ds.labelled else None,
-        inputs=tuple(source.input_names),
-        outputs=tuple(source.output_names),
+        inputs=tuple(source.input_names) if source is not None else (),
+        outputs=tuple(source.output_names) if source is not None else (),
     )
 
 

@@ -144,7 +144,7 @@ def build_pipeline(
         artifacts, skipped = build_saved_model(builder, source, config, x_test)
         manifest = new_manifest(
             out_dir, config, ds, eval_path=builder.eval_path, baseline="baseline/float32",
-            artifacts=artifacts, dataset_info=dataset_info(ds, source, prep, config),
+            artifacts=artifacts, dataset=dataset_info(ds, config, source, prep),
             **builder.manifest_fields(source), skipped_recipes=skipped,
         )
         return save_manifest(manifest, out_dir, t_start, progress)
@@ -164,7 +164,7 @@ def build_pipeline(
     )
     manifest = new_manifest(
         out_dir, config, ds, eval_path=builder.eval_path, baseline=dense.name,
-        artifacts=artifacts, dataset_info=dataset_info(ds, source, prep, config),
+        artifacts=artifacts, dataset=dataset_info(ds, config, source, prep),
         **builder.manifest_fields(source),
     )
     return save_manifest(manifest, out_dir, t_start, progress)

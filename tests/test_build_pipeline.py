@@ -44,6 +44,24 @@ def tiny_config(**data_limits: int):
     return dataclasses.replace(cfg, recipes=(), baseline=BaselineConfig(variants=()))
 
 
+def one_recipe(
+    name: str, train_limit: int, test_limit: int = 100, keep_variants: bool = False,
+    **params: object,
+):
+    """The small pipeline cut to ``train_limit`` and ``test_limit`` samples, with its recipe
+    ``name`` alone (``params`` changed; its TFLite variants dropped unless ``keep_variants``)
+    and no baseline TFLite variants."""
+    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(
+        train_limit=train_limit, test_limit=test_limit
+    )
+    rc = cfg.recipe(name)
+    rc = dataclasses.replace(
+        rc, params=dataclasses.replace(rc.params, **params),
+        variants=rc.variants if keep_variants else (),
+    )
+    return dataclasses.replace(cfg, recipes=(rc,), baseline=BaselineConfig(variants=()))
+
+
 # --------------------------------------------------------------------------- the small build
 
 
@@ -191,12 +209,7 @@ def test_verify_sparsity_names_the_layer_and_both_numbers() -> None:
 
 @pytest.mark.slow
 def test_a_schedule_that_ends_after_training_fails_the_build(tmp_path: Path) -> None:
-    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=600, test_limit=100)
-    pruned = cfg.recipe("pruned")
-    late = dataclasses.replace(
-        pruned, params=dataclasses.replace(pruned.params, end_step=500), variants=()
-    )
-    cfg = dataclasses.replace(cfg, recipes=(late,), baseline=BaselineConfig(variants=()))
+    cfg = one_recipe("pruned", train_limit=600, end_step=500)
     with pytest.raises(
         EdgebenchError,
         match=r"recipes\.pruned: layer conv2d reached .* "
@@ -209,12 +222,7 @@ def test_a_schedule_that_ends_after_training_fails_the_build(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_only_the_named_layers_are_pruned(tmp_path: Path) -> None:
-    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=600, test_limit=100)
-    pruned = cfg.recipe("pruned")
-    only_dense = dataclasses.replace(
-        pruned, params=dataclasses.replace(pruned.params, layers=("dense",)), variants=()
-    )
-    cfg = dataclasses.replace(cfg, recipes=(only_dense,), baseline=BaselineConfig(variants=()))
+    cfg = one_recipe("pruned", train_limit=600, layers=("dense",))
     manifest = Manifest.load(build_pipeline(cfg, tmp_path / "run", progress=lambda s: None))
     sparsity = manifest.artifact("pruned/keras").layer_sparsity
     assert abs(sparsity["dense"] - 0.85) <= 0.01
@@ -223,10 +231,7 @@ def test_only_the_named_layers_are_pruned(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_an_unknown_layer_name_lists_the_model_layers(tmp_path: Path) -> None:
-    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=300, test_limit=100)
-    pruned = cfg.recipe("pruned")
-    bad = dataclasses.replace(pruned, params=dataclasses.replace(pruned.params, layers=("fc1",)))
-    cfg = dataclasses.replace(cfg, recipes=(bad,), baseline=BaselineConfig(variants=()))
+    cfg = one_recipe("pruned", train_limit=300, keep_variants=True, layers=("fc1",))
     with pytest.raises(
         ConfigError,
         match=r"recipes\.pruned\.layers: no layer with weights named "
@@ -260,14 +265,7 @@ def test_tensorboard_without_tensorboard_fails_before_training(
 @pytest.mark.slow
 def test_tensorboard_true_writes_pruning_summaries(tmp_path: Path) -> None:
     """PruningSummaries writes event files with the pruning step and sparsity for TensorBoard."""
-    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=400, test_limit=50)
-    pruned = cfg.recipe("pruned")
-    tb = dataclasses.replace(
-        pruned,
-        params=dataclasses.replace(pruned.params, tensorboard=True),
-        variants=(),
-    )
-    cfg = dataclasses.replace(cfg, recipes=(tb,), baseline=BaselineConfig(variants=()))
+    cfg = one_recipe("pruned", train_limit=400, test_limit=50, tensorboard=True)
     build_pipeline(cfg, tmp_path / "run", progress=lambda s: None)
     events = list((tmp_path / "run" / "tensorboard" / "pruned").rglob("events.out.tfevents.*"))
     assert events and all(e.stat().st_size > 0 for e in events)
