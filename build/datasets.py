@@ -14,6 +14,7 @@ off with ``EDGEBENCH_NO_DOWNLOAD=1``; tests do that.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import os
 import zlib
@@ -184,7 +185,10 @@ def load_dataset(
     if path is None:
         return _limit(_load_by_name(spec), train_limit, test_limit)
     if path.is_dir() and images.is_image_folder(path):
-        return load_image_dataset(spec, path, image_size, channels, train_limit, test_limit)
+        return load_image_dataset(
+            spec, path, image_size, channels=channels, train_limit=train_limit,
+            test_limit=test_limit,
+        )
     if path.is_dir():
         return _limit(_from_arrays(spec, str(path), load_idx_folder(path)), train_limit,
                       test_limit)
@@ -215,8 +219,10 @@ def load_image_dataset(
         x = images.decode_all([files.files[i] for i in idx], tuple(image_size), channels)
         splits.append((x, files.labels[idx]))
     (x_train, y_train), (x_test, y_test) = splits
-    return Dataset(name, str(root), x_train, y_train, x_test, y_test, len(train.classes),
-                   train.classes)
+    return Dataset(
+        name=name, source=str(root), x_train=x_train, y_train=y_train, x_test=x_test,
+        y_test=y_test, num_classes=len(train.classes), classes=train.classes,
+    )
 
 
 def _load_by_name(name: str) -> Dataset:
@@ -398,7 +404,10 @@ def _from_arrays(name: str, source: str, arrays: dict[str, np.ndarray]) -> Datas
     num_classes = None
     if y_train is not None and y_test is not None:
         num_classes = int(max(y_train.max(), y_test.max())) + 1
-    return Dataset(name, source, x_train, y_train, x_test, y_test, num_classes)
+    return Dataset(
+        name=name, source=source, x_train=x_train, y_train=y_train, x_test=x_test,
+        y_test=y_test, num_classes=num_classes,
+    )
 
 
 def _pairs(a: np.ndarray | Inputs, b: np.ndarray | Inputs) -> list[tuple[str, Any, Any]]:
@@ -442,13 +451,10 @@ def _limit(ds: Dataset, train_limit: int, test_limit: int) -> Dataset:
             return x
         return {k: v[:n] for k, v in x.items()} if isinstance(x, dict) else x[:n]
 
-    return Dataset(
-        ds.name,
-        ds.source,
-        head(ds.x_train, train_limit),
-        head(ds.y_train, train_limit),
-        head(ds.x_test, test_limit),
-        head(ds.y_test, test_limit),
-        ds.num_classes,
-        ds.classes,
+    return dataclasses.replace(
+        ds,
+        x_train=head(ds.x_train, train_limit),
+        y_train=head(ds.y_train, train_limit),
+        x_test=head(ds.x_test, test_limit),
+        y_test=head(ds.y_test, test_limit),
     )

@@ -71,65 +71,28 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 # --------------------------------------------------------------------------- the fast tier
 
-#: Fixtures that train models: a test that uses one is slow.
-TRAINING_FIXTURES = {"small_manifest", "first_sweep"}
-#: Modules (or single tests) that train TensorFlow models themselves. `tox -e fast` runs
-#: everything else (`-m "not slow"`): bad input the build refuses before training included.
-TRAINING_TESTS = {
-    "test_build_pipeline": {
-        "test_a_recipe_that_prunes_the_baseline_itself_is_caught",
-        "test_a_schedule_that_ends_after_training_fails_the_build",
-        "test_only_the_named_layers_are_pruned",
-        "test_an_unknown_layer_name_lists_the_model_layers",
-        "test_tensorboard_true_writes_pruning_summaries",
-        "test_a_user_model_is_the_baseline_as_it_is",
-    },
-    "test_cli_bad_input": {
-        "test_a_failed_build_leaves_no_half_made_run_folder",
-    },
-    "test_masks": "all",
-    "test_recipes_bad_input": "all",
-    "test_recipes_movement_synflow_structured": "all",
-    "test_recipes_rewinding": "all",
-    "test_sweep": "all",
-    "test_strip": {"test_a_pipeline_section_with_strip_ships_stripped_variants"},
-    "test_qat": "all",
-    "test_pipeline_end_to_end": "all",
-    "test_mobilenet_pipeline": {
-        "test_mobilenet_v2_on_an_image_folder_is_pruned_with_its_depthwise_kernels_and_benched",
-    },
-    "test_own_models": {
-        "test_a_keras3_file_is_rebuilt_in_tf_keras_with_keras3s_own_outputs",
-        "test_a_keras3_model_with_unlabelled_data_is_pruned_clustered_and_qat_tuned",
-        "test_a_saved_model_is_converted_and_benched_and_the_recipes_say_why_they_did_not_run",
-        "test_a_keras3_custom_layer_is_one_line_that_names_it_and_the_fix",
-        "test_a_model_with_two_inputs_and_two_outputs_is_built_benched_and_gated",
-        "test_a_layer_tfmot_cannot_prune_is_one_line_naming_it_before_anything_is_built",
-    },
-    # Not training, but minutes of real processes: whole CI jobs step by step (the README's
-    # examples among them train), and whole pytest sessions of the plugin's tests.
-    "test_readme_ci": "all",
-    "test_pytest_plugin": "all",
-    # Not training either, but a wheel built and installed into fresh virtualenvs (~50 s).
-    "test_package": {
-        "test_the_wheel_installs_one_top_level_package",
-        "test_a_plain_install_works_beside_pypa_build",
-        "test_a_users_own_build_and_models_packages_do_not_shadow_ours",
-    },
-}
+#: Fixtures that train models. A test that uses one (even through another fixture) must be
+#: marked slow itself; collection fails otherwise, so the fast tier (`tox -e fast`,
+#: `-m "not slow and not emulated"`) can never start training by accident.
+TRAINING_FIXTURES = ("small_manifest", "first_sweep")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
-        wanted = TRAINING_TESTS.get(module, ())
-        name = item.originalname if hasattr(item, "originalname") else item.name
-        if (
-            wanted == "all"
-            or name in wanted
-            or TRAINING_FIXTURES & set(getattr(item, "fixturenames", ()))
-        ):
-            item.add_marker(pytest.mark.slow)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    # A test that uses a training fixture without the slow marker is a collection error
+    # naming it (under pytest-xdist too), and is not run: nothing trains by accident.
+    for item in list(items):
+        used = [f for f in TRAINING_FIXTURES if f in getattr(item, "fixturenames", ())]
+        if used and item.get_closest_marker("slow") is None:
+            items.remove(item)
+            session.ihook.pytest_collectreport(report=pytest.CollectReport(
+                item.nodeid, "failed", result=[], longrepr=(
+                    f"{item.nodeid} uses {', '.join(used)}, which trains models, but is not "
+                    "marked slow: add @pytest.mark.slow to it (or pytestmark = "
+                    "pytest.mark.slow to its module)"
+                ),
+            ))
     # Longest files first, so that pytest-xdist's workers (tox: -n auto --dist loadfile
     # --no-loadscope-reorder) finish together instead of one running the longest file alone.
     rank = {name: i for i, name in enumerate(LONGEST_FILES)}

@@ -31,7 +31,7 @@ def train_baseline(
     data: TrainingData, epochs: int = 2, seed: int = 0
 ) -> tuple[Any, BaselineHistory]:
     """The pruning guide's model trained briefly, with its history (init and each epoch)."""
-    from edgebench.build import pipeline
+    from edgebench.build import baseline
     from edgebench.build._tf import import_tf
     from edgebench.build.config import TrainConfig
     from edgebench.models.guide import pruning_guide_model
@@ -40,7 +40,9 @@ def train_baseline(
     keras.utils.set_random_seed(seed)
     model = pruning_guide_model(keras)
     train = TrainConfig(epochs=epochs, batch_size=64, learning_rate=0.003, lr_schedule="cosine")
-    history = pipeline.train_baseline(model, data, train, True, lambda line: None)
+    history = baseline.train_baseline(
+        model, data, train, from_logits=True, progress=lambda line: None
+    )
     return model, history
 
 

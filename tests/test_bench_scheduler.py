@@ -52,7 +52,7 @@ def test_crash_and_hang_cost_only_their_own_record(tmp_path, monkeypatch):
         if "crash" in Path(model).name:
             return [python, "-c", "import os; os.abort()"]
         if "hang" in Path(model).name:
-            return [python, "-c", "import time; time.sleep(60)"]
+            return [python, "-c", "import signal; signal.pause()"]  # waits to be killed
         return real(python, runner, model, eval_path, s, *more)
 
     monkeypatch.setattr(runner_flow, "runner_argv", argv)
@@ -102,27 +102,49 @@ def test_benching_a_run_again_keeps_the_earlier_results(tmp_path):
 def test_ctrl_c_stops_the_bench_at_once_and_keeps_what_was_measured(tmp_path):
     """SIGINT mid-bench: the running model is killed, the rest are `not run`, exit 130."""
     import signal
+    import socket
     import subprocess
-    import time
 
+    # The local target's Python is a stand-in that execs the real one for everything but a
+    # model's measurement (runner.py run): that one connects to the test and waits until the
+    # test lets go, which it does only at the end. So SIGINT arrives while a model runs, and
+    # the bench can end only by killing it: no sleep decides when, no clock whether it was
+    # "at once".
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(120)  # a guard against a hang, not a measurement
+    python = tmp_path / "python"
+    python.write_text(
+        f"#!{sys.executable}\n"
+        "import os, socket, sys\n"
+        "if sys.argv[2:3] == ['run']:\n"
+        f"    socket.create_connection(('127.0.0.1', {listener.getsockname()[1]})).recv(1)\n"
+        "    sys.exit(3)\n"
+        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])\n"
+    )
+    python.chmod(0o755)
+    edgebench_with_that_python = (  # python -m edgebench, its sys.executable the stand-in
+        f"import runpy, sys; sys.executable = {str(python)!r}; "
+        "runpy.run_module('edgebench', run_name='__main__', alter_sys=True)"
+    )
     files = [str(FIX / "tiny_int8.tflite")] + [str(FIX / "tiny_float32.tflite")] * 3
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edgebench", "bench", *files, "--runs", "2000000", "--repeats", "1",
-         "--timeout-s", "300", "--out", str(tmp_path), "--run", "r", "--no-history"],
-        cwd=tmp_path, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", edgebench_with_that_python, "bench", *files, "--repeats", "1",
+         "--timeout-s", "3600", "--out", str(tmp_path), "--run", "r", "--no-history"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    results = tmp_path / "r" / "results-local.json"
-    deadline = time.monotonic() + 60
-    while not results.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.5)  # the first model is now in its two-million-run loop
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    with listener:
+        try:
+            model, _ = listener.accept()  # the first model is being measured
+            with model:
+                proc.send_signal(signal.SIGINT)
+                _, err = proc.communicate(timeout=120)  # a guard: unkilled, it waits an hour
+                model.settimeout(120)
+                ended = model.recv(1) == b""  # the model's process has ended
+        finally:
+            proc.kill()
     assert proc.returncode == 130, err
-    assert time.monotonic() - t0 < 20  # not after every remaining model has run
-    saved = Results.load(results)
+    assert ended  # it could only end by being killed: the bench killed it
+    saved = Results.load(tmp_path / "r" / "results-local.json")
     assert saved.error == "interrupted (Ctrl-C)"
     assert len(saved.records) == 4
     assert all(r.extra.get("error_kind") == "not_run" for r in saved.records)

@@ -38,7 +38,7 @@ def test_keras_facts_count_zeros_and_kernel_sparsity(hand_made_model) -> None:
 def test_tflite_facts_read_the_constants_in_the_flatbuffer(
     hand_made_model, tmp_path: Path, kind: VariantKind
 ) -> None:
-    from edgebench.build.pipeline import convert
+    from edgebench.build.conversion import convert
 
     path = tmp_path / "m.tflite"
     path.write_bytes(convert(hand_made_model, kind, np.zeros((4, 3), np.float32)))
@@ -52,7 +52,7 @@ def test_tflite_facts_read_the_constants_in_the_flatbuffer(
 
 def test_tflite_facts_of_an_int8_model_compare_with_the_zero_point(tmp_path: Path) -> None:
     from edgebench.build._tf import import_tf
-    from edgebench.build.pipeline import convert
+    from edgebench.build.conversion import convert
 
     _, keras, _ = import_tf()
     keras.utils.set_random_seed(0)

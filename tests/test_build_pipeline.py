@@ -12,7 +12,8 @@ import pytest
 
 from edgebench.build import facts
 from edgebench.build.config import BaselineConfig, load_pipeline
-from edgebench.build.pipeline import build_pipeline, verify_sparsity
+from edgebench.build.pipeline import build_pipeline
+from edgebench.build.recipe_runs import verify_sparsity
 from edgebench.errors import ConfigError, DatasetError, EdgebenchError, ModelFileError
 from edgebench.files import zip_bytes
 from edgebench.records import Manifest
@@ -43,9 +44,28 @@ def tiny_config(**data_limits: int):
     return dataclasses.replace(cfg, recipes=(), baseline=BaselineConfig(variants=()))
 
 
+def one_recipe(
+    name: str, train_limit: int, test_limit: int = 100, keep_variants: bool = False,
+    **params: object,
+):
+    """The small pipeline cut to ``train_limit`` and ``test_limit`` samples, with its recipe
+    ``name`` alone (``params`` changed; its TFLite variants dropped unless ``keep_variants``)
+    and no baseline TFLite variants."""
+    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(
+        train_limit=train_limit, test_limit=test_limit
+    )
+    rc = cfg.recipe(name)
+    rc = dataclasses.replace(
+        rc, params=dataclasses.replace(rc.params, **params),
+        variants=rc.variants if keep_variants else (),
+    )
+    return dataclasses.replace(cfg, recipes=(rc,), baseline=BaselineConfig(variants=()))
+
+
 # --------------------------------------------------------------------------- the small build
 
 
+@pytest.mark.slow
 def test_small_build_writes_every_artifact_and_a_manifest_that_round_trips(
     small_manifest: Path,
 ) -> None:
@@ -68,6 +88,7 @@ def test_small_build_writes_every_artifact_and_a_manifest_that_round_trips(
     assert names["pruned/int8"] == "pruned-int8.tflite"
 
 
+@pytest.mark.slow
 def test_eval_data_is_the_raw_test_set_with_its_preprocessing_and_reference_outputs(
     small_manifest: Path,
 ) -> None:
@@ -88,19 +109,21 @@ def test_eval_data_is_the_raw_test_set_with_its_preprocessing_and_reference_outp
     assert manifest.dataset.preprocess == {data.inputs[0]: "unit"}
 
 
+@pytest.mark.slow
 def test_dense_baseline_is_saved_before_pruning(small_manifest: Path) -> None:
     """The pitfall: prune_low_magnitude shares layers, so a late-saved baseline is sparse."""
     manifest = Manifest.load(small_manifest)
     dense, pruned = manifest.artifact("baseline/keras"), manifest.artifact("pruned/keras")
     assert dense.zip_bytes >= 2.5 * pruned.zip_bytes
     assert dense.nonzero_params == dense.params == 20_410
-    from edgebench.build.pipeline import load_keras_model
+    from edgebench.build.sources import load_keras_model
 
     on_disk = facts.keras_facts(load_keras_model(small_manifest.parent / "baseline.h5"))
     assert on_disk.nonzero_params == 20_410
     assert max(on_disk.layer_sparsity.values()) < 0.01
 
 
+@pytest.mark.slow
 def test_a_recipe_that_prunes_the_baseline_itself_is_caught(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -117,11 +140,12 @@ def test_a_recipe_that_prunes_the_baseline_itself_is_caught(
 
 
 def _load(path: Path):
-    from edgebench.build.pipeline import load_keras_model
+    from edgebench.build.sources import load_keras_model
 
     return load_keras_model(path)
 
 
+@pytest.mark.slow
 def test_each_pruned_layer_reaches_its_target(small_manifest: Path) -> None:
     manifest = Manifest.load(small_manifest)
     for recipe in ("pruned", "scratch"):
@@ -133,6 +157,7 @@ def test_each_pruned_layer_reaches_its_target(small_manifest: Path) -> None:
         assert art.extra["target_sparsity"] == 0.85
 
 
+@pytest.mark.slow
 def test_tflite_variants_have_the_documented_formats(small_manifest: Path) -> None:
     manifest = Manifest.load(small_manifest)
     int8 = manifest.artifact("pruned/int8")
@@ -150,6 +175,7 @@ def test_tflite_variants_have_the_documented_formats(small_manifest: Path) -> No
         assert art.extra["eval_method"] == "batched(128)" and art.extra["eval_n"] == 500
 
 
+@pytest.mark.slow
 def test_quantised_variants_are_much_smaller_than_the_dense_baseline(
     small_manifest: Path,
 ) -> None:
@@ -160,6 +186,7 @@ def test_quantised_variants_are_much_smaller_than_the_dense_baseline(
     assert best.compression_ratio >= 8.0, best
 
 
+@pytest.mark.slow
 def test_progress_reports_each_epoch_and_conversion(small_manifest: Path) -> None:
     text = (small_manifest.parent / "progress.txt").read_text()
     assert "baseline epoch 1/1: loss " in text and "pruned epoch 1/1: loss" in text
@@ -180,13 +207,9 @@ def test_verify_sparsity_names_the_layer_and_both_numbers() -> None:
     assert "conv2d" not in msg and "end_step" in msg
 
 
+@pytest.mark.slow
 def test_a_schedule_that_ends_after_training_fails_the_build(tmp_path: Path) -> None:
-    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=600, test_limit=100)
-    pruned = cfg.recipe("pruned")
-    late = dataclasses.replace(
-        pruned, params=dataclasses.replace(pruned.params, end_step=500), variants=()
-    )
-    cfg = dataclasses.replace(cfg, recipes=(late,), baseline=BaselineConfig(variants=()))
+    cfg = one_recipe("pruned", train_limit=600, end_step=500)
     with pytest.raises(
         EdgebenchError,
         match=r"recipes\.pruned: layer conv2d reached .* "
@@ -197,24 +220,18 @@ def test_a_schedule_that_ends_after_training_fails_the_build(tmp_path: Path) -> 
     assert (tmp_path / "run" / "baseline.h5").is_file(), "what was built before is kept"
 
 
+@pytest.mark.slow
 def test_only_the_named_layers_are_pruned(tmp_path: Path) -> None:
-    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=600, test_limit=100)
-    pruned = cfg.recipe("pruned")
-    only_dense = dataclasses.replace(
-        pruned, params=dataclasses.replace(pruned.params, layers=("dense",)), variants=()
-    )
-    cfg = dataclasses.replace(cfg, recipes=(only_dense,), baseline=BaselineConfig(variants=()))
+    cfg = one_recipe("pruned", train_limit=600, layers=("dense",))
     manifest = Manifest.load(build_pipeline(cfg, tmp_path / "run", progress=lambda s: None))
     sparsity = manifest.artifact("pruned/keras").layer_sparsity
     assert abs(sparsity["dense"] - 0.85) <= 0.01
     assert sparsity["conv2d"] < 0.05
 
 
+@pytest.mark.slow
 def test_an_unknown_layer_name_lists_the_model_layers(tmp_path: Path) -> None:
-    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=300, test_limit=100)
-    pruned = cfg.recipe("pruned")
-    bad = dataclasses.replace(pruned, params=dataclasses.replace(pruned.params, layers=("fc1",)))
-    cfg = dataclasses.replace(cfg, recipes=(bad,), baseline=BaselineConfig(variants=()))
+    cfg = one_recipe("pruned", train_limit=300, keep_variants=True, layers=("fc1",))
     with pytest.raises(
         ConfigError,
         match=r"recipes\.pruned\.layers: no layer with weights named "
@@ -245,16 +262,10 @@ def test_tensorboard_without_tensorboard_fails_before_training(
     assert not (tmp_path / "run" / "eval").exists()
 
 
+@pytest.mark.slow
 def test_tensorboard_true_writes_pruning_summaries(tmp_path: Path) -> None:
     """PruningSummaries writes event files with the pruning step and sparsity for TensorBoard."""
-    cfg = load_pipeline(SMALL_PIPELINE).with_overrides(train_limit=400, test_limit=50)
-    pruned = cfg.recipe("pruned")
-    tb = dataclasses.replace(
-        pruned,
-        params=dataclasses.replace(pruned.params, tensorboard=True),
-        variants=(),
-    )
-    cfg = dataclasses.replace(cfg, recipes=(tb,), baseline=BaselineConfig(variants=()))
+    cfg = one_recipe("pruned", train_limit=400, test_limit=50, tensorboard=True)
     build_pipeline(cfg, tmp_path / "run", progress=lambda s: None)
     events = list((tmp_path / "run" / "tensorboard" / "pruned").rglob("events.out.tfevents.*"))
     assert events and all(e.stat().st_size > 0 for e in events)
@@ -321,9 +332,10 @@ def test_missing_empty_or_corrupt_model_file(tmp_path: Path, content, message: s
         build_pipeline(tiny_config(), tmp_path / "run", model_path=path, progress=lambda s: None)
 
 
+@pytest.mark.slow
 def test_a_user_model_is_the_baseline_as_it_is(tmp_path: Path) -> None:
     path = _save_model(tmp_path / "mine.keras", (28, 28, 1))
-    from edgebench.build.pipeline import load_keras_model
+    from edgebench.build.sources import load_keras_model
 
     weights = load_keras_model(path).get_weights()
     cfg = dataclasses.replace(tiny_config(), baseline=BaselineConfig(variants=()))

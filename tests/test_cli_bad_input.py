@@ -134,6 +134,7 @@ def test_run_checks_the_budgets_before_building(cli, tmp_path):
     assert "baseline epoch" not in proc.err and not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_a_failed_build_leaves_no_half_made_run_folder(cli, tmp_path):
     path = tmp_path / "broken.keras"
     path.write_bytes(b"PK\x03\x04 not really a zip")

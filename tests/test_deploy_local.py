@@ -26,7 +26,7 @@ def test_push_run_fetch_cleanup(tmp_path):
 def test_timeout_kills_the_command(tmp_path):
     t = LocalTarget()
     with pytest.raises(TargetTimeout, match="raise --timeout-s"):
-        t.run([sys.executable, "-c", "import time; time.sleep(30)"], timeout_s=0.5)
+        t.run([sys.executable, "-c", "import signal; signal.pause()"], timeout_s=0.5)
     t.cleanup()
 
 

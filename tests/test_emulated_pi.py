@@ -72,6 +72,7 @@ def host_accuracy(manifest: Path) -> dict[str, float]:
     return {a.name: a.host_accuracy for a in Manifest.load(manifest).artifacts}
 
 
+@pytest.mark.slow
 def test_pi_os_12_with_tflite_runtime_2_14(sshd, pi_manifest, tmp_path, capsys):
     """The default manifest's variants on an emulated Pi 4 with Raspberry Pi OS 12's Python,
     tflite-runtime 2.14.0 and numpy < 2: float32, float16 and int8 run with the host's
@@ -151,6 +152,7 @@ def test_a_crash_of_the_batched_accuracy_pass_is_measured_again_per_sample(sshd,
     assert sshd.leftovers() == []
 
 
+@pytest.mark.slow
 def test_pi_os_12_with_ai_edge_litert_2_3(sshd, pi_manifest, tmp_path, capsys):
     """ai-edge-litert 2.3's aarch64 wheel loads the dynamic-range model too (the truth on this
     runtime), with the host's accuracy for every variant."""

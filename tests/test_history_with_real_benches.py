@@ -124,6 +124,7 @@ def test_gate_against_the_previous_run_fails_on_the_bigger_variant(benched, caps
     assert main(argv) == 0
 
 
+@pytest.mark.slow
 def test_the_small_build_benched_twice_lands_twice_compares_same_and_reports(
     small_manifest, tmp_path, capsys
 ):

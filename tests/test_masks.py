@@ -9,6 +9,9 @@ from recipe_helpers import context, tiny_data, train_baseline
 from edgebench.build.recipes import collaborative, iterative
 from edgebench.build.recipes import masks as mk
 
+# Slow (not in the fast tier): trains and fine-tunes TensorFlow models.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
@@ -74,7 +77,7 @@ def test_zeros_survive_qat_and_tflite_conversion(chain, which) -> None:
 
 
 def test_zeros_survive_post_training_int8_conversion(chain) -> None:
-    from edgebench.build.pipeline import convert
+    from edgebench.build.conversion import convert
     from edgebench.records import VariantKind
 
     data, _, _ = tiny_data(n_train=200)

@@ -68,6 +68,7 @@ def test_the_builtin_mobilenet_v2_has_no_pretrained_weights_and_short_training_b
 
 # ~140 s of the converter's SavedModel tracing and tf-keras's training-step tracing on a
 # 2-core machine, whatever the data size: its own tier (tox -e heavy), outside the 10 minutes.
+@pytest.mark.slow
 @pytest.mark.heavy
 def test_mobilenet_v2_on_an_image_folder_is_pruned_with_its_depthwise_kernels_and_benched(
     cli, tmp_path: Path

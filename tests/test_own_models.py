@@ -79,6 +79,7 @@ def results_of(out: Path) -> Results:
 # --------------------------------------------------------------------------- Keras 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["cnn.keras", "cnn.h5"])
 def test_a_keras3_file_is_rebuilt_in_tf_keras_with_keras3s_own_outputs(
     keras3_dir: Path, name: str
@@ -93,6 +94,7 @@ def test_a_keras3_file_is_rebuilt_in_tf_keras_with_keras3s_own_outputs(
     assert np.abs(got - ref["y"]).max() < 1e-5  # BatchNormalization's statistics included
 
 
+@pytest.mark.slow
 def test_a_keras3_model_with_unlabelled_data_is_pruned_clustered_and_qat_tuned(
     cli, keras3_dir: Path, tmp_path: Path
 ) -> None:
@@ -139,6 +141,7 @@ variants = ["int8"]
     assert "gate: PASSED" in run.out
 
 
+@pytest.mark.slow
 def test_a_saved_model_is_converted_and_benched_and_the_recipes_say_why_they_did_not_run(
     cli, keras3_dir: Path, tmp_path: Path
 ) -> None:
@@ -168,6 +171,7 @@ def test_a_saved_model_is_converted_and_benched_and_the_recipes_say_why_they_did
     assert np.abs(out - ref["y"]).max() < 1e-5
 
 
+@pytest.mark.slow
 def test_a_keras3_custom_layer_is_one_line_that_names_it_and_the_fix(
     cli, keras3_dir: Path, tmp_path: Path
 ) -> None:
@@ -198,6 +202,7 @@ def two_io_model(keras):
     return keras.Model([image, meta], [cls, box])
 
 
+@pytest.mark.slow
 def test_a_model_with_two_inputs_and_two_outputs_is_built_benched_and_gated(
     cli, tmp_path: Path
 ) -> None:
@@ -265,6 +270,7 @@ class Scale(tf_keras.layers.Layer):
 '''
 
 
+@pytest.mark.slow
 def test_a_layer_tfmot_cannot_prune_is_one_line_naming_it_before_anything_is_built(
     cli, tmp_path: Path
 ) -> None:

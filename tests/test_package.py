@@ -46,7 +46,6 @@ FRONT = {"edgebench", "edgebench.api", "edgebench.cli", "edgebench.__main__", "e
 KERNEL_PACKAGES = ("edgebench.records", "edgebench.commands")
 RUNNER = "edgebench.bench.device.runner"  # the package that ships to devices
 #: The bench stage's sub-rooms, lowest first: each imports only itself and those before it.
-#: (edgebench.bench.runner holds the names build/pipeline.py still imports: the device side.)
 BENCH_ORDER = ("device", "judgement", "orchestration", "outputs")
 
 
@@ -115,7 +114,7 @@ def bench_sub_room(module: str) -> str | None:
     parts = module.split(".")
     if parts[:2] != ["edgebench", "bench"] or len(parts) < 3:
         return None
-    return "device" if parts[2] == "runner" else parts[2] if parts[2] in BENCH_ORDER else None
+    return parts[2] if parts[2] in BENCH_ORDER else None
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -285,6 +284,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_the_wheel_installs_one_top_level_package(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
@@ -320,6 +320,7 @@ def in_venv(root: Path, *argv: str, cwd: Path) -> subprocess.CompletedProcess:
                           env=env)
 
 
+@pytest.mark.slow
 def test_a_plain_install_works_beside_pypa_build(plain_venv: Path, tmp_path: Path) -> None:
     python = str(plain_venv / "bin" / "python")
     built = in_venv(plain_venv, python, "-m", "build", "--version", cwd=tmp_path)
@@ -344,6 +345,7 @@ def test_a_plain_install_works_beside_pypa_build(plain_venv: Path, tmp_path: Pat
     assert not (tmp_path / "out2").exists()
 
 
+@pytest.mark.slow
 def test_a_users_own_build_and_models_packages_do_not_shadow_ours(
     plain_venv: Path, tmp_path: Path
 ) -> None:

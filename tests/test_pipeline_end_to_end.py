@@ -4,11 +4,15 @@ command line, as a user runs it."""
 import json
 from pathlib import Path
 
+import pytest
 from cli_runner import edgebench_process
 
 from edgebench.bench.orchestration.plan import plan_from_inputs
 from edgebench.bench.orchestration.scheduler import bench_targets
 from edgebench.records import BenchSettings, Manifest
+
+# Slow (not in the fast tier): real builds, which train TensorFlow models.
+pytestmark = pytest.mark.slow
 
 FIX = Path(__file__).parent / "fixtures"
 

@@ -19,6 +19,9 @@ from edgebench.build._tf import import_tf
 from edgebench.build.recipes import collaborative
 from edgebench.build.recipes import masks as mk
 
+# Slow (not in the fast tier): trains TensorFlow models.
+pytestmark = pytest.mark.slow
+
 LR = 1e-3  # large enough that one epoch on 900 samples moves weights past an int8 step
 
 

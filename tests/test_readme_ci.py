@@ -22,6 +22,9 @@ from manifest_helpers import tiny_manifest
 
 from edgebench.records import Results
 
+# Slow (not in the fast tier): whole CI jobs run step by step; the README's examples train.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 FIXTURES = ROOT / "tests" / "fixtures"

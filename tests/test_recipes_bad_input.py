@@ -8,6 +8,9 @@ import pytest
 
 from edgebench import cli
 
+# Slow (not in the fast tier): most cases train the small model before the recipe refuses.
+pytestmark = pytest.mark.slow
+
 TINY = """
 schema_version = 1
 [data]

@@ -9,6 +9,9 @@ from recipe_helpers import accuracy, context, tiny_data, train_baseline
 from edgebench.build.recipes import iterative, movement, structured, synflow
 from edgebench.errors import ConfigError
 
+# Slow (not in the fast tier): trains TensorFlow models.
+pytestmark = pytest.mark.slow
+
 
 def test_movement_prunes_by_how_weights_move_on_the_new_task(tmp_path) -> None:
     """Pretrain on classes 0-4, fine-tune onto 5-9 at 90% sparsity, against magnitude pruning.
@@ -62,7 +65,7 @@ def test_synflow_prunes_without_data_and_never_empties_a_layer(tmp_path) -> None
 
 
 def test_two_four_sparsity_holds_and_exports_sparse(tmp_path) -> None:
-    from edgebench.build.pipeline import convert
+    from edgebench.build.conversion import convert
     from edgebench.records import VariantKind
 
     data, xt, yt = tiny_data()

@@ -9,6 +9,9 @@ from recipe_helpers import accuracy, context, frozen_history, tiny_data, train_b
 from edgebench.build.recipes import iterative
 from edgebench.errors import ConfigError
 
+# Slow (not in the fast tier): trains TensorFlow models.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def trained():

@@ -14,8 +14,9 @@ from runtime_digests import runtime_digests
 from edgebench.bench.device.runner.evaluate import evaluate
 from edgebench.bench.device.runner.ops import can_load, model_ops
 from edgebench.bench.device.shards import write_eval_data
-from edgebench.build import facts, pipeline, strip
+from edgebench.build import facts, strip
 from edgebench.build._tf import import_tf
+from edgebench.build.conversion import convert
 from edgebench.build.recipes import masks as mk
 from edgebench.files import zip_bytes
 from edgebench.models.guide import pruning_guide_model
@@ -37,7 +38,7 @@ def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("strip")
     files = {}
     for kind in KINDS:
-        flat = pipeline.convert(model, VariantKind(kind), calibration)
+        flat = convert(model, VariantKind(kind), calibration)
         out, removed = strip.strip_flatbuffer(flat)
         (folder / f"{kind}.tflite").write_bytes(flat)
         (folder / f"{kind}-stripped.tflite").write_bytes(out)
@@ -116,6 +117,7 @@ def test_the_runner_and_the_facts_read_a_stripped_model(models, tmp_path) -> Non
     assert evaluate(interp, str(tmp_path / "eval"), 8)["eval_n"] == 10
 
 
+@pytest.mark.slow
 def test_a_pipeline_section_with_strip_ships_stripped_variants(tmp_path) -> None:
     from edgebench.build.config import parse_pipeline
     from edgebench.build.pipeline import build_pipeline

@@ -23,6 +23,9 @@ from edgebench.build.sweep.execution import group_tasks, package_parent, ray_wor
 from edgebench.build.sweep.trials import TaskJob
 from edgebench.records import Manifest
 
+# Slow (not in the fast tier): trains the sweep's baseline and its trials.
+pytestmark = pytest.mark.slow
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_SWEEP = FIXTURES / "small_sweep.toml"
 # What the manifest records of each trial (sweep.trials); bench, report and users read these.
@@ -310,17 +313,23 @@ def test_a_rerun_with_the_same_config_trains_nothing(first_sweep, monkeypatch) -
     assert again.chosen == first.chosen
 
 
+def sweep_again(first_sweep: Path, run: str, text: str, tmp_path: Path) -> Manifest:
+    """Run ``edgebench sweep`` on the config ``text`` into ``first_sweep / run``, beside the
+    first sweep and sharing its cache; return the new run's manifest."""
+    config = tmp_path / f"{run}.toml"
+    config.write_text(text)
+    args = ["sweep", "--config", str(config), "--out", str(first_sweep), "--run", run]
+    assert cli.main(args) == 0
+    return Manifest.load(first_sweep / run / "manifest.json")
+
+
 def test_a_changed_parameter_retrains_only_what_it_touches(first_sweep, monkeypatch, tmp_path):
     # Only the QAT stages read the QAT learning rate (the default is 1e-4).
     text = SMALL_SWEEP.read_text().replace(
         "qat_epochs = 1", "qat_epochs = 1\nqat_learning_rate = 3e-5")
     assert "qat_learning_rate = 3e-5" in text
-    config = tmp_path / "sweep.toml"
-    config.write_text(text)
     fits = FitCounter(monkeypatch)
-    args = ["sweep", "--config", str(config), "--out", str(first_sweep), "--run", "qat2"]
-    assert cli.main(args) == 0
-    manifest = Manifest.load(first_sweep / "qat2" / "manifest.json")
+    manifest = sweep_again(first_sweep, "qat2", text, tmp_path)
     qat_trials = [t for t in manifest.sweep["trials"] if t["quantization"] == "qat"]
     assert fits.calls == len(qat_trials) == 4  # no baseline, pruning or clustering again
     assert all(t["trained"] == ["final"] for t in qat_trials)
@@ -333,13 +342,9 @@ def test_strip_ships_smaller_byte_identical_files_and_trains_nothing(
     stripped trial is smaller and answers byte-identically to its unstripped file, in
     ai-edge-litert (checked by the sweep, and here again) and in tflite-runtime 2.14."""
     text = SMALL_SWEEP.read_text().replace(_SWEEP_END, f"{_SWEEP_END}\nstrip = true")
-    config = tmp_path / "strip.toml"
-    config.write_text(text)
     fits = FitCounter(monkeypatch)
-    args = ["sweep", "--config", str(config), "--out", str(first_sweep), "--run", "strip"]
-    assert cli.main(args) == 0
+    stripped = sweep_again(first_sweep, "strip", text, tmp_path).sweep
     assert fits.calls == 0
-    stripped = Manifest.load(first_sweep / "strip" / "manifest.json").sweep
     plain = {
         t["id"]: t for t in Manifest.load(first_sweep / "first" / "manifest.json").sweep["trials"]
     }
@@ -367,12 +372,8 @@ def test_strip_ships_smaller_byte_identical_files_and_trains_nothing(
 
 def test_optuna_search_records_its_distinct_trials(first_sweep, monkeypatch, tmp_path) -> None:
     text = SMALL_SWEEP.read_text().replace('search = "grid"', 'search = "optuna"\ntrials = 3')
-    config = tmp_path / "optuna.toml"
-    config.write_text(text)
     fits = FitCounter(monkeypatch)
-    args = ["sweep", "--config", str(config), "--out", str(first_sweep), "--run", "optuna"]
-    assert cli.main(args) == 0
-    manifest = Manifest.load(first_sweep / "optuna" / "manifest.json")
+    manifest = sweep_again(first_sweep, "optuna", text, tmp_path)
     ids = [t["id"] for t in manifest.sweep["trials"]]
     assert len(ids) == len(set(ids)) == 3
     assert manifest.sweep["search"] == "optuna"
@@ -385,7 +386,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow
 def test_a_small_sweep_runs_on_a_local_ray_cluster(first_sweep, tmp_path, monkeypatch) -> None:
     pytest.importorskip("ray")
     # A throwaway cluster on 127.0.0.1: no token to create in ~/.ray or to hand to the driver.

@@ -16,6 +16,12 @@ from edgebench.build.training import Objective, TrainingData
 from edgebench.errors import ConfigError
 
 
+def check_count(name: str, value: int | None) -> None:
+    """Refuse a count below 1 (epochs, rounds, a step frequency); None (unset) passes."""
+    if value is not None and value < 1:
+        raise ConfigError(f"{name} must be >= 1; got {value}")
+
+
 @dataclass(frozen=True)
 class RecipeParams:
     """Parameters every recipe has. Subclasses add their own and validate them too.
@@ -26,8 +32,7 @@ class RecipeParams:
     epochs: int = 2
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ConfigError(f"epochs must be >= 1; got {self.epochs}")
+        check_count("epochs", self.epochs)
 
     def with_sparsity(self, sparsity: float) -> RecipeParams:
         """A copy aiming at ``sparsity`` (the sweep's knob); recipes with one target override it."""

@@ -25,7 +25,13 @@ import numpy as np
 from edgebench.build import training
 from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
-from edgebench.build.recipes.base import BaselineHistory, RecipeContext, RecipeOutput, RecipeParams
+from edgebench.build.recipes.base import (
+    BaselineHistory,
+    RecipeContext,
+    RecipeOutput,
+    RecipeParams,
+    check_count,
+)
 from edgebench.build.recipes.retrain import Distill, retrain
 from edgebench.errors import ConfigError
 
@@ -47,8 +53,7 @@ class IterativeParams(RecipeParams):
         self._check_epochs()
         _ = self.distill  # validates the two distill_ fields
         mk.check_fraction("sparsity", self.sparsity)
-        if self.rounds < 1:
-            raise ConfigError(f"rounds must be >= 1; got {self.rounds}")
+        check_count("rounds", self.rounds)
         if len(set(self.layers)) != len(self.layers):
             raise ConfigError(f"layers names a layer twice: {list(self.layers)}")
 
@@ -121,8 +126,7 @@ class GradualParams(IterativeParams):
         super().__post_init__()
         if self.scope not in ("layer", "global"):
             raise ConfigError(f"scope must be 'layer' or 'global'; got {self.scope!r}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1; got {self.batch_size}")
+        check_count("batch_size", self.batch_size)
         if not 0.0 < self.prune_fraction <= 1.0:
             raise ConfigError(f"prune_fraction must be in (0, 1]; got {self.prune_fraction}")
         if self.learning_rate is not None and not self.learning_rate > 0:
@@ -178,7 +182,9 @@ def gradual(ctx: RecipeContext, params: GradualParams) -> RecipeOutput:
         f"{ctx.name}: gradual pruning of {', '.join(layers)} to {params.sparsity:.0%} in "
         f"{params.rounds} rounds over steps 1..{end_step} of {total}"
     )
-    retrain(ctx, model, params.epochs, [GradualMasks()], rate, params.distill)
+    retrain(
+        ctx, model, params.epochs, [GradualMasks()], learning_rate=rate, distill=params.distill
+    )
     return RecipeOutput(
         model=model,
         target_sparsity=mk.mask_sparsity(holder["masks"]),
@@ -259,7 +265,10 @@ def _run(
             f"{ctx.name}: {recipe} round {r}/{params.rounds}: {target:.1%} of "
             f"{', '.join(layers)} pruned, retraining {epochs} epochs"
         )
-        retrain(ctx, model, epochs, [mk.mask_enforcer(masks)], rate, params.distill)
+        retrain(
+            ctx, model, epochs, [mk.mask_enforcer(masks)], learning_rate=rate,
+            distill=params.distill,
+        )
 
     return RecipeOutput(
         model=model,

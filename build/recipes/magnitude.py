@@ -12,7 +12,12 @@ from typing import Any
 
 from edgebench.build._tf import import_tf
 from edgebench.build.recipes import prunable
-from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.build.recipes.base import (
+    RecipeContext,
+    RecipeOutput,
+    RecipeParams,
+    check_count,
+)
 from edgebench.errors import ConfigError, EdgebenchError
 
 SCHEDULES = ("polynomial_decay", "constant_sparsity")
@@ -91,8 +96,7 @@ class MagnitudeParams(RecipeParams):
                 f"end_step must be -1 (the end of training) or > begin_step "
                 f"({self.begin_step}); got {self.end_step}"
             )
-        if self.frequency < 1:
-            raise ConfigError(f"frequency must be >= 1; got {self.frequency}")
+        check_count("frequency", self.frequency)
         if len(set(self.layers)) != len(self.layers):
             raise ConfigError(f"layers names a layer twice: {list(self.layers)}")
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgebench.build._tf import import_tf
+from edgebench.build.recipes.prunable import check_layer_names
 from edgebench.errors import ConfigError
 
 Masks = dict[str, np.ndarray]
@@ -32,13 +33,7 @@ def prunable_layers(model: Any, names: Sequence[str], recipe: str) -> dict[str, 
         if not with_kernel:
             raise ConfigError(f"recipes.{recipe}: the model has no layer with a kernel to prune")
         return with_kernel
-    unknown = [n for n in names if n not in with_kernel]
-    if unknown:
-        raise ConfigError(
-            f"recipes.{recipe}.layers: no layer with a kernel named "
-            f"{', '.join(map(repr, unknown))}; the model's layers with kernels are: "
-            f"{', '.join(with_kernel)}"
-        )
+    check_layer_names(recipe, names, list(with_kernel), "with a kernel", "with kernels")
     return {n: with_kernel[n] for n in names}
 
 

@@ -18,7 +18,12 @@ import numpy as np
 from edgebench.build import training
 from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
-from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.build.recipes.base import (
+    RecipeContext,
+    RecipeOutput,
+    RecipeParams,
+    check_count,
+)
 from edgebench.errors import ConfigError
 
 
@@ -35,8 +40,7 @@ class MovementParams(RecipeParams):
     def __post_init__(self) -> None:
         super().__post_init__()
         mk.check_fraction("sparsity", self.sparsity)
-        if self.frequency < 1:
-            raise ConfigError(f"frequency must be >= 1; got {self.frequency}")
+        check_count("frequency", self.frequency)
         if not 0.0 < self.prune_fraction <= 1.0:
             raise ConfigError(f"prune_fraction must be in (0, 1]; got {self.prune_fraction}")
         if self.learning_rate is not None and not self.learning_rate > 0:

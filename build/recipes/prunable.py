@@ -22,6 +22,20 @@ from edgebench.build._tf import import_tf, tfmot_registries
 from edgebench.errors import ConfigError
 
 
+def check_layer_names(
+    recipe: str, names: Sequence[str], known: Sequence[str], one: str, many: str
+) -> None:
+    """Refuse names in ``recipes.<recipe>.layers`` that are not among ``known``, the model's
+    layers ``one``/``many`` ("with a kernel"/"with kernels"), and list those."""
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(
+            f"recipes.{recipe}.layers: no layer {one} named "
+            f"{', '.join(map(repr, unknown))}; the model's layers {many} are: "
+            f"{', '.join(known)}"
+        )
+
+
 @functools.cache
 def prunable_depthwise_class() -> type:
     """``DepthwiseConv2D`` whose depthwise kernel tfmot prunes (made once per process)."""
@@ -72,13 +86,7 @@ def layers_to_prune(model: Any, names: Sequence[str], recipe: str) -> list[str]:
     )
     if names:
         by_name = {layer.name: layer for layer in weighted}
-        unknown = [n for n in names if n not in by_name]
-        if unknown:
-            raise ConfigError(
-                f"recipes.{recipe}.layers: no layer with weights named "
-                f"{', '.join(map(repr, unknown))}; the model's layers with weights are: "
-                f"{', '.join(by_name)}"
-            )
+        check_layer_names(recipe, names, list(by_name), "with weights", "with weights")
         for n in names:
             if not prunable_weights(by_name[n]):
                 raise ConfigError(

@@ -17,7 +17,12 @@ import numpy as np
 from edgebench.build import training
 from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
-from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.build.recipes.base import (
+    RecipeContext,
+    RecipeOutput,
+    RecipeParams,
+    check_count,
+)
 from edgebench.errors import ConfigError
 
 
@@ -35,8 +40,7 @@ class StructuredParams(RecipeParams):
         super().__post_init__()
         if not 1 <= self.m < self.n:
             raise ConfigError(f"m must be in [1, n); got m = {self.m}, n = {self.n}")
-        if self.frequency < 1:
-            raise ConfigError(f"frequency must be >= 1; got {self.frequency}")
+        check_count("frequency", self.frequency)
 
 
 def input_channels(kernel_shape: tuple[int, ...]) -> int:

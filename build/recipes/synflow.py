@@ -16,7 +16,12 @@ import numpy as np
 
 from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
-from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.build.recipes.base import (
+    RecipeContext,
+    RecipeOutput,
+    RecipeParams,
+    check_count,
+)
 from edgebench.errors import ConfigError
 
 
@@ -32,8 +37,7 @@ class SynflowParams(RecipeParams):
     def __post_init__(self) -> None:
         super().__post_init__()
         mk.check_fraction("sparsity", self.sparsity)
-        if self.iterations < 1:
-            raise ConfigError(f"iterations must be >= 1; got {self.iterations}")
+        check_count("iterations", self.iterations)
 
     def with_sparsity(self, sparsity: float) -> SynflowParams:
         return replace(self, sparsity=sparsity)

@@ -15,12 +15,22 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.build import pipeline, training
+from edgebench.build import training
 from edgebench.build._tf import import_tf
+from edgebench.build.artifacts import save_h5
+from edgebench.build.baseline import (
+    ends_in_softmax,
+    initial_model,
+    model_input_shape,
+    train_baseline,
+)
 from edgebench.build.cache import Cache, Entry
 from edgebench.build.config import PipelineConfig
 from edgebench.build.datasets import Dataset
+from edgebench.build.progress import Progress
 from edgebench.build.recipes.base import BaselineHistory
+from edgebench.build.samples import scale_inputs
+from edgebench.build.sources import load_keras_model
 from edgebench.build.sweep.split import sweep_training_data
 from edgebench.build.sweep.trials import BASELINE_STAGE
 
@@ -37,24 +47,26 @@ class Baseline:
 
 
 def build_baseline(
-    config: PipelineConfig, ds: Dataset, tmp: Path, progress: pipeline.Progress
+    config: PipelineConfig, ds: Dataset, tmp: Path, progress: Progress
 ) -> dict[str, Any]:
     """Train (or, for a user's model, check) the baseline into ``tmp``; return the entry's meta."""
     _, keras, _ = import_tf()
     keras.utils.set_random_seed(config.train.seed)
-    model, _ = pipeline.initial_model(config, ds, config.model.path)
-    from_logits = not pipeline.ends_in_softmax(model)
-    input_shape = pipeline.model_input_shape(model)
+    model, _ = initial_model(config, ds, config.model.path)
+    from_logits = not ends_in_softmax(model)
+    input_shape = model_input_shape(model)
     assert config.sweep is not None, "a sweep's baseline comes from a [sweep] config"
     data = sweep_training_data(ds, input_shape, config.sweep)
     history = None
     if config.model.path is None:
-        history = pipeline.train_baseline(model, data, config.train, from_logits, progress)
-    pipeline.save_h5(model, tmp / MODEL_FILE)
+        history = train_baseline(
+            model, data, config.train, from_logits=from_logits, progress=progress
+        )
+    save_h5(model, tmp / MODEL_FILE)
     meta: dict[str, Any] = {"from_logits": from_logits, "history": None}
     if history is not None:
         meta["history"] = _save_history(history, tmp / HISTORY_FILE)
-    x_test = pipeline.scale_inputs(ds.x_test, input_shape)
+    x_test = scale_inputs(ds.x_test, input_shape)
     training.compile_model(model, config.train.learning_rate, from_logits)
     meta["accuracy"] = training.keras_accuracy(model, x_test, ds.y_test)
     meta["val_accuracy"] = training.keras_accuracy(model, data.x_val, data.y_val)
@@ -66,7 +78,7 @@ def load_baseline(cache: Cache, key: str, learning_rate: float) -> Baseline:
     entry = cache.get(BASELINE_STAGE, key)
     if entry is None:
         raise RuntimeError(f"baseline {key} missing from {cache.root}")
-    model = pipeline.load_keras_model(entry.path / MODEL_FILE)
+    model = load_keras_model(entry.path / MODEL_FILE)
     from_logits = bool(entry.meta["from_logits"])
     training.compile_model(model, learning_rate, from_logits)
     history = _load_history(entry, len(model.get_weights()))

@@ -24,11 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from edgebench.build import pipeline
 from edgebench.build._tf import import_tf
+from edgebench.build.artifacts import EVAL_DIR, ArtifactBuilder
+from edgebench.build.baseline import builtin_model, model_input_shape
 from edgebench.build.cache import Cache
 from edgebench.build.config import PipelineConfig
+from edgebench.build.conversion import convert
 from edgebench.build.datasets import Dataset, load_dataset
+from edgebench.build.manifest import new_manifest
+from edgebench.build.progress import Progress
+from edgebench.build.samples import scale_inputs, write_dataset_eval
 from edgebench.build.sweep import keys, worker
 from edgebench.build.sweep.baseline import build_baseline, load_baseline
 from edgebench.build.sweep.execution import check_ray_address, make_runner
@@ -57,7 +62,7 @@ def run_sweep(
     *,
     ray_address: str | None = None,
     workers: int | None = None,
-    progress: pipeline.Progress = print,
+    progress: Progress = print,
 ) -> SweepOutcome:
     """Run the config's [sweep] into ``run_dir``; return the manifest and the choice.
 
@@ -83,8 +88,8 @@ def run_sweep(
         progress(f"search space: skipped {line}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    eval_path = run_dir / pipeline.EVAL_DIR
-    pipeline.write_dataset_eval(eval_path, ds, config)
+    eval_path = run_dir / EVAL_DIR
+    write_dataset_eval(eval_path, ds, config)
     val_path = run_dir / VAL_DIR
     n_val = write_val_eval(val_path, ds, sweep, config)
     progress(
@@ -126,7 +131,7 @@ def run_sweep(
     )
     # The float32 baseline is the reference every variant's outputs are held to (fidelity).
     builder.attach_reference(
-        lambda: pipeline.convert(baseline.model, VariantKind.FLOAT32, None)
+        lambda: convert(baseline.model, VariantKind.FLOAT32, None)
     )
     artifacts = [dense]
     for kind in config.baseline.variants:
@@ -205,13 +210,13 @@ def run_sweep(
         "trials_wall_s": round(trials_s, 1),
         "wall_s": wall_s,
     }
-    manifest = pipeline.new_manifest(
+    manifest = new_manifest(
         run_dir,
         config,
         ds,
-        eval_path,
-        dense.name,
-        artifacts,
+        eval_path=eval_path,
+        baseline=dense.name,
+        artifacts=artifacts,
         chosen=Path(chosen.tflite_path).name if chosen else None,
         sweep=summary,
         **builder.manifest_fields(),
@@ -250,19 +255,25 @@ def _artifact_builder(
     baseline: Any,
     run_dir: Path,
     eval_path: Path,
-    progress: pipeline.Progress,
-) -> pipeline.ArtifactBuilder:
+    progress: Progress,
+) -> ArtifactBuilder:
     """An artifact builder for the run folder, with the data shaped for ``baseline``."""
-    input_shape = pipeline.model_input_shape(baseline)
+    input_shape = model_input_shape(baseline)
     assert config.sweep is not None
     data = sweep_training_data(ds, input_shape, config.sweep)
-    x_test = pipeline.scale_inputs(ds.x_test, input_shape)
-    return pipeline.ArtifactBuilder(
-        run_dir, eval_path, x_test, ds.y_test, data.x_fit, config, progress
+    x_test = scale_inputs(ds.x_test, input_shape)
+    return ArtifactBuilder(
+        out_dir=run_dir,
+        eval_path=eval_path,
+        x_test=x_test,
+        y_test=ds.y_test,
+        x_calibration_pool=data.x_fit,
+        config=config,
+        progress=progress,
     )
 
 
-def _copy_trial(builder: pipeline.ArtifactBuilder, r: TrialResult, run_dir: Path) -> Artifact:
+def _copy_trial(builder: ArtifactBuilder, r: TrialResult, run_dir: Path) -> Artifact:
     """Copy a trial's file from the cache into the run folder and record it as an artifact."""
     src = Path(r.tflite_path)
     dst = run_dir / src.name
@@ -341,7 +352,7 @@ def check_search_space(config: PipelineConfig) -> tuple[list[TrialSpec], list[st
     if config.model.builtin is None:
         return specs, []  # a user's model: checked by the cluster recipe itself when it runs
     ds = load_dataset(config.data.dataset, config.base_dir, 1, 1)
-    model = pipeline.builtin_model(config.model.builtin, ds.sample_shape, ds.num_classes)
+    model = builtin_model(config.model.builtin, ds.sample_shape, ds.num_classes)
     kernels = {
         layer.name: int(np.prod(layer.kernel.shape))
         for layer in model.layers

@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from edgebench import errors
-from edgebench.build.pipeline import Progress
+from edgebench.build.progress import Progress
 from edgebench.build.sweep.trials import TaskJob, TrialResult, TrialSpec
 from edgebench.build.sweep.worker import run_task
 from edgebench.errors import EdgebenchError

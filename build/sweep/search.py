@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from edgebench.build.pipeline import Progress
+from edgebench.build.progress import Progress
 from edgebench.build.sweep.trials import TrialResult, TrialSpec
 from edgebench.build.sweep_config import SweepConfig
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgebench.build import pipeline
 from edgebench.build.config import PipelineConfig
 from edgebench.build.datasets import Dataset
+from edgebench.build.samples import scale_inputs, write_dataset_eval
 from edgebench.build.sweep_config import SweepConfig
 from edgebench.build.training import TrainingData
 from edgebench.errors import ConfigError
@@ -44,7 +44,7 @@ def sweep_training_data(
     """Fit on the training data less the validation split; validate on the split."""
     val = validation_indices(len(ds.x_train), sweep)
     fit = np.setdiff1d(np.arange(len(ds.x_train)), val, assume_unique=True)
-    x = pipeline.scale_inputs(ds.x_train, input_shape)
+    x = scale_inputs(ds.x_train, input_shape)
     y = np.asarray(ds.y_train)
     return TrainingData(x[fit], y[fit], x[val], y[val])
 
@@ -53,5 +53,5 @@ def write_val_eval(path: Path, ds: Dataset, sweep: SweepConfig, config: Pipeline
     """Write the split as eval shards (the bench stage's format, as the test set); its size."""
     index = validation_indices(len(ds.x_train), sweep)
     split = dataclasses.replace(ds, x_test=ds.x_train[index], y_test=ds.y_train[index])
-    pipeline.write_dataset_eval(path, split, config)
+    write_dataset_eval(path, split, config)
     return int(len(index))

@@ -22,14 +22,20 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from edgebench.bench.device.runner.evaluate import evaluate
-from edgebench.build import facts, pipeline, strip, training
+from edgebench.build import facts, strip, training
 from edgebench.build._tf import import_tf
+from edgebench.build.artifacts import save_h5
+from edgebench.build.baseline import model_input_shape
 from edgebench.build.cache import Cache, Entry
 from edgebench.build.config import PipelineConfig
+from edgebench.build.conversion import convert
 from edgebench.build.datasets import Dataset, load_dataset
+from edgebench.build.recipe_runs import verify_sparsity
 from edgebench.build.recipes import collaborative, get_recipe
 from edgebench.build.recipes.base import RecipeContext
 from edgebench.build.recipes.masks import tflite_weight_facts
+from edgebench.build.samples import calibration_samples
+from edgebench.build.sources import load_keras_model
 from edgebench.build.sweep import keys
 from edgebench.build.sweep.baseline import Baseline, load_baseline
 from edgebench.build.sweep.split import sweep_training_data
@@ -122,7 +128,7 @@ class TaskContext:
 
     def load_model(self, entry: Entry) -> Any:
         """The Keras model of a pruned or clustered entry, compiled as the baseline is."""
-        model = pipeline.load_keras_model(entry.path / MODEL_FILE)
+        model = load_keras_model(entry.path / MODEL_FILE)
         training.compile_model(model, self.config.train.learning_rate, self.baseline.from_logits)
         return model
 
@@ -141,10 +147,10 @@ def task_context(job: TaskJob) -> TaskContext:
     ds = process_dataset(config, job.data_fingerprint)
     cache = Cache(Path(job.cache_root))
     baseline = load_baseline(cache, job.baseline_key, config.train.learning_rate)
-    input_shape = pipeline.model_input_shape(baseline.model)
+    input_shape = model_input_shape(baseline.model)
     assert config.sweep is not None, "a sweep task comes from a [sweep] config"
     data = sweep_training_data(ds, input_shape, config.sweep)
-    calibration = pipeline.calibration_samples(data.x_fit, config.train.seed)
+    calibration = calibration_samples(data.x_fit, config.train.seed)
     return TaskContext(job, cache, baseline, data, calibration)
 
 
@@ -196,8 +202,8 @@ def pruned_stage(
         _log(f"{recipe} at {sparsity:.0%}: training")
         out = get_recipe(rc.recipe).fn(ctx.recipe_context(recipe, tmp), params)
         achieved = facts.keras_facts(out.model).layer_sparsity
-        pipeline.verify_sparsity(recipe, achieved, out.target_sparsity)
-        pipeline.save_h5(out.model, tmp / MODEL_FILE)
+        verify_sparsity(recipe, achieved, out.target_sparsity)
+        save_h5(out.model, tmp / MODEL_FILE)
         return {
             "target_sparsity": out.target_sparsity,
             "sparse_export": out.sparse_export,
@@ -233,7 +239,7 @@ def clustered_stage(ctx: TaskContext, pruned: PrunedStage, spec: TrialSpec) -> M
         out = collaborative.cluster(
             ctx.recipe_context("clustered", tmp, {"pruned": pruned.model}), params
         )
-        pipeline.save_h5(out.model, tmp / MODEL_FILE)
+        save_h5(out.model, tmp / MODEL_FILE)
         return {"extra": out.extra}
 
     entry, built = ctx.cache.get_or_build(CLUSTER_STAGE, key, build)
@@ -261,7 +267,7 @@ def final_stage(
             out = qat(ctx.recipe_context(spec.id, tmp, {"upstream": upstream.model}), params)
             flat = collaborative.quantised_flatbuffer(out.model)
         else:
-            flat = pipeline.convert(
+            flat = convert(
                 upstream.model,
                 spec.kind,
                 ctx.calibration,
@@ -335,7 +341,10 @@ def run_task(job: TaskJob) -> list[TrialResult]:
         if ctx.sweep.strip != "none":
             path, stripped = stripped_stage(ctx, final)
         results.append(
-            measure(ctx, spec, pruned.recipe_type, path, stripped, stages, trained, t0)
+            measure(
+                ctx, spec, recipe_type=pruned.recipe_type, path=path, stripped=stripped,
+                stages=stages, trained=trained, t0=t0,
+            )
         )
     return results
 
@@ -343,6 +352,7 @@ def run_task(job: TaskJob) -> list[TrialResult]:
 def measure(
     ctx: TaskContext,
     spec: TrialSpec,
+    *,
     recipe_type: str,
     path: Path,
     stripped: StripRecord | None,
