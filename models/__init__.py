@@ -15,9 +15,6 @@ CONFIG_DIR = Path(__file__).resolve().parent
 DEFAULT_PIPELINE = CONFIG_DIR / "pipeline.toml"
 DEFAULT_SWEEP = CONFIG_DIR / "sweep.toml"
 
-#: Example configs (models/examples/): real convnets on image folders, with their data scripts.
-EXAMPLES_DIR = CONFIG_DIR / "examples"
-
 # Builtin models by name, as ``[model] builtin = "<name>"`` in a pipeline config:
 # ``fn(keras, input_shape, num_classes, **options)`` (``[model] options``).
 BUILTIN_MODELS: dict[str, Callable[..., Any]] = {

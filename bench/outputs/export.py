@@ -31,20 +31,12 @@ from edgebench.bench.outputs.gate_table import format_report
 from edgebench.bench.outputs.summary import COLUMNS as SUMMARY_COLUMNS
 from edgebench.bench.outputs.summary import format_summary, summary_rows
 from edgebench.bench.outputs.table import format_table
-from edgebench.errors import EdgebenchError
 from edgebench.records import Results, to_dict, worst_fidelity
 
 #: The version of every JSON document this module writes; bump it when a field changes meaning
 #: or goes away (adding fields keeps it).
 OUTPUT_SCHEMA_VERSION = 1
 FORMATS = ("table", "json", "csv", "markdown")
-
-
-def check_format(name: str) -> str:
-    """``name`` if it is a known format, else an error naming the known ones."""
-    if name not in FORMATS:
-        raise EdgebenchError(f"unknown format {name!r}; use one of: {', '.join(FORMATS)}")
-    return name
 
 
 def _doc(kind: str, **body: Any) -> dict[str, Any]:

@@ -36,9 +36,7 @@ def number(kind: type, low: float, strict: bool) -> Callable[[str], float]:
 
 
 positive_int = number(int, 1, strict=False)
-nonneg_int = number(int, 0, strict=False)
 positive_float = number(float, 0, strict=True)
-nonneg_float = number(float, 0, strict=False)
 
 
 def cpu_mask(text: str) -> str:
