@@ -102,14 +102,12 @@ class MagnitudeParams(RecipeParams):
 
     def with_sparsity(self, sparsity: float) -> MagnitudeParams:
         """A copy whose schedule ends at ``sparsity`` (the sweep's knob)."""
-        key = "final_sparsity" if self.schedule == "polynomial_decay" else "target_sparsity"
+        if self.schedule != "polynomial_decay":
+            return dataclasses.replace(self, target_sparsity=sparsity)
         initial = self.initial_sparsity
         if initial is not None and initial > sparsity:
             initial = sparsity
-        changes = {key: sparsity}
-        if self.schedule == "polynomial_decay":
-            changes["initial_sparsity"] = initial
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, final_sparsity=sparsity, initial_sparsity=initial)
 
     @property
     def sparsity(self) -> float:
