@@ -112,9 +112,9 @@ class MagnitudeParams(RecipeParams):
     @property
     def sparsity(self) -> float:
         """The sparsity each pruned layer must reach by the end of training."""
-        if self.schedule == "polynomial_decay":
-            return float(self.final_sparsity)  # type: ignore[arg-type]
-        return float(self.target_sparsity)  # type: ignore[arg-type]
+        value = self.final_sparsity if self.schedule == "polynomial_decay" else self.target_sparsity
+        assert value is not None, "__post_init__ requires the schedule's target"
+        return float(value)
 
     def resolved_end_step(self, total_steps: int) -> int:
         """``end_step`` with -1 replaced by the last pruning step within ``total_steps``."""
