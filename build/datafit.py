@@ -37,8 +37,8 @@ def image_input(
                 "from the data: set [data] image_size = [height, width] (and color = \"rgb\" or "
                 "\"grey\")"
             )
-        h, w = config.data.image_size
-        return (h, w), config.data.channels
+        height, width = config.data.image_size
+        return (height, width), config.data.channels
     if len(source.inputs) != 1 or len(source.inputs[0].shape) != 3:
         raise DatasetError(
             f"an image folder needs a model with one (height, width, channels) input; "
@@ -52,7 +52,7 @@ def image_input(
                 "[height, width] to decode the image folder at"
             )
         h, w = config.data.image_size
-    if c not in (1, 3):
+    if c is None or c not in (1, 3):
         raise DatasetError(
             f"{source.path} takes {c} channels; an image folder decodes to RGB (3) or grey (1)"
         )
@@ -112,14 +112,15 @@ def fit_model_to_data(
     for key, name in input_map.items():
         spec = next(t for t in source.inputs if t.name == name)
         sample = tuple(ds.inputs("train")[key].shape[1:])
-        dims = spec.shape
-        if None in dims:
-            if len(dims) != len(sample):
+        if None in spec.shape:
+            if len(spec.shape) != len(sample):
                 raise DatasetError(
-                    f"{where}'s input {name!r} takes {list(dims)} but the data's samples are "
-                    f"{list(sample)}; give samples of that rank"
+                    f"{where}'s input {name!r} takes {list(spec.shape)} but the data's samples "
+                    f"are {list(sample)}; give samples of that rank"
                 )
-            dims = tuple(s if d is None else d for d, s in zip(dims, sample, strict=True))
+            dims = tuple(s if d is None else d for d, s in zip(spec.shape, sample, strict=True))
+        else:
+            dims = tuple(d for d in spec.shape if d is not None)  # all known: spec.shape itself
         if int(np.prod(dims)) != int(np.prod(sample)):
             raise DatasetError(
                 f"the model {where} takes input {tuple(dims)} but the dataset {ds.name} has "

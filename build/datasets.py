@@ -18,7 +18,6 @@ import dataclasses
 import gzip
 import os
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -211,12 +210,13 @@ def load_image_dataset(
         )
     if channels not in (1, 3):
         raise DatasetError(f"image folders load as RGB (3 channels) or grey (1); got {channels}")
+    height, width = image_size
     train, test = images.check_image_folder(root)
     splits = []
     for files, limit in ((train, train_limit), (test, test_limit)):
         picked, _ = select_samples(files.labels, len(files.files), limit, seed=0)
         idx = np.arange(len(files.files)) if picked is None else picked
-        x = images.decode_all([files.files[i] for i in idx], tuple(image_size), channels)
+        x = images.decode_all([files.files[i] for i in idx], (height, width), channels)
         splits.append((x, files.labels[idx]))
     (x_train, y_train), (x_test, y_test) = splits
     return Dataset(
@@ -295,10 +295,9 @@ def load_idx_folder(folder: Path) -> dict[str, np.ndarray]:
 
 def read_idx(path: Path) -> np.ndarray:
     """One IDX file of unsigned bytes (images or labels); truncated or corrupt is DatasetError."""
-    opener: Callable[..., object] = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as fh:  # type: ignore[operator]
-            raw = fh.read()  # type: ignore[attr-defined]
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
+            raw = fh.read()
     except (OSError, EOFError, zlib.error) as exc:
         raise DatasetError(f"{path} is corrupt or truncated ({exc}); download it again") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:

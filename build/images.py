@@ -95,9 +95,9 @@ def decode(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
     mode = "RGB" if channels == 3 else "L"
     height, width = size
     try:
-        with Image.open(path) as img:
-            img.draft(mode, (width, height))  # JPEG: decode at a reduced scale when larger
-            img = img.convert(mode)
+        with Image.open(path) as opened:
+            opened.draft(mode, (width, height))  # JPEG: decode at a reduced scale when larger
+            img = opened.convert(mode)
             if img.size != (width, height):
                 img = img.resize((width, height), Image.Resampling.BILINEAR)
             arr = np.asarray(img, dtype=np.uint8)

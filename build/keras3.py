@@ -264,10 +264,13 @@ def _translate_node(node: Any, cls: Any, layer: str) -> list[Any]:
                   if p.name != "self"][1:]
         kwargs.update(zip(params, extra, strict=False))
     kw = _kwargs_refs(kwargs)
-    if _tensor_ref(first) is not None:
-        return [[*_tensor_ref(first), kw]]  # type: ignore[misc]
-    if isinstance(first, list) and all(_tensor_ref(t) is not None for t in first):
-        return [[*_tensor_ref(t), kw] for t in first]  # type: ignore[misc]
+    ref = _tensor_ref(first)
+    if ref is not None:
+        return [[*ref, kw]]
+    if isinstance(first, list):
+        refs = [r for r in map(_tensor_ref, first) if r is not None]
+        if len(refs) == len(first):  # every item a tensor
+            return [[*r, kw] for r in refs]
     raise ConversionError(
         f"layer {layer!r} takes inputs edgebench cannot rebuild in tf-keras ({str(first)[:80]}); "
         "give it a tensor or a list of tensors"

@@ -14,6 +14,7 @@ the manifest (:mod:`.manifest`).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -191,12 +192,10 @@ def build_saved_model(
         VariantKind.FLOAT32, *config.baseline.variants,
         *(k for rc in config.recipes for k in rc.variants),
     ]))
-    artifacts = []
-    for kind in kinds:
-        artifacts.append(builder.tflite_from(
-            "baseline", kind, where,
-            lambda kind=kind: convert_saved_model(path, key, kind, builder.calibration()),
-        ))
+    def variant(kind: VariantKind) -> Callable[[], bytes]:
+        return lambda: convert_saved_model(path, key, kind, builder.calibration())
+
+    artifacts = [builder.tflite_from("baseline", kind, where, variant(kind)) for kind in kinds]
     why = (
         "not run: a SavedModel has no Keras layers for tfmot to prune, cluster or fine-tune; "
         "its quantisation variants were built from the dense model (give the .keras file to "

@@ -15,6 +15,7 @@ from edgebench.build.config import PipelineConfig
 from edgebench.build.progress import Progress
 from edgebench.build.recipes import get_recipe, prunable
 from edgebench.build.recipes.base import BaselineHistory, RecipeContext
+from edgebench.build.recipes.magnitude import MagnitudeParams
 from edgebench.build.training import Objective, TrainingData, output_ends_in_softmax
 from edgebench.errors import ConfigError, EdgebenchError
 from edgebench.records import Artifact
@@ -125,7 +126,8 @@ def check_prunable(config: PipelineConfig, model: Any) -> None:
     """Before any conversion or fine-tune: every layer a magnitude recipe would prune is one
     tfmot can prune (else one line naming the layer, its type and ``layers = [...]``)."""
     for rc in config.recipes:
-        if rc.recipe in MAGNITUDE_RECIPES:
+        # RecipeConfig holds these recipes' params to their MagnitudeParams classes.
+        if rc.recipe in MAGNITUDE_RECIPES and isinstance(rc.params, MagnitudeParams):
             prunable.layers_to_prune(model, rc.params.layers, rc.name)
 
 

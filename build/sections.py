@@ -199,12 +199,13 @@ class BaselineConfig:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RecipeConfig:
     """One [recipes.<name>] section: a registered recipe, its params, its TFLite variants.
 
     ``name`` is the section's name and ``params`` the recipe's own keys (its params
-    dataclass); the other fields are keys of every recipe section.
+    dataclass); the other fields are keys of every recipe section. Built by keyword only:
+    ``recipe`` has no default, but a checker reads its ``setting(...)`` as one.
     """
 
     name: str

@@ -194,4 +194,5 @@ class SweepConfig:
         """The validation accuracy (or its lower bound) a variant needs to be chosen."""
         if self.min_accuracy is not None:
             return self.min_accuracy
-        return baseline_accuracy - float(self.max_accuracy_drop)  # type: ignore[arg-type]
+        assert self.max_accuracy_drop is not None, "__post_init__ requires exactly one of the two"
+        return baseline_accuracy - float(self.max_accuracy_drop)

@@ -193,7 +193,10 @@ def learning_rate_schedule(
     if start_step == 0:
         return cosine
 
-    class Replayed(keras.optimizers.schedules.LearningRateSchedule):
+    # Declared Any, so that mypy takes it as a base class (TensorFlow has no types).
+    schedule_base: Any = keras.optimizers.schedules.LearningRateSchedule
+
+    class Replayed(schedule_base):
         def __call__(self, step: Any) -> Any:
             return cosine(step + start_step)
 
@@ -243,8 +246,9 @@ def fit_model(
 def epoch_progress(label: str, epochs: int, progress: Callable[[str], None]) -> Any:
     """A Keras callback that reports "<label> epoch 2/4: loss 0.41, accuracy 0.86 (11.2 s)"."""
     _, keras, _ = import_tf()
+    callback_base: Any = keras.callbacks.Callback  # declared Any: mypy takes it as a base
 
-    class EpochProgress(keras.callbacks.Callback):
+    class EpochProgress(callback_base):
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self._t0 = time.perf_counter()
 

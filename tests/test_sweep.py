@@ -21,6 +21,7 @@ from edgebench.build.datasets import Dataset, load_dataset
 from edgebench.build.sweep import TrialResult, TrialSpec, choose, grid, keys, sweep_front, worker
 from edgebench.build.sweep.execution import group_tasks, package_parent, ray_worker_env
 from edgebench.build.sweep.trials import TaskJob
+from edgebench.errors import DatasetError
 from edgebench.records import Manifest
 
 # Slow (not in the fast tier): trains the sweep's baseline and its trials.
@@ -138,6 +139,33 @@ def test_the_validation_split_is_seeded_disjoint_and_sized_by_the_setting() -> N
     assert len(data.x_fit) == 900 and len(data.x_val) == 100
     assert set(data.y_val.tolist()) == set(a.tolist())
     assert not set(data.y_fit.tolist()) & set(data.y_val.tolist())
+
+
+def test_data_the_sweep_cannot_take_is_refused_with_the_fix() -> None:
+    from edgebench.build.sweep.split import sweep_data
+
+    x, y = np.zeros((4, 2, 2), np.uint8), np.zeros(4, np.int64)
+    two = Dataset("t", "two.npz", {"a": x, "b": x}, y, {"a": x, "b": x}, y, 1)
+    with pytest.raises(DatasetError, match=r"two.npz has several inputs \(a, b\); the sweep"):
+        sweep_data(two)
+    with pytest.raises(DatasetError, match="has no labels, and the sweep chooses .* add y_train"):
+        sweep_data(Dataset("t", "nolabels.npz", x, None, x, None, None))
+    assert sweep_data(Dataset("t", "ok.npz", x, y, x, y, 1)).num_classes == 1
+
+
+def test_a_sweep_over_data_without_labels_is_one_line_before_anything_is_written(
+    tmp_path, capsys
+) -> None:
+    data = tmp_path / "nolabels.npz"
+    x_train, x_test = np.zeros((200, 28, 28), np.uint8), np.zeros((50, 28, 28), np.uint8)
+    np.savez(data, x_train=x_train, x_test=x_test)
+    config = tmp_path / "sweep.toml"
+    config.write_text(SMALL_SWEEP.read_text().replace('"fashion_mnist"', f'"{data.as_posix()}"'))
+    args = ["sweep", "--config", str(config), "--out", str(tmp_path / "out"), "--run", "r"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nolabels.npz has no labels" in err[0], err
+    assert not (tmp_path / "out" / "r").exists()
 
 
 def test_a_parameter_at_its_neutral_value_stays_out_of_the_cache_key() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from edgebench.build.recipes import (
     collaborative,
@@ -22,23 +23,30 @@ from edgebench.build.recipes import (
 from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
 from edgebench.errors import ConfigError
 
-RecipeFn = Callable[[RecipeContext, RecipeParams], RecipeOutput]
+P = TypeVar("P", bound=RecipeParams)
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """A registered recipe: its name, its function and its params dataclass."""
+    """A registered recipe: its name, its function and its params dataclass.
+
+    ``fn`` takes an instance of ``params_cls`` (:func:`register_recipe` checks the pair), so
+    its params are typed Any here, where recipes of every params type sit side by side.
+    """
 
     name: str
-    fn: RecipeFn
+    fn: Callable[[RecipeContext, Any], RecipeOutput]
     params_cls: type[RecipeParams]
 
 
 _RECIPES: dict[str, Recipe] = {}
 
 
-def register_recipe(name: str, fn: RecipeFn, params_cls: type[RecipeParams]) -> None:
-    """Make a recipe available to pipeline configs as ``recipe = "<name>"``."""
+def register_recipe(
+    name: str, fn: Callable[[RecipeContext, P], RecipeOutput], params_cls: type[P]
+) -> None:
+    """Make a recipe available to pipeline configs as ``recipe = "<name>"``; ``fn`` must take
+    ``params_cls`` (or a base class of it)."""
     if name in _RECIPES:
         raise ValueError(f"recipe {name!r} is already registered")
     _RECIPES[name] = Recipe(name, fn, params_cls)

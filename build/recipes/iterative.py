@@ -19,6 +19,7 @@ What happens before retraining is the difference between the recipes:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -155,7 +156,9 @@ def gradual(ctx: RecipeContext, params: GradualParams) -> RecipeOutput:
     masks: mk.Masks = {n: np.ones(layer.kernel.shape, np.float32) for n, layer in layers.items()}
     holder = {"masks": masks}
 
-    class GradualMasks(keras.callbacks.Callback):
+    callback_base: Any = keras.callbacks.Callback  # declared Any: mypy takes it as a base
+
+    class GradualMasks(callback_base):
         def on_train_begin(self, logs: dict | None = None) -> None:
             self.step = 0
 
@@ -246,13 +249,16 @@ def _run(
 ) -> RecipeOutput:
     model = ctx.clone_baseline()
     layers = mk.prunable_layers(model, params.layers, ctx.name)
-    history = None if rewind_to is None else _history(ctx, recipe, rewind_to)
-    if history is None:
-        epochs, rate = params.epochs, None
-    else:
-        epochs = params.epochs if params.epochs != -1 else max(1, history.epochs - rewind_to)
+    epochs = params.epochs
+    rate: Any = None  # None: the configured rate; else the baseline's schedule, replayed
+    rewound: tuple[Any, ...] | None = None  # the weights each round starts from, if not kept
+    if rewind_to is not None:
+        history = _history(ctx, recipe, rewind_to)
+        if params.epochs == -1:
+            epochs = max(1, history.epochs - rewind_to)
         rate = history.learning_rate(rewind_to)
-    rewound = None if keep_weights or history is None else history.checkpoints[rewind_to]
+        if not keep_weights:
+            rewound = history.checkpoints[rewind_to]
 
     masks: mk.Masks = {}
     for r in range(1, params.rounds + 1):

@@ -102,21 +102,19 @@ class MagnitudeParams(RecipeParams):
 
     def with_sparsity(self, sparsity: float) -> MagnitudeParams:
         """A copy whose schedule ends at ``sparsity`` (the sweep's knob)."""
-        key = "final_sparsity" if self.schedule == "polynomial_decay" else "target_sparsity"
+        if self.schedule != "polynomial_decay":
+            return dataclasses.replace(self, target_sparsity=sparsity)
         initial = self.initial_sparsity
         if initial is not None and initial > sparsity:
             initial = sparsity
-        changes = {key: sparsity}
-        if self.schedule == "polynomial_decay":
-            changes["initial_sparsity"] = initial
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, final_sparsity=sparsity, initial_sparsity=initial)
 
     @property
     def sparsity(self) -> float:
         """The sparsity each pruned layer must reach by the end of training."""
-        if self.schedule == "polynomial_decay":
-            return float(self.final_sparsity)  # type: ignore[arg-type]
-        return float(self.target_sparsity)  # type: ignore[arg-type]
+        value = self.final_sparsity if self.schedule == "polynomial_decay" else self.target_sparsity
+        assert value is not None, "__post_init__ requires the schedule's target"
+        return float(value)
 
     def resolved_end_step(self, total_steps: int) -> int:
         """``end_step`` with -1 replaced by the last pruning step within ``total_steps``."""

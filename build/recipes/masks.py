@@ -89,8 +89,9 @@ def mask_sparsity(masks: Mapping[str, np.ndarray]) -> dict[str, float]:
 def mask_enforcer(masks: Mapping[str, np.ndarray]) -> Any:
     """A Keras callback that re-applies ``masks`` after every training batch."""
     tf, keras, _ = import_tf()
+    callback_base: Any = keras.callbacks.Callback  # declared Any: mypy takes it as a base
 
-    class MaskEnforcer(keras.callbacks.Callback):
+    class MaskEnforcer(callback_base):
         def on_train_begin(self, logs: dict | None = None) -> None:
             self._pairs = [
                 (layer.kernel, tf.constant(masks[layer.name], dtype=layer.kernel.dtype))

@@ -37,13 +37,14 @@ def check_layer_names(
 
 
 @functools.cache
-def prunable_depthwise_class() -> type:
+def prunable_depthwise_class() -> type[Any]:
     """``DepthwiseConv2D`` whose depthwise kernel tfmot prunes (made once per process)."""
     _, keras, tfmot = import_tf()
+    # Bases declared Any: mypy takes a class's base only from a name whose type is declared.
+    depthwise: Any = keras.layers.DepthwiseConv2D
+    prunable_layer: Any = tfmot.sparsity.keras.PrunableLayer
 
-    class PrunableDepthwiseConv2D(
-        keras.layers.DepthwiseConv2D, tfmot.sparsity.keras.PrunableLayer
-    ):
+    class PrunableDepthwiseConv2D(depthwise, prunable_layer):
         def get_prunable_weights(self) -> list[Any]:
             return [self.depthwise_kernel]
 

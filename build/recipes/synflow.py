@@ -11,6 +11,7 @@ initialisation for ``epochs`` with the mask fixed.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -43,27 +44,27 @@ class SynflowParams(RecipeParams):
         return replace(self, sparsity=sparsity)
 
 
-def synflow_masks(model: object, layers: dict, sparsity: float, iterations: int) -> mk.Masks:
+def synflow_masks(model: Any, layers: dict, sparsity: float, iterations: int) -> mk.Masks:
     """Iterative SynFlow masks for ``layers`` of ``model`` (weights restored afterwards)."""
     tf, _, _ = import_tf()
-    original = model.get_weights()  # type: ignore[attr-defined]
-    for w_var in model.weights:  # type: ignore[attr-defined]
+    original = model.get_weights()
+    for w_var in model.weights:
         w_var.assign(tf.abs(w_var) if len(w_var.shape) >= 2 else tf.zeros_like(w_var))
     absolute = {n: np.abs(layer.kernel.numpy()) for n, layer in layers.items()}
-    ones = tf.ones((1, *model.input_shape[1:]))  # type: ignore[attr-defined]
+    ones = tf.ones((1, *model.input_shape[1:]))
     masks = {n: np.ones_like(a) for n, a in absolute.items()}
     for i in range(1, iterations + 1):
         for n, layer in layers.items():
             layer.kernel.assign(absolute[n] * masks[n])
         kernels = [layer.kernel for layer in layers.values()]
         with tf.GradientTape() as tape:
-            flow = tf.reduce_sum(model(ones, training=False))  # type: ignore[operator]
+            flow = tf.reduce_sum(model(ones, training=False))
         grads = tape.gradient(flow, kernels)
         scores = {
             n: (g.numpy() * k.numpy()) for n, g, k in zip(layers, grads, kernels, strict=True)
         }
         masks = mk.global_masks(scores, 1.0 - (1.0 - sparsity) ** (i / iterations))
-    model.set_weights(original)  # type: ignore[attr-defined]
+    model.set_weights(original)
     return masks
 
 

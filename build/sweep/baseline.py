@@ -31,7 +31,7 @@ from edgebench.build.progress import Progress
 from edgebench.build.recipes.base import BaselineHistory
 from edgebench.build.samples import scale_inputs
 from edgebench.build.sources import load_keras_model
-from edgebench.build.sweep.split import sweep_training_data
+from edgebench.build.sweep.split import sweep_data, sweep_training_data
 from edgebench.build.sweep.trials import BASELINE_STAGE
 
 MODEL_FILE, HISTORY_FILE = "baseline.h5", "history.npz"
@@ -66,9 +66,10 @@ def build_baseline(
     meta: dict[str, Any] = {"from_logits": from_logits, "history": None}
     if history is not None:
         meta["history"] = _save_history(history, tmp / HISTORY_FILE)
-    x_test = scale_inputs(ds.x_test, input_shape)
+    arrays = sweep_data(ds)
+    x_test = scale_inputs(arrays.x_test, input_shape)
     training.compile_model(model, config.train.learning_rate, from_logits)
-    meta["accuracy"] = training.keras_accuracy(model, x_test, ds.y_test)
+    meta["accuracy"] = training.keras_accuracy(model, x_test, arrays.y_test)
     meta["val_accuracy"] = training.keras_accuracy(model, data.x_val, data.y_val)
     return meta
 

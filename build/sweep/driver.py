@@ -38,7 +38,12 @@ from edgebench.build.sweep import keys, worker
 from edgebench.build.sweep.baseline import build_baseline, load_baseline
 from edgebench.build.sweep.execution import check_ray_address, make_runner
 from edgebench.build.sweep.search import grid, search
-from edgebench.build.sweep.split import VAL_DIR, sweep_training_data, write_val_eval
+from edgebench.build.sweep.split import (
+    VAL_DIR,
+    sweep_data,
+    sweep_training_data,
+    write_val_eval,
+)
 from edgebench.build.sweep.trials import BASELINE_STAGE, TaskJob, TrialResult, TrialSpec
 from edgebench.build.sweep_config import SweepConfig
 from edgebench.errors import ConfigError
@@ -83,6 +88,7 @@ def run_sweep(
     ds = load_dataset(
         config.data.dataset, config.base_dir, config.data.train_limit, config.data.test_limit
     )
+    sweep_data(ds)  # one input with labels, or a DatasetError before anything is written
     specs, skipped = check_search_space(config)
     for line in skipped:
         progress(f"search space: skipped {line}")
@@ -261,12 +267,13 @@ def _artifact_builder(
     input_shape = model_input_shape(baseline)
     assert config.sweep is not None
     data = sweep_training_data(ds, input_shape, config.sweep)
-    x_test = scale_inputs(ds.x_test, input_shape)
+    arrays = sweep_data(ds)
+    x_test = scale_inputs(arrays.x_test, input_shape)
     return ArtifactBuilder(
         out_dir=run_dir,
         eval_path=eval_path,
         x_test=x_test,
-        y_test=ds.y_test,
+        y_test=arrays.y_test,
         x_calibration_pool=data.x_fit,
         config=config,
         progress=progress,
@@ -352,7 +359,7 @@ def check_search_space(config: PipelineConfig) -> tuple[list[TrialSpec], list[st
     if config.model.builtin is None:
         return specs, []  # a user's model: checked by the cluster recipe itself when it runs
     ds = load_dataset(config.data.dataset, config.base_dir, 1, 1)
-    model = builtin_model(config.model.builtin, ds.sample_shape, ds.num_classes)
+    model = builtin_model(config.model.builtin, ds.sample_shape, sweep_data(ds).num_classes)
     kernels = {
         layer.name: int(np.prod(layer.kernel.shape))
         for layer in model.layers

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import logging
 import multiprocessing
 import os
 import socket
@@ -96,7 +97,7 @@ class RayRunner(Runner):
                 address=address,
                 runtime_env={"env_vars": ray_worker_env()},
                 log_to_driver=True,
-                logging_level="WARNING",
+                logging_level=logging.WARNING,
             )
         except (ConnectionError, RuntimeError) as exc:
             raise EdgebenchError(

@@ -64,7 +64,7 @@ def optuna_search(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cat = optuna.distributions.CategoricalDistribution
-    space = {
+    space: dict[str, optuna.distributions.BaseDistribution] = {  # ask() takes this dict type
         "recipe": cat(list(sweep.recipes)),
         "sparsity": cat(list(sweep.sparsities)),
         "clusters": cat(list(sweep.clusters)),

@@ -12,6 +12,7 @@ out the same samples.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,37 @@ from edgebench.build.datasets import Dataset
 from edgebench.build.samples import scale_inputs, write_dataset_eval
 from edgebench.build.sweep_config import SweepConfig
 from edgebench.build.training import TrainingData
-from edgebench.errors import ConfigError
+from edgebench.errors import ConfigError, DatasetError
 
 VAL_DIR = "val"  # the validation split as eval shards, beside the run's eval/
+
+
+@dataclass(frozen=True)
+class SweepData:
+    """A dataset as the sweep takes it: one unnamed input, and class labels (it chooses
+    variants by their accuracy)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+
+
+def sweep_data(ds: Dataset) -> SweepData:
+    """``ds``'s arrays; data the sweep cannot take (several inputs, no labels) is a
+    DatasetError that names the fix."""
+    if isinstance(ds.x_train, dict) or isinstance(ds.x_test, dict):
+        raise DatasetError(
+            f"{ds.source} has several inputs ({', '.join(ds.inputs('train'))}); the sweep "
+            "takes one: give x_train and x_test, or build without a sweep (edgebench build)"
+        )
+    if ds.y_train is None or ds.y_test is None or ds.num_classes is None:
+        raise DatasetError(
+            f"{ds.source} has no labels, and the sweep chooses variants by their accuracy; "
+            "add y_train and y_test, or build without a sweep (edgebench build)"
+        )
+    return SweepData(ds.x_train, ds.y_train, ds.x_test, ds.y_test, ds.num_classes)
 
 
 def validation_indices(n: int, sweep: SweepConfig) -> np.ndarray:
@@ -42,16 +71,18 @@ def sweep_training_data(
     ds: Dataset, input_shape: tuple[int, ...], sweep: SweepConfig
 ) -> TrainingData:
     """Fit on the training data less the validation split; validate on the split."""
-    val = validation_indices(len(ds.x_train), sweep)
-    fit = np.setdiff1d(np.arange(len(ds.x_train)), val, assume_unique=True)
-    x = scale_inputs(ds.x_train, input_shape)
-    y = np.asarray(ds.y_train)
+    data = sweep_data(ds)
+    val = validation_indices(len(data.x_train), sweep)
+    fit = np.setdiff1d(np.arange(len(data.x_train)), val, assume_unique=True)
+    x = scale_inputs(data.x_train, input_shape)
+    y = np.asarray(data.y_train)
     return TrainingData(x[fit], y[fit], x[val], y[val])
 
 
 def write_val_eval(path: Path, ds: Dataset, sweep: SweepConfig, config: PipelineConfig) -> int:
     """Write the split as eval shards (the bench stage's format, as the test set); its size."""
-    index = validation_indices(len(ds.x_train), sweep)
-    split = dataclasses.replace(ds, x_test=ds.x_train[index], y_test=ds.y_train[index])
+    data = sweep_data(ds)
+    index = validation_indices(len(data.x_train), sweep)
+    split = dataclasses.replace(ds, x_test=data.x_train[index], y_test=data.y_train[index])
     write_dataset_eval(path, split, config)
     return int(len(index))
