@@ -163,10 +163,8 @@ def test_cli_compare_validates_its_numbers(capsys):
     assert "expected" in capsys.readouterr().err
 
 
-def test_compare_help(capsys):
-    with pytest.raises(SystemExit):
-        main(["compare", "--help"])
-    out = capsys.readouterr().out
+def test_compare_help(cli):
+    out = cli("compare", "--help").out
     for flag in ("BASE", "CURRENT", "--alpha", "--min-effect", "--history", "--target"):
         assert flag.lower() in out.lower()
 
