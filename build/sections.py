@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from edgebench.build.preprocessing import check_spec as check_preprocess
 from edgebench.build.recipes import get_recipe
 from edgebench.build.recipes.base import RecipeParams
-from edgebench.build.sweep_config import check_strip, strip_value
+from edgebench.build.sweep_config import check_strip, signatures_setting, strip_setting
 from edgebench.declare import check_values, setting
 from edgebench.errors import ConfigError
 from edgebench.models import BUILTIN_MODELS
@@ -216,14 +216,11 @@ class RecipeConfig:
         TFLITE_KINDS, from_toml=parse_variants,
         help=f"TFLite variants of the recipe's model, from {', '.join(VARIANT_NAMES)}",
     )
-    strip: str = setting(
-        "none", from_toml=strip_value, shown="false", example=True,
-        help='edgebench.build.strip on every TFLite variant: true (tensor names, signature '
-        'defs, converter metadata), false, or "keep-signatures"',
+    strip: str = strip_setting(
+        'edgebench.build.strip on every TFLite variant: true (tensor names, signature '
+        'defs, converter metadata), false, or "keep-signatures"'
     )
-    signatures: bool = setting(
-        False, help="the app runs these variants with get_signature_runner()"
-    )
+    signatures: bool = signatures_setting("the app runs these variants with get_signature_runner()")
 
     def __post_init__(self) -> None:
         check_strip(self.strip, self.signatures)

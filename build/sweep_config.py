@@ -45,6 +45,16 @@ def check_strip(strip: str, signatures: bool) -> None:
         )
 
 
+def strip_setting(help: str) -> Any:
+    """The ``strip`` setting (read by :func:`strip_value`, checked by :func:`check_strip`)."""
+    return setting("none", from_toml=strip_value, shown="false", example=True, help=help)
+
+
+def signatures_setting(help: str) -> Any:
+    """The ``signatures`` setting: the app runs get_signature_runner() (see ``strip``)."""
+    return setting(False, help=help)
+
+
 @dataclass(frozen=True)
 class SweepConfig:
     """recipe x sparsity x clusters x quantisation, and the accuracy floor to choose by.
@@ -118,13 +128,12 @@ class SweepConfig:
         (), example={"distill_alpha": [0.5, 0.7]},
         help="[sweep.vary]: recipe parameters to search, each a list of values",
     )
-    strip: str = setting(
-        "none", from_toml=strip_value, shown="false", example=True,
-        help='drop what only the converter reads from every TFLite file: true (tensor names, '
-        'signature defs, converter metadata), false, or "keep-signatures"',
+    strip: str = strip_setting(
+        'drop what only the converter reads from every TFLite file: true (tensor names, '
+        'signature defs, converter metadata), false, or "keep-signatures"'
     )
-    signatures: bool = setting(
-        False, help="the app runs Interpreter.get_signature_runner(): keep signature defs"
+    signatures: bool = signatures_setting(
+        "the app runs Interpreter.get_signature_runner(): keep signature defs"
     )
 
     def __post_init__(self) -> None:

@@ -194,32 +194,31 @@ class Profile:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def bookworm(name: str, summary: str, wheels: tuple[str, ...], runtime_module: str) -> Profile:
+    """A Pi 4 on Raspberry Pi OS 12 (bookworm) arm64, whose Python is 3.11 (glibc 2.36)."""
+    return Profile(name=name, summary=summary, suite="bookworm", python="3.11",
+                   debs=BOOKWORM_PY311, wheels=wheels, wheel_platforms=BOOKWORM_TAGS,
+                   runtime_module=runtime_module)
+
+
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile(
-            name="rpios12-tflite-runtime",
-            summary="Pi 4, Raspberry Pi OS 12 (bookworm) arm64: Python 3.11, tflite-runtime "
-                    "2.14.0, numpy 1.26.4",
-            suite="bookworm",
-            python="3.11",
-            debs=BOOKWORM_PY311,
+        bookworm(
+            "rpios12-tflite-runtime",
+            "Pi 4, Raspberry Pi OS 12 (bookworm) arm64: Python 3.11, tflite-runtime 2.14.0, "
+            "numpy 1.26.4",
             wheels=("tflite-runtime==2.14.0", "numpy==1.26.4"),
-            wheel_platforms=BOOKWORM_TAGS,
             runtime_module="tflite_runtime.interpreter",
         ),
-        Profile(
-            name="rpios12-litert",
-            summary="Pi 4, Raspberry Pi OS 12 (bookworm) arm64: Python 3.11, ai-edge-litert "
-                    "2.3.0, numpy 2.4.6, flatbuffers",
-            suite="bookworm",
-            python="3.11",
-            debs=BOOKWORM_PY311,
+        bookworm(
+            "rpios12-litert",
+            "Pi 4, Raspberry Pi OS 12 (bookworm) arm64: Python 3.11, ai-edge-litert 2.3.0, "
+            "numpy 2.4.6, flatbuffers",
             # ai-edge-litert asks for numpy>=1.23.2 (1.26.4 and 2.4.6 both work under qemu); 2.4.6
             # is what pip picks and what edgebench pins on the host. Of its other dependencies
             # only flatbuffers is imported by the runner (schema_py_generated, for `ops`).
             wheels=("ai-edge-litert==2.3.0", "numpy==2.4.6", "flatbuffers==25.12.19"),
-            wheel_platforms=BOOKWORM_TAGS,
             runtime_module="ai_edge_litert.interpreter",
         ),
         Profile(

@@ -64,30 +64,31 @@ def versions(python: Path | str) -> dict[str, str | None]:
     return {k: (None if v == "-" else v) for k, v in found.items()}
 
 
+def pinned_python(name: str, pins: tuple[str, ...]) -> str:
+    """The cached venv ``name`` with ``pins`` (:func:`cached_venv`), checked: numpy and
+    tflite-runtime are at their pinned versions, and missing where not pinned."""
+    python = cached_venv(name, pins)
+    pinned = dict(pin.split("==") for pin in pins)
+    assert versions(python) == {dist: pinned.get(dist) for dist in ("numpy", "tflite-runtime")}
+    return str(python)
+
+
 @pytest.fixture(scope="session")
 def remote_python() -> str:
     """A Python with tflite-runtime 2.14 and numpy < 2 and no ai-edge-litert (cached)."""
-    python = cached_venv("tflite-runtime-2.14.0-cp311", RUNTIME_PIN)
-    found = versions(python)
-    assert found["tflite-runtime"] == "2.14.0" and found["numpy"].startswith("1.")
-    return str(python)
+    return pinned_python("tflite-runtime-2.14.0-cp311", RUNTIME_PIN)
 
 
 @pytest.fixture(scope="session")
 def numpy2_python() -> str:
     """tflite-runtime 2.14 with numpy 2: every model fails in CreateWrapperFromFile (cached)."""
-    python = cached_venv("tflite-runtime-2.14.0-numpy2-cp311", NUMPY2_PIN)
-    found = versions(python)
-    assert found["tflite-runtime"] == "2.14.0" and found["numpy"].startswith("2.")
-    return str(python)
+    return pinned_python("tflite-runtime-2.14.0-numpy2-cp311", NUMPY2_PIN)
 
 
 @pytest.fixture(scope="session")
 def no_runtime_python() -> str:
     """numpy and no TFLite runtime at all (cached)."""
-    python = cached_venv("numpy-only-cp311", NO_RUNTIME_PIN)
-    assert versions(python) == {"numpy": "1.26.4", "tflite-runtime": None}
-    return str(python)
+    return pinned_python("numpy-only-cp311", NO_RUNTIME_PIN)
 
 
 @pytest.fixture(scope="session")

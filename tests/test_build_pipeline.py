@@ -6,6 +6,7 @@ import dataclasses
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -42,6 +43,14 @@ def tiny_config(**data_limits: int):
         test_limit=data_limits.get("test_limit", 100),
     )
     return dataclasses.replace(cfg, recipes=(), baseline=BaselineConfig(variants=()))
+
+
+def assert_build_refused(
+    cfg: Any, run: Path, error: type[Exception], match: str, **kwargs: Any
+) -> None:
+    """Building ``cfg`` into ``run`` (``kwargs`` passed on) raises ``error`` matching ``match``."""
+    with pytest.raises(error, match=match):
+        build_pipeline(cfg, run, progress=lambda s: None, **kwargs)
 
 
 def one_recipe(
@@ -133,8 +142,9 @@ def test_a_recipe_that_prunes_the_baseline_itself_is_caught(
     monkeypatch.setattr(RecipeContext, "clone_baseline", lambda self: self.baseline)
     pruned = load_pipeline(SMALL_PIPELINE).recipe("pruned")
     cfg = dataclasses.replace(tiny_config(), recipes=(dataclasses.replace(pruned, variants=()),))
-    with pytest.raises(RuntimeError, match="a recipe modified the dense baseline"):
-        build_pipeline(cfg, tmp_path / "run", progress=lambda s: None)
+    assert_build_refused(
+        cfg, tmp_path / "run", RuntimeError, "a recipe modified the dense baseline"
+    )
     saved = facts.keras_facts(_load(tmp_path / "run" / "baseline.h5"))
     assert saved.nonzero_params == saved.params, "the file saved first is still dense"
 
@@ -210,12 +220,10 @@ def test_verify_sparsity_names_the_layer_and_both_numbers() -> None:
 @pytest.mark.slow
 def test_a_schedule_that_ends_after_training_fails_the_build(tmp_path: Path) -> None:
     cfg = one_recipe("pruned", train_limit=600, end_step=500)
-    with pytest.raises(
-        EdgebenchError,
-        match=r"recipes\.pruned: layer conv2d reached .* "
-        r"sparsity, target 85\.0%.*layer dense reached",
-    ):
-        build_pipeline(cfg, tmp_path / "run", progress=lambda line: None)
+    assert_build_refused(
+        cfg, tmp_path / "run", EdgebenchError,
+        r"recipes\.pruned: layer conv2d reached .* sparsity, target 85\.0%.*layer dense reached",
+    )
     assert not (tmp_path / "run" / "manifest.json").exists()
     assert (tmp_path / "run" / "baseline.h5").is_file(), "what was built before is kept"
 
@@ -232,12 +240,11 @@ def test_only_the_named_layers_are_pruned(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_an_unknown_layer_name_lists_the_model_layers(tmp_path: Path) -> None:
     cfg = one_recipe("pruned", train_limit=300, keep_variants=True, layers=("fc1",))
-    with pytest.raises(
-        ConfigError,
-        match=r"recipes\.pruned\.layers: no layer with weights named "
-        r"'fc1'; the model's layers with weights are: conv2d, dense",
-    ):
-        build_pipeline(cfg, tmp_path / "run", progress=lambda s: None)
+    assert_build_refused(
+        cfg, tmp_path / "run", ConfigError,
+        r"recipes\.pruned\.layers: no layer with weights named 'fc1'; the model's layers with "
+        r"weights are: conv2d, dense",
+    )
 
 
 def test_tensorboard_without_tensorboard_fails_before_training(
@@ -253,12 +260,10 @@ def test_tensorboard_without_tensorboard_fails_before_training(
     scratch = cfg.recipe("scratch")
     tb = dataclasses.replace(scratch, params=dataclasses.replace(scratch.params, tensorboard=True))
     cfg = dataclasses.replace(cfg, recipes=(tb,))
-    with pytest.raises(
-        ConfigError,
-        match=r"recipes\.scratch\.tensorboard = true needs "
-        r"TensorBoard.*pip install tensorboard",
-    ):
-        build_pipeline(cfg, tmp_path / "run", progress=lambda s: None)
+    assert_build_refused(
+        cfg, tmp_path / "run", ConfigError,
+        r"recipes\.scratch\.tensorboard = true needs TensorBoard.*pip install tensorboard",
+    )
     assert not (tmp_path / "run" / "eval").exists()
 
 
@@ -308,12 +313,10 @@ def test_a_user_model_whose_input_does_not_fit_is_a_dataset_error(tmp_path: Path
 
 def test_a_user_model_with_the_wrong_number_of_classes_is_a_dataset_error(tmp_path: Path) -> None:
     path = _save_model(tmp_path / "three.h5", (28, 28), classes=3)
-    with pytest.raises(
-        DatasetError,
-        match=r"outputs \[3\] \(\w+\) but the dataset fashion_mnist "
-        r"has 10 classes",
-    ):
-        build_pipeline(tiny_config(), tmp_path / "run", model_path=path, progress=lambda s: None)
+    assert_build_refused(
+        tiny_config(), tmp_path / "run", DatasetError,
+        r"outputs \[3\] \(\w+\) but the dataset fashion_mnist has 10 classes", model_path=path,
+    )
 
 
 @pytest.mark.parametrize(
@@ -328,8 +331,7 @@ def test_missing_empty_or_corrupt_model_file(tmp_path: Path, content, message: s
     path = tmp_path / "model.h5"
     if content is not None:
         path.write_bytes(content)
-    with pytest.raises(ModelFileError, match=message):
-        build_pipeline(tiny_config(), tmp_path / "run", model_path=path, progress=lambda s: None)
+    assert_build_refused(tiny_config(), tmp_path / "run", ModelFileError, message, model_path=path)
 
 
 @pytest.mark.slow

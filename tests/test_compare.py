@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from history_helpers import DEVICE, make_record, make_results
+from history_helpers import DEVICE, make_record, make_results, process_record
 
 from edgebench.bench.judgement.compare import Regression, compare_runs
 from edgebench.bench.judgement.compare_settings import CompareError, CompareSettings, Verdict
@@ -163,10 +163,8 @@ def test_cli_compare_validates_its_numbers(capsys):
     assert "expected" in capsys.readouterr().err
 
 
-def test_compare_help(capsys):
-    with pytest.raises(SystemExit):
-        main(["compare", "--help"])
-    out = capsys.readouterr().out
+def test_compare_help(cli):
+    out = cli("compare", "--help").out
     for flag in ("BASE", "CURRENT", "--alpha", "--min-effect", "--history", "--target"):
         assert flag.lower() in out.lower()
 
@@ -177,18 +175,11 @@ def test_repeated_runs_compare_the_median_of_process_medians():
 
     from edgebench.bench.judgement.compare_settings import CompareSettings, Verdict
     from edgebench.bench.judgement.latency import latency_change
-    from edgebench.records import LatencyStats, Record
 
-    def rec(process_p50s):
-        samples = tuple(p + 0.01 * (i % 7) for p in process_p50s for i in range(60))
-        return Record(variant="m", model_path="/m", status="ok", samples_us=samples,
-                      latency_us=LatencyStats.from_samples([s * 1000 for s in samples]),
-                      extra={"process_p50_us": list(process_p50s)})
-
-    base = rec([7.0, 7.1, 7.0, 7.05, 7.1])
-    one_slow = rec([7.0, 10.4, 7.1, 7.0, 7.05])
+    base = process_record([7.0, 7.1, 7.0, 7.05, 7.1])
+    one_slow = process_record([7.0, 10.4, 7.1, 7.0, 7.05])
     assert latency_change(base, one_slow, CompareSettings()).verdict == Verdict.SAME
-    slower = rec([9.2, 9.1, 9.3, 9.2, 9.15])
+    slower = process_record([9.2, 9.1, 9.3, 9.2, 9.15])
     change = latency_change(base, slower, CompareSettings())
     assert change.verdict == Verdict.SLOWER and 1.25 < change.ratio < 1.35
     # the same 30% in single-process records is no verdict at all: one process may be slow

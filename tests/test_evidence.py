@@ -8,7 +8,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from history_helpers import make_record, make_results
+from history_helpers import make_record, make_results, process_record
 
 from edgebench.bench.judgement.compare import compare_runs
 from edgebench.bench.judgement.compare_settings import CompareSettings, Verdict
@@ -21,7 +21,7 @@ from edgebench.bench.judgement.evidence import (
 from edgebench.bench.judgement.history import append_results
 from edgebench.bench.judgement.latency import latency_change
 from edgebench.bench.judgement.run_refs import comparisons_for
-from edgebench.records import LatencyStats, Record
+from edgebench.records import Record
 
 # Per-process medians (µs) recorded on the development VM (load average 14.5): the three tiny
 # models benched twice with --repeats 7. One process of tiny_dynamic ran 1.58x slow.
@@ -136,14 +136,8 @@ def test_one_slow_process_of_five_keeps_a_real_move_inconclusive_not_slower():
     """A 1.3x move whose processes disagree (one at 1.0x, one at 1.9x): the interval over
     processes includes 1, so the floor alone does not make it `slower`."""
 
-    def rec(process_p50s):
-        samples = tuple(p + 0.01 * (i % 7) for p in process_p50s for i in range(60))
-        return Record(variant="m", model_path="/m", status="ok", samples_us=samples,
-                      latency_us=LatencyStats.from_samples([s * 1000 for s in samples]),
-                      extra={"process_p50_us": list(process_p50s)})
-
-    base = rec([10.0, 10.1, 10.0, 9.9, 10.05])
-    mixed = rec([10.0, 13.0, 13.2, 19.0, 13.1])
+    base = process_record([10.0, 10.1, 10.0, 9.9, 10.05])
+    mixed = process_record([10.0, 13.0, 13.2, 19.0, 13.1])
     lat = latency_change(base, mixed, CompareSettings())
     assert lat.ratio == pytest.approx(1.31, abs=0.01)
     assert lat.ci95[0] <= 1.0 and lat.verdict is Verdict.INCONCLUSIVE

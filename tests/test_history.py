@@ -185,10 +185,8 @@ def test_history_cli_without_a_history_says_how_to_make_one(tmp_path, capsys):
     assert not (tmp_path / "none.sqlite").exists()
 
 
-def test_history_help(capsys):
-    with pytest.raises(SystemExit):
-        main(["history", "--help"])
-    out = capsys.readouterr().out
+def test_history_help(cli):
+    out = cli("history", "--help").out
     for flag in ("--target", "--variant", "--since", "--until", "--history", "--add"):
         assert flag in out
 

@@ -189,10 +189,8 @@ def test_an_empty_history_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys
     assert "no history" in capsys.readouterr().err
 
 
-def test_report_help(capsys):
-    with pytest.raises(SystemExit):
-        main(["report", "--help"])
-    out = capsys.readouterr().out
+def test_report_help(cli):
+    out = cli("report", "--help").out
     for flag in ("--out", "--markdown", "--last", "--history", "--min-effect", "--target"):
         assert flag in out
 

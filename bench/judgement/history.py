@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgebench.bench.judgement.history_schema import HISTORY_SCHEMA_VERSION, migrate
+from edgebench.closing import Closing
 from edgebench.errors import EdgebenchError, SchemaError
 from edgebench.records import (
     BenchSettings,
@@ -130,18 +131,12 @@ def _where(filters: Sequence[tuple[str, object]]) -> tuple[str, list[object]]:
     return (" WHERE " + " AND ".join(c for c, _ in used) if used else ""), args
 
 
-class History:
+class History(Closing):
     """An open history file. Use :func:`open_history`; close it (or use ``with``)."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-
-    def __enter__(self) -> History:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         self.conn.close()

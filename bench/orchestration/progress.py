@@ -16,6 +16,8 @@ import threading
 import time
 from typing import TextIO
 
+from edgebench.closing import Closing
+
 
 def is_live(stream: TextIO) -> bool:
     """A live line only on an interactive terminal outside CI."""
@@ -28,7 +30,7 @@ def is_live(stream: TextIO) -> bool:
     )
 
 
-class Progress:
+class Progress(Closing):
     """Callable progress sink: ``progress(line)``, ``progress.started(target, i, n, variant)``."""
 
     def __init__(self, stream: TextIO | None = None, live: bool | None = None) -> None:
@@ -73,12 +75,6 @@ class Progress:
             self._clear()
             self.stream.flush()
             self.live = False
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _tick(self) -> None:
         while not self._stop.wait(0.5):

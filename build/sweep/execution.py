@@ -16,13 +16,13 @@ import socket
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from edgebench import errors
 from edgebench.build.progress import Progress
 from edgebench.build.sweep.trials import TaskJob, TrialResult, TrialSpec
 from edgebench.build.sweep.worker import run_task
+from edgebench.closing import Closing
 from edgebench.errors import EdgebenchError
 
 
@@ -35,7 +35,7 @@ def group_tasks(job: TaskJob, specs: Iterable[TrialSpec]) -> list[TaskJob]:
     return [dataclasses.replace(job, trials=tuple(g)) for g in groups.values()]
 
 
-class Runner(abc.ABC):
+class Runner(Closing, abc.ABC):
     """Runs tasks somewhere and returns their trials in task order; a context manager."""
 
     def run_trials(self, job: TaskJob, specs: Sequence[TrialSpec]) -> list[TrialResult]:
@@ -49,16 +49,6 @@ class Runner(abc.ABC):
     def close(self) -> None:  # noqa: B027 - a runner without resources has nothing to close
         """Release workers or the cluster connection."""
 
-    def __enter__(self) -> Runner:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class InProcessRunner(Runner):

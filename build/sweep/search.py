@@ -42,24 +42,14 @@ def search(
     progress: Progress,
 ) -> list[TrialResult]:
     """The trials the config's ``search`` picks among ``specs`` (the valid points of the grid),
-    each distinct point run once."""
-    if sweep.search == "grid":
-        return run(specs)
-    return optuna_search(sweep, specs, run, batch_size, progress)
-
-
-def optuna_search(
-    sweep: SweepConfig,
-    specs: Sequence[TrialSpec],
-    run: RunTrials,
-    batch_size: int,
-    progress: Progress,
-) -> list[TrialResult]:
-    """Optuna's multi-objective TPE over the categorical space, a batch of trials at a time.
+    each distinct point run once: all of them (``grid``), or Optuna's multi-objective TPE over
+    the categorical space, a batch of trials at a time.
 
     A point the sweep left out (:func:`edgebench.build.sweep.driver.check_search_space`) is
     told to Optuna as pruned, so the sampler learns to avoid it.
     """
+    if sweep.search == "grid":
+        return run(specs)
     import optuna  # optional (the [sweep] extra), and slow to import: only for search = optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -114,6 +114,11 @@ def budgets_of(config: PipelineConfig) -> Path:
     return config.budgets
 
 
+def _history_path(history: PathLike | None, out: PathLike = DEFAULT_OUT) -> Path:
+    """The history file: ``history`` when given, else the one beside the runs in ``out``."""
+    return Path(history) if history is not None else default_history_path(Path(out))
+
+
 def _config(config: PipelineConfig | PathLike | None) -> PipelineConfig:
     return config if isinstance(config, PipelineConfig) else load_config(config)
 
@@ -283,7 +288,7 @@ def bench_models(
     _check_commit(commit)
     addresses = [targets] if isinstance(targets, str) else list(dict.fromkeys(targets))
     out = Path(out)
-    history_path = Path(history) if history is not None else default_history_path(out)
+    history_path = _history_path(history, out)
     bench_plan = plan(models, run)
     if record_history:
         check_history(history_path)  # an unusable history is refused before measuring
@@ -372,7 +377,7 @@ def gate(
     base = None
     spreads: dict[str, DeviceSpread | None] = {}
     if against is not None:
-        path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
+        path = _history_path(history)
         if isinstance(against, (str, Path)):
             base = load_ref(path, str(against))
         else:
@@ -430,7 +435,7 @@ def compare_history(
     """:func:`compare` on runs named as ``edgebench compare`` names them (run ids, ``#N``,
     ``latest~N``, results files, run folders); by default the latest run against the one before
     it on the same target and device. One comparison per target."""
-    path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
+    path = _history_path(history)
     return comparisons_for(path, base, current, target, settings or CompareSettings())
 
 
@@ -445,7 +450,7 @@ def history(
 ) -> list[RunRow]:
     """The runs in the history (one row per run and target), newest first, filtered by
     target, variant and date."""
-    path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
+    path = _history_path(history)
     with open_history(path, create=False) as h:
         return h.runs(target, variant, since, until, limit=limit)
 
@@ -461,7 +466,7 @@ def variant_history(
 ) -> list[tuple[RunRow, Record | None]]:
     """The runs that measured ``variant``, newest first, each with that variant's record
     (accuracy, output fidelity, latency, memory; without the raw samples)."""
-    path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
+    path = _history_path(history)
     with open_history(path, create=False) as h:
         rows = h.runs(target, variant, since, until, limit=limit)
         return [(row, h.record(row, variant)) for row in rows]
@@ -469,7 +474,7 @@ def variant_history(
 
 def add_to_history(results: PathLike | Sequence[Results], history: PathLike | None = None) -> None:
     """Import results (benched with ``record_history=False``, or from elsewhere)."""
-    path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
+    path = _history_path(history)
     history_store.append_results(path, _results(results))
 
 
@@ -486,7 +491,7 @@ def report(
     """Write one self-contained HTML report (and a Markdown summary beside it) of ``run``
     (default: the latest in the history): the summary with the change since the previous run,
     size against quality with the Pareto front, latency distributions, and trends."""
-    path = Path(history) if history is not None else default_history_path(DEFAULT_OUT)
+    path = _history_path(history)
     html = Path(out)
     data, md = make_report(
         path, run, target, last, settings or CompareSettings(), html,
@@ -538,7 +543,7 @@ def run(
     cfg = _config(config)
     _check_commit(commit)
     rules = budgets if isinstance(budgets, Budgets) else load_budgets(budgets or budgets_of(cfg))
-    history_path = Path(history) if history is not None else default_history_path(Path(out))
+    history_path = _history_path(history, out)
     if record_history:
         check_history(history_path)
     manifest = build_models(cfg, out=out, run=run, model=model, progress=progress)

@@ -28,16 +28,9 @@ from edgebench import api
 from edgebench.bench.judgement.budgets import BUDGETS_SCHEMA_VERSION as _BUDGETS_VERSION
 from edgebench.bench.judgement.budgets import Budgets
 from edgebench.bench.judgement.gate_rules import COMPAT_KEY, METRICS, REGRESSION_METRICS
+from edgebench.build import sections
 from edgebench.build.config import PIPELINE_SCHEMA_VERSION, PipelineConfig
 from edgebench.build.recipes import get_recipe, recipe_names
-from edgebench.build.sections import (
-    BaselineConfig,
-    DataConfig,
-    GateConfig,
-    ModelConfig,
-    RecipeConfig,
-    TrainConfig,
-)
 from edgebench.build.sweep_config import SweepConfig
 from edgebench.cli import make_parser
 from edgebench.declare import Setting, declared, default_of
@@ -63,17 +56,17 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section(DataConfig, "[data]", commands=("build", "run", "sweep"),
+    Section(sections.DataConfig, "[data]", commands=("build", "run", "sweep"),
             api=(PipelineConfig.with_overrides,)),
-    Section(ModelConfig, "[model]"),
-    Section(TrainConfig, "[train]", commands=("build", "run", "sweep"),
+    Section(sections.ModelConfig, "[model]"),
+    Section(sections.TrainConfig, "[train]", commands=("build", "run", "sweep"),
             api=(PipelineConfig.with_overrides,)),
-    Section(BaselineConfig, "[baseline]"),
-    Section(RecipeConfig, "[recipes.<name>]"),
+    Section(sections.BaselineConfig, "[baseline]"),
+    Section(sections.RecipeConfig, "[recipes.<name>]"),
     Section(BenchTargets, "[bench]", commands=("bench", "run"), api=(api.bench_models, api.run)),
     Section(BenchSettings, "[bench]", commands=("bench", "run"),
             api=(api.bench_models, api.run), via="settings"),
-    Section(GateConfig, "[gate]", commands=("gate", "run"), api=(api.gate, api.run)),
+    Section(sections.GateConfig, "[gate]", commands=("gate", "run"), api=(api.gate, api.run)),
     Section(SweepConfig, "[sweep]", files=("sweep.toml",), commands=("sweep",),
             api=(api.sweep,)),
 )
