@@ -86,13 +86,32 @@ def _r_opt(x: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class RssMb:
-    """Resident set size in MB: before the model is loaded, after allocation, peak over the
-    timed runs, and the process's peak after it streamed the evaluation data (None without)."""
+    """The process's memory in MiB (2**20 bytes, as the kernel's kB are KiB).
+
+    Resident set size: ``before`` the model is loaded (once the runner's own imports and
+    buffers are in place), ``after_init`` (allocated, one invoke), ``steady`` (after the
+    warm-up), ``peak`` over the timed runs, and the process's peak after it streamed the
+    evaluation data (``eval_peak``; None without).
+
+    ``model`` is ``steady - before``: what the model itself costs, as a bare process that only
+    loads and invokes it measures it. Of that, ``model_file`` is the mapped model file's
+    resident pages and ``model_anon`` the anonymous memory it added (the tensor arena, and
+    XNNPACK's packed copy of float weights); the rest is the runtime's own code pages that the
+    load touched first. ``pss`` and ``uss`` are the whole process's proportional and unique
+    set sizes at ``steady`` (what Android's and Linux's tools report). A figure the OS or the
+    flow cannot give is None.
+    """
 
     before: float | None
     after_init: float | None
     peak: float | None
     eval_peak: float | None = None
+    steady: float | None = None
+    model: float | None = None
+    model_file: float | None = None
+    model_anon: float | None = None
+    pss: float | None = None
+    uss: float | None = None
 
 
 # --------------------------------------------------------------------------- fidelity
