@@ -133,8 +133,9 @@ class CommandCounter(object):
             raise MeterError("the meter program %s did not answer: %s"
                              % (self.argv[0], exc)) from None
         if out.returncode != 0:
+            last = (out.stderr.strip().splitlines() or ["no message"])[-1]
             raise MeterError("the meter program %s exited %d: %s" % (
-                self.argv[0], out.returncode, (out.stderr.strip() or "no message")[:200]))
+                self.argv[0], out.returncode, last[:200]))
         try:
             return float(out.stdout.split()[-1])
         except (IndexError, ValueError):
