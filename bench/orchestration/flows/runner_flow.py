@@ -25,6 +25,12 @@ from edgebench.bench.orchestration.flows.compat import (
     incompatibility_from,
     incompatible_record,
 )
+from edgebench.bench.orchestration.flows.continuous import (
+    continuous_warnings,
+    energy_from,
+    rss_from,
+    sustained_from,
+)
 from edgebench.bench.orchestration.plan import BenchItem
 from edgebench.deploy import (
     RuntimeMissing,
@@ -41,7 +47,6 @@ from edgebench.records import (
     LatencyStats,
     OutputFidelity,
     Record,
-    RssMb,
     Setup,
     Status,
     from_dict,
@@ -139,7 +144,8 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
         return Record(status=Status.FAILED.value, error=error, extra=extra, **base)
     samples = data.get("samples_ns") or []
     latency = LatencyStats.from_samples(samples) if samples else None
-    rss = data.get("rss_mb") or {}
+    sustained = sustained_from(data.get("sustained"))
+    energy = energy_from(data.get("energy"))
     return Record(
         status=Status.OK.value,
         **evaluation_fields(data, "device"),
@@ -147,8 +153,10 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
         init_ms=data.get("init_ms"),
         first_inference_us=data.get("first_inference_us"),
         warmup_runs=data.get("warmup_runs"),
-        rss_mb=RssMb(rss.get("before"), rss.get("after_init"), rss.get("peak"),
-                     rss.get("eval_peak")),
+        rss_mb=rss_from(data.get("rss_mb")),
+        sustained=sustained,
+        energy=energy,
+        warnings=tuple(continuous_warnings(sustained, energy)),
         threads=data.get("threads"),
         xnnpack=data.get("xnnpack"),
         delegate_fallback=data.get("delegate_fallback"),
@@ -187,10 +195,12 @@ def runner_argv(
     s: BenchSettings,
     setup: Setup | None = None,
     delegate: str | None = None,
+    continuous: bool = True,
 ) -> list[str]:
     """The command line that measures one model on a device (``eval_paths``: the evaluation
     shards there, in order), with one cell of the matrix (default: the first), pinned to
-    ``s.taskset``'s CPUs, with ``delegate`` (its path there)."""
+    ``s.taskset``'s CPUs, with ``delegate`` (its path there), and the continuous run
+    (--sustained, --power) unless ``continuous`` is False (a repeat process)."""
     setup = setup or s.setups()[0]
     argv = ["taskset", s.taskset] if s.taskset else []
     argv += [python, runner, "run", "--model", model]
@@ -204,6 +214,10 @@ def runner_argv(
         argv += ["--delegate", delegate]
         for key, value in parse_delegate(s.delegate)[1].items():
             argv += ["--delegate-option", f"{key}={value}"]
+    if continuous and s.continuous_s is not None:
+        argv += ["--sustained", f"{s.continuous_s:g}"]
+        if s.power:
+            argv += ["--power", s.power, "--power-idle-s", f"{s.power_idle_s:g}"]
     return argv
 
 
@@ -288,8 +302,21 @@ class RunnerFlow(Flow):
             else:
                 self.delegate_remote = parse_delegate(s.delegate)[0]
             self.check_delegate()
+        if s.power:
+            self.check_meter()
         self.device = device
         return device
+
+    def check_meter(self) -> None:
+        """Read the energy meter once on the device: one line and no measurement when it
+        cannot be read (a machine without RAPL, a sensor that is not there)."""
+        t, meter = self.target, self.settings.power
+        res = t.run([t.python, self.runner_remote, "meter", "--power", meter or ""],
+                    timeout_s=60)
+        data = parse_runner_output(res.stdout) or {}
+        if not data.get("ok"):
+            why = data.get("error") or (res.stderr.strip().splitlines() or ["no output"])[-1]
+            raise SetupError(f"{t.address}: --power {meter}: {why}; no model was run")
 
     def check_cpu_pin(self, device: DeviceInfo) -> None:
         """The pin must name CPUs the device has, and the device must have taskset."""
@@ -381,6 +408,7 @@ class RunnerFlow(Flow):
             s,
             setup,
             getattr(self, "delegate_remote", None),
+            continuous=not item.repeat,
         )
         try:
             res = t.run(argv, timeout_s=s.timeout_s)
@@ -393,6 +421,11 @@ class RunnerFlow(Flow):
             data = {"error": str(exc), "error_kind": ErrorKind.TARGET.value}
             return record_from_runner(item, data, None)
         data = parse_runner_output(res.stdout)
+        if data is not None and data.get("error_kind") == ErrorKind.METER:
+            # Every model after this one would fail the same way: the target stops, and
+            # nothing of this model is kept as if it had been measured.
+            raise SetupError(f"{t.address}: --power {s.power}: {data.get('error')}; the "
+                             "target stopped at this model")
         tail = (res.stderr.strip().splitlines() or [""])[-1]
         sig = crash_signal(res.returncode)
         why = f"runner exited with status {res.returncode}: {tail}".strip(": ")
