@@ -306,12 +306,17 @@ class Sampler(object):
         self._thread = None
         self.samples = 0
 
+    def _read(self):
+        """(the reading's time, the reading): the middle of the read, which may take a while
+        (a process, an adb round trip)."""
+        before = self.clock()
+        value = self.meter.energy_j() if self.meter.kind == "counter" else self.meter.watts()
+        return (before + self.clock()) / 2.0, value
+
     def start(self):
-        self._t0 = self.clock()
-        if self.meter.kind == "counter":
-            self._e0 = self.meter.energy_j()
-        else:
-            self._last = (self._t0, self.meter.watts())
+        self._t0, value = self._read()
+        self._last = (self._t0, value)
+        self._first = value
         self.samples = 1
         if self.period_s:
             self._thread = threading.Thread(target=self._run, name="edgebench-power")
@@ -320,13 +325,11 @@ class Sampler(object):
         return self
 
     def _sample(self):
-        if self.meter.kind == "counter":
-            self.meter.energy_j()  # carries a wrap; the difference is taken at stop
-        else:
-            t, w = self.clock(), self.meter.watts()
+        t, value = self._read()
+        if self.meter.kind == "power":
             t0, w0 = self._last
-            self._joules += (t - t0) * (w + w0) / 2.0
-            self._last = (t, w)
+            self._joules += (t - t0) * (value + w0) / 2.0
+        self._last = (t, value)  # a counter's reading carries a wrap; stop takes the difference
         self.samples += 1
 
     def _run(self):
@@ -338,22 +341,19 @@ class Sampler(object):
                 return
 
     def stop(self):
-        """Joules and seconds since `start`."""
+        """Joules and seconds from the first reading to the last (one taken now)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         if self._error is not None:
             raise MeterError("the meter stopped answering during the run: %s" % self._error)
         try:
-            if self.meter.kind == "counter":
-                joules = self.meter.energy_j() - self._e0
-                self.samples += 1
-            else:
-                self._sample()
-                joules = self._joules
+            self._sample()
         except MeterError as exc:
             raise MeterError("the meter stopped answering during the run: %s" % exc) from None
-        return joules, self.clock() - self._t0
+        t, value = self._last
+        joules = value - self._first if self.meter.kind == "counter" else self._joules
+        return joules, t - self._t0
 
     def stop_quietly(self):
         """Stop the thread and forget its result (the run it measured failed)."""

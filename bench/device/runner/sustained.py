@@ -173,20 +173,22 @@ def _median(values):
     return (s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2.0) if n else None
 
 
-def summarize(windows, seconds, window_s, unreadable=None, statistic="p50", busy_s=None):
+def summarize(windows, seconds, window_s, unreadable=None, statistic="p50", busy_s=None,
+              wall_s=None):
     """The record's sustained figures from its windows (each with ``count`` and ``p50_us``;
     ``throttled`` and ``freq_mhz`` where they were read).
 
     ``ratio`` is the last window's median over the first's: above 1, the device slowed down
-    as it worked. ``busy_share`` is the share of the wall time spent invoking, where the
-    windows have gaps (a phone's windows are separate benchmark_model processes).
+    as it worked. ``busy_share`` is the share of the wall time (``wall_s``, else the windows'
+    length) spent invoking: below 1 where the windows have gaps (a phone's windows are
+    separate benchmark_model processes).
     """
     measured = [w for w in windows if w.get("count")]
     ratio = None
     if len(measured) >= 2 and measured[0]["p50_us"]:
         ratio = round(measured[-1]["p50_us"] / measured[0]["p50_us"], 4)
     flags = sorted({f for w in windows for f in (w.get("throttled") or ())})
-    wall = len(windows) * window_s
+    wall = wall_s if wall_s is not None else len(windows) * window_s
     return {
         "seconds": seconds,
         "window_s": window_s,
