@@ -170,3 +170,15 @@ def test_the_json_summary_carries_the_new_figures(cli, tmp_path):
     assert row["model_rss_mb"] > 0 and row["pss_mb"] > 0 and row["uss_mb"] > 0
     assert "sustained_ratio" in row and row["j_per_inference"] is None
     assert re.search(r"\d", str(row["model_rss_mb"]))
+
+
+def test_the_weight_cache_reaches_the_record_and_the_summary(cli, tmp_path):
+    """Only the cells with XNNPACK measure it, and only the first process of a model."""
+    out = tmp_path / "out"
+    run = cli("bench", MODEL, "--xnnpack-weight-cache", "--xnnpack", "on,off", "--repeats", "2",
+              "--runs", "5", "--out", out, "--no-history")
+    assert run.code == 0, run.err
+    on, off = results(out).records
+    assert on.weight_cache.api == "CompiledModel" and on.weight_cache.error is None
+    assert off.weight_cache is None
+    assert "what XNNPACK's weight cache saves" in run.out and "with cache MiB" in run.out

@@ -88,3 +88,36 @@ def test_the_runner_gives_the_models_memory(name) -> None:
     size_mib = (FIX / name).stat().st_size / 2**20
     assert rss["model_file"] == pytest.approx(size_mib, abs=0.01)
     assert rss["model_anon"] is not None and rss["model"] >= rss["model_file"]
+
+
+# --------------------------------------------------------------------------- weight cache
+
+
+def test_the_weight_cache_is_measured_through_compiled_model() -> None:
+    """Three probes (no cache, building one, loading it), each a process; a tiny model saves
+    little, so only the shape is held here (the MLP benchmark holds the saving itself)."""
+    proc = subprocess.run(
+        [sys.executable, str(runner_archive()), "run", "--model",
+         str(FIX / "tiny_float32.tflite"), "--runs", "5", "--xnnpack-weight-cache"],
+        capture_output=True, text=True, timeout=300,
+    )
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARKER)]
+    w = json.loads(line[len(MARKER):])["weight_cache"]
+    assert w["error"] is None and w["api"] == "CompiledModel"
+    assert w["without_mb"] > 0 and w["with_mb"] > 0 and w["cache_mb"] > 0
+    assert w["saved_mb"] == pytest.approx(w["without_mb"] - w["with_mb"], abs=0.011)
+    assert w["init_ms_with"] > 0 and w["init_ms_build"] > 0
+
+
+def test_a_runtime_without_a_weight_cache_says_why(monkeypatch) -> None:
+    from edgebench.bench.device.runner import weightcache
+
+    monkeypatch.setattr(weightcache, "unavailable", lambda: "tflite-runtime has none")
+    assert weightcache.measure_weight_cache("m.tflite", 1) == {"error": "tflite-runtime has none"}
+
+
+def test_an_interpreter_without_compiled_model_is_unavailable(monkeypatch) -> None:
+    from edgebench.bench.device.runner import weightcache
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.compiled_model", None)  # import fails
+    assert "no XNNPACK weight cache in its Python API" in weightcache.unavailable()

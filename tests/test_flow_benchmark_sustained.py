@@ -134,3 +134,11 @@ def test_meters_a_phone_cannot_have_are_refused_before_anything_runs(cli, phone,
         arm64_binary, "--power", meter, "--out", tmp_path / "out").error_line(
         f"--power {meter}: {ADDRESS} is measured by benchmark_model", "--power android")
     assert not phone.log.exists()  # not one adb call
+
+
+def test_the_weight_cache_option_names_benchmark_models_own_flag(cli, phone, arm64_binary,
+                                                                 tmp_path):
+    cli("bench", FIX / "tiny_float32.tflite", "--target", ADDRESS, "--benchmark-binary",
+        arm64_binary, "--xnnpack-weight-cache", "--out", tmp_path / "out").error_line(
+        "--xnnpack-weight-cache is measured by edgebench's runner",
+        "--benchmark-flag=--xnnpack_weight_cache_file_path=")

@@ -11,6 +11,11 @@ from collections.abc import Sequence
 
 from edgebench.bench.outputs.continuous_table import CONTINUOUS_COLUMNS, continuous_rows
 from edgebench.bench.outputs.table import format_table
+from edgebench.bench.outputs.weight_cache_table import (
+    WEIGHT_CACHE_COLUMNS,
+    WEIGHT_CACHE_TITLE,
+    weight_cache_rows,
+)
 from edgebench.records import Record, Results, format_snr, worst_fidelity
 
 COLUMNS = ("target", "variant", "zip bytes", "ratio", "accuracy", "SNR dB", "top-1 agr",
@@ -120,5 +125,8 @@ def format_summary(results: Sequence[Results]) -> str:
         text += ("\n\nsustained speed (p50 of the first and last 1 s windows) and energy per "
                  "inference (net of idle power):\n" + format_table(continuous,
                                                                    CONTINUOUS_COLUMNS))
+    cache = weight_cache_rows(results)
+    if cache:
+        text += f"\n\n{WEIGHT_CACHE_TITLE}:\n" + format_table(cache, WEIGHT_CACHE_COLUMNS)
     notes = summary_notes(results)
     return text + ("\n" + "\n".join(notes) if notes else "")

@@ -10,6 +10,10 @@ before the load". ``edgebench bench`` runs as a user runs it (its own process, t
 one process a model) with ``--warmup 19``, so its steady figure is after 20 invokes too. Both
 sides run in the same test, interleaved, on the same machine.
 
+With ``--xnnpack-weight-cache`` the same bench measures what XNNPACK's weight cache saves
+(through CompiledModel): at least 90% of the float weights, the packed copy it maps from a file
+instead of keeping in anonymous memory.
+
 It fails when ``rss_mb.model`` strays from the bare figure by more than 1.5 MiB or 5%
 (:data:`TOLERANCE_MB`, :data:`TOLERANCE_SHARE`), when the runner's own memory before the load
 exceeds the bare process's by more than :data:`MAX_RUNNER_OWN_MB` (the runner grew an import
@@ -88,7 +92,8 @@ def bare(path: Path) -> dict[str, float]:
 
 def edgebench_bench(paths: list[Path], out: Path) -> Results:
     run = edgebench_process("bench", *paths, "--runs", "20", "--warmup", "19", "--repeats", "1",
-                            "--out", out, "--no-history", "--run", "memory")
+                            "--xnnpack-weight-cache", "--out", out, "--no-history",
+                            "--run", "memory")
     assert run.code == 0, run.err
     return Results.load(out / "memory" / "results-local.json")
 
@@ -107,7 +112,10 @@ def test_model_memory_matches_a_bare_litert_process(benchmark, models, tmp_path)
         bare_before = statistics.median(r["before"] for r in bare_runs[name])
         weights_mib = LAYERS[name] * 4.0
         runner_own = rss.before - bare_before
+        cache = rec.weight_cache
         info[name] = {"model_mb": rss.model, "bare_mb": round(bare_model, 2),
+                      "weight_cache_saved_mb": cache.saved_mb,
+                      "compiled_model_mb": cache.without_mb, "with_cache_mb": cache.with_mb,
                       "model_file_mb": rss.model_file, "model_anon_mb": rss.model_anon,
                       "runner_before_mb": rss.before, "bare_before_mb": round(bare_before, 2),
                       "peak_mb": rss.peak, "pss_mb": rss.pss, "uss_mb": rss.uss}
@@ -115,7 +123,8 @@ def test_model_memory_matches_a_bare_litert_process(benchmark, models, tmp_path)
             f"{name}: rss_mb.model {rss.model:.2f} MiB, bare {bare_model:.2f} MiB "
             f"(mapped file {rss.model_file:.2f}, anonymous {rss.model_anon:.2f}); runner before "
             f"the load {rss.before:.2f} MiB, bare {bare_before:.2f}; peak {rss.peak:.2f}, "
-            f"PSS {rss.pss:.2f}, USS {rss.uss:.2f}")
+            f"PSS {rss.pss:.2f}, USS {rss.uss:.2f}; weight cache (CompiledModel) "
+            f"{cache.without_mb:.2f} -> {cache.with_mb:.2f} MiB, saves {cache.saved_mb:.2f}")
         allowed = max(TOLERANCE_MB, TOLERANCE_SHARE * bare_model)
         assert abs(rss.model - bare_model) <= allowed, (
             f"{name}: rss_mb.model {rss.model:.2f} MiB against a bare process's "
@@ -127,5 +136,6 @@ def test_model_memory_matches_a_bare_litert_process(benchmark, models, tmp_path)
         assert rss.model_anon >= 0.95 * weights_mib, (
             f"{name}: {rss.model_anon:.2f} MiB of anonymous memory for {weights_mib} MiB of "
             "float weights: XNNPACK no longer keeps a packed copy? update the docs")
+        assert cache.error is None and cache.saved_mb >= 0.9 * weights_mib, cache
     benchmark.extra_info.update(info)
     print("\n" + "\n".join(lines))

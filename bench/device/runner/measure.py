@@ -3,6 +3,9 @@ alone with a monotonic nanosecond clock, then (when asked) invoke it for a fixed
 windows (``--sustained``) under an energy meter (``--power``), and evaluate it when eval data
 is given.
 
+With ``--xnnpack-weight-cache`` the model's memory is also measured with XNNPACK's weight
+cache (:mod:`.weightcache`).
+
 Memory: ``rss_mb.before`` is read once everything the runner itself needs is imported and
 allocated (numpy's random generator, the meter, the device-state reader, a delegate library),
 just before the Interpreter is made; ``steady`` after the warm-up. Their difference,
@@ -21,6 +24,7 @@ from .memory import model_memory, snapshot
 from .power import measure_energy, open_meter
 from .runtime import load_delegate, load_runtime
 from .sustained import DeviceState, run_sustained
+from .weightcache import measure_weight_cache
 
 # Printed to stderr just before the accuracy pass, so the host can tell a crash there (a
 # runtime bug with batched inputs, say) from one while loading or timing the model.
@@ -186,6 +190,12 @@ def measure(args):
     rec["temp_c_after"] = temperature_c()
     if meter is not None or args.sustained:
         rec["sustained"], rec["energy"] = sustained_and_energy(interp.invoke, args, meter, state)
+    rec["weight_cache"] = None
+    if args.xnnpack_weight_cache:
+        rec["weight_cache"] = (
+            measure_weight_cache(os.path.abspath(args.model), args.threads)
+            if use_xnnpack and delegate is None else
+            {"error": "the weight cache is XNNPACK's; this cell runs without XNNPACK"})
 
     if args.eval:
         sys.stderr.write("%s in batches of %d\n" % (EVAL_MARK, args.eval_batch))

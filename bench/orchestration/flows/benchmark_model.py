@@ -119,6 +119,12 @@ class BenchmarkModelFlow(Flow):
                 f"{target.address} takes its delegates as flags: --use-gpu, --use-nnapi, or "
                 "--benchmark-flag=--external_delegate_path=PATH"
             )
+        if settings.xnnpack_weight_cache:
+            raise EdgebenchError(
+                f"--xnnpack-weight-cache is measured by edgebench's runner; benchmark_model on "
+                f"{target.address} runs with a cache when you pass its own flag: "
+                "--benchmark-flag=--xnnpack_weight_cache_file_path=/data/local/tmp/w.cache"
+            )
         if settings.power and settings.power != "android":
             raise EdgebenchError(
                 f"--power {settings.power}: {target.address} is measured by benchmark_model, "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from edgebench.records import Energy, RssMb, Sustained, from_dict
+from edgebench.records import Energy, RssMb, Sustained, WeightCache, from_dict
 
 #: The runner's ``rss_mb`` keys, in :class:`~edgebench.records.RssMb`'s order.
 RSS_KEYS = ("before", "after_init", "peak", "eval_peak", "steady", "model", "model_file",
@@ -34,9 +34,17 @@ def energy_from(data: Mapping[str, Any] | None) -> Energy | None:
     return from_dict(Energy, data) if data else None
 
 
-def continuous_warnings(sustained: Sustained | None, energy: Energy | None) -> list[str]:
-    """What may make the continuous run's figures misleading."""
+def weight_cache_from(data: Mapping[str, Any] | None) -> WeightCache | None:
+    """The weight cache's saving (``weightcache.measure_weight_cache``'s dict), or None."""
+    return from_dict(WeightCache, data) if data else None
+
+
+def continuous_warnings(sustained: Sustained | None, energy: Energy | None,
+                        weight_cache: WeightCache | None = None) -> list[str]:
+    """What may make the continuous run's figures misleading, or why one is missing."""
     found = []
+    if weight_cache is not None and weight_cache.error:
+        found.append(f"--xnnpack-weight-cache: {weight_cache.error}")
     if sustained is not None and sustained.throttle_flags:
         found.append(f"throttled during the sustained run ({', '.join(sustained.throttle_flags)})"
                      f"; sustained ratio {sustained.ratio}")

@@ -30,6 +30,7 @@ from edgebench.bench.orchestration.flows.continuous import (
     energy_from,
     rss_from,
     sustained_from,
+    weight_cache_from,
 )
 from edgebench.bench.orchestration.plan import BenchItem
 from edgebench.deploy import (
@@ -146,6 +147,7 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
     latency = LatencyStats.from_samples(samples) if samples else None
     sustained = sustained_from(data.get("sustained"))
     energy = energy_from(data.get("energy"))
+    weight_cache = weight_cache_from(data.get("weight_cache"))
     return Record(
         status=Status.OK.value,
         **evaluation_fields(data, "device"),
@@ -156,7 +158,8 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
         rss_mb=rss_from(data.get("rss_mb")),
         sustained=sustained,
         energy=energy,
-        warnings=tuple(continuous_warnings(sustained, energy)),
+        weight_cache=weight_cache,
+        warnings=tuple(continuous_warnings(sustained, energy, weight_cache)),
         threads=data.get("threads"),
         xnnpack=data.get("xnnpack"),
         delegate_fallback=data.get("delegate_fallback"),
@@ -214,6 +217,8 @@ def runner_argv(
         argv += ["--delegate", delegate]
         for key, value in parse_delegate(s.delegate)[1].items():
             argv += ["--delegate-option", f"{key}={value}"]
+    if continuous and s.xnnpack_weight_cache and setup.xnnpack:
+        argv.append("--xnnpack-weight-cache")
     if continuous and s.continuous_s is not None:
         argv += ["--sustained", f"{s.continuous_s:g}"]
         if s.power:

@@ -27,6 +27,11 @@ from edgebench.bench.outputs.report.tables import (
     op_profile_rows,
     table_rows,
 )
+from edgebench.bench.outputs.weight_cache_table import (
+    WEIGHT_CACHE_COLUMNS,
+    WEIGHT_CACHE_TITLE,
+    weight_cache_rows,
+)
 
 CSS = """
 :root { --fg:#1d1f24; --muted:#5b6270; --line:#e3e6eb; --bg:#f6f7f9; --card:#fff;
@@ -197,6 +202,12 @@ def render_html(data: ReportData) -> str:
         if mem:
             body.append("<h3>Memory of the model</h3>" + _table(MEMORY_COLUMNS, mem)
                         + f"<div class='meta'>{_e(MEMORY_NOTE)}</div>")
+        cache = [row[1:] for row in weight_cache_rows([res])]
+        if cache:
+            body.append("<h3>XNNPACK's weight cache</h3>"
+                        + _table(list(WEIGHT_CACHE_COLUMNS[1:]), cache)
+                        + f"<div class='meta'>{_e(WEIGHT_CACHE_TITLE[0].upper())}"
+                        f"{_e(WEIGHT_CACHE_TITLE[1:])}.</div>")
         continuous = [row[1:] for row in continuous_rows([res])]
         if continuous:
             body.append("<h3>Sustained speed and energy per inference</h3>"

@@ -45,6 +45,7 @@ from edgebench.records.stats import (
     OpTime,
     OutputFidelity,
     RssMb,
+    WeightCache,
     format_snr,
     worst_fidelity,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "Sustained",
     "SustainedWindow",
     "VariantKind",
+    "WeightCache",
     "cpu_list",
     "format_snr",
     "from_dict",

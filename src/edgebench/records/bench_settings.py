@@ -181,6 +181,13 @@ class BenchSettings:
         "battery, over adb) or cmd:PROGRAM (prints joules); a meter that is missing or stops "
         "answering stops the target",
     )
+    xnnpack_weight_cache: bool = setting(
+        False, flag="--xnnpack-weight-cache",
+        help="also measure what XNNPACK's weight cache saves of each model's memory (through "
+        "ai-edge-litert's CompiledModel, in processes of their own: without a cache and with "
+        "a built one); once per model, in the cells with XNNPACK on; the record says why where "
+        "the runtime has no weight cache",
+    )
     power_idle_s: float = setting(
         2.0, unit="s", above=0, flag="--power-idle-s", metavar="S",
         help="with --power: seconds of idle power measured just before each model's run",

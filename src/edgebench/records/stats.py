@@ -114,6 +114,27 @@ class RssMb:
     uss: float | None = None
 
 
+@dataclass(frozen=True)
+class WeightCache:
+    """What XNNPACK's weight cache saves of the model's memory (``--xnnpack-weight-cache``), in
+    MiB, measured through the runtime's API that takes one (ai-edge-litert's CompiledModel:
+    ``api``) in processes of their own, each loading the model and invoking it 20 times:
+    ``without_mb`` no cache, ``with_mb`` with a cache file built before (what an app that
+    keeps its cache sees). ``error`` says why it was not measured (another runtime, XNNPACK
+    off); the figures are then None."""
+
+    api: str | None = None
+    without_mb: float | None = None
+    with_mb: float | None = None
+    saved_mb: float | None = None  # without_mb - with_mb
+    anon_saved_mb: float | None = None  # of it, anonymous memory (the packed copy)
+    cache_mb: float | None = None  # the cache file
+    init_ms_without: float | None = None
+    init_ms_build: float | None = None  # packing and writing the cache
+    init_ms_with: float | None = None  # mapping a built cache
+    error: str | None = None
+
+
 # --------------------------------------------------------------------------- fidelity
 
 
