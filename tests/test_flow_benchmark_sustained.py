@@ -7,10 +7,10 @@ have, files SELinux denies (null with the reason, never a failure)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from adb_standin import ADDRESS, FIX, configure
+from fake_sysfs import write
 
 from edgebench.bench.orchestration.flows.benchmark_sustained import (
     parse_cooling,
@@ -24,10 +24,6 @@ FAST = BenchSettings(runs=50, warmup=10, threads=4, timeout_s=60, repeats=1)
 BATTERY = "/sys/class/power_supply/battery"
 COOL, HOT = "benchmark_window_cool.txt", "benchmark_window_hot.txt"
 
-
-def write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 def phone_sysfs(phone, status: str = "Discharging", cores: int = 8) -> None:

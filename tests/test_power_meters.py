@@ -9,16 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from fake_sysfs import write
 
 from edgebench.bench.device.runner import power
 
 FIX = Path(__file__).parent / "fixtures"
 
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 # --------------------------------------------------------------------------- Pi 5 PMIC

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fake_sysfs import write
 
 from edgebench.bench.device.pack import runner_archive
 from edgebench.bench.device.runner import sustained
@@ -18,11 +19,6 @@ from edgebench.bench.device.runner.cli import MARKER
 
 FIX = Path(__file__).parent / "fixtures"
 
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 # --------------------------------------------------------------------------- vcgencmd

@@ -56,6 +56,15 @@ def _read_int(path):
         raise MeterError("cannot read %s: %s" % (path, exc)) from None
 
 
+def _run(argv, timeout_s, failed):
+    """A meter's program, run to its end; MeterError("``failed``: why") when it cannot run."""
+    try:
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise MeterError("%s: %s" % (failed, exc)) from None
+
+
 # --------------------------------------------------------------------------- counters
 
 
@@ -126,12 +135,7 @@ class CommandCounter(object):
         self.energy_j()
 
     def energy_j(self):
-        try:
-            out = subprocess.run(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 universal_newlines=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise MeterError("the meter program %s did not answer: %s"
-                             % (self.argv[0], exc)) from None
+        out = _run(self.argv, 10, "the meter program %s did not answer" % self.argv[0])
         if out.returncode != 0:
             last = (out.stderr.strip().splitlines() or ["no message"])[-1]
             raise MeterError("the meter program %s exited %d: %s" % (
@@ -179,12 +183,8 @@ class PmicSensor(object):
         self.watts()
 
     def watts(self):
-        try:
-            out = subprocess.run(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 universal_newlines=True, timeout=5)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise MeterError("pi5-pmic reads `vcgencmd pmic_read_adc`, which failed: %s "
-                             "(a Raspberry Pi 5 with its firmware tools has it)" % exc) from None
+        out = _run(self.argv, 5, "pi5-pmic reads `vcgencmd pmic_read_adc` (a Raspberry Pi 5 "
+                                 "with its firmware tools has it), which failed")
         watts = parse_pmic_read_adc(out.stdout) if out.returncode == 0 else None
         if watts is None:
             raise MeterError("`vcgencmd pmic_read_adc` gave no rail with volts and amps (%s); "
