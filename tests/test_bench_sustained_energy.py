@@ -102,9 +102,9 @@ def test_energy_from_an_external_meter_program(cli, tmp_path):
     assert e.j_per_inference == pytest.approx(e.net_energy_j / e.invokes)
     # (idle_w is kept to 4 decimals)
     assert e.net_energy_j == pytest.approx(e.energy_j - e.idle_w * e.run_s, abs=1e-3)
-    # the meter read at the check, the runner's open, the idle and run starts and ends: once
-    # per model, the repeat process times only
-    assert int((tmp_path / "calls").read_text()) == 6
+    # the meter read at the host's check and the device's, the runner's open, the idle and
+    # run starts and ends: once per model, the repeat process times only
+    assert int((tmp_path / "calls").read_text()) == 7
     assert "mJ/inference" in run.out
     budgets = tmp_path / "budgets.toml"
     budgets.write_text('[budgets."*"]\nmax_j_per_inference = 1e-12\n')
@@ -113,19 +113,17 @@ def test_energy_from_an_external_meter_program(cli, tmp_path):
 
 
 def test_power_rapl_on_a_machine_without_rapl_is_one_line(cli, tmp_path):
+    """This machine is the device: its meter is opened before anything runs, so the refusal
+    is the one line and no results file is written."""
     out = tmp_path / "out"
-    cli("bench", MODEL, "--power", "rapl", "--out", out, "--no-history").error_line(
-        "local: --power rapl: no RAPL energy counters on this machine",
-        "looked for /sys/class/powercap/intel-rapl:*/energy_uj", "no model was run")
-    res = results(out)
-    assert res.error and "RAPL" in res.error
-    (rec,) = res.records
-    assert not rec.ok and rec.latency_us is None and rec.energy is None
-    assert rec.error.startswith("not run:")
+    run = cli("bench", MODEL, "--power", "rapl", "--out", out, "--no-history")
+    run.error_line("local: --power rapl: no RAPL energy counters on this machine",
+                   "looked for /sys/class/powercap/intel-rapl:*/energy_uj", "no model was run")
+    assert "target failed" not in run.err and not list(out.glob("*/results-*.json"))
 
 
 def test_a_meter_that_stops_mid_run_stops_the_target_with_one_line(cli, tmp_path):
-    program = meter_program(tmp_path, fail_after=6)  # the end of the first model's run
+    program = meter_program(tmp_path, fail_after=7)  # the end of the first model's run
     out = tmp_path / "out"
     run = cli("bench", MODEL, FIX / "tiny_int8.tflite", "--power",
               f"cmd:{sys.executable} {program}", "--sustained", "1", "--power-idle-s", "0.5",

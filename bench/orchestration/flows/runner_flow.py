@@ -19,6 +19,7 @@ from pathlib import Path
 from edgebench.bench.device.pack import runner_archive
 from edgebench.bench.device.runner.cli import MARKER
 from edgebench.bench.device.runner.measure import EVAL_MARK
+from edgebench.bench.device.runner.power import MeterError, open_meter
 from edgebench.bench.orchestration.flows.base import Flow, SetupError
 from edgebench.bench.orchestration.flows.compat import (
     Incompatibility,
@@ -273,6 +274,12 @@ class RunnerFlow(Flow):
             path, _ = parse_delegate(settings.delegate)
             if target_scheme(a) == "local" and "/" in path and not Path(path).is_file():
                 raise EdgebenchError(f"--delegate {path}: no such file; check the path")
+        if settings.power and target_scheme(a) == "local":
+            try:  # this machine is the device: its meter is opened before anything runs
+                open_meter(settings.power)
+            except MeterError as exc:
+                raise EdgebenchError(f"{a}: --power {settings.power}: {exc}; no model was "
+                                     "run") from None
 
     def delegate_file(self) -> Path | None:
         """The delegate library to copy to the device: a file on this machine, else None (a
