@@ -63,6 +63,17 @@ def test_pss_and_uss_are_present_on_linux() -> None:
     assert now["model_file"] == 0.0  # this file is read, not mapped
 
 
+def test_pss_and_uss_agree_with_psutil() -> None:
+    """The runner reads smaps itself (a device may have no psutil); psutil's memory_full_info
+    reads the same files, so the two agree up to what this process allocated in between."""
+    import psutil
+
+    full = psutil.Process().memory_full_info()
+    now = memory.snapshot()
+    assert now["pss"] == pytest.approx(full.pss / 2**20, abs=1.0)
+    assert now["uss"] == pytest.approx(full.uss / 2**20, abs=1.0)
+
+
 def test_the_models_share_is_what_grew_from_before_the_load() -> None:
     before = {"rss": 40.0, "anon": 10.0, "file": 30.0}
     steady = {"rss": 51.5, "anon": 14.1, "file": 37.4, "model_file": 4.0}
