@@ -213,7 +213,7 @@ class Target(abc.ABC):
     def __enter__(self) -> Target:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, *_exc_info: object) -> None:
         self.cleanup()
 
 

@@ -48,12 +48,12 @@ def test_crash_and_hang_cost_only_their_own_record(tmp_path, monkeypatch):
     """A model whose process crashes or hangs becomes a failed record; the others run."""
     real = runner_flow.runner_argv
 
-    def argv(python, runner, model, eval_path, s, *more):
+    def argv(python, runner, model, eval_path, s, *more, **kw):
         if "crash" in Path(model).name:
             return [python, "-c", "import os; os.abort()"]
         if "hang" in Path(model).name:
             return [python, "-c", "import signal; signal.pause()"]  # waits to be killed
-        return real(python, runner, model, eval_path, s, *more)
+        return real(python, runner, model, eval_path, s, *more, **kw)
 
     monkeypatch.setattr(runner_flow, "runner_argv", argv)
     files = []

@@ -273,7 +273,7 @@ def test_old_results_and_history_files_are_migrated(tmp_path):
     del data["edgebench_version"]
     (tmp_path / "old.json").write_text(json.dumps(data))
     loaded = Results.load(tmp_path / "old.json")
-    assert loaded.schema_version == RESULTS_SCHEMA_VERSION == 3
+    assert loaded.schema_version == RESULTS_SCHEMA_VERSION == 4
     assert loaded.edgebench_version is None and loaded.records == res.records
     # a version-1 history gains the edgebench_version column and keeps its rows
     path = tmp_path / "h.sqlite"

@@ -364,3 +364,21 @@ def test_cpu_pin_and_a_delegate_over_ssh(sshd, tmp_path):
     assert rec.status == "failed" and rec.extra["error_kind"] == "delegate"
     assert "libstub_delegate.so took none of the model's" in rec.error
     assert sshd.leftovers() == []
+
+
+def test_sustained_and_a_meter_over_ssh(sshd, tmp_path):
+    """--sustained and --power reach an SSH device: the meter is opened there before any model
+    runs (this machine has no RAPL: one line, nothing measured), and the windows come back."""
+    plan = plan_from_inputs([FIX / "tiny_float32.tflite"], run_id="r")
+    opts = {sshd.address: sshd.options(python=sys.executable)}
+    with pytest.raises(EdgebenchError, match=r"--power rapl: no RAPL energy counters on this "
+                                             r"machine: looked for .*; no model was run"):
+        bench_targets(plan, tmp_path / "a", replace(FAST, power="rapl"), [sshd.address],
+                      lambda s: None, opts)
+    failed = Results.load(next((tmp_path / "a").glob("results-ssh*.json")))
+    assert failed.records[0].error.startswith("not run:") and failed.records[0].energy is None
+    (res,) = bench_targets(plan, tmp_path / "b", replace(FAST, sustained_s=1.0),
+                           [sshd.address], lambda s: None, opts)
+    (rec,) = res.records
+    assert rec.ok and len(rec.sustained.windows) == 1 and rec.sustained.windows[0].count > 0
+    assert sshd.leftovers() == []

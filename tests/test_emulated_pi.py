@@ -169,6 +169,24 @@ def test_pi_os_12_with_ai_edge_litert_2_3(sshd, pi_manifest, tmp_path, capsys):
     assert sshd.leftovers() == []
 
 
+def test_a_short_sustained_run_over_ssh_on_the_emulated_pi(sshd, tmp_path):
+    """--sustained over SSH on the emulated Pi: the runner's windows come back with every
+    field, the ratio from them, and the device state the emulated Pi can give (its sysfs is
+    the host's: no thermal zone nor cpufreq here, so null with the reason); the model's memory
+    is the runner's too. Shape only: emulated speed says nothing."""
+    python = emulated_python("rpios12-litert", tmp_path)
+    code, res = bench_on_pi(sshd, python, [FIX / "tiny_float32.tflite"], tmp_path / "out",
+                            "--sustained", "2")
+    (rec,) = res.records
+    assert code == 0 and rec.ok, rec.error
+    s = rec.sustained
+    assert len(s.windows) == 2 and all(w.count > 0 and w.p50_us > 0 for w in s.windows)
+    assert s.ratio == round(s.windows[-1].p50_us / s.windows[0].p50_us, 4)
+    assert set(s.unreadable) >= {"temp_c", "freq_mhz"} and rec.energy is None
+    assert rec.rss_mb.model is not None and rec.rss_mb.steady is not None
+    assert sshd.leftovers() == []
+
+
 def test_pi_os_11_with_tflite_runtime_2_13(sshd, tmp_path):
     """Raspberry Pi OS 11 (bullseye: Python 3.9, glibc 2.31) stops at tflite-runtime 2.13."""
     python = emulated_python("rpios11-tflite-runtime", tmp_path)

@@ -1,6 +1,7 @@
 """Records: the one statistics factory, round-trips, schema checks, atomic writes."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,11 +12,14 @@ from edgebench.records import (
     RESULTS_SCHEMA_VERSION,
     BenchSettings,
     DeviceInfo,
+    Energy,
     LatencyStats,
     Record,
     Results,
     RssMb,
     Setup,
+    Sustained,
+    SustainedWindow,
     cpu_list,
 )
 
@@ -112,6 +116,41 @@ def test_a_results_file_of_schema_1_gets_the_matrix_and_each_record_its_setup(tm
     assert rec.setup == Setup(4, False, None, "f0")
     assert rec.key == "pruned/int8@threads=4,xnnpack=off,cpus=4-7"
     assert res.record("pruned/int8") is rec and res.record(rec.key) is rec
+
+
+def test_a_results_file_of_schema_3_keeps_its_figures_and_gains_nulls():
+    """A file the release before wrote (tests/fixtures/results/results_v3.json): every figure
+    it had is kept; the memory split, the sustained run and the energy are null, and
+    rss_mb.model is not made up from v3's before (read ahead of the runner's own imports)."""
+    path = Path(__file__).parent / "fixtures" / "results" / "results_v3.json"
+    old = json.loads(path.read_text())
+    assert old["schema_version"] == 3
+    res = Results.load(path)
+    assert res.schema_version == RESULTS_SCHEMA_VERSION == 4
+    (rec,) = res.records
+    v3 = old["records"][0]["rss_mb"]
+    assert rec.rss_mb == RssMb(v3["before"], v3["after_init"], v3["peak"], v3["eval_peak"])
+    assert rec.rss_mb.model is None and rec.rss_mb.pss is None
+    assert rec.sustained is None and rec.energy is None
+    assert rec.latency_us.n == 3 and len(rec.samples_us) == 3 and rec.ok
+    assert res.settings.sustained_s is None and res.settings.power is None
+
+
+def test_sustained_and_energy_round_trip(tmp_path):
+    windows = (SustainedWindow(0.0, 100, 10.0, 50.0, 1800.0, ()),
+               SustainedWindow(1.0, 90, 11.5, None, None, ("throttled",)))
+    rec = Record(variant="v", model_path="m", status="ok",
+                 rss_mb=RssMb(40.0, 50.0, 52.0, None, 51.0, 11.0, 4.0, 4.1, 30.0, 25.0),
+                 sustained=Sustained(2.0, 1.0, windows, 1.15, ("throttled",),
+                                     unreadable={"temp_c": "x: permission denied"}),
+                 energy=Energy("rapl", "counter", 0.002, 5.5, 3.5, 11.0, 4.0, 2.0, 2.0, 2000, 4))
+    res = Results(run_id="r", created_at="c", target="local", manifest=None, host=DeviceInfo(),
+                  device=DeviceInfo(), settings=BenchSettings(sustained_s=2.0, power="rapl"),
+                  git_commit=None, records=(rec,))
+    res.save(tmp_path / "r.json")
+    back = Results.load(tmp_path / "r.json")
+    assert back == res and back.records[0].sustained.invokes == 190
+    assert back.records[0].sustained.hottest_c() == 50.0
 
 
 def test_setup_labels_and_the_settings_matrix():

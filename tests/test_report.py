@@ -219,3 +219,46 @@ def test_history_compare_and_report_never_import_tensorflow(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def sustained_run(run_id: str):
+    """A run whose record slowed down by 30% as the device heated and throttled, with the
+    model's memory, the energy and the weight cache."""
+    from edgebench.records import Energy, RssMb, Sustained, SustainedWindow, WeightCache
+
+    windows = tuple(SustainedWindow(float(t), 1000 - 50 * t, 100.0 + 10 * t, 50.0 + 5 * t,
+                                    1800.0 - 100 * t, ("throttled",) if t > 2 else ())
+                    for t in range(4))
+    rec = replace(make_record("m", 100.0, seed=1),
+                  rss_mb=RssMb(40.0, 50.0, 52.0, None, 51.5, 11.5, 4.0, 4.1, 30.0, 25.0),
+                  sustained=Sustained(4.0, 1.0, windows, 1.3, ("throttled",)),
+                  energy=Energy("rapl", "counter", 0.002, 5.5, 3.5, 11.0, 4.0, 2.0, 2.0, 2000, 4),
+                  weight_cache=WeightCache("CompiledModel", 15.1, 11.2, 3.9, 4.0, 4.0, 9.3, 7.0,
+                                           2.7))
+    return make_results(run_id, [rec])
+
+
+def test_the_sustained_plot_draws_the_windows_and_the_device_state():
+    from edgebench.bench.outputs.report.plots import plot_sustained
+
+    (section,) = gather([sustained_run("run01")], None).sections
+    colors = variant_colors([section])
+    with_state = decode_png(plot_sustained(section, colors))
+    bare = replace(section, results=make_results("run01", [make_record("m", 100.0)]))
+    assert plot_sustained(bare, colors) is None  # no sustained run, no plot
+    assert with_state.shape[0] > 500  # the latency panel and the temperature/clock panel
+    assert red_pixels(plot_sustained(section, colors)) > 0  # the throttled window is ringed
+
+
+def test_the_report_shows_the_models_memory_and_the_continuous_run(tmp_path):
+    folder = tmp_path / "run"
+    sustained_run("run01").save(folder / "results-local.json")
+    out = tmp_path / "report.html"
+    assert main(["report", str(folder), "--out", str(out)]) == 0
+    page = out.read_text()
+    for words in ("Memory of the model", "packed copy of the weights",
+                  "Sustained speed and energy per inference", "XNNPACK&#x27;s weight cache",
+                  'alt="local sustained speed"', "<td class=\"num\">11.5</td>"):
+        assert words in page, words
+    md = out.with_suffix(".md").read_text()
+    assert "Sustained speed and energy per inference" in md and "| 1.300 |" in md

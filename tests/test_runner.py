@@ -71,7 +71,7 @@ def test_every_error_kind_the_runner_emits_is_an_error_kind():
                 if isinstance(key, ast.Constant) and key.value == "error_kind":
                     assert isinstance(value, ast.Constant), f"{name}: write the kind literally"
                     emitted.add(value.value)
-    assert emitted == {"crash", "runtime", "incompatible", "input", "delegate"}
+    assert emitted == {"crash", "runtime", "incompatible", "input", "delegate", "meter"}
     assert emitted <= {kind.value for kind in ErrorKind}
 
 

@@ -1,7 +1,9 @@
 """The device side: the runner, which runs on a device, and the host's half of its formats.
 
 - ``runner/``: the package that ships to a device (what runs there: measuring, evaluating,
-  device facts, the runtime checks). Standard library, numpy and a TFLite interpreter only.
+  device facts, the runtime checks; memory from /proc, the sustained run and the device's
+  state, energy meters, the weight-cache probe). Standard library, numpy and a TFLite
+  interpreter only.
 - ``shards``: host only. Writes the evaluation shards the runner streams, and computes a
   model's outputs over whole arrays with the runner's own feeding code (reference outputs).
 - ``pack``: host only. Builds the one file that ships, ``runner.pyz``.
@@ -11,7 +13,7 @@ quantisation are the runner's, so host and device agree bit for bit); nothing he
 anything else of edgebench but the kernel, and ``runner/`` not even that.
 
 How the runner ships, and why. The runner was one self-contained file copied as-is. Split by
-job into modules of at most 600 lines it is a package of about 1,250 lines, and a package needs
+job into modules of at most 600 lines it is a package of about 2,300 lines, and a package needs
 a layout on the device. It ships as ONE file built on the host at deploy time: ``runner.pyz``, a
 zip archive in zipapp's format (a ``__main__.py`` beside the package), run as ``python3
 runner.pyz MODE …`` by any Python >= 3.9, with no install step on the device. We chose the

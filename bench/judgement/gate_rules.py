@@ -68,9 +68,35 @@ METRICS: dict[str, Metric] = {
     "max_peak_rss_mb": Metric(
         "peak_rss_mb", "MB", lambda r, _s, _b: r.rss_mb.peak if r.rss_mb else None, True
     ),
+    # The model's own memory (rss_mb.model: steady minus the runner's memory just before the
+    # load), which the runner's Python and numpy do not blur.
+    "max_model_rss_mb": Metric(
+        "model_rss_mb", "MiB", lambda r, _s, _b: r.rss_mb.model if r.rss_mb else None, True
+    ),
+    # The last 1 s window's median over the first's (--sustained): 1.2 fails a device that
+    # got more than 20% slower as it worked.
+    "max_sustained_ratio": Metric(
+        "sustained_ratio", "", lambda r, _s, _b: r.sustained.ratio if r.sustained else None,
+        True,
+    ),
+    "max_j_per_inference": Metric(
+        "j_per_inference", "J",
+        lambda r, _s, _b: r.energy.j_per_inference if r.energy else None, True,
+    ),
     "min_snr_db": Metric("snr_db", "dB", _worst("snr_db"), False),
     "min_cosine": Metric("cosine", "", _worst("cosine"), False),
     "min_top1_agreement": Metric("top1_agreement", "", _worst("top1_agreement"), False),
+}
+#: Rules that say nothing about a device whose CPU was emulated: what each would hold.
+EMULATION_BLIND = {"max_latency_p90_us": "latency", "max_sustained_ratio": "sustained speed",
+                   "max_j_per_inference": "energy"}
+#: Why a rule found no value, where "was not measured" does not name the fix.
+NOT_MEASURED = {
+    "max_sustained_ratio": "no sustained run: bench with --sustained SECONDS (or [bench] "
+                           "sustained_s)",
+    "max_j_per_inference": "no energy figure: bench with --power METER on a device with a "
+                           "meter",
+    "max_model_rss_mb": "model_rss_mb was not measured (this flow or runtime does not give it)",
 }
 #: Budgets whose limit is a share in [0, 1]; min_cosine is in [-1, 1]; min_snr_db any number.
 FRACTION_BUDGETS = ("min_accuracy", "max_accuracy_drop", "min_top1_agreement")
@@ -152,13 +178,13 @@ class Rule:
         if not rec.ok:
             return CheckResult(rec.key, results.target, m.name, None, self, False,
                                f"the model did not run: {rec.error}")
-        if self.key == "max_latency_p90_us" and (rec.emulated or results.device.emulated):
+        if self.key in EMULATION_BLIND and (rec.emulated or results.device.emulated):
             return CheckResult(rec.key, results.target, m.name, value, self, True,
                                f"{NOT_CHECKED}: measured under CPU emulation, not the device's "
-                               "latency")
+                               f"{EMULATION_BLIND[self.key]}")
         if value is None:
             why = (f"no {baseline} accuracy in this run" if self.key == "max_accuracy_drop"
-                   else f"{m.name} was not measured")
+                   else NOT_MEASURED.get(self.key, f"{m.name} was not measured"))
             if self.key in ("min_snr_db", "min_cosine", "min_top1_agreement"):
                 why = (
                     "no output is a class vector" if rec.fidelity

@@ -29,6 +29,9 @@ class BenchItem:
     ops: tuple[OpInfo, ...] = ()
     labelled: bool = False  # evaluated on the plan's eval data (accuracy and/or fidelity)
     problem: str | None = None  # a host-side check already failed: record it, don't run it
+    # Another process of a model already measured (--repeats): it times invoke() only, with
+    # no continuous run (--sustained, --power); the scheduler also drops its evaluation.
+    repeat: bool = False
 
     def facts(self) -> dict:
         """What the host knows about this model, as Record fields."""

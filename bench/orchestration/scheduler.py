@@ -232,8 +232,10 @@ def bench_target(
                     recs = [flow.measure(item, setup)]
                     while len(recs) < settings.repeats and recs[-1].ok and not cancel.cancelled:
                         # Accuracy is the same in every process (the first one's is kept):
-                        # the repeats only time, so they skip the evaluation pass.
-                        recs.append(flow.measure(replace(item, labelled=False), setup))
+                        # the repeats only time, so they skip the evaluation pass and the
+                        # continuous run (sustained speed, energy).
+                        recs.append(flow.measure(replace(item, labelled=False, repeat=True),
+                                                 setup))
                     if cancel.cancelled:
                         break  # its process was killed by Ctrl-C: not a measurement
                     keep(merge_repeats(recs), t0, setup)

@@ -27,6 +27,7 @@ from edgebench.bench.outputs.compare_table import (
     describe_spread,
     format_comparison,
 )
+from edgebench.bench.outputs.continuous_table import CONTINUOUS_COLUMNS, continuous_rows
 from edgebench.bench.outputs.gate_table import format_report
 from edgebench.bench.outputs.summary import COLUMNS as SUMMARY_COLUMNS
 from edgebench.bench.outputs.summary import format_summary, summary_rows
@@ -71,7 +72,7 @@ def to_markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A GitHub/GitLab pipe table; text columns left-aligned, numbers right-aligned."""
     text_cols = {"target", "variant", "status", "run", "device", "check", "reason", "bench",
                  "created_at", "commit", "config", "", "latency", "memory", "floor", "found",
-                 "fix"}
+                 "fix", "throttling", "meter"}
 
     def cell(c: str) -> str:
         return str(c).replace("|", "\\|")
@@ -87,6 +88,7 @@ def to_markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 SUMMARY_FIELDS = (
     "target", "run_id", "variant", "key", "status", "zip_bytes", "compression_ratio", "accuracy",
     "accuracy_metric", "snr_db", "top1_agreement", "p50_us", "p90_us", "p99_us", "peak_rss_mb",
+    "model_rss_mb", "pss_mb", "uss_mb", "sustained_ratio", "j_per_inference", "mean_w",
     "processes", "runtime", "error",
 )
 
@@ -115,6 +117,12 @@ def summary_records(results: Sequence[Results]) -> list[dict[str, Any]]:
                 "p90_us": lat.p90 if lat else None,
                 "p99_us": lat.p99 if lat else None,
                 "peak_rss_mb": rss.peak if rss else None,
+                "model_rss_mb": rss.model if rss else None,  # the model's own (MiB)
+                "pss_mb": rss.pss if rss else None,
+                "uss_mb": rss.uss if rss else None,
+                "sustained_ratio": r.sustained.ratio if r.sustained else None,
+                "j_per_inference": r.energy.j_per_inference if r.energy else None,
+                "mean_w": r.energy.mean_w if r.energy else None,
                 "processes": int(r.extra.get("repeats", 1)) if r.ok else None,
                 "runtime": " ".join(x for x in (r.runtime_name, r.runtime_version) if x) or None,
                 "error": r.error,
@@ -146,7 +154,11 @@ def format_summary_as(results: Sequence[Results], fmt: str) -> str:
     if fmt == "csv":
         return to_csv(summary_records(results), SUMMARY_FIELDS)
     if fmt == "markdown":
-        return to_markdown(SUMMARY_COLUMNS, summary_rows(results))
+        text = to_markdown(SUMMARY_COLUMNS, summary_rows(results))
+        continuous = continuous_rows(results)
+        if continuous:
+            text += "\n\n" + to_markdown(CONTINUOUS_COLUMNS, continuous)
+        return text
     return format_summary(results)
 
 

@@ -72,6 +72,7 @@ def benchmark_entries(results: Sequence[Results]) -> list[dict[str, Any]]:
                     "zip_bytes": rec.zip_bytes,
                     "accuracy": rec.accuracy,
                     "peak_rss_mb": rec.rss_mb.peak if rec.rss_mb else None,
+                    "model_rss_mb": rec.rss_mb.model if rec.rss_mb else None,
                     "processes": int(rec.extra.get("repeats", 1)),
                     "runtime": f"{rec.runtime_name} {rec.runtime_version}",
                     "threads": rec.threads,

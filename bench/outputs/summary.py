@@ -1,15 +1,25 @@
-"""The one summary table a person reads after a run (also fine in a CI log), and the output
-fidelity table beneath it when the records have fidelity figures."""
+"""The one summary table a person reads after a run (also fine in a CI log), and beneath it the
+output fidelity table and the sustained speed and energy table when the records have them.
+
+Memory is the model's own (``rss_mb.model``: what the process grew by from just before the
+model was loaded to after warm-up), not the runner's whole process, most of which is Python
+and numpy."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from edgebench.bench.outputs.continuous_table import CONTINUOUS_COLUMNS, continuous_rows
 from edgebench.bench.outputs.table import format_table
-from edgebench.records import Results, format_snr, worst_fidelity
+from edgebench.bench.outputs.weight_cache_table import (
+    WEIGHT_CACHE_COLUMNS,
+    WEIGHT_CACHE_TITLE,
+    weight_cache_rows,
+)
+from edgebench.records import Record, Results, format_snr, worst_fidelity
 
 COLUMNS = ("target", "variant", "zip bytes", "ratio", "accuracy", "SNR dB", "top-1 agr",
-           "p50 µs", "p90 µs", "peak RSS MB", "status")
+           "p50 µs", "p90 µs", "model MiB", "status")
 FIDELITY_COLUMNS = ("target", "variant", "output", "n", "max |Δ|", "mean |Δ|", "cosine",
                     "SNR dB", "top-1 agr")
 
@@ -25,6 +35,12 @@ def latency_cell(value: float | None, emulated: bool | None) -> str:
     if value is None:
         return "—"
     return f"{value:,.1f}" + (" (emulated)" if emulated else "")
+
+
+def model_memory_cell(rec: Record) -> str:
+    """The model's memory (MiB) for a table, or — where the flow could not measure it."""
+    model = rec.rss_mb.model if rec.rss_mb else None
+    return "—" if model is None else f"{model:.1f}"
 
 
 def summary_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
@@ -49,7 +65,7 @@ def summary_rows(results: Sequence[Results]) -> list[tuple[str, ...]]:
                     if worst and worst.top1_agreement is not None else "—",
                     latency_cell(lat.p50 if lat else None, emulated),
                     latency_cell(lat.p90 if lat else None, emulated),
-                    f"{r.rss_mb.peak:.1f}" if r.rss_mb and r.rss_mb.peak is not None else "—",
+                    model_memory_cell(r),
                     r.status + (" (no XNNPACK)" if r.delegate_fallback else ""),
                 )
             )
@@ -104,5 +120,13 @@ def format_summary(results: Sequence[Results]) -> str:
             "quantised outputs dequantised; SNR ∞ = identical):\n"
             + format_table(fid, FIDELITY_COLUMNS)
         )
+    continuous = continuous_rows(results)
+    if continuous:
+        text += ("\n\nsustained speed (p50 of the first and last 1 s windows) and energy per "
+                 "inference (net of idle power):\n" + format_table(continuous,
+                                                                   CONTINUOUS_COLUMNS))
+    cache = weight_cache_rows(results)
+    if cache:
+        text += f"\n\n{WEIGHT_CACHE_TITLE}:\n" + format_table(cache, WEIGHT_CACHE_COLUMNS)
     notes = summary_notes(results)
     return text + ("\n" + "\n".join(notes) if notes else "")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 #: Columns whose cells are words, left-aligned; every other column holds numbers.
-TEXT_COLUMNS = ("target", "variant", "status", "output")
+TEXT_COLUMNS = ("target", "variant", "status", "output", "throttling", "meter")
 
 
 def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:

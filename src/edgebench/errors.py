@@ -42,4 +42,5 @@ class ErrorKind(str, enum.Enum):
     INCOMPATIBLE = "incompatible"  # the runtime lacks an operator (version) the model needs
     INPUT = "input"  # the model file or its eval data is wrong: the user can fix it
     DELEGATE = "delegate"  # the delegate cannot load, or takes none of the model
+    METER = "meter"  # the energy meter (--power) is missing or stopped answering
     NOT_RUN = "not_run"  # never run: its target failed before the model's turn

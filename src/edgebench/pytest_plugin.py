@@ -212,6 +212,7 @@ def _to_pytest_benchmark(request: pytest.FixtureRequest, res: Results, rec: Reco
         group=f"edgebench {res.target}",
         extra_info={"target": res.target, "variant": rec.variant, "zip_bytes": rec.zip_bytes,
                     "peak_rss_mb": rec.rss_mb.peak if rec.rss_mb else None,
+                    "model_rss_mb": rec.rss_mb.model if rec.rss_mb else None,
                     "processes": int(rec.extra.get("repeats", 1)),
                     "runtime": f"{rec.runtime_name} {rec.runtime_version}"},
     )

@@ -143,6 +143,30 @@ def benchmark_flag(text: str) -> str:
     return text
 
 
+#: The energy meters ``--power`` takes; the runner's own list (bench/device/runner/power.py,
+#: which imports nothing of edgebench) is held equal to this one by a test.
+POWER_METERS = ("rapl", "pi5-pmic", "hwmon:NAME", "android", "cmd:PROGRAM")
+
+
+def meter_problem(text: str) -> str | None:
+    """What is wrong with a ``--power`` value, or None when it names a meter."""
+    if text in ("rapl", "pi5-pmic", "android"):
+        return None
+    for prefix, what in (("hwmon:", "a sensor's name, e.g. hwmon:ina226"),
+                         ("cmd:", "a program, e.g. 'cmd:./read-meter.sh'")):
+        if text.startswith(prefix):
+            return None if text[len(prefix):].strip() else f"{prefix} needs {what}"
+    return f"unknown meter {text!r}; use one of: {', '.join(POWER_METERS)}"
+
+
+def power_meter(text: str) -> str:
+    """``--power METER``: rapl, pi5-pmic, hwmon:NAME, android or cmd:PROGRAM."""
+    problem = meter_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def host_path(text: str) -> str:
     """A file on this machine, as given (relative to the working folder)."""
     return str(Path(text))

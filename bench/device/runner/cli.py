@@ -10,6 +10,10 @@ else ``tensorflow.lite`` as a last resort. Nothing else from edgebench.
     python3 runner.pyz run --model m.tflite [--eval shard-00000.npz …] [--runs 100]
                            [--warmup 10] [--threads 1] [--no-xnnpack] [--eval-batch 256]
                            [--eval-limit 0] [--delegate lib.so [--delegate-option key=value …]]
+                           [--sustained SECONDS] [--power METER [--power-idle-s 2]]
+                           [--xnnpack-weight-cache]
+    python3 runner.pyz meter --power METER
+    python3 runner.pyz weight-cache-probe --model m.tflite [--threads 1] [--cache FILE]
     python3 runner.pyz ops --model m.tflite [--model …]
     python3 runner.pyz compat --model m.tflite [--model …]
     python3 runner.pyz delegate --delegate lib.so [--delegate-option key=value …]
@@ -31,7 +35,9 @@ from .errors import DelegateError, Incompatible, ModelError, first_line
 from .facts import device_info, doctor_facts
 from .measure import measure, parse_options
 from .ops import can_load, model_ops
+from .power import MeterError, check_meter_spec, open_meter
 from .runtime import load_delegate, load_runtime
+from .weightcache import PROBE_MODE, probe
 
 MARKER = "EDGEBENCH_JSON "
 
@@ -39,6 +45,35 @@ MARKER = "EDGEBENCH_JSON "
 def emit(obj):
     sys.stdout.write(MARKER + json.dumps(obj, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def seconds(text):
+    """``--sustained``/``--power-idle-s``: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected seconds > 0; got %r" % text) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("expected seconds > 0; got %r" % text)
+    return value
+
+
+def meter_spec(text):
+    try:
+        return check_meter_spec(text)
+    except MeterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def check_meter(spec):
+    """Open the meter (which reads it once): what the host asks before any model runs."""
+    try:
+        meter = open_meter(spec)
+    except MeterError as exc:
+        emit({"ok": False, "error": str(exc)})
+        return 1
+    emit({"ok": True, "meter": spec, "kind": meter.kind})
+    return 0
 
 
 def main(argv=None):
@@ -58,12 +93,27 @@ def main(argv=None):
     r.add_argument("--eval-limit", type=int, default=0,
                    help="evaluate a stratified subset of N samples (0 = all)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--sustained", type=seconds, default=None, metavar="SECONDS",
+                   help="invoke continuously this long, in 1 s windows")
+    r.add_argument("--power", type=meter_spec, default=None, metavar="METER",
+                   help="energy per inference over the sustained run, from this meter")
+    r.add_argument("--power-idle-s", type=seconds, default=2.0, metavar="SECONDS",
+                   help="idle power is measured this long just before the energy run")
+    r.add_argument("--xnnpack-weight-cache", action="store_true",
+                   help="also measure what XNNPACK's weight cache saves of the model's memory")
     o = sub.add_parser("ops", help="list each model's operators and versions")
     o.add_argument("--model", action="append", required=True)
     r.add_argument("--delegate", default=None, help="a TFLite delegate library (load_delegate)")
     r.add_argument("--delegate-option", action="append", default=[], metavar="KEY=VALUE")
     c = sub.add_parser("compat", help="check that this runtime can load each model")
     c.add_argument("--model", action="append", required=True)
+    w = sub.add_parser(PROBE_MODE, help="one model's memory through CompiledModel (with a "
+                       "weight cache file): a process of --xnnpack-weight-cache's own")
+    w.add_argument("--model", required=True)
+    w.add_argument("--threads", type=int, default=1)
+    w.add_argument("--cache", default=None)
+    m = sub.add_parser("meter", help="check that an energy meter can be read")
+    m.add_argument("--power", required=True, type=meter_spec, metavar="METER")
     d = sub.add_parser("delegate", help="check that a delegate library loads")
     d.add_argument("--delegate", required=True)
     d.add_argument("--delegate-option", action="append", default=[], metavar="KEY=VALUE")
@@ -74,6 +124,15 @@ def main(argv=None):
         return 0
     if args.mode == "doctor":
         emit(doctor_facts())
+        return 0
+    if args.mode == "meter":
+        return check_meter(args.power)
+    if args.mode == PROBE_MODE:
+        try:
+            emit(probe(args.model, args.threads, args.cache))
+        except Exception as exc:  # the parent records why, the measurement goes on
+            emit({"error": "%s: %s" % (type(exc).__name__, first_line(exc))})
+            return 1
         return 0
     if args.mode == "ops":
         emit({m: model_ops(m) for m in args.model})
@@ -111,6 +170,9 @@ def main(argv=None):
         return 1
     except DelegateError as exc:
         emit({"status": "failed", "error": str(exc), "error_kind": "delegate"})
+        return 1
+    except MeterError as exc:
+        emit({"status": "failed", "error": first_line(exc), "error_kind": "meter"})
         return 1
     except RuntimeError as exc:
         emit({"status": "failed", "error": first_line(exc), "error_kind": "runtime"})

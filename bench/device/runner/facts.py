@@ -48,10 +48,6 @@ def _proc_status_mb(key):
     return None
 
 
-def rss_mb():
-    return _proc_status_mb("VmRSS")
-
-
 def peak_rss_mb():
     peak = _proc_status_mb("VmHWM")
     if peak is not None:

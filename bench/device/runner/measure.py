@@ -1,5 +1,17 @@
 """Measuring one model: load it (XNNPACK, threads, a delegate), warm up, time ``invoke()``
-alone with a monotonic nanosecond clock, and evaluate it when eval data is given."""
+alone with a monotonic nanosecond clock, then (when asked) invoke it for a fixed time in
+windows (``--sustained``) under an energy meter (``--power``), and evaluate it when eval data
+is given.
+
+With ``--xnnpack-weight-cache`` the model's memory is also measured with XNNPACK's weight
+cache (:mod:`.weightcache`).
+
+Memory: ``rss_mb.before`` is read once everything the runner itself needs is imported and
+allocated (numpy's random generator, the meter, the device-state reader, a delegate library),
+just before the Interpreter is made; ``steady`` after the warm-up. Their difference,
+``rss_mb.model``, is what the model costs, as a bare process that only loads and invokes it
+would measure.
+"""
 
 import os
 import sys
@@ -7,12 +19,18 @@ import time
 
 from .errors import DelegateError, Incompatible, ModelError, first_line, missing_op
 from .evaluate import evaluate
-from .facts import cpu_affinity, peak_rss_mb, rss_mb, temperature_c
+from .facts import cpu_affinity, peak_rss_mb, temperature_c
+from .memory import model_memory, snapshot
+from .power import measure_energy, open_meter
 from .runtime import load_delegate, load_runtime
+from .sustained import DeviceState, run_sustained
+from .weightcache import measure_weight_cache
 
 # Printed to stderr just before the accuracy pass, so the host can tell a crash there (a
 # runtime bug with batched inputs, say) from one while loading or timing the model.
 EVAL_MARK = "edgebench-runner: evaluating"
+#: Seconds of continuous invokes that energy is measured over when --sustained is not given.
+ENERGY_S = 10.0
 
 
 def _node_names(interp):
@@ -85,7 +103,8 @@ def random_inputs(interp, rng):
 
 
 def measure(args):
-    """Load, warm up and time one model; then evaluate it when eval data is given."""
+    """Load, warm up and time one model; then the sustained and energy runs when asked; then
+    evaluate it when eval data is given."""
     import numpy as np
 
     _, _, rt_name, rt_version = load_runtime()
@@ -97,20 +116,27 @@ def measure(args):
         "delegate_fallback": None,
         "temp_c_before": temperature_c(),
         "cpu_affinity": cpu_affinity(),
+        "sustained": None,
+        "energy": None,
     }
-    rec["rss_mb"] = {"before": rss_mb(), "after_init": None, "peak": None, "eval_peak": None}
     if not os.path.isfile(args.model):
         raise ModelError("model file %s does not exist" % args.model)
     if os.path.getsize(args.model) == 0:
         raise ModelError("model file %s is empty (0 bytes); rebuild or re-copy it" % args.model)
 
     rng = np.random.default_rng(args.seed)
+    meter = open_meter(args.power) if args.power else None
+    state = DeviceState() if (args.sustained or meter is not None) else None
     use_xnnpack = args.xnnpack
     delegate = None
     if args.delegate:
         delegate = (load_delegate(args.delegate, parse_options(args.delegate_option)),
                     os.path.basename(args.delegate))
         rec["delegate"] = args.delegate
+    before = snapshot()  # the runner's own memory: everything but the model is in it now
+    rec["rss_mb"] = {"before": before["rss"], "after_init": None, "steady": None, "peak": None,
+                     "eval_peak": None, "model": None, "model_file": None, "model_anon": None,
+                     "pss": None, "uss": None}
     while True:
         t0 = time.perf_counter_ns()
         try:
@@ -151,13 +177,25 @@ def measure(args):
     rec["delegate_partitions"] = partitions
     rec["init_ms"] = round(init_ns / 1e6, 3)
     rec["first_inference_us"] = round(first_ns / 1e3, 1)
-    rec["rss_mb"]["after_init"] = rss_mb()
+    rss = rec["rss_mb"]
+    rss["after_init"] = snapshot()["rss"]
     for _ in range(args.warmup):
         interp.invoke()
     rec["warmup_runs"] = args.warmup
+    steady = snapshot(args.model)
+    rss.update(steady=steady["rss"], pss=steady["pss"], uss=steady["uss"])
+    rss.update(model_memory(before, steady))
     rec["samples_ns"] = time_invokes(interp.invoke, args.runs)
-    rec["rss_mb"]["peak"] = peak_rss_mb()
+    rss["peak"] = peak_rss_mb()
     rec["temp_c_after"] = temperature_c()
+    if meter is not None or args.sustained:
+        rec["sustained"], rec["energy"] = sustained_and_energy(interp.invoke, args, meter, state)
+    rec["weight_cache"] = None
+    if args.xnnpack_weight_cache:
+        rec["weight_cache"] = (
+            measure_weight_cache(os.path.abspath(args.model), args.threads)
+            if use_xnnpack and delegate is None else
+            {"error": "the weight cache is XNNPACK's; this cell runs without XNNPACK"})
 
     if args.eval:
         sys.stderr.write("%s in batches of %d\n" % (EVAL_MARK, args.eval_batch))
@@ -165,12 +203,29 @@ def measure(args):
         rec.update(evaluate(interp, args.eval, args.eval_batch, args.eval_limit, args.seed))
         # The process's peak after streaming the evaluation shards (``peak`` is the model's,
         # before evaluation: budgets hold that one).
-        rec["rss_mb"]["eval_peak"] = peak_rss_mb()
+        rss["eval_peak"] = peak_rss_mb()
     else:
         rec.update({"accuracy": None, "accuracy_metric": None, "eval_method": None,
                     "eval_n": None, "eval_selection": None, "fidelity": None,
                     "reference": None})
     return rec
+
+
+def sustained_and_energy(invoke, args, meter, state):
+    """Invoke continuously for ``--sustained`` seconds in windows; under the meter (after its
+    idle reading) when there is one, over ``ENERGY_S`` seconds when no duration was given.
+    Returns (the sustained figures, the energy figures or None)."""
+    seconds = args.sustained or ENERGY_S
+    if meter is None:
+        return run_sustained(invoke, seconds, state=state), None
+    result = {}
+
+    def loop():
+        result.update(run_sustained(invoke, seconds, state=state))
+        return sum(w["count"] for w in result["windows"])
+
+    energy = measure_energy(meter, loop, idle_s=args.power_idle_s)
+    return result, energy
 
 
 def time_invokes(invoke, runs):

@@ -6,7 +6,11 @@ device's ABI) and the models, runs the binary once per model with the configured
 XNNPACK on/off, warm-up and run counts, optional ``taskset`` mask and
 ``--report_peak_memory_footprint=true``, and reads its output into the same record fields as
 the runner. A figure the output lacks stays null. Accuracy comes from this machine, with the
-same model file and the local runner, and is marked ``accuracy_source: "host"``.
+same model file and the local runner, and is marked ``accuracy_source: "host"``. The model's
+memory (``rss_mb.model``) is the tool's "memory footprint delta from the start of the tool"
+(the growth of its peak RSS: a bare C++ process that loads and invokes the model). The
+continuous run (``--sustained``, ``--power android``) is
+:mod:`~edgebench.bench.orchestration.flows.benchmark_sustained`.
 """
 
 from __future__ import annotations
@@ -22,12 +26,24 @@ from dataclasses import replace
 from pathlib import Path
 
 from edgebench.bench.device.pack import runner_archive
-from edgebench.bench.orchestration.flows.base import Flow
+from edgebench.bench.device.runner.power import MeterError
+from edgebench.bench.orchestration.flows.base import Flow, SetupError
 from edgebench.bench.orchestration.flows.benchmark_output import (
     parse_benchmark_output,
     parse_op_profile,
 )
+from edgebench.bench.orchestration.flows.benchmark_sustained import (
+    BatteryMeter,
+    ShellState,
+    WindowError,
+    sustained_and_energy,
+)
 from edgebench.bench.orchestration.flows.compat import incompatibility_from, incompatible_record
+from edgebench.bench.orchestration.flows.continuous import (
+    continuous_warnings,
+    energy_from,
+    sustained_from,
+)
 from edgebench.bench.orchestration.flows.runner_flow import (
     evaluation_fields,
     parse_runner_output,
@@ -103,6 +119,18 @@ class BenchmarkModelFlow(Flow):
                 f"{target.address} takes its delegates as flags: --use-gpu, --use-nnapi, or "
                 "--benchmark-flag=--external_delegate_path=PATH"
             )
+        if settings.xnnpack_weight_cache:
+            raise EdgebenchError(
+                f"--xnnpack-weight-cache is measured by edgebench's runner; benchmark_model on "
+                f"{target.address} runs with a cache when you pass its own flag: "
+                "--benchmark-flag=--xnnpack_weight_cache_file_path=/data/local/tmp/w.cache"
+            )
+        if settings.power and settings.power != "android":
+            raise EdgebenchError(
+                f"--power {settings.power}: {target.address} is measured by benchmark_model, "
+                "where edgebench reads the battery (--power android); the other meters are "
+                "read by edgebench's runner on the device (--flow runner, where Python runs)"
+            )
 
     def prepare(self) -> DeviceInfo:
         t = self.target
@@ -127,6 +155,14 @@ class BenchmarkModelFlow(Flow):
                 f"({_tail(res)}); check that its work folder allows programs"
             )
         sha = hashlib.sha256(self.binary.read_bytes()).hexdigest()
+        self.state = ShellState(t, device.cores)
+        self.meter = None
+        if self.settings.power:
+            try:
+                self.meter = BatteryMeter(t)
+            except MeterError as exc:
+                raise SetupError(f"{t.address}: --power android: {exc}; no model was run"
+                                 ) from None
         return replace(
             device,
             python=None,
@@ -175,6 +211,8 @@ class BenchmarkModelFlow(Flow):
         after = t.temperature_c()
         acc = self.host_eval.accuracy(item, setup)
         rec = record_from_benchmark(parsed, base, before, after, acc)
+        if s.continuous_s is not None and not item.repeat:
+            rec = self.continuous(rec, self.models_remote[item.path], s)
         if s.op_profile:
             ops = tuple(OpTime(**row) for row in parse_op_profile(text))
             if not ops:
@@ -183,6 +221,48 @@ class BenchmarkModelFlow(Flow):
                     "without the profiler?)",))
             rec = replace(rec, op_profile=ops)
         return rec
+
+
+    def continuous(self, rec: Record, model: str, s: BenchSettings) -> Record:
+        """The sustained windows (and the battery's energy) of one model, into its record."""
+        t = self.target
+        argv = window_argv(self.binary_remote, model, s)
+
+        def run_window() -> str:
+            res = t.run(argv, timeout_s=s.timeout_s)
+            return res.stdout + "\n" + res.stderr
+
+        try:
+            sustained, energy = sustained_and_energy(run_window, s.continuous_s or 0.0,
+                                                     self.state, self.meter, s.power_idle_s)
+        except MeterError as exc:
+            raise SetupError(f"{t.address}: --power android: {exc}; the target stopped at "
+                             "this model") from None
+        except WindowError as exc:
+            return replace(rec, warnings=rec.warnings + (
+                f"--sustained: {exc} (its output: {_tail_text(exc.parsed)}); no sustained "
+                "figures",))
+        sus, en = sustained_from(sustained), energy_from(energy)
+        warnings = continuous_warnings(sus, en)
+        why = self.meter.external_power() if self.meter is not None else None
+        if why:
+            warnings.append(f"--power android: {why}: the phone draws from the cable, so the "
+                            "battery's current is not its draw; measure unplugged, with adb "
+                            "over Wi-Fi (adb tcpip 5555; adb connect PHONE)")
+        return replace(rec, sustained=sus, energy=en, warnings=rec.warnings + tuple(warnings))
+
+
+def window_argv(binary: str, model: str, s: BenchSettings) -> list[str]:
+    """One window of the sustained run: benchmark_model invoking for 1 s after one warm-up
+    run, without the memory monitor or the profiler (they would cost the window time)."""
+    keep = [a for a in benchmark_argv(binary, model, replace(s, op_profile=False))
+            if not a.startswith(("--warmup_runs=", "--num_runs=", "--min_secs=", "--max_secs=",
+                                 "--report_peak_memory_footprint="))]
+    return keep + ["--warmup_runs=1", "--num_runs=1", "--min_secs=1", "--max_secs=5"]
+
+
+def _tail_text(parsed: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in list(parsed.items())[:3]) or "no figures"
 
 
 def benchmark_argv(binary: str, model: str, s: BenchSettings) -> list[str]:
@@ -252,7 +332,6 @@ def record_from_benchmark(
         p5=stat.get("p5"),
         p95=stat.get("p95"),
     )
-    peak = parsed.get("peak_mem_mb")
     extra = {k: parsed[k] for k in ("warmup_avg_us", "mem_delta_init_mb", "mem_delta_overall_mb",
                                     "output_form") if parsed.get(k) is not None}
     if "host_accuracy_error" in acc:
@@ -265,13 +344,22 @@ def record_from_benchmark(
         init_ms=None if init_us is None else round(init_us / 1000.0, 3),
         first_inference_us=parsed.get("first_inference_us"),
         warmup_runs=(parsed.get("warmup_stat") or {}).get("count"),
-        rss_mb=RssMb(before=None, after_init=None, peak=peak) if peak is not None else None,
+        rss_mb=benchmark_memory(parsed),
         runtime_name="benchmark_model",
         temp_c_before=temp_before,
         temp_c_after=temp_after,
         extra=extra,
         **base,
     )
+
+
+def benchmark_memory(parsed: dict) -> RssMb | None:
+    """benchmark_model's memory figures: the peak from periodic monitoring, and the model's
+    share, its footprint delta from the tool's start (overall), None where not printed."""
+    peak, model = parsed.get("peak_mem_mb"), parsed.get("mem_delta_overall_mb")
+    if peak is None and model is None:
+        return None
+    return RssMb(before=None, after_init=None, peak=peak, model=model)
 
 
 def _cannot_execute(text: str) -> bool:

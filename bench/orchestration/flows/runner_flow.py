@@ -20,11 +20,19 @@ from typing import Literal
 from edgebench.bench.device.pack import runner_archive
 from edgebench.bench.device.runner.cli import MARKER
 from edgebench.bench.device.runner.measure import EVAL_MARK
+from edgebench.bench.device.runner.power import MeterError, open_meter
 from edgebench.bench.orchestration.flows.base import Flow, SetupError
 from edgebench.bench.orchestration.flows.compat import (
     Incompatibility,
     incompatibility_from,
     incompatible_record,
+)
+from edgebench.bench.orchestration.flows.continuous import (
+    continuous_warnings,
+    energy_from,
+    rss_from,
+    sustained_from,
+    weight_cache_from,
 )
 from edgebench.bench.orchestration.plan import BenchItem
 from edgebench.deploy import (
@@ -42,7 +50,6 @@ from edgebench.records import (
     LatencyStats,
     OutputFidelity,
     Record,
-    RssMb,
     Setup,
     Status,
     from_dict,
@@ -150,7 +157,9 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
         return Record(status=Status.FAILED.value, error=error, extra=extra, **base)
     samples = data.get("samples_ns") or []
     latency = LatencyStats.from_samples(samples) if samples else None
-    rss = data.get("rss_mb") or {}
+    sustained = sustained_from(data.get("sustained"))
+    energy = energy_from(data.get("energy"))
+    weight_cache = weight_cache_from(data.get("weight_cache"))
     return Record(
         status=Status.OK.value,
         **evaluation_fields(data, "device"),
@@ -158,8 +167,11 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
         init_ms=data.get("init_ms"),
         first_inference_us=data.get("first_inference_us"),
         warmup_runs=data.get("warmup_runs"),
-        rss_mb=RssMb(rss.get("before"), rss.get("after_init"), rss.get("peak"),
-                     rss.get("eval_peak")),
+        rss_mb=rss_from(data.get("rss_mb")),
+        sustained=sustained,
+        energy=energy,
+        weight_cache=weight_cache,
+        warnings=tuple(continuous_warnings(sustained, energy, weight_cache)),
         threads=data.get("threads"),
         xnnpack=data.get("xnnpack"),
         delegate_fallback=data.get("delegate_fallback"),
@@ -198,10 +210,12 @@ def runner_argv(
     s: BenchSettings,
     setup: Setup | None = None,
     delegate: str | None = None,
+    continuous: bool = True,
 ) -> list[str]:
     """The command line that measures one model on a device (``eval_paths``: the evaluation
     shards there, in order), with one cell of the matrix (default: the first), pinned to
-    ``s.taskset``'s CPUs, with ``delegate`` (its path there)."""
+    ``s.taskset``'s CPUs, with ``delegate`` (its path there), and the continuous run
+    (--sustained, --power) unless ``continuous`` is False (a repeat process)."""
     setup = setup or s.setups()[0]
     argv = ["taskset", s.taskset] if s.taskset else []
     argv += [python, runner, "run", "--model", model]
@@ -215,6 +229,12 @@ def runner_argv(
         argv += ["--delegate", delegate]
         for key, value in parse_delegate(s.delegate)[1].items():
             argv += ["--delegate-option", f"{key}={value}"]
+    if continuous and s.xnnpack_weight_cache and setup.xnnpack:
+        argv.append("--xnnpack-weight-cache")
+    if continuous and s.continuous_s is not None:
+        argv += ["--sustained", f"{s.continuous_s:g}"]
+        if s.power:
+            argv += ["--power", s.power, "--power-idle-s", f"{s.power_idle_s:g}"]
     return argv
 
 
@@ -262,6 +282,12 @@ class RunnerFlow(Flow):
             path, _ = parse_delegate(settings.delegate)
             if target_scheme(a) == "local" and "/" in path and not Path(path).is_file():
                 raise EdgebenchError(f"--delegate {path}: no such file; check the path")
+        if settings.power and target_scheme(a) == "local":
+            try:  # this machine is the device: its meter is opened before anything runs
+                open_meter(settings.power)
+            except MeterError as exc:
+                raise EdgebenchError(f"{a}: --power {settings.power}: {exc}; no model was "
+                                     "run") from None
 
     def delegate_file(self) -> Path | None:
         """The delegate library to copy to the device: a file on this machine, else None (a
@@ -296,8 +322,21 @@ class RunnerFlow(Flow):
             else:
                 self.delegate_remote = parse_delegate(s.delegate)[0]
             self.check_delegate()
+        if s.power:
+            self.check_meter()
         self.device = device
         return device
+
+    def check_meter(self) -> None:
+        """Read the energy meter once on the device: one line and no measurement when it
+        cannot be read (a machine without RAPL, a sensor that is not there)."""
+        t, meter = self.target, self.settings.power
+        res = t.run([device_python(t), self.runner_remote, "meter", "--power", meter or ""],
+                    timeout_s=60)
+        data = parse_runner_output(res.stdout) or {}
+        if not data.get("ok"):
+            why = data.get("error") or (res.stderr.strip().splitlines() or ["no output"])[-1]
+            raise SetupError(f"{t.address}: --power {meter}: {why}; no model was run")
 
     def check_cpu_pin(self, device: DeviceInfo) -> None:
         """The pin must name CPUs the device has, and the device must have taskset."""
@@ -391,6 +430,7 @@ class RunnerFlow(Flow):
             s,
             setup,
             self.delegate_remote,
+            continuous=not item.repeat,
         )
         try:
             res = t.run(argv, timeout_s=s.timeout_s)
@@ -403,6 +443,11 @@ class RunnerFlow(Flow):
             data = {"error": str(exc), "error_kind": ErrorKind.TARGET.value}
             return record_from_runner(item, data, None)
         data = parse_runner_output(res.stdout)
+        if data is not None and data.get("error_kind") == ErrorKind.METER:
+            # Every model after this one would fail the same way: the target stops, and
+            # nothing of this model is kept as if it had been measured.
+            raise SetupError(f"{t.address}: --power {s.power}: {data.get('error')}; the "
+                             "target stopped at this model")
         tail = (res.stderr.strip().splitlines() or [""])[-1]
         sig = crash_signal(res.returncode)
         why = f"runner exited with status {res.returncode}: {tail}".strip(": ")

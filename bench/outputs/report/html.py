@@ -11,14 +11,27 @@ from html import escape
 
 from edgebench.bench.judgement.history import describe_device
 from edgebench.bench.outputs.compare_table import describe_spread, effect_text
+from edgebench.bench.outputs.continuous_table import CONTINUOUS_COLUMNS, continuous_rows
 from edgebench.bench.outputs.report.gather import ReportData
 from edgebench.bench.outputs.report.plots import (
     plot_latency,
     plot_size_quality,
+    plot_sustained,
     plot_trends,
     variant_colors,
 )
-from edgebench.bench.outputs.report.tables import OP_PROFILE_COLUMNS, op_profile_rows, table_rows
+from edgebench.bench.outputs.report.tables import (
+    MEMORY_COLUMNS,
+    OP_PROFILE_COLUMNS,
+    memory_rows,
+    op_profile_rows,
+    table_rows,
+)
+from edgebench.bench.outputs.weight_cache_table import (
+    WEIGHT_CACHE_COLUMNS,
+    WEIGHT_CACHE_TITLE,
+    weight_cache_rows,
+)
 
 CSS = """
 :root { --fg:#1d1f24; --muted:#5b6270; --line:#e3e6eb; --bg:#f6f7f9; --card:#fff;
@@ -82,8 +95,27 @@ def _e(text: object) -> str:
     return escape(str(text))
 
 
+MEMORY_NOTE = (
+    "The model's memory is what the process grew by from just before the model was loaded to "
+    "after warm-up (a bare process that only loads and invokes the model measures the same). "
+    "The mapped file is the .tflite's resident pages; anonymous memory is the tensor arena "
+    "and, for float weights under XNNPACK, a packed copy of the weights about as large as "
+    "the weights themselves (XNNPACK repacks them for its kernels); the rest is the runtime's "
+    "own code, first touched by the load. PSS and USS are the whole process's, as the OS "
+    "reports them."
+)
+
+
+def _table(header: list[str], rows: list[list[str]] | list[tuple[str, ...]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    cells = "".join("<tr>" + "".join(_cell(c, h) for c, h in zip(row, header, strict=True))
+                    + "</tr>" for row in rows)
+    return f'<div class="card"><table><tr>{head}</tr>{cells}</table></div>'
+
+
 def _cell(text: str, column: str) -> str:
-    numeric = column not in ("variant", "status", "latency", "memory")
+    numeric = column not in ("variant", "status", "latency", "memory", "target", "throttling",
+                             "meter", "operator")
     cls = []
     if numeric:
         cls.append("num")
@@ -164,17 +196,30 @@ def render_html(data: ReportData) -> str:
             )
         body.append(f'<div class="card"><table>{"".join(trs)}</table></div>')
         for key, op_rows in op_profile_rows(s):
-            head = "".join(f"<th>{_e(h)}</th>" for h in OP_PROFILE_COLUMNS)
-            op_cells = "".join(
-                "<tr>" + "".join(_cell(c, h) for c, h in zip(row, OP_PROFILE_COLUMNS,
-                                                            strict=True)) + "</tr>"
-                for row in op_rows
-            )
             body.append(f"<h3>Operators of {_e(key)} (benchmark_model's profile)</h3>"
-                        f'<div class="card"><table><tr>{head}</tr>{op_cells}</table></div>')
+                        + _table(OP_PROFILE_COLUMNS, op_rows))
+        mem = memory_rows(s)
+        if mem:
+            body.append("<h3>Memory of the model</h3>" + _table(MEMORY_COLUMNS, mem)
+                        + f"<div class='meta'>{_e(MEMORY_NOTE)}</div>")
+        cache = [row[1:] for row in weight_cache_rows([res])]
+        if cache:
+            body.append("<h3>XNNPACK's weight cache</h3>"
+                        + _table(list(WEIGHT_CACHE_COLUMNS[1:]), cache)
+                        + f"<div class='meta'>{_e(WEIGHT_CACHE_TITLE[0].upper())}"
+                        f"{_e(WEIGHT_CACHE_TITLE[1:])}.</div>")
+        continuous = [row[1:] for row in continuous_rows([res])]
+        if continuous:
+            body.append("<h3>Sustained speed and energy per inference</h3>"
+                        + _table(list(CONTINUOUS_COLUMNS[1:]), continuous))
         size_png, caption = plot_size_quality(s, colors)
         lat_png = plot_latency(s, colors)
         figs = [_img(size_png, f"{res.target} size against quality", caption)]
+        sustained_png = plot_sustained(s, colors)
+        if sustained_png:
+            figs.append(_img(sustained_png, f"{res.target} sustained speed",
+                             "Each 1 s window's median latency during the sustained run; "
+                             "sustained ratio = the last window's over the first's"))
         if lat_png:
             figs.append(
                 _img(

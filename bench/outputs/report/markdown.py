@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edgebench.bench.judgement.history import describe_device
+from edgebench.bench.outputs.continuous_table import CONTINUOUS_COLUMNS, continuous_rows
 from edgebench.bench.outputs.report.gather import ReportData
 from edgebench.bench.outputs.report.tables import OP_PROFILE_COLUMNS, op_profile_rows, table_rows
 
@@ -36,6 +37,13 @@ def render_markdown(data: ReportData) -> str:
         if res.device.emulated:
             lines += ["", f"_CPU emulated ({res.device.emulation_evidence}): latencies are the "
                           "emulator's, not the device's._"]
+        continuous = [row[1:] for row in continuous_rows([res])]
+        if continuous:
+            lines += ["", "Sustained speed and energy per inference:", "",
+                      "| " + " | ".join(CONTINUOUS_COLUMNS[1:]) + " |",
+                      "|" + "|".join("---" if h in ("variant", "throttling", "meter")
+                                     else "---:" for h in CONTINUOUS_COLUMNS[1:]) + "|"]
+            lines += ["| " + " | ".join(row) + " |" for row in continuous]
         for key, op_rows in op_profile_rows(s):
             lines += ["", f"Operators of `{key}`:", "",
                       "| " + " | ".join(OP_PROFILE_COLUMNS) + " |", "|---|---:|---:|---:|"]

@@ -238,6 +238,60 @@ def plot_latency(section: TargetSection, colors: dict[str, str]) -> str | None:
     return _png(fig)
 
 
+def plot_sustained(section: TargetSection, colors: dict[str, str]) -> str | None:
+    """The sustained run (--sustained) of each record: each 1 s window's median latency over
+    time, as a share of the first window's (1.0: the speed held; models of any speed share
+    the axis), and beneath it the device's temperature and CPU clock where they were read."""
+    runs = [(r.key, r.sustained) for r in section.results.records
+            if r.ok and r.sustained is not None and r.sustained.windows]
+    if not runs:
+        return None
+    with_state = any(w.temp_c is not None or w.freq_mhz is not None
+                     for _, s in runs for w in s.windows)
+    fig = _figure(6.4, 5.6 if with_state else 3.8)
+    axes = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2)) if with_state else [
+        fig.add_subplot()]
+    ax = axes[0]
+    ax.axhline(1.0, color="#888", lw=1, ls=":")
+    for key, s in runs:
+        first = s.windows[0].p50_us or 1.0
+        xs = [w.t_s + s.window_s / 2 for w in s.windows]
+        ys = [w.p50_us / first for w in s.windows]
+        ratio = "" if s.ratio is None else f", last {s.ratio:.2f}×"
+        ax.plot(xs, ys, marker="o", ms=3, lw=1.4, color=colors[key],
+                label=f"{key} (first {first:,.1f} µs{ratio})")
+        flagged = [(x, y) for x, y, w in zip(xs, ys, s.windows, strict=True) if w.throttled]
+        if flagged:
+            ax.scatter(*zip(*flagged, strict=True), s=90, facecolor="none",
+                       edgecolor=REGRESSION_RED, linewidth=1.6, zorder=4)
+    statistic = "mean" if any(s.statistic == "mean" for _, s in runs) else "median"
+    ax.set_ylabel(f"window {statistic} ÷ first window's")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title(f"{section.results.target}: sustained speed, 1 s windows "
+                 "(red rings: throttling flagged)", fontsize=11)
+    if with_state:
+        low = axes[1]
+        for key, s in runs:
+            xs = [w.t_s + s.window_s / 2 for w in s.windows]
+            temps = [w.temp_c for w in s.windows]
+            if any(t is not None for t in temps):
+                low.plot(xs, temps, color=colors[key], lw=1.2)
+        low.set_ylabel("°C (hottest sensor)")
+        low.grid(alpha=0.3)
+        clock = low.twinx()
+        for key, s in runs:
+            xs = [w.t_s + s.window_s / 2 for w in s.windows]
+            freqs = [w.freq_mhz for w in s.windows]
+            if any(f is not None for f in freqs):
+                clock.plot(xs, freqs, color=colors[key], lw=1.2, ls="--")
+        clock.set_ylabel("CPU MHz (dashed)")
+        low.set_xlabel("seconds into the sustained run")
+    else:
+        ax.set_xlabel("seconds into the sustained run (no temperature or clock readable)")
+    return _png(fig)
+
+
 # (key, title, value of a record, the regression of compare's that rings a point in red). A
 # failed record has no point to ring, so "failed" has no panel.
 TREND_PANELS = (

@@ -1,5 +1,6 @@
 """The report's tables as text cells: the run summary and what changed since the run before,
-shared by the HTML page and the Markdown summary."""
+the model's memory, and the operator profiles, shared by the HTML page and the Markdown
+summary."""
 
 from __future__ import annotations
 
@@ -51,3 +52,30 @@ def op_profile_rows(section: TargetSection) -> list[tuple[str, list[list[str]]]]
         for rec in section.results.records
         if rec.op_profile
     ]
+
+
+MEMORY_COLUMNS = ["variant", "before MiB", "steady MiB", "model MiB", "mapped file MiB",
+                  "anonymous MiB", "rest MiB", "PSS MiB", "USS MiB", "peak MiB"]
+
+
+def _mib(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def memory_rows(section: TargetSection) -> list[list[str]]:
+    """For each record with the model's memory: the process before the load and at steady
+    state, the model's share and its split (the mapped file, anonymous memory: the arena and
+    packed weights; the rest: the runtime's code pages the load touched), PSS, USS and peak."""
+    rows = []
+    for rec in section.results.records:
+        m = rec.rss_mb
+        if m is None or (m.model is None and m.pss is None):
+            continue
+        rest = None
+        if m.model is not None and m.model_file is not None and m.model_anon is not None:
+            rest = m.model - m.model_file - m.model_anon
+        rows.append([rec.key, _mib(m.before), _mib(m.steady), _mib(m.model),
+                     _mib(m.model_file), _mib(m.model_anon), _mib(rest), _mib(m.pss),
+                     _mib(m.uss), _mib(m.peak)])
+    return rows
+

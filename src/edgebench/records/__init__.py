@@ -3,7 +3,8 @@
 Records are data: frozen dataclasses with units in the field names. Every file written from
 them carries a ``schema_version``, is checked on load and written atomically. One module per
 kind: :mod:`~edgebench.records.kinds` (the shared names), :mod:`~edgebench.records.stats`
-(latency, memory, fidelity), :mod:`~edgebench.records.manifest`,
+(latency, memory, fidelity), :mod:`~edgebench.records.sustained` (the continuous run:
+windows and energy), :mod:`~edgebench.records.manifest`,
 :mod:`~edgebench.records.bench_settings`, :mod:`~edgebench.records.results` and
 :mod:`~edgebench.records.serial` (JSON and schema versions); all are importable from here.
 """
@@ -35,6 +36,7 @@ from edgebench.records.results import (
     setup_v1,
     upgrade_results_from_1,
     upgrade_results_from_2,
+    upgrade_results_from_3,
 )
 from edgebench.records.serial import from_dict, to_dict
 from edgebench.records.stats import (
@@ -43,9 +45,11 @@ from edgebench.records.stats import (
     OpTime,
     OutputFidelity,
     RssMb,
+    WeightCache,
     format_snr,
     worst_fidelity,
 )
+from edgebench.records.sustained import Energy, Sustained, SustainedWindow
 
 __all__ = [
     "DEFAULT_TARGETS",
@@ -57,6 +61,7 @@ __all__ = [
     "BenchTargets",
     "DatasetInfo",
     "DeviceInfo",
+    "Energy",
     "FidelitySummary",
     "LatencyStats",
     "Manifest",
@@ -68,7 +73,10 @@ __all__ = [
     "RssMb",
     "Setup",
     "Status",
+    "Sustained",
+    "SustainedWindow",
     "VariantKind",
+    "WeightCache",
     "cpu_list",
     "format_snr",
     "from_dict",
@@ -78,5 +86,6 @@ __all__ = [
     "to_dict",
     "upgrade_results_from_1",
     "upgrade_results_from_2",
+    "upgrade_results_from_3",
     "worst_fidelity",
 ]

@@ -16,6 +16,8 @@ from edgebench.values import (
     cpu_pin,
     delegate_spec,
     host_path,
+    meter_problem,
+    power_meter,
     target_address,
     thread_counts,
     xnnpack_modes,
@@ -59,6 +61,9 @@ def cpu_list(mask: str) -> str:
 
 
 DEFAULT_TARGETS = ("local",)
+#: Seconds of continuous invokes energy is measured over without --sustained (the runner's
+#: ENERGY_S; a test holds them equal).
+ENERGY_S = 10.0
 HEX_MASK = re.compile(r"(0x)?[0-9a-fA-F]+")
 
 
@@ -161,6 +166,32 @@ class BenchSettings:
         70.0, unit="°C", above=0, flag="--max-start-temp-c", metavar="C",
         help="warn (output and record) when a model starts with the SoC hotter than C °C",
     )
+    sustained_s: float | None = setting(
+        None, unit="s", above=0, flag="--sustained", metavar="SECONDS", example=20.0,
+        help="after the timed runs, invoke each model back to back for SECONDS and keep each "
+        "1 s window's median and count with the device's temperature, CPU clock and "
+        "throttling flags; sustained.ratio is the last window's median over the first's "
+        "(once per model: --repeats time only)",
+    )
+    power: str | None = setting(
+        None, flag="--power", parse=power_meter, metavar="METER", example="rapl",
+        help="energy per inference over the continuous run (--sustained, else "
+        f"{ENERGY_S:g} s): (energy - idle power x time) / invokes, from rapl (Linux powercap), "
+        "pi5-pmic (vcgencmd pmic_read_adc), hwmon:NAME (INA219/226/260), android (the "
+        "battery, over adb) or cmd:PROGRAM (prints joules); a meter that is missing or stops "
+        "answering stops the target",
+    )
+    xnnpack_weight_cache: bool = setting(
+        False, flag="--xnnpack-weight-cache",
+        help="also measure what XNNPACK's weight cache saves of each model's memory (through "
+        "ai-edge-litert's CompiledModel, in processes of their own: without a cache and with "
+        "a built one); once per model, in the cells with XNNPACK on; the record says why where "
+        "the runtime has no weight cache",
+    )
+    power_idle_s: float = setting(
+        2.0, unit="s", above=0, flag="--power-idle-s", metavar="S",
+        help="with --power: seconds of idle power measured just before each model's run",
+    )
 
     def __post_init__(self) -> None:
         threads = (self.threads,) if isinstance(self.threads, int) else tuple(self.threads)
@@ -179,6 +210,8 @@ class BenchSettings:
             raise ConfigError(
                 f"taskset must be a hex CPU mask such as \"f0\"; got {self.taskset!r}"
             )
+        if self.power is not None and meter_problem(self.power):
+            raise ConfigError(f"power: {meter_problem(self.power)}")
         check_values(self)
         object.__setattr__(self, "threads", tuple(dict.fromkeys(threads)))
         object.__setattr__(self, "xnnpack", tuple(dict.fromkeys(xnnpack)))
@@ -199,6 +232,14 @@ class BenchSettings:
         if self.delegate:
             return Path(self.delegate.split(":", 1)[0]).name
         return None
+
+    @property
+    def continuous_s(self) -> float | None:
+        """How long each model is invoked continuously: --sustained, else ENERGY_S with
+        --power, else None (no continuous run)."""
+        if self.sustained_s is not None:
+            return self.sustained_s
+        return ENERGY_S if self.power else None
 
     def at(self, setup: Setup) -> BenchSettings:
         """These settings for one cell of the matrix (one thread count, one XNNPACK mode)."""

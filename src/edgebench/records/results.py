@@ -11,9 +11,10 @@ from edgebench.files import write_json_atomic
 from edgebench.records.bench_settings import BenchSettings, Setup
 from edgebench.records.kinds import Status
 from edgebench.records.serial import from_dict, read_versioned, to_dict
-from edgebench.records.stats import LatencyStats, OpTime, OutputFidelity, RssMb
+from edgebench.records.stats import LatencyStats, OpTime, OutputFidelity, RssMb, WeightCache
+from edgebench.records.sustained import Energy, Sustained
 
-RESULTS_SCHEMA_VERSION = 3
+RESULTS_SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ class Record:
     # threads than cores, a delegate that took only part of the model.
     warnings: tuple[str, ...] = ()
     op_profile: tuple[OpTime, ...] = ()  # per operator type, slowest first (--op-profile)
+    sustained: Sustained | None = None  # invoking for a fixed time, by window (--sustained)
+    energy: Energy | None = None  # energy per inference over that run (--power)
+    weight_cache: WeightCache | None = None  # what XNNPACK's weight cache saves (MiB)
 
     @property
     def ok(self) -> bool:
@@ -179,7 +183,29 @@ def upgrade_results_from_2(data: dict) -> dict:
     return dict(data, schema_version=3, edgebench_version=data.get("edgebench_version"))
 
 
+def upgrade_results_from_3(data: dict) -> dict:
+    """Results v3 -> v4: records gain ``sustained``, ``energy`` and ``weight_cache`` (null: v3
+    could not measure them) and ``rss_mb`` gains ``steady``, ``model``, ``model_file``,
+    ``model_anon``, ``pss`` and ``uss``, null too. ``model`` is not derived from v3's
+    figures: v3 read ``before`` ahead of the runner's own imports (numpy's random generator
+    and the rest), so ``after_init - before`` carried about 7 MiB of the runner's own
+    memory."""
+    records = []
+    for rec in data.get("records") or []:
+        rec = dict(rec, sustained=rec.get("sustained"), energy=rec.get("energy"),
+                   weight_cache=rec.get("weight_cache"))
+        if isinstance(rec.get("rss_mb"), dict):
+            rss = rec["rss_mb"]
+            rec["rss_mb"] = {**{k: None for k in _RSS_V4}, **rss}
+        records.append(rec)
+    return dict(data, schema_version=4, records=records)
+
+
+#: The rss_mb figures results v4 added.
+_RSS_V4 = ("steady", "model", "model_file", "model_anon", "pss", "uss")
+
 _RESULTS_UPGRADES: dict[int, Callable[[dict], dict]] = {
     1: upgrade_results_from_1,
     2: upgrade_results_from_2,
+    3: upgrade_results_from_3,
 }

@@ -86,13 +86,53 @@ def _r_opt(x: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class RssMb:
-    """Resident set size in MB: before the model is loaded, after allocation, peak over the
-    timed runs, and the process's peak after it streamed the evaluation data (None without)."""
+    """The process's memory in MiB (2**20 bytes, as the kernel's kB are KiB).
+
+    Resident set size: ``before`` the model is loaded (once the runner's own imports and
+    buffers are in place), ``after_init`` (allocated, one invoke), ``steady`` (after the
+    warm-up), ``peak`` over the timed runs, and the process's peak after it streamed the
+    evaluation data (``eval_peak``; None without).
+
+    ``model`` is ``steady - before``: what the model itself costs, as a bare process that only
+    loads and invokes it measures it. Of that, ``model_file`` is the mapped model file's
+    resident pages and ``model_anon`` the anonymous memory it added (the tensor arena, and
+    XNNPACK's packed copy of float weights); the rest is the runtime's own code pages that the
+    load touched first. ``pss`` and ``uss`` are the whole process's proportional and unique
+    set sizes at ``steady`` (what Android's and Linux's tools report). A figure the OS or the
+    flow cannot give is None.
+    """
 
     before: float | None
     after_init: float | None
     peak: float | None
     eval_peak: float | None = None
+    steady: float | None = None
+    model: float | None = None
+    model_file: float | None = None
+    model_anon: float | None = None
+    pss: float | None = None
+    uss: float | None = None
+
+
+@dataclass(frozen=True)
+class WeightCache:
+    """What XNNPACK's weight cache saves of the model's memory (``--xnnpack-weight-cache``), in
+    MiB, measured through the runtime's API that takes one (ai-edge-litert's CompiledModel:
+    ``api``) in processes of their own, each loading the model and invoking it 20 times:
+    ``without_mb`` no cache, ``with_mb`` with a cache file built before (what an app that
+    keeps its cache sees). ``error`` says why it was not measured (another runtime, XNNPACK
+    off); the figures are then None."""
+
+    api: str | None = None
+    without_mb: float | None = None
+    with_mb: float | None = None
+    saved_mb: float | None = None  # without_mb - with_mb
+    anon_saved_mb: float | None = None  # of it, anonymous memory (the packed copy)
+    cache_mb: float | None = None  # the cache file
+    init_ms_without: float | None = None
+    init_ms_build: float | None = None  # packing and writing the cache
+    init_ms_with: float | None = None  # mapping a built cache
+    error: str | None = None
 
 
 # --------------------------------------------------------------------------- fidelity
