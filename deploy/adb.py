@@ -58,10 +58,6 @@ class AdbTarget(Target):
     def name(self) -> str:
         return "adb-" + (re.sub(r"[^A-Za-z0-9._-]+", "_", self.serial) if self.serial else "device")
 
-    @property
-    def python(self) -> None:
-        return None  # a phone has no Python for the runner
-
     # ----------------------------------------------------------------- the Target interface
 
     @property

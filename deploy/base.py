@@ -146,9 +146,10 @@ class Target(abc.ABC):
     #: the address the user gave, e.g. ``local`` or ``ssh://pi@raspberrypi``
     address: str
 
-    def __init__(self, address: str, label: str | None = None) -> None:
+    def __init__(self, address: str, label: str | None = None, python: str | None = None) -> None:
         self.address = address
         self.label = safe_name(label) if label else None
+        self._python = python
         self.processes = ProcessGroup()
         self._pushed = 0  # files copied so far: numbers their names on the device
 
@@ -159,9 +160,9 @@ class Target(abc.ABC):
         return safe.strip("_") or "target"
 
     @property
-    @abc.abstractmethod
     def python(self) -> str | None:
         """The device's Python for the runner, or None where there is none (a phone)."""
+        return self._python
 
     @abc.abstractmethod
     def push(self, paths: Sequence[Path]) -> dict[Path, str]:

@@ -26,13 +26,8 @@ class LocalTarget(Target):
     def __init__(
         self, address: str = "local", python: str | None = None, label: str | None = None
     ) -> None:
-        super().__init__(address, label)
-        self._python = python or sys.executable
+        super().__init__(address, label, python or sys.executable)
         self._workdir: Path | None = None
-
-    @property
-    def python(self) -> str:
-        return self._python
 
     @property
     def workdir(self) -> Path:

@@ -65,9 +65,8 @@ class SshTarget(Target):
         label: str | None = None,
         reuse_connection: bool = True,
     ) -> None:
-        super().__init__(address, label)
+        super().__init__(address, label, python or "python3")
         self.user, self.host, self.port = parse_ssh_address(address)
-        self._python = python or "python3"
         self.accept_new_host_key = accept_new_host_key
         self.ssh_config = str(ssh_config) if ssh_config else None
         self.ssh_options = tuple(_check_option(o) for o in ssh_options)
@@ -82,10 +81,6 @@ class SshTarget(Target):
         self.copy_method: str | None = None  # "scp", "scp -O" or "tar over ssh", once known
 
     # ----------------------------------------------------------------- the Target interface
-
-    @property
-    def python(self) -> str:
-        return self._python
 
     @property
     def workdir(self) -> str:

@@ -109,14 +109,8 @@ def make_results(
     )
 
 
-PI = DeviceInfo(
-    hostname="raspberrypi",
-    machine="aarch64",
-    cpu="Cortex-A72",
-    cores=4,
-    runtime_name="tflite-runtime",
-    runtime_version="2.14.0",
-)
+PI = DeviceInfo(hostname="raspberrypi", machine="aarch64", cpu="Cortex-A72", cores=4,
+                runtime_name="tflite-runtime", runtime_version="2.14.0")
 
 VARIANTS = (  # name, median µs, zip bytes, accuracy
     ("baseline/float32", 120.0, 78_000, 0.912),

@@ -18,12 +18,7 @@ import numpy as np
 from edgebench.build import training
 from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
-from edgebench.build.recipes.base import (
-    RecipeContext,
-    RecipeOutput,
-    RecipeParams,
-    check_count,
-)
+from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams, check_count
 from edgebench.errors import ConfigError
 
 

@@ -76,6 +76,22 @@ def check_meter(spec):
     return 0
 
 
+
+# The failures a record names by kind, the most specific class first; a delegate's message
+# keeps all its lines (the library's own explanation), the others their first.
+FAILURE_KINDS: tuple[tuple[type[Exception], str], ...] = (
+    (ModelError, "input"), (DelegateError, "delegate"), (MeterError, "meter"),
+    (RuntimeError, "runtime"))
+FAILURES = tuple(cls for cls, _ in FAILURE_KINDS)
+
+
+def failure(exc: Exception) -> dict:
+    """The record of a model run that failed in a way the runner knows (FAILURE_KINDS)."""
+    kind = next(k for cls, k in FAILURE_KINDS if isinstance(exc, cls))
+    error = str(exc) if kind == "delegate" else first_line(exc)
+    return {"status": "failed", "error": error, "error_kind": kind}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="edgebench on-device runner (one model)")
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -149,7 +165,7 @@ def main(argv=None):
         try:
             _, _, rt_name, rt_version = load_runtime()
         except RuntimeError as exc:
-            emit({"status": "failed", "error": first_line(exc), "error_kind": "runtime"})
+            emit(failure(exc))
             return 1
         emit({"runtime_name": rt_name, "runtime_version": rt_version,
               "models": can_load(args.model)})
@@ -165,17 +181,8 @@ def main(argv=None):
         emit({"status": "incompatible", "error": first_line(exc), "error_kind": "incompatible",
               "runtime_name": rt_name, "runtime_version": rt_version})
         return 1
-    except ModelError as exc:
-        emit({"status": "failed", "error": first_line(exc), "error_kind": "input"})
-        return 1
-    except DelegateError as exc:
-        emit({"status": "failed", "error": str(exc), "error_kind": "delegate"})
-        return 1
-    except MeterError as exc:
-        emit({"status": "failed", "error": first_line(exc), "error_kind": "meter"})
-        return 1
-    except RuntimeError as exc:
-        emit({"status": "failed", "error": first_line(exc), "error_kind": "runtime"})
+    except FAILURES as exc:
+        emit(failure(exc))
         return 1
     except Exception as exc:  # a bug or an unexpected runtime failure: keep the traceback
         traceback.print_exc()

@@ -15,7 +15,7 @@ import signal
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from edgebench.bench.device.pack import runner_archive
 from edgebench.bench.device.runner.cli import MARKER
@@ -141,6 +141,12 @@ def describe_target(target: Target, runner_remote: str, timeout_s: float = 60.0)
     return device
 
 
+# The runner's figures a Record keeps as they come (None where the runner did not report one).
+AS_REPORTED = ("init_ms", "first_inference_us", "warmup_runs", "threads", "xnnpack",
+               "delegate_fallback", "runtime_name", "runtime_version", "temp_c_before",
+               "temp_c_after")
+
+
 def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str | None) -> Record:
     """Merge what the host knows about a model with what the runner measured."""
     base = item.facts()
@@ -160,25 +166,17 @@ def record_from_runner(item: BenchItem, data: dict | None, fallback_error: str |
     sustained = sustained_from(data.get("sustained"))
     energy = energy_from(data.get("energy"))
     weight_cache = weight_cache_from(data.get("weight_cache"))
+    reported: dict[str, Any] = {k: data.get(k) for k in AS_REPORTED}
     return Record(
         status=Status.OK.value,
         **evaluation_fields(data, "device"),
         latency_us=latency,
-        init_ms=data.get("init_ms"),
-        first_inference_us=data.get("first_inference_us"),
-        warmup_runs=data.get("warmup_runs"),
+        **reported,
         rss_mb=rss_from(data.get("rss_mb")),
         sustained=sustained,
         energy=energy,
         weight_cache=weight_cache,
         warnings=tuple(continuous_warnings(sustained, energy, weight_cache)),
-        threads=data.get("threads"),
-        xnnpack=data.get("xnnpack"),
-        delegate_fallback=data.get("delegate_fallback"),
-        runtime_name=data.get("runtime_name"),
-        runtime_version=data.get("runtime_version"),
-        temp_c_before=data.get("temp_c_before"),
-        temp_c_after=data.get("temp_c_after"),
         samples_us=tuple(round(s / 1000.0, 1) for s in samples),
         extra=extra,
         **base,
