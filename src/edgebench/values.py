@@ -93,6 +93,14 @@ def xnnpack_modes(text: str) -> tuple[bool, ...]:
     return tuple(dict.fromkeys(modes))
 
 
+def on_off(text: str) -> bool:
+    """``on`` or ``off`` (one mode, where ``--xnnpack`` of bench takes a list)."""
+    modes = xnnpack_modes(text)
+    if len(modes) != 1:
+        raise argparse.ArgumentTypeError(f"expected on or off; got {text!r}")
+    return modes[0]
+
+
 def parse_delegate(spec: str) -> tuple[str, dict[str, str]]:
     """``PATH.so[:key=value,...]`` -> (PATH, {key: value}); a message naming the form else."""
     path, _, opts = spec.partition(":")

@@ -15,6 +15,9 @@ else ``tensorflow.lite`` as a last resort. Nothing else from edgebench.
     python3 runner.pyz meter --power METER
     python3 runner.pyz weight-cache-probe --model m.tflite [--threads 1] [--cache FILE]
     python3 runner.pyz ops --model m.tflite [--model …]
+    python3 runner.pyz ab --model a.tflite --model b.tflite [--rounds 4] [--round-s 0.25]
+                          [--reverse] [--threads 1] [--no-xnnpack]
+    python3 runner.pyz count --model m.tflite --invokes N [--threads 1] [--no-xnnpack]
     python3 runner.pyz compat --model m.tflite [--model …]
     python3 runner.pyz delegate --delegate lib.so [--delegate-option key=value …]
 
@@ -31,6 +34,7 @@ import json
 import sys
 import traceback
 
+from .ab import WARMUP, ab_rounds, count_invokes
 from .errors import DelegateError, Incompatible, ModelError, first_line
 from .facts import device_info, doctor_facts
 from .measure import measure, parse_options
@@ -133,6 +137,19 @@ def main(argv=None):
     d = sub.add_parser("delegate", help="check that a delegate library loads")
     d.add_argument("--delegate", required=True)
     d.add_argument("--delegate-option", action="append", default=[], metavar="KEY=VALUE")
+    a = sub.add_parser("ab", help="time models side by side, interleaved, in rounds")
+    a.add_argument("--model", action="append", required=True)
+    a.add_argument("--rounds", type=int, default=4)
+    a.add_argument("--round-s", type=float, default=0.25)
+    a.add_argument("--warmup", type=int, default=WARMUP)
+    a.add_argument("--reverse", action="store_true", help="BAAB instead of ABBA")
+    n = sub.add_parser("count", help="invoke one model N times, untimed (for valgrind)")
+    n.add_argument("--model", required=True)
+    n.add_argument("--invokes", type=int, required=True)
+    for p in (a, n):
+        p.add_argument("--threads", type=int, default=1)
+        p.add_argument("--no-xnnpack", dest="xnnpack", action="store_false")
+        p.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     if args.mode == "info":
@@ -160,6 +177,13 @@ def main(argv=None):
             emit({"loaded": False, "error": str(exc)})
             return 1
         emit({"loaded": True, "error": None})
+        return 0
+    if args.mode in ("ab", "count"):
+        try:
+            emit(dict(ab_rounds(args) if args.mode == "ab" else count_invokes(args), ok=True))
+        except FAILURES as exc:
+            emit(dict(failure(exc), ok=False))
+            return 1
         return 0
     if args.mode == "compat":
         try:

@@ -1,0 +1,117 @@
+"""Per-invoke instruction counts under valgrind: a deterministic figure for noisy machines.
+
+Each model is run twice under ``valgrind --tool=cachegrind --cache-sim=no`` (instructions
+only, no cache model): once invoking it :data:`INVOKES` times, once invoking it once. The
+difference over ``INVOKES - 1`` is what one invoke costs, with Python's start, the imports and
+the model's loading and first invoke cancelled out.
+
+What made the counts repeat (measured on the development VM, 5-layer 8-channel conv stack,
+11 invokes, two runs each): numpy's OpenBLAS threads spin for as long as the process lives, so
+their instructions follow the machine's load (120 k apart; ``OPENBLAS_NUM_THREADS=1``); with
+that, Python's method cache and dicts hash by address (136 k apart; ``setarch -R`` turns off
+address randomisation: 2.7 k apart, which ``INVOKES - 1`` divides to ~50 of millions).
+
+Local and SSH targets: a phone has no Python for the runner (and no valgrind).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+from edgebench.bench.device.pack import runner_archive
+from edgebench.bench.judgement.ab_result import AbPair, PairResult
+from edgebench.bench.judgement.ab_settings import AbSettings
+from edgebench.bench.judgement.ab_stats import exact_decision
+from edgebench.bench.judgement.compare_settings import Verdict
+from edgebench.bench.orchestration.flows.runner_flow import device_python
+from edgebench.deploy import Target, target_for, target_scheme
+from edgebench.errors import EdgebenchError
+
+INVOKES = 51
+#: the environment that makes the counts repeat (see the module's docstring)
+QUIET_ENV = ("PYTHONHASHSEED=0", "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1")
+VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no",
+            "--cachegrind-out-file=/dev/null")
+INSTALL = "apt-get install valgrind"
+_IREFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+class InstructionsError(EdgebenchError):
+    """Instructions cannot be counted where asked."""
+
+
+def check_instructions(address: str) -> None:
+    """Refuse ``--measure instructions`` on an adb target, or where valgrind is missing."""
+    scheme = target_scheme(address)
+    if scheme == "adb":
+        raise InstructionsError(
+            f"--measure instructions needs valgrind and edgebench's runner, which {address} "
+            "(adb) cannot run; use --measure time there, or count on a local or ssh target")
+    if scheme == "local":
+        if shutil.which("valgrind") is None:
+            raise InstructionsError(
+                f"--measure instructions needs valgrind, which is not installed here; "
+                f"{INSTALL} (or use --measure time)")
+        return
+    with target_for(address, label="ab-check") as t:
+        res = t.run(["sh", "-c", "command -v valgrind"], timeout_s=60)
+    if res.returncode != 0:
+        raise InstructionsError(
+            f"--measure instructions needs valgrind on {address}, which is not installed "
+            f"there; {INSTALL} on the device (or use --measure time)")
+
+
+def count_argv(python: str, runner: str, model: str, invokes: int, s: AbSettings,
+               setarch: bool) -> list[str]:
+    """The command that counts one process's instructions: ``invokes`` invokes of ``model``."""
+    argv = ["setarch", "-R"] if setarch else []
+    argv += ["env", *QUIET_ENV, *VALGRIND, python, runner, "count", "--model", model,
+             "--invokes", str(invokes), "--threads", str(s.threads)]
+    if not s.xnnpack:
+        argv.append("--no-xnnpack")
+    return argv
+
+
+def parse_irefs(stderr: str) -> int | None:
+    """The total instruction count valgrind prints (``==pid== I   refs:  41,912,345``)."""
+    found = _IREFS.findall(stderr)
+    return int(found[-1].replace(",", "")) if found else None
+
+
+def _count(target: Target, python: str, runner: str, model: str, invokes: int,
+           s: AbSettings, setarch: bool) -> tuple[int, float]:
+    res = target.run(count_argv(python, runner, model, invokes, s, setarch),
+                     timeout_s=max(s.timeout_s, 600.0))
+    irefs = parse_irefs(res.stderr)
+    if res.returncode != 0 or irefs is None:
+        tail = (res.stderr.strip().splitlines() or ["no output"])[-1]
+        raise InstructionsError(f"{model} fails to load or count under valgrind on "
+                                f"{target.address} ({tail}); check the model with --measure time")
+    return irefs, res.seconds
+
+
+def per_invoke(target: Target, python: str, runner: str, model: str, s: AbSettings,
+               setarch: bool) -> tuple[float, float]:
+    """Instructions of one invoke of ``model`` and the wall seconds counting them took."""
+    many, t1 = _count(target, python, runner, model, INVOKES, s, setarch)
+    one, t2 = _count(target, python, runner, model, 1, s, setarch)
+    return (many - one) / (INVOKES - 1), t1 + t2
+
+
+def count_pair(target: Target, pair: AbPair, s: AbSettings) -> PairResult:
+    """The instruction ratio of one pair: exact, so one count a side decides it."""
+    python = device_python(target)
+    runner_path = runner_archive()
+    remote = target.push([runner_path, pair.base, pair.current])
+    setarch = target.run(["sh", "-c", "command -v setarch"], timeout_s=60).returncode == 0
+    base, w1 = per_invoke(target, python, remote[runner_path], remote[pair.base], s, setarch)
+    cur, w2 = per_invoke(target, python, remote[runner_path], remote[pair.current], s, setarch)
+    if base <= 0:
+        return PairResult(pair, "instructions", Verdict.INCONCLUSIVE, None, None, 1,
+                          round(w1 + w2, 2), s.band, base, cur, "instructions",
+                          note="the base model's invokes counted no instructions")
+    d = exact_decision(base, cur, s.band)
+    assert d.verdict is not None
+    return PairResult(pair, "instructions", d.verdict, d.ratio, d.ci, 1, round(w1 + w2, 2),
+                      s.band, round(base), round(cur), "instructions")
