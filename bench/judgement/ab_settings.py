@@ -35,7 +35,7 @@ class AbSettings:
         None, flag="--threshold", above=0, shown="0.05 for time, 0.01 for instructions",
         help="the verdict band: a ratio wholly beyond ±this is faster/slower, wholly "
         "inside is same (0.05 = 5%)")
-    max_rounds: int = setting(200, flag="--max-rounds", minimum=8,
+    max_rounds: int = setting(200, flag="--max-rounds", minimum=12,
                               help="rounds per pair before the verdict is inconclusive")
     budget_s: float = setting(600.0, flag="--budget-s", above=0, unit="s",
                               help="wall time for the whole job; pairs still undecided "

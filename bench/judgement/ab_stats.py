@@ -27,9 +27,9 @@ from edgebench.bench.judgement.compare_settings import Verdict
 RESAMPLES = 2000
 SEED = 0
 LEVEL = 0.95
-#: no verdict from fewer rounds: with 8 ratios the bootstrap median can take only a few
+#: no verdict from fewer rounds (3 processes): with fewer ratios the bootstrap median takes few
 #: values, and one process's rounds (4) alone must never decide (see docs/ab.md)
-MIN_ROUNDS = 8
+MIN_ROUNDS = 12
 
 
 @dataclass(frozen=True)
