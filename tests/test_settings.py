@@ -28,7 +28,8 @@ from edgebench.records import BenchSettings
 from edgebench.settings import PIPELINE_FILES, SECTIONS, Section, describe
 
 FLAGGED = [(sec, f, s) for sec in SECTIONS for f, s in declared(sec.cls) if s.flag]
-KEYS = [(sec, f, s) for sec in SECTIONS for f, s in declared(sec.cls)]
+#: every key of a config file (a section without files is the command line's and the API's only)
+KEYS = [(sec, f, s) for sec in SECTIONS if sec.files for f, s in declared(sec.cls)]
 
 
 def _id(item: tuple[Section, dataclasses.Field, Setting]) -> str:
@@ -63,7 +64,7 @@ def test_every_flag_is_on_its_subcommands_with_the_declared_help_and_default(ite
         assert s.help.replace("%", "%%") in action.help
         if default_of(f) is not None:
             shown = s.shown if s.shown is not None else show(default_of(f))
-            assert f"else {shown})" in action.help
+            assert (f"else {shown})" if section.files else f"(default: {shown})") in action.help
         for alias in s.aliases:
             assert option(parsers[command], alias.flag).dest == f.name
 

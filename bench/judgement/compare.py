@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from edgebench.bench.judgement.ab_result import PairResult
 from edgebench.bench.judgement.compare_settings import CompareError, CompareSettings, Verdict
 from edgebench.bench.judgement.evidence import DeviceSpread, learn_spread
 from edgebench.bench.judgement.history import History, describe_device, device_key
@@ -63,6 +64,15 @@ class VariantChange:
     note: str | None = None
     snr_delta_db: float | None = None  # worst output's SNR, current - base (dB)
     agreement_delta: float | None = None  # worst output's top-1 agreement, current - base
+    #: both files re-measured side by side (``--rebench``): its verdict replaces the records'
+    ab: PairResult | None = None
+
+    @property
+    def latency_verdict(self) -> Verdict:
+        """The side-by-side verdict when there is one, else the records' latency verdict."""
+        if self.ab is not None:
+            return self.ab.verdict
+        return self.latency.verdict if self.latency is not None else Verdict.NA
 
     @property
     def record(self) -> Record:
@@ -75,7 +85,7 @@ class VariantChange:
     def regressed_metrics(self) -> tuple[Regression, ...]:
         """What got worse against the base run, in this order; empty when nothing did."""
         found = []
-        if self.latency is not None and self.latency.verdict is Verdict.SLOWER:
+        if self.latency_verdict is Verdict.SLOWER:
             found.append(Regression.LATENCY)
         if (self.zip_delta_bytes or 0) > 0:
             found.append(Regression.ZIP)

@@ -10,9 +10,10 @@ Its table and JUnit XML are in ``edgebench.bench.outputs``.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from edgebench.bench.judgement.ab_result import PairResult
 from edgebench.bench.judgement.budgets import Budgets
 from edgebench.bench.judgement.compare import check_comparable, run_process_medians
 from edgebench.bench.judgement.compare_settings import CompareError, CompareSettings
@@ -50,6 +51,7 @@ def evaluate(
     alpha: float | None = None,
     require_compatible: Sequence[str] = (),
     spreads: dict[str, DeviceSpread | None] | None = None,
+    rebenched: Mapping[tuple[str, str], PairResult] | None = None,
 ) -> GateReport:
     """Apply every rule to every record it matches, across all results files.
 
@@ -97,7 +99,7 @@ def evaluate(
                     checks.append(crule.check(rec, res, budgets.baseline))
                     break
     if against is not None:
-        checks += regression_checks(budgets, results, against, alpha, spreads)
+        checks += regression_checks(budgets, results, against, alpha, spreads, rebenched)
     return GateReport(tuple(checks), tuple(results))
 
 
@@ -107,8 +109,12 @@ def regression_checks(
     against: Sequence[Results],
     alpha: float | None = None,
     spreads: dict[str, DeviceSpread | None] | None = None,
+    rebenched: Mapping[tuple[str, str], PairResult] | None = None,
 ) -> list[CheckResult]:
     """The regression rules, run by run against the base run of the same target and device.
+
+    ``rebenched`` maps (target, variant) to both files re-measured side by side
+    (``--rebench``): the latency rule then judges that instead of the two records.
 
     ``spreads`` maps a target to its device's learnt process spread (from the history); a
     target without one learns it from the two runs' own repeated records.
@@ -137,5 +143,6 @@ def regression_checks(
                 key = (rule.key, rule.limit)  # the same limit from two patterns: one check
                 if fnmatch.fnmatchcase(rec.variant, rule.pattern) and key not in seen:
                     seen.add(key)
-                    checks.append(rule.check(rec, base_rec, res.target, alpha, spread))
+                    ab = (rebenched or {}).get((res.target, rec.variant))
+                    checks.append(rule.check(rec, base_rec, res.target, alpha, spread, ab))
     return checks

@@ -14,6 +14,7 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from edgebench.bench.judgement.ab_result import PairResult
 from edgebench.bench.judgement.compare_settings import (
     CompareSettings,
     Verdict,
@@ -221,7 +222,10 @@ class RegressionRule:
         target: str,
         alpha: float,
         spread: DeviceSpread | None = None,
+        ab: PairResult | None = None,
     ) -> CheckResult:
+        """``ab``: the two files re-measured side by side (``--rebench``), which then judges
+        latency instead of the two records."""
         name = REGRESSION_METRICS[self.key].name
 
         def result(value: float | None, passed: bool, reason: str | None = None) -> CheckResult:
@@ -252,6 +256,13 @@ class RegressionRule:
                 return result(None, False, "peak RSS was not measured in both runs")
             value = pc / pb - 1
             return result(value, value <= self.limit)
+        if ab is not None and ab.ratio is not None and ab.ci is not None:
+            value = ab.ratio - 1
+            how = (f"side by side: 95% CI [{ab.ci[0]:.3f}, {ab.ci[1]:.3f}], {ab.rounds} "
+                   f"rounds of {ab.measure}")
+            if ab.ci[0] - 1 > self.limit:
+                return result(value, False, how)
+            return result(value, True, f"{INCONCLUSIVE}: {how}" if value > self.limit else how)
         # The rule's limit is the smallest change it fails on, but never smaller than what
         # noise alone does on this device (the floor compare uses), so a re-run cannot fail it.
         k_base, k_cur = (max(1, len(process_medians(r))) for r in (base, cur))

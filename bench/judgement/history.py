@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgebench.bench.judgement.history_schema import HISTORY_SCHEMA_VERSION, migrate
+from edgebench.bench.judgement.model_store import ModelStore, StoreSize, store_folder
 from edgebench.closing import Closing
 from edgebench.errors import EdgebenchError, SchemaError
 from edgebench.records import (
@@ -38,6 +39,9 @@ from edgebench.records import (
 HISTORY_FILENAME = "history.sqlite"
 BUSY_TIMEOUT_MS = 60_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+#: a stored file no run uses is removed only once it is this old: another job may have copied
+#: it in and not yet committed its run
+ORPHAN_AGE_S = 600
 
 
 class HistoryError(EdgebenchError):
@@ -137,6 +141,7 @@ class History(Closing):
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        self.store = ModelStore(store_folder(path))
 
     def close(self) -> None:
         self.conn.close()
@@ -160,6 +165,7 @@ class History(Closing):
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
+        self.gc()
 
     def _insert(self, res: Results, bench: int, on_record: Callable[[], None] | None) -> None:
         exists = self.conn.execute(
@@ -194,6 +200,7 @@ class History(Closing):
             ),
         )
         run = cur.lastrowid
+        assert run is not None
         for pos, rec in enumerate(res.records):
             data = to_dict(rec)
             samples = data.pop("samples_us")
@@ -219,6 +226,66 @@ class History(Closing):
             )
             if on_record is not None:
                 on_record()
+        self._keep_models(run, res)
+
+    def _keep_models(self, run: int, res: Results) -> None:
+        """Copy every model file the run measured into the store (once per content)."""
+        for rec in res.records:
+            path = Path(rec.model_path) if rec.model_path else None
+            if path is None or not path.is_file():
+                continue
+            sha, size = self.store.add(path)
+            self.conn.execute("INSERT OR REPLACE INTO model_files (run, key, sha256, bytes) "
+                              "VALUES (?, ?, ?, ?)", (run, rec.key, sha, size))
+
+    # ----------------------------------------------------------------- the model store
+
+    def model_files(self, row: RunRow) -> dict[str, Path]:
+        """Each variant of a run with its stored model file, for measuring it again. Raises
+        HistoryError naming the run when its files are gone or were never kept."""
+        rows = self.conn.execute(
+            "SELECT x.variant, m.sha256 FROM model_files m JOIN records x ON x.run = m.run "
+            "AND x.key = m.key WHERE m.run = ? ORDER BY x.position", (row.id,)).fetchall()
+        if not rows:
+            raise HistoryError(
+                f"run {row.run_id} (#{row.bench}) on {row.target} has no stored model files "
+                "(benched before the model store, or its files were not found); it cannot be "
+                "re-measured, only compared from its records (drop --rebench)")
+        gone = [key for key, sha in rows if not self.store.has(sha)]
+        if gone:
+            raise HistoryError(
+                f"the model files of run {row.run_id} (#{row.bench}) on {row.target} were "
+                f"collected by edgebench history gc ({len(gone)} of {len(rows)}); it can no "
+                "longer be re-measured, only compared from its records (drop --rebench)")
+        return {key: self.store.path_of(sha) for key, sha in rows}
+
+    def gc(self, bound_mb: float | None = None) -> tuple[int, int]:
+        """Trim the model store to its bound: files no run uses first, then those only the
+        oldest runs use; the newest run's files always stay. (files removed, bytes freed)"""
+        if bound_mb is not None:
+            self.store.bound_bytes = int(bound_mb * 1e6)
+        used = self.conn.execute(
+            "SELECT m.sha256, max(r.created_at) FROM model_files m JOIN runs r ON r.id = m.run "
+            "GROUP BY m.sha256 ORDER BY 2, 1").fetchall()
+        newest = max((when for _, when in used), default=None)
+        keep = {sha for sha, _ in used}
+        removed = freed = 0
+        folder = self.store.folder
+        settled = time.time() - ORPHAN_AGE_S  # younger: another job's run, not committed yet
+        for path in sorted(folder.glob("*.tflite")) if folder.is_dir() else []:
+            if path.stem not in keep and path.stat().st_mtime < settled:
+                freed += self.store.remove(path.stem)
+                removed += 1
+        for sha, when in used:
+            if self.store.size().bytes <= self.store.bound_bytes or when == newest:
+                break
+            if self.store.has(sha):
+                freed += self.store.remove(sha)
+                removed += 1
+        return removed, freed
+
+    def store_size(self) -> StoreSize:
+        return self.store.size()
 
     # ----------------------------------------------------------------- reading
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from edgebench.errors import SchemaError
 from edgebench.records import Record, from_dict, record_key, setup_v1, upgrade_results_from_1
 
-HISTORY_SCHEMA_VERSION = 3
+HISTORY_SCHEMA_VERSION = 4
 
 #: The measured columns of a record row, the same in the records table of version 1 and of
 #: version 2 (which keys rows by record key instead of variant). Frozen with both.
@@ -126,11 +126,27 @@ def upgrade_from_2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE runs ADD COLUMN edgebench_version TEXT")
 
 
+def upgrade_from_3(conn: sqlite3.Connection) -> None:
+    """v3 -> v4: which stored model file (by SHA-256, in the model store beside the history)
+    each record measured, so that a run can be measured again (older runs have none)."""
+    _execute_script(conn, """
+        CREATE TABLE model_files (
+            run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            bytes INTEGER NOT NULL,
+            PRIMARY KEY (run, key)
+        );
+        CREATE INDEX model_files_by_sha ON model_files (sha256);
+    """)
+
+
 # {from_version: step}; each step brings the schema to the next version inside one transaction.
 _UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: _create_v1,
     1: upgrade_from_1,
     2: upgrade_from_2,
+    3: upgrade_from_3,
 }
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import math
 
-from edgebench.bench.judgement.compare import Comparison
+from edgebench.bench.judgement.compare import Comparison, VariantChange
 from edgebench.bench.judgement.compare_settings import (
     MIN_PROCESSES,
     REPEATED_MIN_EFFECT,
     REPEATED_PROCESSES,
     CompareSettings,
-    Verdict,
 )
 from edgebench.bench.judgement.evidence import DeviceSpread
 from edgebench.bench.judgement.history import describe_device
@@ -79,6 +78,14 @@ COLUMNS = (
 )
 
 
+def latency_cell(c: VariantChange) -> str:
+    """The latency verdict; a side-by-side one (``--rebench``) with its ratio and rounds."""
+    ab = c.ab
+    if ab is None or ab.ratio is None:
+        return c.latency_verdict.value
+    return f"{ab.verdict.value} (ab {ab.ratio:.3f}×, {ab.rounds} rounds)"
+
+
 def comparison_rows(cmp: Comparison) -> list[tuple[str, ...]]:
     """One row per variant, with the verdicts in words."""
     rows: list[tuple[str, ...]] = []
@@ -100,7 +107,7 @@ def comparison_rows(cmp: Comparison) -> list[tuple[str, ...]]:
                 f"{lat.p90_ratio:.2f}×" if lat else "—",
                 fmt_p(lat.p_value) if lat else "—",
                 fmt_floor(lat),
-                lat.verdict.value if lat else Verdict.NA.value,
+                latency_cell(c),
                 f"{c.memory_ratio:.2f}×" if c.memory_ratio is not None else "—",
                 c.memory_verdict.value,
             )

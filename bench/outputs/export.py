@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from edgebench._version import __version__
-from edgebench.bench.judgement.compare import Comparison
+from edgebench.bench.judgement.compare import Comparison, VariantChange
 from edgebench.bench.judgement.gate import GateReport
 from edgebench.bench.judgement.history import RunRow, describe_device
 from edgebench.bench.orchestration.doctor import DoctorReport, format_doctor
@@ -169,7 +169,7 @@ COMPARE_FIELDS = (
     "accuracy", "accuracy_delta", "base_p50_us", "current_p50_us", "p50_ratio", "ci95_low",
     "ci95_high", "p90_ratio", "p_value", "processes_base", "processes_current", "floor",
     "floor_source", "latency_verdict", "memory_ratio", "memory_verdict", "regressed",
-    "regressed_metrics", "note",
+    "regressed_metrics", "note", "ratio", "ci", "rounds", "measure", "wall_s",
 )
 
 
@@ -200,14 +200,27 @@ def comparison_records(cmp: Comparison) -> list[dict[str, Any]]:
             "processes_current": lat.processes[1] if lat else None,
             "floor": round(lat.floor, 4) if lat and lat.floor is not None else None,
             "floor_source": lat.floor_source if lat else None,
-            "latency_verdict": lat.verdict.value if lat else "n/a",
+            "latency_verdict": c.latency_verdict.value,
             "memory_ratio": round(c.memory_ratio, 4) if c.memory_ratio is not None else None,
             "memory_verdict": c.memory_verdict.value,
             "regressed": c.regressed,
             "regressed_metrics": [m.value for m in c.regressed_metrics],
             "note": c.note,
+            **rebench_fields(c),
         })
     return rows
+
+
+def rebench_fields(c: VariantChange) -> dict[str, Any]:
+    """What ``--rebench`` measured side by side (as ``edgebench ab`` writes it), else None."""
+    ab = c.ab
+    return {
+        "ratio": None if ab is None or ab.ratio is None else round(ab.ratio, 5),
+        "ci": None if ab is None or ab.ci is None else [round(x, 5) for x in ab.ci],
+        "rounds": None if ab is None else ab.rounds,
+        "measure": None if ab is None else ab.measure,
+        "wall_s": None if ab is None else ab.wall_s,
+    }
 
 
 def _run_ref(res: Results) -> dict[str, Any]:

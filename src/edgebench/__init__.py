@@ -17,6 +17,7 @@ from edgebench.api import (
     ReportFiles,
     RunOutcome,
     SweepResult,
+    ab,
     add_to_history,
     bench_models,
     build_models,
@@ -37,6 +38,8 @@ from edgebench.api import (
     variant_history,
     write_pytest_benchmark_json,
 )
+from edgebench.bench.judgement.ab_result import AbReport, PairResult
+from edgebench.bench.judgement.ab_settings import AbSettings
 from edgebench.bench.judgement.budgets import Budgets
 from edgebench.bench.judgement.compare import Comparison
 from edgebench.bench.judgement.compare_settings import CompareSettings, Verdict
@@ -59,6 +62,8 @@ from edgebench.records import (
 )
 
 __all__ = [
+    "AbReport",
+    "AbSettings",
     "BenchSettings",
     "Budgets",
     "CompareSettings",
@@ -70,6 +75,7 @@ __all__ = [
     "Manifest",
     "OpTime",
     "OutputFidelity",
+    "PairResult",
     "PipelineConfig",
     "Record",
     "ReportFiles",
@@ -79,6 +85,7 @@ __all__ = [
     "SweepResult",
     "Verdict",
     "__version__",
+    "ab",
     "add_to_history",
     "bench_models",
     "build_models",

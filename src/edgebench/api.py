@@ -6,16 +6,12 @@
     report = edgebench.gate(results, "my_budgets.toml")
     assert report.passed, edgebench.format_gate(report)
 
-The stage functions are ``build_models`` and ``bench_models`` rather than ``build`` and
-``bench``: those names belong to the subpackages ``edgebench.build`` and ``edgebench.bench``,
-and a function bound over a subpackage's name breaks ``edgebench.bench.<module>`` lookups
-(``mock.patch``, ``pkgutil.resolve_name``).
-
-Every function raises :class:`~edgebench.errors.EdgebenchError` (with a message that names the
-fix) for input a user can fix, and writes what it makes under ``out`` (default ``out/``) the
-way the command line does, so both can be mixed. Progress goes to ``progress`` (a callable
-taking one line), or to the ``edgebench`` logger when none is given. Only :func:`build`,
-:func:`sweep` and :func:`run` import TensorFlow (through the build stage).
+``build_models``/``bench_models``, not ``build``/``bench``: those name the subpackages (a
+function bound over one breaks ``edgebench.bench.<module>`` lookups such as ``mock.patch``).
+Every function raises :class:`~edgebench.errors.EdgebenchError` (naming the fix) for input a
+user can fix, and writes under ``out`` (default ``out/``) as the command line does. Progress
+goes to ``progress`` (a callable taking one line), else the ``edgebench`` logger. Only
+:func:`build`, :func:`sweep` and :func:`run` import TensorFlow (through the build stage).
 """
 
 from __future__ import annotations
@@ -29,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from edgebench.bench.judgement import history as history_store
+from edgebench.bench.judgement.ab_result import AbReport
+from edgebench.bench.judgement.ab_settings import AbSettings
 from edgebench.bench.judgement.budgets import Budgets
 from edgebench.bench.judgement.budgets import load_budgets as _load_budgets
 from edgebench.bench.judgement.compare import Comparison, compare_runs, spread_from_history
@@ -36,7 +34,10 @@ from edgebench.bench.judgement.compare_settings import CompareSettings
 from edgebench.bench.judgement.evidence import DeviceSpread
 from edgebench.bench.judgement.gate import GateReport, evaluate
 from edgebench.bench.judgement.history import RunRow, default_history_path, open_history
+from edgebench.bench.judgement.model_store import StoreSize
 from edgebench.bench.judgement.run_refs import comparisons_for, load_ref, load_results_paths
+from edgebench.bench.orchestration.ab import run_ab
+from edgebench.bench.orchestration.ab_inputs import resolve_pairs
 from edgebench.bench.orchestration.doctor import DoctorReport, examine
 from edgebench.bench.orchestration.hostfacts import is_commit_sha, user_commit
 from edgebench.bench.orchestration.plan import (
@@ -45,6 +46,7 @@ from edgebench.bench.orchestration.plan import (
     plan_from_inputs,
     plan_from_manifest,
 )
+from edgebench.bench.orchestration.rebench import rebench as rebench_comparisons
 from edgebench.bench.orchestration.reference import DEFAULT_SAMPLES, with_reference
 from edgebench.bench.orchestration.scheduler import bench_targets
 from edgebench.bench.outputs.pytest_benchmark_json import (
@@ -363,6 +365,7 @@ def gate(
     require_compatible: Sequence[str] = (),
     alpha: float | None = None,
     history: PathLike | None = None,
+    rebench: AbSettings | None = None,
 ) -> GateReport:
     """Hold every record against the budgets (and, with ``against``, the regression rules
     against that base run). ``report.passed`` is the verdict; every check is in
@@ -370,7 +373,8 @@ def gate(
 
     ``results`` are Results, results files or run folders; ``against`` is Results, a results
     file or run folder, or a run reference from the history (``latest~1``, ``#12``, a run id),
-    looked up in ``history`` (default ``out/history.sqlite``).
+    looked up in ``history`` (default ``out/history.sqlite``). With ``rebench``, latency
+    rules judge the base run's stored files and the current files measured side by side now.
     """
     loaded = _results(results)
     rules = budgets if isinstance(budgets, Budgets) else load_budgets(budgets)
@@ -383,8 +387,16 @@ def gate(
         else:
             base = list(against)
         spreads = _learnt_spreads(path, loaded, base)
+    rebenched = None
+    if rebench is not None and base is not None:
+        by_target = {b.target: b for b in base}
+        cmps = [compare_runs(by_target[c.target], c) for c in loaded if c.target in by_target]
+        rebenched = {(cmp.current.target, ch.record.variant): ch.ab
+                     for cmp in rebench_comparisons(cmps, _history_path(history), rebench)
+                     for ch in cmp.changes if ch.ab is not None}
     return evaluate(rules, loaded, against=base, alpha=alpha,
-                    require_compatible=tuple(require_compatible), spreads=spreads)
+                    require_compatible=tuple(require_compatible), spreads=spreads,
+                    rebenched=rebenched)
 
 
 def _learnt_spreads(
@@ -431,12 +443,31 @@ def compare_history(
     target: str | None = None,
     history: PathLike | None = None,
     settings: CompareSettings | None = None,
+    rebench: AbSettings | None = None,
 ) -> list[Comparison]:
     """:func:`compare` on runs named as ``edgebench compare`` names them (run ids, ``#N``,
     ``latest~N``, results files, run folders); by default the latest run against the one before
-    it on the same target and device. One comparison per target."""
+    it on the same target and device. One comparison per target. With ``rebench``, latency is
+    judged by measuring the base run's stored files and the current files side by side now."""
     path = _history_path(history)
-    return comparisons_for(path, base, current, target, settings or CompareSettings())
+    found = comparisons_for(path, base, current, target, settings or CompareSettings())
+    if rebench is None:
+        return found
+    return rebench_comparisons(found, path, rebench, _progress(None))
+
+
+def ab(
+    base: PathLike,
+    current: PathLike,
+    *,
+    settings: AbSettings | None = None,
+    history: PathLike | None = None,
+    progress: Progress | None = None,
+) -> AbReport:
+    """Measure two models (``.tflite`` files, manifests, or history runs) side by side until
+    the paired ratios decide (:mod:`edgebench.bench.orchestration.ab`); one verdict a pair."""
+    pairs = resolve_pairs(str(base), str(current), _history_path(history))
+    return run_ab(pairs, settings or AbSettings(), _progress(progress))
 
 
 def history(
@@ -453,6 +484,13 @@ def history(
     path = _history_path(history)
     with open_history(path, create=False) as h:
         return h.runs(target, variant, since, until, limit=limit)
+
+
+def history_gc(*, history: PathLike | None = None,
+               store_mb: float | None = None) -> tuple[int, int, StoreSize]:
+    """Trim the model store to ``store_mb``: (files removed, bytes freed, its size now)."""
+    with open_history(_history_path(history), create=False) as h:
+        return (*h.gc(store_mb), h.store_size())
 
 
 def variant_history(

@@ -17,7 +17,9 @@ what the test benched to a budgets file; ``--edgebench-budgets PATH`` does so fo
 
 When pytest-benchmark is active (not ``--benchmark-disable``), every bench also lands in its
 session, so ``--benchmark-json``, ``--benchmark-autosave`` and ``--benchmark-compare`` see them
-(one round per timed ``invoke()``). Nothing here imports TensorFlow.
+(one round per timed ``invoke()``). ``edgebench.ab(base, current)`` measures two files side by
+side until the paired ratios decide (``slower``, ``faster``, ``same``, ``inconclusive``).
+Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from typing import Any
 import pytest
 
 from edgebench import api
+from edgebench.bench.judgement.ab_result import PairResult
+from edgebench.bench.judgement.ab_settings import AbSettings
 from edgebench.bench.judgement.gate import GateReport
 from edgebench.bench.outputs.gate_table import format_report
 from edgebench.declare import declaration
@@ -123,6 +127,21 @@ class EdgebenchFixture:
             pytest.fail(f"edgebench: {path.name} on {address}: {rec.status}: {rec.error}",
                         pytrace=False)
         return rec
+
+    # ----------------------------------------------------------------- side by side
+
+    def ab(self, base: str | Path, current: str | Path, target: str | None = None,
+           **settings: Any) -> PairResult:
+        """Measure two ``.tflite`` files side by side (:func:`edgebench.api.ab`) on ``target``
+        (default ``--edgebench-target``, else local) and return the pair's verdict
+        (``.verdict``, ``.ratio``, ``.ci``). ``settings`` are :class:`AbSettings` fields
+        (``measure``, ``threshold``, ``budget_s``, …)."""
+        address = target or self._config.getoption("edgebench_target") or "local"
+        paths = [p if Path(p).exists() else Path(self._request.path).parent / p
+                 for p in (base, current)]
+        s = AbSettings(**{**settings, "target": address})
+        report = api.ab(paths[0], paths[1], settings=s, progress=lambda _line: None)
+        return report.results[0]
 
     # ----------------------------------------------------------------- budgets
 

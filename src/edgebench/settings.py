@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from edgebench import api
+from edgebench.bench.judgement.ab_settings import AbSettings
 from edgebench.bench.judgement.budgets import BUDGETS_SCHEMA_VERSION as _BUDGETS_VERSION
 from edgebench.bench.judgement.budgets import Budgets
 from edgebench.bench.judgement.gate_rules import COMPAT_KEY, METRICS, REGRESSION_METRICS
@@ -67,6 +68,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(BenchSettings, "[bench]", commands=("bench", "run"),
             api=(api.bench_models, api.run), via="settings"),
     Section(sections.GateConfig, "[gate]", commands=("gate", "run"), api=(api.gate, api.run)),
+    Section(AbSettings, "", files=(), commands=("ab",), api=(api.ab,), via="settings"),
     Section(SweepConfig, "[sweep]", files=("sweep.toml",), commands=("sweep",),
             api=(api.sweep,)),
 )

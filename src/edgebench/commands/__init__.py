@@ -6,6 +6,7 @@ wires them into one command line."""
 
 from __future__ import annotations
 
+from edgebench.commands.ab import AB
 from edgebench.commands.bench import BENCH, DOCTOR
 from edgebench.commands.build import BUILD, SWEEP
 from edgebench.commands.common import Command
@@ -14,6 +15,6 @@ from edgebench.commands.history import COMPARE, HISTORY, REPORT
 from edgebench.commands.run import RUN
 
 #: Every subcommand, in the order ``edgebench --help`` lists them.
-COMMANDS: list[Command] = [BUILD, BENCH, GATE, SWEEP, RUN, DOCTOR, HISTORY, COMPARE, REPORT]
+COMMANDS: list[Command] = [BUILD, BENCH, GATE, SWEEP, RUN, DOCTOR, HISTORY, COMPARE, AB, REPORT]
 
 __all__ = ["COMMANDS", "Command"]

@@ -13,6 +13,7 @@ from edgebench.bench.judgement.gate_rules import COMPAT_KEY, METRICS, REGRESSION
 from edgebench.bench.outputs.export import format_gate_as
 from edgebench.bench.outputs.junit import write_junit
 from edgebench.build.config import GateConfig
+from edgebench.commands.ab import add_rebench, rebench_settings
 from edgebench.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -63,6 +64,7 @@ def add_gate_args(p: argparse.ArgumentParser) -> None:
         help="Mann-Whitney U p-value below which a latency change is real "
         f"(default {CompareSettings().alpha:g})",
     )
+    add_rebench(p)
     add_format(p, "the checks")
     add_out(p)
     add_history(p)
@@ -84,7 +86,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         log(f"gate: {len(budgets.regressions)} regression rules skipped; pass --against BASE")
     report = api.gate(
         results, budgets, against=args.against, require_compatible=args.require_compatible,
-        alpha=args.alpha, history=history_of(args),
+        alpha=args.alpha, history=history_of(args), rebench=rebench_settings(args),
     )
     return print_gate(report, args.junit, brief=False, fmt=args.format)
 

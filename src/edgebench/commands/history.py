@@ -10,6 +10,7 @@ from pathlib import Path
 from edgebench import api
 from edgebench.bench.judgement.compare_settings import CompareSettings, NothingToCompare
 from edgebench.bench.judgement.history import default_history_path
+from edgebench.bench.judgement.model_store import DEFAULT_STORE_MB, ModelStore, store_folder
 from edgebench.bench.outputs.export import (
     HISTORY_COLUMNS,
     format_comparisons_as,
@@ -17,6 +18,7 @@ from edgebench.bench.outputs.export import (
     history_table_rows,
 )
 from edgebench.bench.outputs.table import format_table
+from edgebench.commands.ab import add_rebench, rebench_settings
 from edgebench.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -29,7 +31,7 @@ from edgebench.commands.common import (
     log,
 )
 from edgebench.records import Record, format_snr, worst_fidelity
-from edgebench.values import fraction, positive_int, probability
+from edgebench.values import fraction, number, positive_int, probability
 
 
 def add_compare_options(p: argparse.ArgumentParser) -> None:
@@ -68,6 +70,11 @@ def compare_settings(args: argparse.Namespace) -> CompareSettings:
 
 
 def add_history_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", nargs="?", choices=["gc"], metavar="gc",
+                   help="gc: trim the model store (every benched model file, kept by SHA-256 so "
+                   "past runs can be re-measured) to --store-mb, oldest runs' files first")
+    p.add_argument("--store-mb", type=number(float, 0, strict=False), metavar="MB",
+                   help=f"the model store's bound for gc (default {DEFAULT_STORE_MB:g})")
     p.add_argument("--target", help="only runs on this target address, e.g. local")
     p.add_argument("--variant", help="only runs that measured this variant, e.g. pruned/int8")
     p.add_argument("--since", type=iso_date, metavar="DATE", help="runs on or after DATE")
@@ -88,6 +95,11 @@ def add_history_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_history(args: argparse.Namespace) -> int:
     path = history_of(args)
+    if args.action == "gc":
+        removed, freed, size = api.history_gc(history=path, store_mb=args.store_mb)
+        print(f"history gc: removed {removed} model files ({freed / 1e6:.1f} MB); "
+              f"{size.describe()}")
+        return EXIT_OK
     for item in args.add:
         api.add_to_history(item, history=path)
         log(f"history: added {item}")
@@ -102,6 +114,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(format_table(table, (*HISTORY_COLUMNS, "accuracy", "SNR dB")))
     else:
         print(format_history_as(rows, args.format))
+    log(ModelStore(store_folder(path)).size().describe())
     return EXIT_OK
 
 
@@ -131,6 +144,7 @@ def add_compare_args(p: argparse.ArgumentParser) -> None:
         "an inconclusive latency is not a regression",
     )
     add_compare_options(p)
+    add_rebench(p)
     add_format(p, "the comparison")
     add_out(p)
     add_history(p)
@@ -140,7 +154,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         comparisons = api.compare_history(
             args.base, args.current, target=args.target, history=history_of(args),
-            settings=compare_settings(args),
+            settings=compare_settings(args), rebench=rebench_settings(args),
         )
     except NothingToCompare as exc:  # a nightly job's first night is not a failure
         print(f"compare: {exc}")
