@@ -283,7 +283,7 @@ def test_old_results_and_history_files_are_migrated(tmp_path):
     conn.close()
     append_results(path, [res])
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == HISTORY_SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == HISTORY_SCHEMA_VERSION == 4
     assert conn.execute("SELECT run_id, edgebench_version FROM runs").fetchall() == [
         ("run01", None)]
     conn.close()
