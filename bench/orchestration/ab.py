@@ -26,7 +26,11 @@ from edgebench.bench.judgement.ab_result import AbPair, AbReport, PairResult
 from edgebench.bench.judgement.ab_settings import AbSettings
 from edgebench.bench.judgement.ab_stats import Decision, decide, round_ratios
 from edgebench.bench.judgement.compare_settings import Verdict
-from edgebench.bench.orchestration.ab_instructions import check_instructions, count_pair
+from edgebench.bench.orchestration.ab_instructions import (
+    check_instructions,
+    count_pair,
+    refuse_adb,
+)
 from edgebench.bench.orchestration.flows.runner_flow import (
     describe_target,
     device_python,
@@ -95,7 +99,7 @@ def check_job(pairs: Sequence[AbPair], settings: AbSettings) -> None:
             f"--budget-s {settings.budget_s:g} is too small for one round of {len(pairs)} "
             f"pair(s) measured by {settings.measure} (about {need:g} s); raise --budget-s")
     if settings.measure == "instructions":
-        check_instructions(settings.target)
+        refuse_adb(settings.target)
 
 
 def ab_argv(python: str, runner: str, base: str, current: str, s: AbSettings,
@@ -216,6 +220,7 @@ def run_ab(pairs: Sequence[AbPair], settings: AbSettings | None = None,
     t = target or target_for(s.target, label="ab")
     try:
         if s.measure == "instructions":
+            check_instructions(t)
             results, interrupted = count_pair_results(t, pairs, s, say)
             device = t.describe()
         else:

@@ -9,13 +9,17 @@ What made the counts repeat (measured on the development VM, 5-layer 8-channel c
 11 invokes, two runs each): numpy's OpenBLAS threads spin for as long as the process lives, so
 their instructions follow the machine's load (120 k apart; ``OPENBLAS_NUM_THREADS=1``); with
 that, Python's method cache and dicts hash by address (136 k apart; ``setarch -R`` turns off
-address randomisation: 2.7 k apart, which ``INVOKES - 1`` divides to ~50 of millions).
+address randomisation: 2.7 k apart, which ``INVOKES - 1`` divides to ~50 of millions). Last,
+the invoke's own count moved with the length of the model's path and of the environment
+(0.2-0.7% of a 330 k-instruction invoke): they shift the stack, and XNNPACK's copies take other
+paths for other alignments; so every process runs with the same argv and an empty environment.
 
 Local and SSH targets: a phone has no Python for the runner (and no valgrind).
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shutil
 
@@ -25,7 +29,7 @@ from edgebench.bench.judgement.ab_settings import AbSettings
 from edgebench.bench.judgement.ab_stats import exact_decision
 from edgebench.bench.judgement.compare_settings import Verdict
 from edgebench.bench.orchestration.flows.runner_flow import device_python
-from edgebench.deploy import Target, target_for, target_scheme
+from edgebench.deploy import Target, target_scheme
 from edgebench.errors import EdgebenchError
 
 INVOKES = 51
@@ -34,6 +38,7 @@ QUIET_ENV = ("PYTHONHASHSEED=0", "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1")
 VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no",
             "--cachegrind-out-file=/dev/null")
 INSTALL = "apt-get install valgrind"
+COUNTED = "counted.tflite"  # the one name every counted model has
 _IREFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
@@ -41,36 +46,44 @@ class InstructionsError(EdgebenchError):
     """Instructions cannot be counted where asked."""
 
 
-def check_instructions(address: str) -> None:
-    """Refuse ``--measure instructions`` on an adb target, or where valgrind is missing."""
-    scheme = target_scheme(address)
-    if scheme == "adb":
+def refuse_adb(address: str) -> None:
+    """``--measure instructions`` on an adb target is refused before anything runs."""
+    if target_scheme(address) == "adb":
         raise InstructionsError(
             f"--measure instructions needs valgrind and edgebench's runner, which {address} "
             "(adb) cannot run; use --measure time there, or count on a local or ssh target")
-    if scheme == "local":
+
+
+def check_instructions(target: Target) -> None:
+    """Refuse ``--measure instructions`` where valgrind is missing (or on an adb target)."""
+    refuse_adb(target.address)
+    if target_scheme(target.address) == "local":
         if shutil.which("valgrind") is None:
             raise InstructionsError(
                 f"--measure instructions needs valgrind, which is not installed here; "
                 f"{INSTALL} (or use --measure time)")
         return
-    with target_for(address, label="ab-check") as t:
-        res = t.run(["sh", "-c", "command -v valgrind"], timeout_s=60)
-    if res.returncode != 0:
+    if target.run(["sh", "-c", "command -v valgrind"], timeout_s=60).returncode != 0:
         raise InstructionsError(
-            f"--measure instructions needs valgrind on {address}, which is not installed "
-            f"there; {INSTALL} on the device (or use --measure time)")
+            f"--measure instructions needs valgrind on {target.address}, which is not "
+            f"installed there; {INSTALL} on the device (or use --measure time)")
 
 
 def count_argv(python: str, runner: str, model: str, invokes: int, s: AbSettings,
                setarch: bool) -> list[str]:
-    """The command that counts one process's instructions: ``invokes`` invokes of ``model``."""
-    argv = ["setarch", "-R"] if setarch else []
-    argv += ["env", *QUIET_ENV, *VALGRIND, python, runner, "count", "--model", model,
-             "--invokes", str(invokes), "--threads", str(s.threads)]
-    if not s.xnnpack:
-        argv.append("--no-xnnpack")
-    return argv
+    """The command that counts one process's instructions: ``invokes`` invokes of ``model``.
+
+    Run in the target's work folder, where ``runner`` is; the model is linked to one fixed
+    name and the environment is emptied, so every model's process has the same arguments and
+    environment to the byte (their lengths move the stack, and with it the invoke's count).
+    """
+    quiet = " ".join(QUIET_ENV)
+    tool = " ".join(VALGRIND)
+    flags = f"--invokes {invokes} --threads {s.threads}" + ("" if s.xnnpack else " --no-xnnpack")
+    prefix = "setarch -R " if setarch else ""
+    script = (f'ln -sf -- "$1" {COUNTED} && {prefix}env -i PATH="$PATH" {quiet} {tool} '
+              f'"$2" "$3" count --model {COUNTED} {flags}')
+    return ["sh", "-c", script, "sh", model, python, posixpath.basename(runner)]
 
 
 def parse_irefs(stderr: str) -> int | None:
