@@ -15,10 +15,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+from adb_standin import ADDRESS
 from history_helpers import DEVICE, FIXTURES, make_record, make_results
 
 from edgebench.bench.judgement.ab_result import AbPair
 from edgebench.bench.judgement.ab_settings import AbSettings
+from edgebench.bench.judgement.ab_stats import MIN_ROUNDS
 from edgebench.bench.judgement.compare_settings import Verdict
 from edgebench.bench.judgement.history import append_results, open_history
 from edgebench.bench.orchestration import ab_instructions
@@ -127,3 +129,19 @@ def test_ab_over_ssh_measures_on_the_device(sshd) -> None:
     (r,) = report.results
     assert r.rounds == 12 and r.verdict in set(Verdict)
     assert sshd.leftovers() == []
+
+
+def test_ab_on_a_phone_runs_benchmark_model_in_abba_rounds(phone, arm64_binary) -> None:
+    """The stand-in adb replays one captured benchmark_model output for every process, so the
+    two models time alike: a file against itself is the same after the minimum rounds."""
+    report = run_ab([AbPair("tiny", CONV5, CONV6)], AbSettings(
+        target=ADDRESS, benchmark_binary=str(arm64_binary)))
+    (r,) = report.results
+    assert report.device.hostname == "Pixel 6"
+    assert r.verdict is Verdict.SAME and r.rounds == MIN_ROUNDS and r.ratio == 1.0
+    assert phone.leftovers() == ["data", "data/local", "data/local/tmp"]  # edgebench/ is gone
+
+
+def test_instructions_on_a_phone_are_refused(cli, phone) -> None:
+    cli("ab", CONV5, CONV6, "--measure", "instructions", "--target", ADDRESS).error_line(
+        "adb", "--measure time")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from edgebench.declare import check_values, setting
-from edgebench.values import on_off, target_address
+from edgebench.values import host_path, on_off, target_address
 
 MEASURES = ("time", "instructions")
 #: the verdict band of each measure when --threshold is not given
@@ -43,6 +43,10 @@ class AbSettings:
     threads: int = setting(1, flag="--threads", minimum=1, help="interpreter threads")
     xnnpack: bool = setting(True, flag="--xnnpack", parse=on_off, metavar="on|off",
                             help="the XNNPACK delegate on or off")
+    benchmark_binary: str | None = setting(
+        None, flag="--benchmark-binary", parse=host_path, metavar="PATH",
+        help="TFLite's benchmark_model built for the device, for an adb:// target (which has "
+        "no Python for edgebench's runner)")
     timeout_s: float = setting(300.0, flag="--timeout-s", above=0, unit="s",
                                help="time limit of one runner process on the target")
 

@@ -26,11 +26,13 @@ from edgebench.bench.judgement.ab_result import AbPair, AbReport, PairResult
 from edgebench.bench.judgement.ab_settings import AbSettings
 from edgebench.bench.judgement.ab_stats import Decision, decide, round_ratios
 from edgebench.bench.judgement.compare_settings import Verdict
+from edgebench.bench.orchestration.ab_flow import flow_round, open_flow
 from edgebench.bench.orchestration.ab_instructions import (
     check_instructions,
     count_pair,
     refuse_adb,
 )
+from edgebench.bench.orchestration.flows.base import Flow
 from edgebench.bench.orchestration.flows.runner_flow import (
     describe_target,
     device_python,
@@ -115,20 +117,44 @@ def ab_argv(python: str, runner: str, base: str, current: str, s: AbSettings,
     return argv
 
 
-def _one_process(target: Target, python: str, runner: str, remote: dict[Path, str],
-                 state: _State, s: AbSettings) -> None:
-    pair = state.pair
-    argv = ab_argv(python, runner, remote[pair.base], remote[pair.current], s,
-                   reverse=state.processes % 2 == 1)
-    res = target.run(argv, timeout_s=s.timeout_s)
-    data = parse_runner_output(res.stdout)
-    state.wall_s += res.seconds
-    state.processes += 1
-    if data is None or not data.get("ok"):
-        why = (data or {}).get("error") or (res.stderr.strip().splitlines() or ["no output"])[-1]
-        raise AbError(f"{pair.name}: a model fails to load on {target.address} ({why}); "
-                      "check that both files are TFLite models this runtime can run")
-    state.rounds.extend(data["rounds"])
+Step = Callable[[_State], None]
+
+
+def runner_step(target: Target, pairs: Sequence[AbPair], s: AbSettings) -> Step:
+    """One runner process of a pair: ROUNDS_PER_PROCESS rounds, both models in it."""
+    python = device_python(target)
+    runner_path = runner_archive()
+    files = [runner_path, *dict.fromkeys(p for pair in pairs for p in (pair.base, pair.current))]
+    remote = target.push(files)
+
+    def step(state: _State) -> None:
+        pair = state.pair
+        argv = ab_argv(python, remote[runner_path], remote[pair.base], remote[pair.current], s,
+                       reverse=state.processes % 2 == 1)
+        res = target.run(argv, timeout_s=s.timeout_s)
+        data = parse_runner_output(res.stdout)
+        state.wall_s += res.seconds
+        state.processes += 1
+        if data is None or not data.get("ok"):
+            lines = res.stderr.strip().splitlines() or ["no output"]
+            why = (data or {}).get("error") or lines[-1]
+            raise AbError(f"{pair.name}: a model fails to load on {target.address} ({why}); "
+                          "check that both files are TFLite models this runtime can run")
+        state.rounds.extend(data["rounds"])
+
+    return step
+
+
+def flow_step(flow: Flow) -> Step:
+    """One round of a pair through the target's flow (benchmark_model): four processes."""
+
+    def step(state: _State) -> None:
+        started = time.monotonic()
+        state.rounds.append(flow_round(flow, state.pair, reverse=state.processes % 2 == 1))
+        state.processes += 1
+        state.wall_s += time.monotonic() - started
+
+    return step
 
 
 def _result(state: _State, s: AbSettings, note: str | None) -> PairResult:
@@ -175,12 +201,7 @@ def kill_on_device(target: Target) -> None:
 
 
 def _time_pairs(target: Target, pairs: Sequence[AbPair], s: AbSettings, progress: Progress,
-                start: float) -> tuple[list[PairResult], bool]:
-    python = device_python(target)
-    runner_path = runner_archive()
-    files = [runner_path, *dict.fromkeys(p for pair in pairs for p in (pair.base, pair.current))]
-    remote = target.push(files)
-    runner = remote[runner_path]
+                start: float, step: Step) -> tuple[list[PairResult], bool]:
     states = [_State(p) for p in pairs]
     interrupted = False
     note = "the budget ran out before the interval left the ±threshold band or settled in it"
@@ -192,7 +213,7 @@ def _time_pairs(target: Target, pairs: Sequence[AbPair], s: AbSettings, progress
             for st in live:
                 if time.monotonic() - start + ROUND_FLOOR_S["time"] > s.budget_s:
                     raise _BudgetSpent
-                _one_process(target, python, runner, remote, st, s)
+                step(st)
                 st.decision = decide(round_ratios(st.rounds), s.band)
                 progress(describe_progress(st))
     except _BudgetSpent:
@@ -223,10 +244,13 @@ def run_ab(pairs: Sequence[AbPair], settings: AbSettings | None = None,
             check_instructions(t)
             results, interrupted = count_pair_results(t, pairs, s, say)
             device = t.describe()
+        elif t.python is None:  # a phone: benchmark_model, one process a model
+            flow, device = open_flow(t, pairs, s)
+            results, interrupted = _time_pairs(t, pairs, s, say, start, flow_step(flow))
         else:
-            runner_path = runner_archive()
-            device = _device(t, runner_path)
-            results, interrupted = _time_pairs(t, pairs, s, say, start)
+            device = _device(t, runner_archive())
+            step = runner_step(t, pairs, s)
+            results, interrupted = _time_pairs(t, pairs, s, say, start, step)
     finally:
         if own:
             t.cleanup()
