@@ -7,6 +7,7 @@ here. Each trial is one ``run_ab`` of one pair, as a nightly job would run it.
 
     flock /work/measure.lock env TF_USE_LEGACY_KERAS=1 python docs/measure_ab.py \\
         --trials 50 --out out/measure-ab
+    python docs/measure_ab.py --instructions --out out/measure-ab   # deterministic: no lock
 
 Run it under ``flock`` on a shared machine, so no other measurement overlaps it; it prints
 ``uptime`` before and after, to be kept beside the figures.
@@ -44,6 +45,17 @@ def models(folder: Path) -> dict[str, Path]:
     return {**{f"conv{n}": p for n, p in want.items()}, "conv10_copy": copy}
 
 
+def instructions(paths: dict[str, Path]) -> None:
+    """The 1.2x pair counted twice (is it the same to 0.1%?) and the copy, at the defaults."""
+    s = AbSettings(measure="instructions")
+    for name, (base, cur) in (("1.2x", PAIRS["1.2x"]), ("1.2x again", PAIRS["1.2x"]),
+                              ("copy", PAIRS["copy"])):
+        r = run_ab([AbPair(name, paths[base], paths[cur])], s).results[0]
+        print(f"{name:10s} {r.verdict.value:7s} ratio {r.ratio:.5f}  base {r.base_value:,.0f} "
+              f"current {r.current_value:,.0f} instructions per invoke, {r.wall_s:.0f} s",
+              flush=True)
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -53,9 +65,14 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--out", type=Path, default=Path("out/measure-ab"))
     parser.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
+    parser.add_argument("--instructions", action="store_true",
+                        help="instead: count instructions of the 1.2x pair twice and the copy")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     paths = models(args.out / "models")
+    if args.instructions:
+        instructions(paths)
+        return
     print("before:", uptime(), flush=True)
     trials: dict[str, list[dict]] = {name: [] for name in args.pairs}
     for i in range(args.trials):
