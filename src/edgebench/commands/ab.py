@@ -8,16 +8,8 @@ import argparse
 from edgebench import api
 from edgebench.bench.judgement.ab_settings import MEASURES, AbSettings
 from edgebench.bench.outputs.ab_table import format_ab_as
-from edgebench.commands.common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    Command,
-    add_format,
-    add_history,
-    add_out,
-    history_of,
-    log,
-)
+from edgebench.commands import common
+from edgebench.commands.common import Command
 from edgebench.declare import add_flags, given
 
 #: what a shell reports for a job stopped by Ctrl-C (128 + SIGINT)
@@ -44,23 +36,23 @@ def add_ab_args(p: argparse.ArgumentParser) -> None:
     add_flags(p, AbSettings)
     p.add_argument("--fail-on-regression", action="store_true",
                    help="exit 1 when any pair is slower")
-    add_format(p, "the verdicts")
-    add_out(p)
-    add_history(p)
+    common.add_format(p, "the verdicts")
+    common.add_out(p)
+    common.add_history(p)
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
     settings = AbSettings(**given(args, AbSettings))
-    report = api.ab(args.base, args.current, settings=settings, history=history_of(args),
-                    progress=log)
+    report = api.ab(args.base, args.current, settings=settings, history=common.history_of(args),
+                    progress=common.log)
     print(format_ab_as(report, args.format, args.base, args.current))
     if report.interrupted:
-        log("ab: interrupted; the rounds done are reported, undecided pairs as inconclusive")
+        common.log("ab: interrupted; the rounds done are reported, undecided pairs as inconclusive")
         return EXIT_INTERRUPTED
     if args.fail_on_regression and report.regressed:
-        log(f"ab: failing: {len(report.regressed)} pair(s) slower (--fail-on-regression)")
-        return EXIT_FAILED
-    return EXIT_OK
+        common.log(f"ab: failing: {len(report.regressed)} pair(s) slower (--fail-on-regression)")
+        return common.EXIT_FAILED
+    return common.EXIT_OK
 
 
 AB = Command(
