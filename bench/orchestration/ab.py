@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edgebench.bench.device.pack import runner_archive
 from edgebench.bench.judgement.ab_result import AbPair, AbReport, PairResult
@@ -230,15 +231,17 @@ class _BudgetSpent(Exception):
 
 
 def run_ab(pairs: Sequence[AbPair], settings: AbSettings | None = None,
-           progress: Progress | None = None, target: Target | None = None) -> AbReport:
-    """Measure every pair side by side on ``settings.target`` (or the open ``target``) and
-    return the verdicts. Raises AbError (one line) for what cannot run."""
+           progress: Progress | None = None, target: Target | None = None,
+           options: Mapping[str, Any] | None = None) -> AbReport:
+    """Measure every pair side by side on ``settings.target`` (opened with the transport's
+    ``options``), or on the open ``target``, and return the verdicts. Raises AbError (one
+    line) for what cannot run."""
     s = settings or AbSettings()
     check_job(pairs, s)
     say = progress or (lambda _msg: None)
     start = time.monotonic()
     own = target is None
-    t = target or target_for(s.target, label="ab")
+    t = target or target_for(s.target, label="ab", **(options or {}))
     try:
         if s.measure == "instructions":
             check_instructions(t)

@@ -451,9 +451,7 @@ def compare_history(
     judged by measuring the base run's stored files and the current files side by side now."""
     path = _history_path(history)
     found = comparisons_for(path, base, current, target, settings or CompareSettings())
-    if rebench is None:
-        return found
-    return rebench_comparisons(found, path, rebench, _progress(None))
+    return found if rebench is None else rebench_comparisons(found, path, rebench, _log.info)
 
 
 def ab(
@@ -463,11 +461,13 @@ def ab(
     settings: AbSettings | None = None,
     history: PathLike | None = None,
     progress: Progress | None = None,
+    target_options: Mapping[str, Any] | None = None,
 ) -> AbReport:
     """Measure two models (``.tflite`` files, manifests, or history runs) side by side until
-    the paired ratios decide (:mod:`edgebench.bench.orchestration.ab`); one verdict a pair."""
+    the paired ratios decide (:mod:`edgebench.bench.orchestration.ab`); one verdict a pair.
+    ``target_options`` go to the transport (``python``, ``ssh_config``, ``adb``, …)."""
     pairs = resolve_pairs(str(base), str(current), _history_path(history))
-    return run_ab(pairs, settings or AbSettings(), _progress(progress))
+    return run_ab(pairs, settings or AbSettings(), _progress(progress), options=target_options)
 
 
 def history(

@@ -9,6 +9,7 @@ from edgebench import api
 from edgebench.bench.judgement.ab_settings import MEASURES, AbSettings
 from edgebench.bench.outputs.ab_table import format_ab_as
 from edgebench.commands import common
+from edgebench.commands.bench import add_target_options, target_options
 from edgebench.commands.common import Command
 from edgebench.declare import add_flags, given
 
@@ -34,6 +35,7 @@ def add_ab_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("base", metavar="BASE", help=f"the reference: {what}")
     p.add_argument("current", metavar="CURRENT", help="the models to judge, the same kinds")
     add_flags(p, AbSettings)
+    add_target_options(p)
     p.add_argument("--fail-on-regression", action="store_true",
                    help="exit 1 when any pair is slower")
     common.add_format(p, "the verdicts")
@@ -44,7 +46,8 @@ def add_ab_args(p: argparse.ArgumentParser) -> None:
 def cmd_ab(args: argparse.Namespace) -> int:
     settings = AbSettings(**given(args, AbSettings))
     report = api.ab(args.base, args.current, settings=settings, history=common.history_of(args),
-                    progress=common.log)
+                    progress=common.log,
+                    target_options=target_options(args, [settings.target])[settings.target])
     print(format_ab_as(report, args.format, args.base, args.current))
     if report.interrupted:
         common.log("ab: interrupted; the rounds done are reported, undecided pairs as inconclusive")
