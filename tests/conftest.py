@@ -107,6 +107,7 @@ LONGEST_FILES = (
     "test_emulated_pi",
     "test_pipeline_end_to_end",
     "test_build_pipeline",
+    "test_ab_instructions",  # valgrind counts: about a minute per pair
     "test_package",
     "test_deploy_ssh",
     "test_masks",
