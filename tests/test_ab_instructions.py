@@ -51,8 +51,8 @@ def test_a_one_more_layer_pair_is_slower_and_a_copy_the_same(tmp_path) -> None:
     heavier, same = report.results
     # 6 identical layers against 5: 1.2x the convolutions, less the invoke's fixed cost
     assert heavier.verdict is Verdict.SLOWER and 1.19 <= heavier.ratio <= 1.21
-    assert same.verdict is Verdict.SAME and abs(same.ratio - 1) < 0.001  # deterministic
-    assert heavier.base_value == pytest.approx(same.base_value, rel=0.001)
+    # the same bytes counted in other processes: deterministic to well within 0.1%
+    assert same.verdict is Verdict.SAME and abs(same.ratio - 1) < 0.001
 
 
 @pytest.mark.slow

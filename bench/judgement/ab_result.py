@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,11 @@ class AbPair:
     name: str
     base: Path
     current: Path
+
+
+def pair_files(pairs: Sequence[AbPair]) -> list[Path]:
+    """Every model file of the pairs, once each, in order."""
+    return list(dict.fromkeys(p for pair in pairs for p in (pair.base, pair.current)))
 
 
 @dataclass(frozen=True)

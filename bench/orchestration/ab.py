@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from edgebench.bench.device.pack import runner_archive
-from edgebench.bench.judgement.ab_result import AbPair, AbReport, PairResult
+from edgebench.bench.judgement.ab_result import AbPair, AbReport, PairResult, pair_files
 from edgebench.bench.judgement.ab_settings import AbSettings
 from edgebench.bench.judgement.ab_stats import Decision, decide, round_ratios
 from edgebench.bench.judgement.compare_settings import Verdict
 from edgebench.bench.orchestration.ab_flow import flow_round, open_flow
 from edgebench.bench.orchestration.ab_instructions import (
+    Counter,
     check_instructions,
-    count_pair,
     refuse_adb,
 )
 from edgebench.bench.orchestration.flows.base import Flow
@@ -125,8 +125,7 @@ def runner_step(target: Target, pairs: Sequence[AbPair], s: AbSettings) -> Step:
     """One runner process of a pair: ROUNDS_PER_PROCESS rounds, both models in it."""
     python = device_python(target)
     runner_path = runner_archive()
-    files = [runner_path, *dict.fromkeys(p for pair in pairs for p in (pair.base, pair.current))]
-    remote = target.push(files)
+    remote = target.push([runner_path, *pair_files(pairs)])
 
     def step(state: _State) -> None:
         pair = state.pair
@@ -271,8 +270,9 @@ def count_pair_results(target: Target, pairs: Sequence[AbPair], s: AbSettings,
     """Instruction counts of every pair (deterministic: one count each)."""
     out: list[PairResult] = []
     try:
+        counter = Counter(target, pairs, s)
         for pair in pairs:
-            out.append(count_pair(target, pair, s))
+            out.append(counter.pair(pair))
             r = out[-1]
             progress(f"ab {pair.name}: instructions ratio {r.ratio:.4f} -> {r.verdict.value}")
     except KeyboardInterrupt:

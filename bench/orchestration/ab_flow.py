@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from edgebench.bench.judgement.ab_result import AbPair
+from edgebench.bench.judgement.ab_result import AbPair, pair_files
 from edgebench.bench.judgement.ab_settings import AbSettings
 from edgebench.bench.orchestration.flows import flow_class
 from edgebench.bench.orchestration.flows.base import Flow
@@ -29,8 +29,7 @@ def flow_settings(s: AbSettings) -> BenchSettings:
 
 def open_flow(target: Target, pairs: Sequence[AbPair], s: AbSettings) -> tuple[Flow, DeviceInfo]:
     """The target's flow, prepared with every model of the pairs."""
-    files = list(dict.fromkeys(p for pair in pairs for p in (pair.base, pair.current)))
-    plan: BenchPlan = plan_from_inputs(files, run_id="ab")
+    plan: BenchPlan = plan_from_inputs(pair_files(pairs), run_id="ab")
     settings = flow_settings(s)
     cls = flow_class(target.address, settings)
     cls.check(target, settings)

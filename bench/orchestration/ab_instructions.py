@@ -12,7 +12,8 @@ that, Python's method cache and dicts hash by address (136 k apart; ``setarch -R
 address randomisation: 2.7 k apart, which ``INVOKES - 1`` divides to ~50 of millions). Last,
 the invoke's own count moved with the length of the model's path and of the environment
 (0.2-0.7% of a 330 k-instruction invoke): they shift the stack, and XNNPACK's copies take other
-paths for other alignments; so every process runs with the same argv and an empty environment.
+paths for other alignments; so every process runs with the same argv and an empty environment,
+and the runner and the models are pushed once a job (one runner file name for every count).
 
 Local and SSH targets: a phone has no Python for the runner (and no valgrind).
 """
@@ -22,9 +23,11 @@ from __future__ import annotations
 import posixpath
 import re
 import shutil
+from collections.abc import Sequence
+from pathlib import Path
 
 from edgebench.bench.device.pack import runner_archive
-from edgebench.bench.judgement.ab_result import AbPair, PairResult
+from edgebench.bench.judgement.ab_result import AbPair, PairResult, pair_files
 from edgebench.bench.judgement.ab_settings import AbSettings
 from edgebench.bench.judgement.ab_stats import exact_decision
 from edgebench.bench.judgement.compare_settings import Verdict
@@ -104,27 +107,40 @@ def _count(target: Target, python: str, runner: str, model: str, invokes: int,
     return irefs, res.seconds
 
 
-def per_invoke(target: Target, python: str, runner: str, model: str, s: AbSettings,
-               setarch: bool) -> tuple[float, float]:
-    """Instructions of one invoke of ``model`` and the wall seconds counting them took."""
-    many, t1 = _count(target, python, runner, model, INVOKES, s, setarch)
-    one, t2 = _count(target, python, runner, model, 1, s, setarch)
-    return (many - one) / (INVOKES - 1), t1 + t2
+class Counter:
+    """Counts on one target for a whole job: the runner and every model pushed once, so every
+    counted process runs the same runner file name; each model counted once however many
+    pairs it is in."""
 
+    def __init__(self, target: Target, pairs: Sequence[AbPair], s: AbSettings) -> None:
+        self.target, self.s = target, s
+        self.python = device_python(target)
+        runner_path = runner_archive()
+        self.remote = target.push([runner_path, *pair_files(pairs)])
+        self.runner = self.remote[runner_path]
+        self.setarch = target.run(["sh", "-c", "command -v setarch"], timeout_s=60).returncode == 0
+        self.counted: dict[Path, tuple[float, float]] = {}
 
-def count_pair(target: Target, pair: AbPair, s: AbSettings) -> PairResult:
-    """The instruction ratio of one pair: exact, so one count a side decides it."""
-    python = device_python(target)
-    runner_path = runner_archive()
-    remote = target.push([runner_path, pair.base, pair.current])
-    setarch = target.run(["sh", "-c", "command -v setarch"], timeout_s=60).returncode == 0
-    base, w1 = per_invoke(target, python, remote[runner_path], remote[pair.base], s, setarch)
-    cur, w2 = per_invoke(target, python, remote[runner_path], remote[pair.current], s, setarch)
-    if base <= 0:
-        return PairResult(pair, "instructions", Verdict.INCONCLUSIVE, None, None, 1,
-                          round(w1 + w2, 2), s.band, base, cur, "instructions",
-                          note="the base model's invokes counted no instructions")
-    d = exact_decision(base, cur, s.band)
-    assert d.verdict is not None
-    return PairResult(pair, "instructions", d.verdict, d.ratio, d.ci, 1, round(w1 + w2, 2),
-                      s.band, round(base), round(cur), "instructions")
+    def per_invoke(self, model: Path) -> tuple[float, float]:
+        """Instructions of one invoke of ``model`` and the wall seconds counting took."""
+        if model not in self.counted:
+            remote = self.remote[model]
+            many, t1 = _count(self.target, self.python, self.runner, remote, INVOKES, self.s,
+                              self.setarch)
+            one, t2 = _count(self.target, self.python, self.runner, remote, 1, self.s,
+                             self.setarch)
+            self.counted[model] = ((many - one) / (INVOKES - 1), t1 + t2)
+        return self.counted[model]
+
+    def pair(self, pair: AbPair) -> PairResult:
+        """The instruction ratio of one pair: exact, so one count a side decides it."""
+        (base, w1), (cur, w2) = self.per_invoke(pair.base), self.per_invoke(pair.current)
+        s = self.s
+        if base <= 0:
+            return PairResult(pair, "instructions", Verdict.INCONCLUSIVE, None, None, 1,
+                              round(w1 + w2, 2), s.band, base, cur, "instructions",
+                              note="the base model's invokes counted no instructions")
+        d = exact_decision(base, cur, s.band)
+        assert d.verdict is not None
+        return PairResult(pair, "instructions", d.verdict, d.ratio, d.ci, 1,
+                          round(w1 + w2, 2), s.band, round(base), round(cur), "instructions")
