@@ -145,3 +145,8 @@ def test_ab_on_a_phone_runs_benchmark_model_in_abba_rounds(phone, arm64_binary) 
 def test_instructions_on_a_phone_are_refused(cli, phone) -> None:
     cli("ab", CONV5, CONV6, "--measure", "instructions", "--target", ADDRESS).error_line(
         "adb", "--measure time")
+
+
+def test_the_pytest_fixture_measures_side_by_side(edgebench) -> None:
+    r = edgebench.ab(CONV5, CONV6, max_rounds=12)
+    assert r.measure == "time" and r.rounds == 12 and r.pair.name == "conv6_float32"
