@@ -150,3 +150,22 @@ def test_instructions_on_a_phone_are_refused(cli, phone) -> None:
 def test_the_pytest_fixture_measures_side_by_side(edgebench) -> None:
     r = edgebench.ab(CONV5, CONV6, max_rounds=12)
     assert r.measure == "time" and r.rounds == 12 and r.pair.name == "conv6_float32"
+
+
+def test_gate_against_a_history_run_with_rebench_judges_latency_side_by_side(cli, tmp_path):
+    """The records say the current model is 3x slower; --rebench re-measures both files (a
+    file against itself here), so the latency rule reads the side-by-side interval instead."""
+    path = tmp_path / "history.sqlite"
+    base = make_results("run01", [replace(make_record("conv", 100.0), model_path=str(CONV5))])
+    append_results(path, [base])
+    current = make_results("run02", [replace(make_record("conv", 300.0), model_path=str(CONV5))])
+    current.save(tmp_path / "results-local.json")
+    (tmp_path / "budgets.toml").write_text(
+        'schema_version = 1\n[budgets."*"]\nmax_latency_regression = "50%"\n')
+    records = cli("gate", tmp_path / "results-local.json", "--budgets", tmp_path / "budgets.toml",
+                  "--against", "run01", "--history", path, "--format", "json")
+    assert records.code == 1  # 3x slower by the records
+    done = cli("gate", tmp_path / "results-local.json", "--budgets", tmp_path / "budgets.toml",
+               "--against", "run01", "--rebench", "--history", path, "--format", "json")
+    (check,) = [c for c in json.loads(done.out)["checks"] if "latency" in c["check"]]
+    assert "side by side" in check["reason"] and "rounds of time" in check["reason"]
