@@ -56,11 +56,14 @@ class AbReport:
 
     target: str
     device: DeviceInfo
+    #: what was counted: "time" (interleaved rounds) or "instructions" (valgrind)
     measure: str
     results: tuple[PairResult, ...]
     wall_s: float
+    #: Ctrl-C ended the job: the pairs still undecided are inconclusive
     interrupted: bool = False
 
     @property
     def regressed(self) -> tuple[str, ...]:
+        """The pairs whose current side came out slower, in order."""
         return tuple(r.pair.name for r in self.results if r.regressed)

@@ -100,13 +100,9 @@ def target_options(args: argparse.Namespace, targets: Sequence[str]) -> dict[str
 
 
 def add_bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "inputs",
-        nargs="+",
-        type=Path,
-        metavar="INPUT",
-        help="a manifest.json (or its run folder) from edgebench build, or .tflite files",
-    )
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                   help="a manifest.json (or its run folder) from edgebench build, or .tflite "
+                   "files")
     add_config(p, "take [bench] settings and targets from this pipeline TOML")
     p.add_argument("--run", help="run folder name for loose .tflite inputs (default: timestamp); "
                    "a manifest is benched in its own run folder")

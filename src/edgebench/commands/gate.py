@@ -42,13 +42,8 @@ def add_require_compatible(p: argparse.ArgumentParser) -> None:
 
 
 def add_gate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "results",
-        nargs="*",
-        type=Path,
-        metavar="RESULTS",
-        help="results-<target>.json files or run folders (default: <out>/latest)",
-    )
+    p.add_argument("results", nargs="*", type=Path, metavar="RESULTS",
+                   help="results-<target>.json files or run folders (default: <out>/latest)")
     add_budgets(p)
     add_config(p, "pipeline TOML whose [gate] names the budgets", from_env=True)
     add_require_compatible(p)
