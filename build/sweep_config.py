@@ -115,7 +115,11 @@ class SweepConfig:
     # of validation accuracy on seeds 0 / 1 (commit 8560eca).
     qat_learning_rate: float = setting(1e-4, above=0,
                                        help="the learning rate of quantisation-aware training")
-    seed: int = setting(0, help="the validation split's permutation (and Optuna's sampler)")
+    seed: int = setting(
+        0, flag="--seed",
+        help="the validation split's permutation (and Optuna's sampler); --seed also sets "
+        "[train] seed (initialisation and shuffles), so one flag gives an independent run",
+    )
     validation_split: float = setting(
         0.1, flag="--validation-split", parse=probability, metavar="SHARE",
         help="share of the training data held out to choose on, in (0, 1)",

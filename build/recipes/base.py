@@ -87,6 +87,9 @@ class RecipeContext:
     # What fine-tunes minimise (labels, or distillation from the dense model); ``data``'s
     # targets are this objective's. None: sparse categorical cross-entropy on labels.
     objective: Objective | None = None
+    # The teacher's outputs on data.x_fit ("fit") and data.x_val ("val"), in the model's own
+    # convention, for distilled fine-tunes; None: distil from ``baseline`` itself.
+    soft_targets: Mapping[str, Any] | None = None
 
     def require_labels(self, recipe: str) -> None:
         """Refuse, with the fix, a recipe whose own training loop needs one labelled output."""

@@ -44,6 +44,7 @@ from edgebench.build.sweep.split import (
     sweep_training_data,
     write_val_eval,
 )
+from edgebench.build.sweep.teacher import build_teacher_entry
 from edgebench.build.sweep.trials import BASELINE_STAGE, TaskJob, TrialResult, TrialSpec
 from edgebench.build.sweep_config import SweepConfig
 from edgebench.errors import ConfigError
@@ -112,6 +113,7 @@ def run_sweep(
         BASELINE_STAGE, baseline_key, lambda tmp: build_baseline(config, ds, tmp, progress)
     )
     progress(f"baseline: {'trained' if built else 'from the cache'} ({entry.path})")
+    teacher = build_teacher_entry(config, ds, cache, fingerprint, entry.meta, progress)
 
     t_trials = time.perf_counter()
     job = TaskJob(
@@ -122,12 +124,14 @@ def run_sweep(
         data_fingerprint=fingerprint,
         trials=(),
         threads=max(1, (os.cpu_count() or 1) // workers),
+        teacher_key=teacher.key if teacher else None,
     )
     with make_runner(ray_address, workers, progress) as runner:
         run = functools.partial(runner.run_trials, job)
         results = search(sweep, specs, run, workers, progress)
     trials_s = time.perf_counter() - t_trials
-    trained = int(built) + sum(len(r.trained) for r in results)
+    trained = int(built) + int(bool(teacher and teacher.built))
+    trained += sum(len(r.trained) for r in results)
 
     # ------------------------------------------------------------------ choose on validation
     baseline = load_baseline(cache, baseline_key, config.train.learning_rate)
@@ -195,6 +199,7 @@ def run_sweep(
             "n": n_val,
             "file": val_path.name,
         },
+        "teacher": teacher.describe() if teacher else None,
         "choice_metric": "val_lower_bound" if sweep.confidence else "val_accuracy",
         "confidence": sweep.confidence,
         "floor_accuracy": round(floor, 5),

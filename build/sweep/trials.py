@@ -195,3 +195,4 @@ class TaskJob:
     data_fingerprint: str
     trials: tuple[TrialSpec, ...]
     threads: int
+    teacher_key: str | None = None  # [train] teacher's cache entry; None: the baseline teaches

@@ -39,6 +39,7 @@ from edgebench.build.sources import load_keras_model
 from edgebench.build.sweep import keys
 from edgebench.build.sweep.baseline import Baseline, load_baseline
 from edgebench.build.sweep.split import sweep_training_data
+from edgebench.build.sweep.teacher import load_soft_targets
 from edgebench.build.sweep.trials import (
     CLUSTER_STAGE,
     FINAL_STAGE,
@@ -93,6 +94,7 @@ class TaskContext:
     baseline: Baseline
     data: TrainingData  # scaled, shaped and split as the baseline was trained (.split)
     calibration: np.ndarray  # the int8 converter's representative samples
+    soft_targets: dict[str, np.ndarray] | None  # [train] teacher's outputs on fit and val
 
     @property
     def config(self) -> PipelineConfig:
@@ -124,6 +126,7 @@ class TaskContext:
             progress=_log,
             history=self.baseline.history,
             upstream=upstream or {},
+            soft_targets=self.soft_targets,
         )
 
     def load_model(self, entry: Entry) -> Any:
@@ -151,7 +154,8 @@ def task_context(job: TaskJob) -> TaskContext:
     assert config.sweep is not None, "a sweep task comes from a [sweep] config"
     data = sweep_training_data(ds, input_shape, config.sweep)
     calibration = calibration_samples(data.x_fit, config.train.seed)
-    return TaskContext(job, cache, baseline, data, calibration)
+    soft_targets = load_soft_targets(cache, job.teacher_key)
+    return TaskContext(job, cache, baseline, data, calibration, soft_targets)
 
 
 # --------------------------------------------------------------------------- the stages
@@ -174,6 +178,8 @@ class PrunedStage(ModelStage):
     recipe_type: str
     layers: tuple[str, ...]  # the pruned layers: the ones clustering touches
     sparse_export: bool  # convert with Optimize.EXPERIMENTAL_SPARSITY
+    distill: tuple[float, float]  # the recipe's distill_alpha and _temperature: clustering
+    # and QAT fine-tune with the same loss
 
 
 @dataclass(frozen=True)
@@ -196,7 +202,9 @@ def pruned_stage(
     recipe parameters ``overrides`` ([sweep.vary]) set."""
     rc = ctx.config.recipe(recipe)
     params = dataclasses.replace(rc.params.with_sparsity(sparsity), **dict(overrides))
-    key = keys.prune_key(ctx.job.baseline_key, rc.recipe, params, ctx.config.train)
+    key = keys.prune_key(
+        ctx.job.baseline_key, rc.recipe, params, ctx.config.train, ctx.job.teacher_key
+    )
 
     def build(tmp: Path) -> dict[str, Any]:
         _log(f"{recipe} at {sparsity:.0%}: training")
@@ -220,6 +228,9 @@ def pruned_stage(
         recipe_type=rc.recipe,
         layers=tuple(entry.meta["target_sparsity"]) or tuple(weights),
         sparse_export=bool(entry.meta.get("sparse_export")),
+        distill=(
+            getattr(params, "distill_alpha", 0.0), getattr(params, "distill_temperature", 4.0)
+        ),
     )
 
 
@@ -231,6 +242,8 @@ def clustered_stage(ctx: TaskContext, pruned: PrunedStage, spec: TrialSpec) -> M
         epochs=ctx.sweep.cluster_epochs,
         learning_rate=ctx.sweep.cluster_learning_rate,
         layers=pruned.layers,
+        distill_alpha=pruned.distill[0],
+        distill_temperature=pruned.distill[1],
     )
     key = keys.cluster_key(pruned.key, params)
 
@@ -248,12 +261,14 @@ def clustered_stage(ctx: TaskContext, pruned: PrunedStage, spec: TrialSpec) -> M
 
 
 def final_stage(
-    ctx: TaskContext, upstream: ModelStage, spec: TrialSpec, sparse: bool
+    ctx: TaskContext, upstream: ModelStage, spec: TrialSpec, pruned: PrunedStage
 ) -> FinalStage:
-    """The trial's .tflite file: ``upstream`` converted, or fine-tuned with QAT and converted."""
+    """The trial's .tflite file: ``upstream`` converted, or fine-tuned with QAT (distilled as
+    the pruning was) and converted."""
     sweep = ctx.sweep
     filename = keys.tflite_name(spec)
-    key = keys.final_key(upstream.key, spec, sweep, len(ctx.calibration))
+    key = keys.final_key(upstream.key, spec, sweep, len(ctx.calibration), pruned.distill)
+    sparse = pruned.sparse_export
 
     def build(tmp: Path) -> dict[str, Any]:
         if spec.quantization == "qat":
@@ -262,6 +277,8 @@ def final_stage(
                 start_from="upstream",
                 epochs=sweep.qat_epochs,
                 learning_rate=sweep.qat_learning_rate,
+                distill_alpha=pruned.distill[0],
+                distill_temperature=pruned.distill[1],
             )
             qat = collaborative.pcqat if spec.clusters else collaborative.pqat
             out = qat(ctx.recipe_context(spec.id, tmp, {"upstream": upstream.model}), params)
@@ -333,7 +350,7 @@ def run_task(job: TaskJob) -> list[TrialResult]:
             if upstream.built:
                 trained.append(CLUSTER_STAGE)
             stages["clustered"] = upstream.weights
-        final = final_stage(ctx, upstream, spec, pruned.sparse_export)
+        final = final_stage(ctx, upstream, spec, pruned)
         if final.trained:
             trained.append(FINAL_STAGE)
         stages["tflite"] = tflite_weight_facts(final.path.read_bytes())
