@@ -15,6 +15,7 @@ from edgebench.errors import ConfigError
 from edgebench.values import probability
 
 SEARCHES = ("grid", "optuna")
+PRUNERS = ("none", "hyperband", "successive_halving")  # Optuna's, for search = "optuna"
 # int8-per-tensor: int8 with one scale per Dense kernel (pipeline.convert's dense_per_tensor)
 QUANTIZATIONS = ("int8", "int8-per-tensor", "dynamic", "float16", "float32", "qat")
 # strip: "none"; "all" (tensor names, signature defs, converter metadata); "keep-signatures"
@@ -95,6 +96,17 @@ class SweepConfig:
                           help="grid, or optuna (multi-objective TPE; set trials)")
     trials: int = setting(0, minimum=0,
                           help="optuna: the number of trials; 0 = as many as the grid has")
+    pruner: str = setting(
+        "none", choices=PRUNERS,
+        help="optuna: stop hopeless trials while they prune, from the validation accuracy "
+        "each epoch reports: hyperband, successive_halving, or none",
+    )
+    pruner_min_epochs: int = setting(
+        1, minimum=1, help="optuna's pruner: epochs every trial runs before it may be stopped"
+    )
+    pruner_reduction_factor: int = setting(
+        3, minimum=2, help="optuna's pruner: 1 in this many trials goes on at each rung"
+    )
     min_accuracy: float | None = setting(
         None, example=0.88,
         help="the accuracy floor on the validation split; set this or max_accuracy_drop",
@@ -191,6 +203,11 @@ class SweepConfig:
             raise ConfigError(f"min_accuracy must be in [0, 1]; got {self.min_accuracy}")
         if self.max_accuracy_drop is not None and not 0.0 <= self.max_accuracy_drop <= 1.0:
             raise ConfigError(f"max_accuracy_drop must be in [0, 1]; got {self.max_accuracy_drop}")
+        if self.pruner != "none" and self.search != "optuna":
+            raise ConfigError(
+                f'pruner = "{self.pruner}" stops Optuna trials; set search = "optuna" or '
+                'pruner = "none"'
+            )
         if not self.cache_dir.strip():
             raise ConfigError('cache_dir must name a folder, e.g. "cache"')
         check_values(self)

@@ -94,7 +94,7 @@ def retrain(
         batch_size=ctx.batch_size,
         label=ctx.name,
         progress=ctx.progress,
-        callbacks=callbacks,
+        callbacks=[*callbacks, *ctx.callbacks],
     )
     # Leave the model compiled as every other recipe leaves it: labels in, accuracy out.
     training.compile_model(model, ctx.learning_rate, from_logits)

@@ -13,7 +13,6 @@ manifest's ``sweep``, the chosen file into ``chosen``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import shutil
 import time
@@ -37,6 +36,7 @@ from edgebench.build.samples import scale_inputs, write_dataset_eval
 from edgebench.build.sweep import keys, worker
 from edgebench.build.sweep.baseline import build_baseline, load_baseline
 from edgebench.build.sweep.execution import check_ray_address, make_runner
+from edgebench.build.sweep.fidelity import Fidelity
 from edgebench.build.sweep.search import grid, search
 from edgebench.build.sweep.split import (
     VAL_DIR,
@@ -126,9 +126,16 @@ def run_sweep(
         threads=max(1, (os.cpu_count() or 1) // workers),
         teacher_key=teacher.key if teacher else None,
     )
+    def run(batch: Sequence[TrialSpec], fidelity: Fidelity | None) -> list[TrialResult]:
+        return runner.run_trials(dataclasses.replace(job, fidelity=fidelity), batch)
+
+    search_floor = sweep.floor(float(entry.meta.get("val_accuracy") or 0.0))
     with make_runner(ray_address, workers, progress) as runner:
-        run = functools.partial(runner.run_trials, job)
-        results = search(sweep, specs, run, workers, progress)
+        outcome = search(
+            sweep, specs, run, workers, progress, floor=search_floor,
+            journal=run_dir / "optuna.journal", max_epochs=max_recipe_epochs(config),
+        )
+    results = outcome.results
     trials_s = time.perf_counter() - t_trials
     trained = int(built) + int(bool(teacher and teacher.built))
     trained += sum(len(r.trained) for r in results)
@@ -218,6 +225,8 @@ def run_sweep(
         "trained_stages": trained,
         "ray_address": ray_address,
         "workers": workers,
+        "pruner": outcome.summary() if sweep.pruner != "none" else None,
+        "stopped_trials": [r.to_dict() for r in outcome.stopped],
         "trials_wall_s": round(trials_s, 1),
         "wall_s": wall_s,
     }
@@ -240,6 +249,15 @@ def run_sweep(
         f"manifest {manifest_path}"
     )
     return SweepOutcome(manifest_path, manifest.chosen, trained)
+
+
+def max_recipe_epochs(config: PipelineConfig) -> int:
+    """The most epochs any pruned stage of the sweep fine-tunes (a pruner's max resource)."""
+    sweep = config.sweep
+    assert sweep is not None
+    most = [getattr(config.recipe(r).params, "epochs", 1) for r in sweep.recipes]
+    most += [int(v) for k, values in sweep.vary if k == "epochs" for v in values]
+    return max(1, *most)
 
 
 def _batch(config: PipelineConfig) -> int:

@@ -38,6 +38,7 @@ from edgebench.build.samples import calibration_samples
 from edgebench.build.sources import load_keras_model
 from edgebench.build.sweep import keys
 from edgebench.build.sweep.baseline import Baseline, load_baseline
+from edgebench.build.sweep.fidelity import EpochReporter, Stopped
 from edgebench.build.sweep.split import sweep_training_data
 from edgebench.build.sweep.teacher import load_soft_targets
 from edgebench.build.sweep.trials import (
@@ -108,7 +109,11 @@ class TaskContext:
         return self.job.config.sweep
 
     def recipe_context(
-        self, name: str, tmp: Path, upstream: dict[str, Any] | None = None
+        self,
+        name: str,
+        tmp: Path,
+        upstream: dict[str, Any] | None = None,
+        callbacks: tuple[Any, ...] = (),
     ) -> RecipeContext:
         """What a recipe needs to train into ``tmp``; seeds Keras first, as a build does."""
         _, keras, _ = import_tf()
@@ -127,6 +132,7 @@ class TaskContext:
             history=self.baseline.history,
             upstream=upstream or {},
             soft_targets=self.soft_targets,
+            callbacks=callbacks,
         )
 
     def load_model(self, entry: Entry) -> Any:
@@ -197,9 +203,12 @@ def pruned_stage(
     recipe: str,
     sparsity: float,
     overrides: tuple[tuple[str, Any], ...] = (),
+    reporter: EpochReporter | None = None,
 ) -> PrunedStage:
     """The baseline pruned by the ``[recipes.<recipe>]`` section at ``sparsity``, with the
-    recipe parameters ``overrides`` ([sweep.vary]) set."""
+    recipe parameters ``overrides`` ([sweep.vary]) set. ``reporter`` records (and in a
+    multi-fidelity search reports) each epoch's validation accuracy; from the cache, the
+    recorded epochs are replayed to it."""
     rc = ctx.config.recipe(recipe)
     params = dataclasses.replace(rc.params.with_sparsity(sparsity), **dict(overrides))
     key = keys.prune_key(
@@ -208,7 +217,8 @@ def pruned_stage(
 
     def build(tmp: Path) -> dict[str, Any]:
         _log(f"{recipe} at {sparsity:.0%}: training")
-        out = get_recipe(rc.recipe).fn(ctx.recipe_context(recipe, tmp), params)
+        callbacks = (reporter.keras_callback(),) if reporter is not None else ()
+        out = get_recipe(rc.recipe).fn(ctx.recipe_context(recipe, tmp, None, callbacks), params)
         achieved = facts.keras_facts(out.model).layer_sparsity
         verify_sparsity(recipe, achieved, out.target_sparsity)
         save_h5(out.model, tmp / MODEL_FILE)
@@ -216,9 +226,13 @@ def pruned_stage(
             "target_sparsity": out.target_sparsity,
             "sparse_export": out.sparse_export,
             "extra": out.extra,
+            "val_history": reporter.history if reporter is not None else [],
         }
 
     entry, built = ctx.cache.get_or_build(PRUNE_STAGE, key, build)
+    if not built and reporter is not None:
+        for epoch, accuracy in enumerate(entry.meta.get("val_history", []), start=1):
+            reporter.report(epoch, accuracy, ask=False)
     weights = entry.meta["extra"].get("weights", {})
     return PrunedStage(
         key=key,
@@ -338,7 +352,16 @@ def run_task(job: TaskJob) -> list[TrialResult]:
     """Run trials that share one pruned model; each stage comes from the cache when it can."""
     ctx = task_context(job)
     first = job.trials[0]
-    pruned = pruned_stage(ctx, first.recipe, first.sparsity, first.overrides)
+    reporter = EpochReporter(job.fidelity, [s.id for s in job.trials], 1.0 - first.sparsity)
+    t_start = time.perf_counter()
+    try:
+        pruned = pruned_stage(ctx, first.recipe, first.sparsity, first.overrides, reporter)
+    except Stopped as stop:
+        _log(f"{first.recipe} at {first.sparsity:.0%}: stopped by the pruner after epoch "
+             f"{stop.epoch} (validation accuracy {reporter.history[-1]:.4f})")
+        spent = round(time.perf_counter() - t_start, 1)
+        return [stopped_trial(spec, reporter.history, stop.epoch, spent) for spec in job.trials]
+    history = tuple(reporter.history)
     results = []
     for spec in job.trials:
         t0 = time.perf_counter()
@@ -361,9 +384,21 @@ def run_task(job: TaskJob) -> list[TrialResult]:
             measure(
                 ctx, spec, recipe_type=pruned.recipe_type, path=path, stripped=stripped,
                 stages=stages, trained=trained, t0=t0,
-            )
+            ).with_val_history(history)
         )
     return results
+
+
+def stopped_trial(
+    spec: TrialSpec, history: list[float], epoch: int, seconds: float
+) -> TrialResult:
+    """The record of a trial the pruner stopped: its epochs so far, no file."""
+    return TrialResult(
+        spec=spec, recipe_type="", zip_bytes=0, file_bytes=0,
+        val_accuracy=history[-1] if history else 0.0, val_n=0, stages={}, trained=(),
+        tflite_path="", cache_file="", trial_s=seconds, val_history=tuple(history),
+        stopped_at_epoch=epoch,
+    )
 
 
 def measure(
