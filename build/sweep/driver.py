@@ -44,7 +44,7 @@ from edgebench.build.sweep.split import (
     sweep_training_data,
     write_val_eval,
 )
-from edgebench.build.sweep.teacher import build_teacher_entry
+from edgebench.build.sweep.teacher import build_teacher_entry, check_teacher
 from edgebench.build.sweep.trials import BASELINE_STAGE, TaskJob, TrialResult, TrialSpec
 from edgebench.build.sweep_config import SweepConfig
 from edgebench.errors import ConfigError
@@ -90,6 +90,7 @@ def run_sweep(
         config.data.dataset, config.base_dir, config.data.train_limit, config.data.test_limit
     )
     sweep_data(ds)  # one input with labels, or a DatasetError before anything is written
+    check_teacher(config, ds)  # a teacher file that cannot teach, before anything trains
     specs, skipped = check_search_space(config)
     for line in skipped:
         progress(f"search space: skipped {line}")

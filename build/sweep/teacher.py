@@ -107,6 +107,26 @@ def build_teacher(
     return meta
 
 
+def check_teacher(config: PipelineConfig, ds: Dataset) -> None:
+    """Refuse, before anything trains, a teacher file that does not load or whose outputs are
+    not one score per class of the student's."""
+    train = config.train
+    if not train.teacher or teacher_is_builtin(train.teacher):
+        return
+    path = teacher_path(config)
+    _file_hash(path)  # a missing file, named
+    _, _, out_shape = _file_outputs(path)
+    _check_outputs(config, out_shape, sweep_data(ds).num_classes)
+
+
+def _check_outputs(config: PipelineConfig, out_shape: Any, num_classes: int) -> None:
+    if tuple(out_shape[1:]) != (num_classes,):
+        raise ConfigError(
+            f"teacher {config.train.teacher} outputs shape {tuple(out_shape)}, the student "
+            f"(None, {num_classes}): give a teacher trained on the same {num_classes} classes"
+        )
+
+
 def _accuracy(targets: np.ndarray, y: np.ndarray) -> float:
     return round(float(np.mean(np.argmax(targets, axis=1) == np.asarray(y).reshape(-1))), 5)
 
@@ -129,7 +149,7 @@ def _file_outputs(path: Path) -> Any:
     try:
         source = sources.load_source(path)
     except ModelFileError as exc:
-        raise ModelFileError(f"teacher: {exc}") from None
+        raise ModelFileError(f"[train] teacher does not load: {exc}") from None
     if source.model is not None:
         return _keras_outputs(source.model)
     if len(source.inputs) != 1 or len(source.outputs) != 1:
@@ -164,11 +184,7 @@ def _targets(
 ) -> np.ndarray:
     """The teacher's outputs on the fit or validation samples, in the student's convention."""
     shape, run, out_shape = outputs
-    if tuple(out_shape[1:]) != (num_classes,):
-        raise ConfigError(
-            f"teacher {config.train.teacher} outputs shape {tuple(out_shape)}, the student "
-            f"(None, {num_classes}): give a teacher trained on the same {num_classes} classes"
-        )
+    _check_outputs(config, out_shape, num_classes)
     assert config.sweep is not None
     data: TrainingData = sweep_training_data(ds, shape, config.sweep)
     x = data.x_fit if part == "fit" else data.x_val
