@@ -63,8 +63,8 @@ def test_a_teacher_that_is_neither_builtin_nor_a_file_is_one_line(capsys, tmp_pa
 @pytest.mark.parametrize(
     ("edit", "message", "pruner"),
     [
-        ('search = "grid"', r'pruner = "hyperband" stops Optuna trials; set search = "optuna"', "hyperband"),
-        ('search = "optuna"\npruner_reduction_factor = 1', "pruner_reduction_factor must be", "hyperband"),
+        ('search = "grid"', 'stops Optuna trials; set search = "optuna"', "hyperband"),
+        ('search = "optuna"\npruner_reduction_factor = 1', "reduction_factor must be", "hyperband"),
         ('search = "optuna"\npruner_min_epochs = 0', "pruner_min_epochs must be", "hyperband"),
         ('search = "optuna"', "pruner must be one of", "median"),
     ],
