@@ -51,6 +51,8 @@ MANIFEST_TRIAL_KEYS = [
     "trained",
     "cache_file",
     "trial_s",
+    "val_history",
+    "stopped_at_epoch",
     "compression_ratio",
 ]
 
