@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgebench import cli
+from edgebench.build.sweep import worker
 from edgebench.build.sweep.fidelity import EpochReporter, Fidelity, Stopped, score
 from edgebench.build.sweep.search import search
 from edgebench.build.sweep.trials import TrialResult, TrialSpec
@@ -18,6 +19,10 @@ from edgebench.records import Manifest
 
 SMALL_SWEEP = Path(__file__).parent / "fixtures" / "small_sweep.toml"
 EPOCHS = 8
+
+
+def _interrupted(*args, **kwargs):
+    raise KeyboardInterrupt
 
 
 def test_the_score_ranks_every_trial_at_the_floor_above_any_below_it() -> None:
@@ -76,32 +81,44 @@ def test_the_pruner_stops_hopeless_trials_and_they_never_reach_the_results(tmp_p
 
 
 @pytest.mark.slow
-def test_a_small_sweep_with_a_teacher_and_a_pruner(tmp_path: Path) -> None:
-    """teacher_cnn trains once and is cached; its soft targets drive the fine-tunes; Optuna's
-    pruner stops trials; a rerun trains nothing and resumes the same choice."""
-    text = SMALL_SWEEP.read_text().replace(
+def test_a_small_sweep_with_a_teacher_resumes_and_prunes(tmp_path: Path, monkeypatch) -> None:
+    """teacher_cnn trains once and is cached, and its soft targets drive the fine-tunes; a
+    sweep interrupted after its first trial keeps what it finished and a rerun resumes from
+    there; then Optuna's pruner stops trials of a wider space on the same cache."""
+    grid = SMALL_SWEEP.read_text().replace(
         "seed = 0\n", 'seed = 0\nteacher = "teacher_cnn"\nteacher_epochs = 1\n', 1
-    ).replace(
+    )
+    config = tmp_path / "teacher.toml"
+    config.write_text(grid)
+    out = tmp_path / "out"
+    args = ["sweep", "--config", str(config), "--out", str(out)]
+    measured = worker.measure
+
+    def interrupt_after_one(*a, **k):
+        monkeypatch.setattr(worker, "measure", _interrupted)
+        return measured(*a, **k)
+
+    monkeypatch.setattr(worker, "measure", interrupt_after_one)
+    assert cli.main([*args, "--run", "interrupted"]) == 130
+    monkeypatch.setattr(worker, "measure", measured)
+    assert cli.main([*args, "--run", "resumed"]) == 0
+    resumed = Manifest.load(out / "resumed" / "manifest.json").sweep
+    assert resumed["teacher"]["teacher"] == "teacher_cnn" and not resumed["teacher"]["built"]
+    assert 0.0 < resumed["teacher"]["val_accuracy"] <= 1.0
+    trained = {t["id"]: t["trained"] for t in resumed["trials"]}
+    assert trained["lrr-s80-k0-int8"] == []  # finished before the interruption: from the cache
+    assert "prune" in trained["lrr-s90-k0-int8"]  # never started: trained now
+    assert all(len(t["val_history"]) == 1 for t in resumed["trials"])  # one epoch, recorded
+
+    wide = grid.replace(
         'search = "grid"',
         'search = "optuna"\ntrials = 4\npruner = "successive_halving"\n'
         "pruner_reduction_factor = 2",
     ).replace("sparsities = [0.8, 0.9]", "sparsities = [0.5, 0.8, 0.95, 0.99]")
-    text = text.replace("rounds = 1\n", "rounds = 1\nepochs = 2\n", 1)
-    config = tmp_path / "teacher.toml"
-    config.write_text(text)
-    out = tmp_path / "out"
-    args = ["sweep", "--config", str(config), "--out", str(out)]
-    status = cli.main([*args, "--run", "first"])
-    assert status in (0, 1)  # 1: nothing at the floor, still a finished sweep
-    first = Manifest.load(out / "first" / "manifest.json").sweep
-    assert first["teacher"]["teacher"] == "teacher_cnn" and first["teacher"]["built"]
-    assert 0.0 < first["teacher"]["val_accuracy"] <= 1.0
-    pruner = first["pruner"]
-    assert pruner["finished"] + pruner["stopped"] >= 1
-    assert all(len(t["val_history"]) >= 1 for t in first["trials"])
-    assert cli.main([*args, "--run", "again"]) == status
-    again = Manifest.load(out / "again" / "manifest.json").sweep
-    assert not again["teacher"]["built"]
-    assert {t["id"] for t in again["trials"]} >= {t["id"] for t in first["trials"]} - {
-        t["id"] for t in again["stopped_trials"]
-    }
+    config.write_text(wide.replace("rounds = 1\n", "rounds = 1\nepochs = 2\n", 1))
+    assert cli.main([*args, "--run", "pruned"]) in (0, 1)  # 1: nothing at the floor
+    pruned = Manifest.load(out / "pruned" / "manifest.json").sweep
+    summary = pruned["pruner"]
+    assert summary["stopped"] == len(pruned["stopped_trials"]) >= 1
+    assert summary["finished"] == len(pruned["trials"]) >= 1
+    assert {t["id"] for t in pruned["trials"]}.isdisjoint(summary["stopped_at_epoch"])
