@@ -175,6 +175,15 @@ class TrainConfig:
     output_weights: dict[str, float] = setting(
         factory=dict, help="the loss weight of each output by name (several outputs)"
     )
+    teacher: str = setting(
+        "", example="teacher_cnn",
+        help="what distilled fine-tunes (pruning, clustering, QAT) learn from in a sweep: "
+        '"" = the dense baseline itself, a builtin model name (e.g. teacher_cnn: trained once '
+        "on the same data and cached), or a trained .keras / .h5 file or SavedModel folder "
+        "(relative to the config file)",
+    )
+    teacher_epochs: int = setting(12, minimum=1,
+                                  help="training epochs of a builtin teacher (cosine schedule)")
 
     def __post_init__(self) -> None:
         check_values(self)
@@ -185,6 +194,24 @@ class TrainConfig:
                 )
         if not 0.0 <= self.validation_split < 1.0:
             raise ConfigError(f"validation_split must be in [0, 1); got {self.validation_split}")
+        if self.teacher and not teacher_is_builtin(self.teacher) and not teacher_is_path(
+            self.teacher
+        ):
+            raise ConfigError(
+                f"teacher {self.teacher!r} is neither a builtin model "
+                f"({', '.join(BUILTIN_MODELS)}) nor a .keras / .h5 file or SavedModel folder; "
+                'give one of those, or "" to distil from the dense baseline itself'
+            )
+
+
+def teacher_is_builtin(teacher: str) -> bool:
+    """Whether ``[train] teacher`` names a builtin model (else it is a path)."""
+    return teacher in BUILTIN_MODELS
+
+
+def teacher_is_path(teacher: str) -> bool:
+    """Whether ``[train] teacher`` reads as a model file or SavedModel folder."""
+    return teacher.endswith((".keras", ".h5")) or "/" in teacher or Path(teacher).is_dir()
 
 
 @dataclass(frozen=True)

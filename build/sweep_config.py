@@ -15,6 +15,7 @@ from edgebench.errors import ConfigError
 from edgebench.values import probability
 
 SEARCHES = ("grid", "optuna")
+PRUNERS = ("none", "hyperband", "successive_halving")  # Optuna's, for search = "optuna"
 # int8-per-tensor: int8 with one scale per Dense kernel (pipeline.convert's dense_per_tensor)
 QUANTIZATIONS = ("int8", "int8-per-tensor", "dynamic", "float16", "float32", "qat")
 # strip: "none"; "all" (tensor names, signature defs, converter metadata); "keep-signatures"
@@ -95,6 +96,17 @@ class SweepConfig:
                           help="grid, or optuna (multi-objective TPE; set trials)")
     trials: int = setting(0, minimum=0,
                           help="optuna: the number of trials; 0 = as many as the grid has")
+    pruner: str = setting(
+        "none", choices=PRUNERS,
+        help="optuna: stop hopeless trials while they prune, from the validation accuracy "
+        "each epoch reports: hyperband, successive_halving, or none",
+    )
+    pruner_min_epochs: int = setting(
+        1, minimum=1, help="optuna's pruner: epochs every trial runs before it may be stopped"
+    )
+    pruner_reduction_factor: int = setting(
+        3, minimum=2, help="optuna's pruner: 1 in this many trials goes on at each rung"
+    )
     min_accuracy: float | None = setting(
         None, example=0.88,
         help="the accuracy floor on the validation split; set this or max_accuracy_drop",
@@ -115,7 +127,11 @@ class SweepConfig:
     # of validation accuracy on seeds 0 / 1 (commit 8560eca).
     qat_learning_rate: float = setting(1e-4, above=0,
                                        help="the learning rate of quantisation-aware training")
-    seed: int = setting(0, help="the validation split's permutation (and Optuna's sampler)")
+    seed: int = setting(
+        0, flag="--seed",
+        help="the validation split's permutation (and Optuna's sampler); --seed also sets "
+        "[train] seed (initialisation and shuffles), so one flag gives an independent run",
+    )
     validation_split: float = setting(
         0.1, flag="--validation-split", parse=probability, metavar="SHARE",
         help="share of the training data held out to choose on, in (0, 1)",
@@ -187,6 +203,11 @@ class SweepConfig:
             raise ConfigError(f"min_accuracy must be in [0, 1]; got {self.min_accuracy}")
         if self.max_accuracy_drop is not None and not 0.0 <= self.max_accuracy_drop <= 1.0:
             raise ConfigError(f"max_accuracy_drop must be in [0, 1]; got {self.max_accuracy_drop}")
+        if self.pruner != "none" and self.search != "optuna":
+            raise ConfigError(
+                f'pruner = "{self.pruner}" stops Optuna trials; set search = "optuna" or '
+                'pruner = "none"'
+            )
         if not self.cache_dir.strip():
             raise ConfigError('cache_dir must name a folder, e.g. "cache"')
         check_values(self)

@@ -9,6 +9,7 @@ from typing import Any
 
 from edgebench.models.guide import pruning_guide_model
 from edgebench.models.mobilenet import mobilenet_v2
+from edgebench.models.teacher import teacher_cnn
 
 #: The shipped configs: the default pipeline, its budgets, the default sweep and its budgets.
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -20,4 +21,5 @@ DEFAULT_SWEEP = CONFIG_DIR / "sweep.toml"
 BUILTIN_MODELS: dict[str, Callable[..., Any]] = {
     "pruning_guide": pruning_guide_model,
     "mobilenet_v2": mobilenet_v2,
+    "teacher_cnn": teacher_cnn,  # a larger dense model to distil from ([train] teacher)
 }

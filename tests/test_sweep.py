@@ -51,6 +51,8 @@ MANIFEST_TRIAL_KEYS = [
     "trained",
     "cache_file",
     "trial_s",
+    "val_history",
+    "stopped_at_epoch",
     "compression_ratio",
 ]
 
@@ -314,7 +316,7 @@ def test_each_stage_of_a_task_comes_from_the_cache(first_sweep, monkeypatch, tmp
     fits = FitCounter(monkeypatch)
     pruned = worker.pruned_stage(ctx, "lrr", 0.8)
     clustered = worker.clustered_stage(ctx, pruned, qat)
-    final = worker.final_stage(ctx, clustered, qat, pruned.sparse_export)
+    final = worker.final_stage(ctx, clustered, qat, pruned)
     assert fits.calls == 0
     assert (pruned.built, clustered.built, final.built, final.trained) == (False,) * 4
     # The keys are the ones the first sweep stored its stages under.
@@ -324,8 +326,8 @@ def test_each_stage_of_a_task_comes_from_the_cache(first_sweep, monkeypatch, tmp
     assert clustered.weights["dense"]["unique_values"] <= 9
     # A new quantisation of a cached model is converted once, then cached too.
     f16 = TrialSpec("lrr", 0.8, 8, "float16")
-    made = worker.final_stage(ctx, clustered, f16, pruned.sparse_export)
-    again = worker.final_stage(ctx, clustered, f16, pruned.sparse_export)
+    made = worker.final_stage(ctx, clustered, f16, pruned)
+    again = worker.final_stage(ctx, clustered, f16, pruned)
     assert (made.built, made.trained, again.built) == (True, False, False)
     assert again.path == made.path and made.path.is_file() and fits.calls == 0
 

@@ -87,6 +87,11 @@ class RecipeContext:
     # What fine-tunes minimise (labels, or distillation from the dense model); ``data``'s
     # targets are this objective's. None: sparse categorical cross-entropy on labels.
     objective: Objective | None = None
+    # The teacher's outputs on data.x_fit ("fit") and data.x_val ("val"), in the model's own
+    # convention, for distilled fine-tunes; None: distil from ``baseline`` itself.
+    soft_targets: Mapping[str, Any] | None = None
+    # Keras callbacks every fit of this recipe adds (a sweep's per-epoch reporter).
+    callbacks: Sequence[Any] = ()
 
     def require_labels(self, recipe: str) -> None:
         """Refuse, with the fix, a recipe whose own training loop needs one labelled output."""
@@ -131,7 +136,7 @@ class RecipeContext:
             batch_size=self.batch_size,
             label=self.name,
             progress=self.progress,
-            callbacks=list(callbacks),
+            callbacks=[*callbacks, *self.callbacks],
         )
 
 

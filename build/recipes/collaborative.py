@@ -30,6 +30,7 @@ from edgebench.build._tf import import_tf
 from edgebench.build.recipes import masks as mk
 from edgebench.build.recipes import prunable
 from edgebench.build.recipes.base import RecipeContext, RecipeOutput, RecipeParams
+from edgebench.build.recipes.retrain import Distill, retrain
 from edgebench.errors import ConfigError
 
 CENTROID_INITS = ("kmeans++", "linear", "density", "random")
@@ -40,9 +41,17 @@ MAX_CLUSTERED_VALUES = 256  # PCQAT treats each distinct value of a kernel as a 
 class _FromUpstream(RecipeParams):
     start_from: str = ""  # the [recipes.<name>] section whose model this one continues
     learning_rate: float = 1e-4
+    distill_alpha: float = 0.0  # > 0: distil from the dense baseline (or the sweep's teacher)
+    distill_temperature: float = 4.0
+
+    @property
+    def distill(self) -> Distill:
+        """The fine-tune's distillation (alpha 0: labels only)."""
+        return Distill(self.distill_alpha, self.distill_temperature)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _ = self.distill  # validates the two distill_ fields
         if not self.start_from:
             raise ConfigError(
                 "start_from must name an earlier [recipes.<name>] section whose model this "
@@ -138,7 +147,7 @@ def cluster(ctx: RecipeContext, params: ClusterParams) -> RecipeOutput:
         f"{ctx.name}: clustering {', '.join(layers)} of {params.start_from} to "
         f"{params.clusters} values{' keeping zeros' if params.preserve_sparsity else ''}"
     )
-    ctx.fit(clustered, params.epochs, learning_rate=params.learning_rate)
+    retrain(ctx, clustered, params.epochs, [], params.learning_rate, params.distill)
     stripped = cl.strip_clustering(clustered)
     training.compile_model(stripped, ctx.learning_rate, ctx.from_logits)
     after = mk.weight_facts(stripped)
@@ -240,7 +249,7 @@ def _qat(
     start = {v.name: v.numpy().copy() for v in qat_model.trainable_variables}
     ctx.progress(f"{ctx.name}: {recipe} on {params.start_from} for {params.epochs} epochs")
     with _derived_kernels_explained() if recipe == "pcqat" else contextlib.nullcontext():
-        ctx.fit(qat_model, params.epochs, learning_rate=params.learning_rate)
+        retrain(ctx, qat_model, params.epochs, [], params.learning_rate, params.distill)
     # How far QAT moved each trainable variable: the evidence that it trained.
     moved = {
         v.name: round(float(np.max(np.abs(v.numpy() - start[v.name]))), 8)

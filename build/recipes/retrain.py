@@ -1,8 +1,10 @@
-"""Retraining a pruned model, optionally distilled from the dense baseline.
+"""Retraining a pruned model, optionally distilled from the dense baseline or a teacher.
 
 Distillation (Hinton et al. 2015, "Distilling the knowledge in a neural network") blends the
 label loss with the KL divergence to the dense baseline's softened outputs. On the pruning
-guide's model at 92% sparsity it is worth about half a point of test accuracy.
+guide's model at 92% sparsity it is worth about half a point of test accuracy. A sweep with
+``[train] teacher`` hands the teacher's outputs in as ``ctx.soft_targets`` (precomputed once,
+:mod:`edgebench.build.sweep.teacher`).
 """
 
 from __future__ import annotations
@@ -51,12 +53,14 @@ def retrain(
     tf, keras, _ = import_tf()
     t, alpha, from_logits = distill.temperature, distill.alpha, ctx.from_logits
 
-    def packed(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        teacher = (
-            ctx.baseline.predict(x, batch_size=1024, verbose=0)
-            if len(x)
-            else np.zeros((0, 1), np.float32)
-        )
+    def packed(x: np.ndarray, y: np.ndarray, part: str) -> np.ndarray:
+        if ctx.soft_targets is not None:
+            teacher = np.asarray(ctx.soft_targets[part], np.float32)
+            assert len(teacher) == len(x), f"soft targets for {part} are for other samples"
+        elif len(x):
+            teacher = ctx.baseline.predict(x, batch_size=1024, verbose=0)
+        else:
+            teacher = np.zeros((0, 1), np.float32)
         return np.concatenate([np.asarray(y, np.float32).reshape(-1, 1), teacher], axis=1)
 
     def logits(out: Any) -> Any:
@@ -78,7 +82,10 @@ def retrain(
     )
     data = ctx.data
     distilled = type(data)(
-        data.x_fit, packed(data.x_fit, data.y_fit), data.x_val, packed(data.x_val, data.y_val)
+        data.x_fit,
+        packed(data.x_fit, data.y_fit, "fit"),
+        data.x_val,
+        packed(data.x_val, data.y_val, "val"),
     )
     training.fit_model(
         model,
@@ -87,7 +94,7 @@ def retrain(
         batch_size=ctx.batch_size,
         label=ctx.name,
         progress=ctx.progress,
-        callbacks=callbacks,
+        callbacks=[*callbacks, *ctx.callbacks],
     )
     # Leave the model compiled as every other recipe leaves it: labels in, accuracy out.
     training.compile_model(model, ctx.learning_rate, from_logits)

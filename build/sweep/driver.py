@@ -13,7 +13,6 @@ manifest's ``sweep``, the chosen file into ``chosen``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import shutil
 import time
@@ -37,6 +36,7 @@ from edgebench.build.samples import scale_inputs, write_dataset_eval
 from edgebench.build.sweep import keys, worker
 from edgebench.build.sweep.baseline import build_baseline, load_baseline
 from edgebench.build.sweep.execution import check_ray_address, make_runner
+from edgebench.build.sweep.fidelity import Fidelity
 from edgebench.build.sweep.search import grid, search
 from edgebench.build.sweep.split import (
     VAL_DIR,
@@ -44,6 +44,7 @@ from edgebench.build.sweep.split import (
     sweep_training_data,
     write_val_eval,
 )
+from edgebench.build.sweep.teacher import build_teacher_entry, check_teacher
 from edgebench.build.sweep.trials import BASELINE_STAGE, TaskJob, TrialResult, TrialSpec
 from edgebench.build.sweep_config import SweepConfig
 from edgebench.errors import ConfigError
@@ -89,6 +90,7 @@ def run_sweep(
         config.data.dataset, config.base_dir, config.data.train_limit, config.data.test_limit
     )
     sweep_data(ds)  # one input with labels, or a DatasetError before anything is written
+    check_teacher(config, ds)  # a teacher file that cannot teach, before anything trains
     specs, skipped = check_search_space(config)
     for line in skipped:
         progress(f"search space: skipped {line}")
@@ -112,6 +114,7 @@ def run_sweep(
         BASELINE_STAGE, baseline_key, lambda tmp: build_baseline(config, ds, tmp, progress)
     )
     progress(f"baseline: {'trained' if built else 'from the cache'} ({entry.path})")
+    teacher = build_teacher_entry(config, ds, cache, fingerprint, entry.meta, progress)
 
     t_trials = time.perf_counter()
     job = TaskJob(
@@ -122,12 +125,21 @@ def run_sweep(
         data_fingerprint=fingerprint,
         trials=(),
         threads=max(1, (os.cpu_count() or 1) // workers),
+        teacher_key=teacher.key if teacher else None,
     )
+    def run(batch: Sequence[TrialSpec], fidelity: Fidelity | None) -> list[TrialResult]:
+        return runner.run_trials(dataclasses.replace(job, fidelity=fidelity), batch)
+
+    search_floor = sweep.floor(float(entry.meta.get("val_accuracy") or 0.0))
     with make_runner(ray_address, workers, progress) as runner:
-        run = functools.partial(runner.run_trials, job)
-        results = search(sweep, specs, run, workers, progress)
+        outcome = search(
+            sweep, specs, run, workers, progress, floor=search_floor,
+            journal=run_dir / "optuna.journal", max_epochs=max_recipe_epochs(config),
+        )
+    results = outcome.results
     trials_s = time.perf_counter() - t_trials
-    trained = int(built) + sum(len(r.trained) for r in results)
+    trained = int(built) + int(bool(teacher and teacher.built))
+    trained += sum(len(r.trained) for r in results)
 
     # ------------------------------------------------------------------ choose on validation
     baseline = load_baseline(cache, baseline_key, config.train.learning_rate)
@@ -195,6 +207,7 @@ def run_sweep(
             "n": n_val,
             "file": val_path.name,
         },
+        "teacher": teacher.describe() if teacher else None,
         "choice_metric": "val_lower_bound" if sweep.confidence else "val_accuracy",
         "confidence": sweep.confidence,
         "floor_accuracy": round(floor, 5),
@@ -213,6 +226,8 @@ def run_sweep(
         "trained_stages": trained,
         "ray_address": ray_address,
         "workers": workers,
+        "pruner": outcome.summary() if sweep.pruner != "none" else None,
+        "stopped_trials": [r.to_dict() for r in outcome.stopped],
         "trials_wall_s": round(trials_s, 1),
         "wall_s": wall_s,
     }
@@ -235,6 +250,15 @@ def run_sweep(
         f"manifest {manifest_path}"
     )
     return SweepOutcome(manifest_path, manifest.chosen, trained)
+
+
+def max_recipe_epochs(config: PipelineConfig) -> int:
+    """The most epochs any pruned stage of the sweep fine-tunes (a pruner's max resource)."""
+    sweep = config.sweep
+    assert sweep is not None
+    most = [getattr(config.recipe(r).params, "epochs", 1) for r in sweep.recipes]
+    most += [int(v) for k, values in sweep.vary if k == "epochs" for v in values]
+    return max(1, *most)
 
 
 def _batch(config: PipelineConfig) -> int:

@@ -31,7 +31,7 @@ def group_tasks(job: TaskJob, specs: Iterable[TrialSpec]) -> list[TaskJob]:
     the specs first name it."""
     groups: dict[tuple[Any, ...], list[TrialSpec]] = {}
     for s in specs:
-        groups.setdefault((s.recipe, s.overrides, s.sparsity), []).append(s)
+        groups.setdefault(s.pruned_model, []).append(s)
     return [dataclasses.replace(job, trials=tuple(g)) for g in groups.values()]
 
 

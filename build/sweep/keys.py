@@ -95,16 +95,20 @@ def params_key(params: RecipeParams) -> dict[str, Any]:
     }
 
 
-def prune_key(baseline: str, recipe_type: str, params: RecipeParams, train: TrainConfig) -> str:
-    """A pruned model: the baseline, the recipe and its parameters, batch size and rate."""
-    return cache_key(
-        PRUNE_STAGE,
-        baseline,
-        recipe_type,
-        params_key(params),
-        train.batch_size,
-        train.learning_rate,
-    )
+def prune_key(
+    baseline: str,
+    recipe_type: str,
+    params: RecipeParams,
+    train: TrainConfig,
+    teacher: str | None = None,
+) -> str:
+    """A pruned model: the baseline, the recipe and its parameters, batch size and rate, and
+    the teacher's key when one teaches (without one the key is what it was before teachers)."""
+    parts: list[Any] = [baseline, recipe_type, params_key(params), train.batch_size,
+                        train.learning_rate]
+    if teacher is not None:
+        parts.append({"teacher": teacher})
+    return cache_key(PRUNE_STAGE, *parts)
 
 
 def cluster_key(pruned: str, params: ClusterParams) -> str:
@@ -112,8 +116,15 @@ def cluster_key(pruned: str, params: ClusterParams) -> str:
     return cache_key(CLUSTER_STAGE, pruned, dataclasses.asdict(params))
 
 
-def final_key(upstream: str, spec: TrialSpec, sweep: SweepConfig, calibration_n: int) -> str:
-    """A trial's .tflite file: the model it converts, the quantisation and how it was made."""
+def final_key(
+    upstream: str,
+    spec: TrialSpec,
+    sweep: SweepConfig,
+    calibration_n: int,
+    distill: tuple[float, float] = (0.0, 4.0),
+) -> str:
+    """A trial's .tflite file: the model it converts, the quantisation and how it was made
+    (QAT: its epochs, rate and distillation)."""
     qat = spec.quantization == "qat"
     return cache_key(
         FINAL_STAGE,
@@ -124,6 +135,7 @@ def final_key(upstream: str, spec: TrialSpec, sweep: SweepConfig, calibration_n:
         sweep.qat_epochs if qat else None,
         sweep.qat_learning_rate if qat else None,
         calibration_n,
+        *([{"distill": list(distill)}] if qat and distill[0] else []),
     )
 
 

@@ -8,15 +8,40 @@ the search.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from edgebench.build.progress import Progress
-from edgebench.build.sweep.trials import TrialResult, TrialSpec
+from edgebench.build.sweep.fidelity import Fidelity, make_pruner, score, storage
+from edgebench.build.sweep.trials import TrialResult, TrialSpec, lower_confidence_bound
 from edgebench.build.sweep_config import SweepConfig
 
-RunTrials = Callable[[Sequence[TrialSpec]], list[TrialResult]]
+# Runs a batch of specs; a multi-fidelity search passes where their epochs are reported.
+RunTrials = Callable[[Sequence[TrialSpec], Fidelity | None], list[TrialResult]]
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """The trials a search finished, and the ones its pruner stopped (never chosen)."""
+
+    results: list[TrialResult]
+    stopped: list[TrialResult] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """For the manifest: how many trials the pruner stopped, at which epoch, what they
+        and the finished ones cost."""
+        done_s = sum(r.trial_s for r in self.results if r.trained)
+        return {
+            "finished": len(self.results),
+            "stopped": len(self.stopped),
+            "stopped_at_epoch": {r.id: r.stopped_at_epoch for r in self.stopped},
+            "stopped_trials_s": round(sum(r.trial_s for r in self.stopped), 1),
+            "finished_trained_trials_s": round(done_s, 1),
+        }
 
 
 def grid(sweep: SweepConfig) -> list[TrialSpec]:
@@ -40,16 +65,23 @@ def search(
     run: RunTrials,
     batch_size: int,
     progress: Progress,
-) -> list[TrialResult]:
+    *,
+    floor: float = 0.0,
+    journal: Path | None = None,
+    max_epochs: int = 1,
+) -> SearchOutcome:
     """The trials the config's ``search`` picks among ``specs`` (the valid points of the grid),
     each distinct point run once: all of them (``grid``), or Optuna's multi-objective TPE over
     the categorical space, a batch of trials at a time.
 
     A point the sweep left out (:func:`edgebench.build.sweep.driver.check_search_space`) is
-    told to Optuna as pruned, so the sampler learns to avoid it.
+    told to Optuna as pruned, so the sampler learns to avoid it. With ``sweep.pruner`` the
+    study is single-objective (:func:`.fidelity.score` against ``floor``), kept in
+    ``journal`` so workers report each epoch (up to ``max_epochs``) and the pruner stops
+    hopeless trials.
     """
     if sweep.search == "grid":
-        return run(specs)
+        return SearchOutcome(run(specs, None))
     import optuna  # optional (the [sweep] extra), and slow to import: only for search = optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -71,26 +103,59 @@ def search(
             overrides,
         )
 
-    study = optuna.create_study(
-        directions=["minimize", "maximize"],
-        sampler=optuna.samplers.TPESampler(seed=sweep.seed, multivariate=True),
-    )
+    sampler = optuna.samplers.TPESampler(seed=sweep.seed, multivariate=True)
+    fidelity: Fidelity | None = None
+    if sweep.pruner == "none":
+        study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler)
+    else:
+        assert journal is not None, "a multi-fidelity search needs a journal file"
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        journal.unlink(missing_ok=True)  # a study per run; finished stages come from the cache
+        min_epochs = min(sweep.pruner_min_epochs, max_epochs)
+        pruner = make_pruner(sweep.pruner, min_epochs, max_epochs, sweep.pruner_reduction_factor)
+        study = optuna.create_study(
+            study_name="sweep", storage=storage(journal), direction="maximize",
+            sampler=sampler, pruner=pruner,
+        )
+        fidelity = Fidelity(str(journal), "sweep", (), floor, sweep.pruner, min_epochs,
+                            max_epochs, sweep.pruner_reduction_factor)
     budget = min(sweep.trials or len(specs), len(specs))
     done: dict[str, TrialResult] = {}
+    stopped: dict[str, TrialResult] = {}
     batch_size = max(1, batch_size)
-    while len(done) < budget:
-        asked = [study.ask(space) for _ in range(min(batch_size, budget - len(done)))]
+    while len(done) + len(stopped) < budget:
+        left = budget - len(done) - len(stopped)
+        asked = [study.ask(space) for _ in range(min(batch_size, left))]
         wanted = [spec_of(t.params) for t in asked]
-        new = list({s.id: s for s in wanted if s.id not in done and s.id in valid}.values())
-        for r in run(new) if new else []:
-            done[r.id] = r
+        seen = done.keys() | stopped.keys()
+        new = list({s.id: s for s in wanted if s.id not in seen and s.id in valid}.values())
+        # A stopped pruned model stops every trial built on it, without training it again.
+        dead = {r.spec.pruned_model: r for r in stopped.values()}
+        for s in [s for s in new if s.pruned_model in dead]:
+            stopped[s.id] = dataclasses.replace(dead[s.pruned_model], spec=s, trial_s=0.0)
+        new = [s for s in new if s.id not in stopped]
+        batch = None
+        if fidelity is not None:
+            ids = {s.id: t._trial_id for t, s in zip(asked, wanted, strict=True)}
+            batch = dataclasses.replace(fidelity, trial_ids=tuple(ids.items()))
+        for r in run(new, batch) if new else []:
+            (stopped if r.stopped_at_epoch is not None else done)[r.id] = r
         for t, s in zip(asked, wanted, strict=True):
-            if s.id not in valid:
+            if s.id not in valid or s.id in stopped:
                 study.tell(t, state=optuna.trial.TrialState.PRUNED)
-                continue
-            r = done[s.id]
-            study.tell(t, [r.zip_bytes, r.val_accuracy])
-        progress(f"optuna: {len(done)}/{budget} distinct trials")
+            elif fidelity is not None:
+                study.tell(t, final_score(done[s.id], floor, sweep.confidence))
+            else:
+                study.tell(t, [done[s.id].zip_bytes, done[s.id].val_accuracy])
+        pruned = f", {len(stopped)} stopped by the pruner" if fidelity is not None else ""
+        progress(f"optuna: {len(done)}/{budget} distinct trials{pruned}")
         if len(study.trials) > 4 * budget:  # the sampler keeps proposing what it has seen
             break
-    return list(done.values())
+    return SearchOutcome(list(done.values()), list(stopped.values()))
+
+
+def final_score(r: TrialResult, floor: float, confidence: float) -> float:
+    """A finished trial's value in a multi-fidelity study: its file's zipped bytes against a
+    fixed 1 MB, its validation accuracy (or lower bound) against the floor."""
+    accuracy = lower_confidence_bound(r.val_accuracy, r.val_n, confidence)
+    return score(accuracy, floor, r.zip_bytes / 1e6)

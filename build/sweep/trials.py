@@ -15,6 +15,7 @@ from typing import Any
 from scipy import stats
 
 from edgebench.build.config import PipelineConfig
+from edgebench.build.sweep.fidelity import Fidelity
 from edgebench.records import VariantKind
 
 # The cached stages of a trial, in order; also the names in TrialResult.trained.
@@ -46,6 +47,12 @@ class TrialSpec:
             f"{self.recipe}{varied}-s{round(self.sparsity * 100, 2):g}-k{self.clusters}-"
             f"{self.quantization}"
         )
+
+    @property
+    def pruned_model(self) -> tuple[Any, ...]:
+        """What the trials that share one pruned model have in common: recipe, [sweep.vary]
+        parameters and sparsity."""
+        return (self.recipe, self.overrides, self.sparsity)
 
     @property
     def kind(self) -> VariantKind:
@@ -108,6 +115,11 @@ class TrialResult:
     cache_file: str  # tflite_path relative to the cache folder (recorded in the manifest)
     trial_s: float
     strip: StripRecord | None = None
+    # Keras's validation accuracy after each epoch of the pruned stage's fine-tune (what a
+    # multi-fidelity search reports), and the epoch its pruner stopped it at: a stopped trial
+    # has no file (zip_bytes 0) and never reaches the front or the choice.
+    val_history: tuple[float, ...] = ()
+    stopped_at_epoch: int | None = None
     # Set by the driver: the lower confidence bound of val_accuracy (sweep.confidence), the
     # compression against the dense baseline, and, after the choice and for front members
     # only, the accuracy on the whole test set.
@@ -130,6 +142,10 @@ class TrialResult:
         """A copy with the one-sided lower confidence bound of its validation accuracy."""
         bound = lower_confidence_bound(self.val_accuracy, self.val_n, confidence)
         return dataclasses.replace(self, val_lower_bound=round(bound, 5))
+
+    def with_val_history(self, history: tuple[float, ...]) -> TrialResult:
+        """A copy with its pruned stage's validation accuracy after each epoch."""
+        return dataclasses.replace(self, val_history=history)
 
     def with_test_accuracy(self, accuracy: float) -> TrialResult:
         """A copy with its accuracy on the test set (measured after the choice)."""
@@ -164,6 +180,8 @@ class TrialResult:
             "trained": list(self.trained),
             "cache_file": self.cache_file,
             "trial_s": self.trial_s,
+            "val_history": list(self.val_history),
+            "stopped_at_epoch": self.stopped_at_epoch,
         }
         if self.compression_ratio is not None:
             out["compression_ratio"] = self.compression_ratio
@@ -195,3 +213,5 @@ class TaskJob:
     data_fingerprint: str
     trials: tuple[TrialSpec, ...]
     threads: int
+    teacher_key: str | None = None  # [train] teacher's cache entry; None: the baseline teaches
+    fidelity: Fidelity | None = None  # a multi-fidelity search: where epochs are reported

@@ -38,7 +38,9 @@ from edgebench.build.samples import calibration_samples
 from edgebench.build.sources import load_keras_model
 from edgebench.build.sweep import keys
 from edgebench.build.sweep.baseline import Baseline, load_baseline
+from edgebench.build.sweep.fidelity import EpochReporter, Stopped
 from edgebench.build.sweep.split import sweep_training_data
+from edgebench.build.sweep.teacher import load_soft_targets
 from edgebench.build.sweep.trials import (
     CLUSTER_STAGE,
     FINAL_STAGE,
@@ -93,6 +95,7 @@ class TaskContext:
     baseline: Baseline
     data: TrainingData  # scaled, shaped and split as the baseline was trained (.split)
     calibration: np.ndarray  # the int8 converter's representative samples
+    soft_targets: dict[str, np.ndarray] | None  # [train] teacher's outputs on fit and val
 
     @property
     def config(self) -> PipelineConfig:
@@ -106,7 +109,11 @@ class TaskContext:
         return self.job.config.sweep
 
     def recipe_context(
-        self, name: str, tmp: Path, upstream: dict[str, Any] | None = None
+        self,
+        name: str,
+        tmp: Path,
+        upstream: dict[str, Any] | None = None,
+        callbacks: tuple[Any, ...] = (),
     ) -> RecipeContext:
         """What a recipe needs to train into ``tmp``; seeds Keras first, as a build does."""
         _, keras, _ = import_tf()
@@ -124,6 +131,8 @@ class TaskContext:
             progress=_log,
             history=self.baseline.history,
             upstream=upstream or {},
+            soft_targets=self.soft_targets,
+            callbacks=callbacks,
         )
 
     def load_model(self, entry: Entry) -> Any:
@@ -151,7 +160,8 @@ def task_context(job: TaskJob) -> TaskContext:
     assert config.sweep is not None, "a sweep task comes from a [sweep] config"
     data = sweep_training_data(ds, input_shape, config.sweep)
     calibration = calibration_samples(data.x_fit, config.train.seed)
-    return TaskContext(job, cache, baseline, data, calibration)
+    soft_targets = load_soft_targets(cache, job.teacher_key)
+    return TaskContext(job, cache, baseline, data, calibration, soft_targets)
 
 
 # --------------------------------------------------------------------------- the stages
@@ -174,6 +184,8 @@ class PrunedStage(ModelStage):
     recipe_type: str
     layers: tuple[str, ...]  # the pruned layers: the ones clustering touches
     sparse_export: bool  # convert with Optimize.EXPERIMENTAL_SPARSITY
+    distill: tuple[float, float]  # the recipe's distill_alpha and _temperature: clustering
+    # and QAT fine-tune with the same loss
 
 
 @dataclass(frozen=True)
@@ -191,16 +203,22 @@ def pruned_stage(
     recipe: str,
     sparsity: float,
     overrides: tuple[tuple[str, Any], ...] = (),
+    reporter: EpochReporter | None = None,
 ) -> PrunedStage:
     """The baseline pruned by the ``[recipes.<recipe>]`` section at ``sparsity``, with the
-    recipe parameters ``overrides`` ([sweep.vary]) set."""
+    recipe parameters ``overrides`` ([sweep.vary]) set. ``reporter`` records (and in a
+    multi-fidelity search reports) each epoch's validation accuracy; from the cache, the
+    recorded epochs are replayed to it."""
     rc = ctx.config.recipe(recipe)
     params = dataclasses.replace(rc.params.with_sparsity(sparsity), **dict(overrides))
-    key = keys.prune_key(ctx.job.baseline_key, rc.recipe, params, ctx.config.train)
+    key = keys.prune_key(
+        ctx.job.baseline_key, rc.recipe, params, ctx.config.train, ctx.job.teacher_key
+    )
 
     def build(tmp: Path) -> dict[str, Any]:
         _log(f"{recipe} at {sparsity:.0%}: training")
-        out = get_recipe(rc.recipe).fn(ctx.recipe_context(recipe, tmp), params)
+        callbacks = (reporter.keras_callback(),) if reporter is not None else ()
+        out = get_recipe(rc.recipe).fn(ctx.recipe_context(recipe, tmp, None, callbacks), params)
         achieved = facts.keras_facts(out.model).layer_sparsity
         verify_sparsity(recipe, achieved, out.target_sparsity)
         save_h5(out.model, tmp / MODEL_FILE)
@@ -208,9 +226,13 @@ def pruned_stage(
             "target_sparsity": out.target_sparsity,
             "sparse_export": out.sparse_export,
             "extra": out.extra,
+            "val_history": reporter.history if reporter is not None else [],
         }
 
     entry, built = ctx.cache.get_or_build(PRUNE_STAGE, key, build)
+    if not built and reporter is not None:
+        for epoch, accuracy in enumerate(entry.meta.get("val_history", []), start=1):
+            reporter.report(epoch, accuracy, ask=False)
     weights = entry.meta["extra"].get("weights", {})
     return PrunedStage(
         key=key,
@@ -220,6 +242,9 @@ def pruned_stage(
         recipe_type=rc.recipe,
         layers=tuple(entry.meta["target_sparsity"]) or tuple(weights),
         sparse_export=bool(entry.meta.get("sparse_export")),
+        distill=(
+            getattr(params, "distill_alpha", 0.0), getattr(params, "distill_temperature", 4.0)
+        ),
     )
 
 
@@ -231,6 +256,8 @@ def clustered_stage(ctx: TaskContext, pruned: PrunedStage, spec: TrialSpec) -> M
         epochs=ctx.sweep.cluster_epochs,
         learning_rate=ctx.sweep.cluster_learning_rate,
         layers=pruned.layers,
+        distill_alpha=pruned.distill[0],
+        distill_temperature=pruned.distill[1],
     )
     key = keys.cluster_key(pruned.key, params)
 
@@ -248,12 +275,14 @@ def clustered_stage(ctx: TaskContext, pruned: PrunedStage, spec: TrialSpec) -> M
 
 
 def final_stage(
-    ctx: TaskContext, upstream: ModelStage, spec: TrialSpec, sparse: bool
+    ctx: TaskContext, upstream: ModelStage, spec: TrialSpec, pruned: PrunedStage
 ) -> FinalStage:
-    """The trial's .tflite file: ``upstream`` converted, or fine-tuned with QAT and converted."""
+    """The trial's .tflite file: ``upstream`` converted, or fine-tuned with QAT (distilled as
+    the pruning was) and converted."""
     sweep = ctx.sweep
     filename = keys.tflite_name(spec)
-    key = keys.final_key(upstream.key, spec, sweep, len(ctx.calibration))
+    key = keys.final_key(upstream.key, spec, sweep, len(ctx.calibration), pruned.distill)
+    sparse = pruned.sparse_export
 
     def build(tmp: Path) -> dict[str, Any]:
         if spec.quantization == "qat":
@@ -262,6 +291,8 @@ def final_stage(
                 start_from="upstream",
                 epochs=sweep.qat_epochs,
                 learning_rate=sweep.qat_learning_rate,
+                distill_alpha=pruned.distill[0],
+                distill_temperature=pruned.distill[1],
             )
             qat = collaborative.pcqat if spec.clusters else collaborative.pqat
             out = qat(ctx.recipe_context(spec.id, tmp, {"upstream": upstream.model}), params)
@@ -321,7 +352,16 @@ def run_task(job: TaskJob) -> list[TrialResult]:
     """Run trials that share one pruned model; each stage comes from the cache when it can."""
     ctx = task_context(job)
     first = job.trials[0]
-    pruned = pruned_stage(ctx, first.recipe, first.sparsity, first.overrides)
+    reporter = EpochReporter(job.fidelity, [s.id for s in job.trials], 1.0 - first.sparsity)
+    t_start = time.perf_counter()
+    try:
+        pruned = pruned_stage(ctx, first.recipe, first.sparsity, first.overrides, reporter)
+    except Stopped as stop:
+        _log(f"{first.recipe} at {first.sparsity:.0%}: stopped by the pruner after epoch "
+             f"{stop.epoch} (validation accuracy {reporter.history[-1]:.4f})")
+        spent = round(time.perf_counter() - t_start, 1)
+        return [stopped_trial(spec, reporter.history, stop.epoch, spent) for spec in job.trials]
+    history = tuple(reporter.history)
     results = []
     for spec in job.trials:
         t0 = time.perf_counter()
@@ -333,7 +373,7 @@ def run_task(job: TaskJob) -> list[TrialResult]:
             if upstream.built:
                 trained.append(CLUSTER_STAGE)
             stages["clustered"] = upstream.weights
-        final = final_stage(ctx, upstream, spec, pruned.sparse_export)
+        final = final_stage(ctx, upstream, spec, pruned)
         if final.trained:
             trained.append(FINAL_STAGE)
         stages["tflite"] = tflite_weight_facts(final.path.read_bytes())
@@ -344,9 +384,21 @@ def run_task(job: TaskJob) -> list[TrialResult]:
             measure(
                 ctx, spec, recipe_type=pruned.recipe_type, path=path, stripped=stripped,
                 stages=stages, trained=trained, t0=t0,
-            )
+            ).with_val_history(history)
         )
     return results
+
+
+def stopped_trial(
+    spec: TrialSpec, history: list[float], epoch: int, seconds: float
+) -> TrialResult:
+    """The record of a trial the pruner stopped: its epochs so far, no file."""
+    return TrialResult(
+        spec=spec, recipe_type="", zip_bytes=0, file_bytes=0,
+        val_accuracy=history[-1] if history else 0.0, val_n=0, stages={}, trained=(),
+        tflite_path="", cache_file="", trial_s=seconds, val_history=tuple(history),
+        stopped_at_epoch=epoch,
+    )
 
 
 def measure(

@@ -181,24 +181,30 @@ def sweep(
     ray: str | None = None,
     workers: int | None = None,
     validation_split: float | None = None,
+    seed: int | None = None,
     progress: Progress | None = None,
 ) -> SweepResult:
     """Search the config's ``[sweep]`` (default: the shipped ``models/sweep.toml``) and write a
     manifest holding the dense baseline and the Pareto front; ``chosen`` names the smallest
     variant at or above the accuracy floor on the validation split (a seeded share of the
     training data, ``validation_split`` overrides the config's), or is None when nothing
-    reached it. The chosen variant's test accuracy is measured after the choice."""
+    reached it. ``seed`` sets the validation split's seed and ``[train] seed`` together. The
+    chosen variant's test accuracy is measured after the choice."""
     from edgebench.build.sweep import run_sweep  # the build stage: TensorFlow
 
     cfg = _config(config if config is not None else default_sweep_path())
-    if cfg.sweep is not None:
+    sweep_section = cfg.sweep
+    if sweep_section is not None:
         changes: dict[str, Any] = {}
         if workers is not None:
             changes["workers"] = workers
         if validation_split is not None:
             changes["validation_split"] = validation_split
+        if seed is not None:  # the run's seed: the split, Optuna's sampler, [train] seed
+            changes["seed"] = seed
+            cfg = replace(cfg, train=replace(cfg.train, seed=seed))
         if changes:
-            cfg = replace(cfg, sweep=replace(cfg.sweep, **changes))
+            cfg = replace(cfg, sweep=replace(sweep_section, **changes))
     out = Path(out)
     run_dir = _new_run_dir(out, run)
     cache_root = Path(cache) if cache else out / (cfg.sweep.cache_dir if cfg.sweep else "cache")
