@@ -59,6 +59,22 @@ def fmt_floor(lat: LatencyChange | None) -> str:
     return f"±{lat.floor:.0%} {lat.floor_source}"
 
 
+def latency_words(lat: LatencyChange, s: CompareSettings) -> str:
+    """A latency verdict for people. ``same`` says how close it rests on: ``within ±25%`` (the
+    floor column beside it says where that floor came from, the 95% CI column the interval)."""
+    if lat.verdict is not Verdict.SAME:
+        return lat.verdict.value
+    effect = s.min_effect if s.min_effect is not None else REPEATED_MIN_EFFECT
+    if lat.floor is not None:
+        effect = min(effect, lat.floor)
+    return f"within ±{effect:.0%}"
+
+
+def memory_words(verdict: Verdict, s: CompareSettings) -> str:
+    """A peak-memory verdict for people: ``same`` is ``within ±10%`` (its floor)."""
+    return f"within ±{s.min_memory_effect:.0%}" if verdict is Verdict.SAME else verdict.value
+
+
 COLUMNS = (
     "variant",
     "zip bytes",
@@ -100,9 +116,9 @@ def comparison_rows(cmp: Comparison) -> list[tuple[str, ...]]:
                 f"{lat.p90_ratio:.2f}×" if lat else "—",
                 fmt_p(lat.p_value) if lat else "—",
                 fmt_floor(lat),
-                lat.verdict.value if lat else Verdict.NA.value,
+                latency_words(lat, cmp.settings) if lat else Verdict.NA.value,
                 f"{c.memory_ratio:.2f}×" if c.memory_ratio is not None else "—",
-                c.memory_verdict.value,
+                memory_words(c.memory_verdict, cmp.settings),
             )
         )
     return rows
