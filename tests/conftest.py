@@ -104,7 +104,8 @@ def pytest_collection_modifyitems(
 LONGEST_FILES = (
     "test_sweep",
     "test_own_models",
-    "test_readme_ci",
+    "test_docs_examples",
+    "test_ci_examples",
     "test_emulated_pi",
     "test_pipeline_end_to_end",
     "test_build_pipeline",

@@ -135,7 +135,7 @@ def add_format(p: argparse.ArgumentParser, what: str) -> None:
 
 
 #: Where build, run and gate take their pipeline from when no --config is given: a CI job (or
-#: a test running the README's examples as written) points them at its own pipeline this way.
+#: a test running the documentation's examples as written) points them at its own pipeline this way.
 CONFIG_ENV = "EDGEBENCH_CONFIG"
 
 
