@@ -121,7 +121,7 @@ class _Given(argparse.Action):
     """Stores the value and notes that it was given (``--format`` refuses -q and -v)."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: object, option_string: str | None = None) -> None:
+                 values: object, _option_string: str | None = None) -> None:
         setattr(namespace, self.dest, values)
         namespace.format_given = True
 
