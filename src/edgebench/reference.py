@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
+import re
 import sqlite3
 import tempfile
 import typing
@@ -20,6 +22,7 @@ from typing import Any
 
 from edgebench.bench.judgement.history import open_history
 from edgebench.bench.judgement.history_schema import HISTORY_SCHEMA_VERSION
+from edgebench.build.recipes import get_recipe, recipe_names
 from edgebench.cli import COMMANDS, make_parser
 from edgebench.records import (
     MANIFEST_SCHEMA_VERSION,
@@ -133,6 +136,31 @@ def _default(value: Any) -> str:
     return f"`{json.dumps(value, ensure_ascii=False)}`"
 
 
+def field_comments(cls: type) -> dict[str, str]:
+    """The comment beside each field of a dataclass and of its bases (``epochs: int = 2  #
+    …``): the help of a recipe's keys, which are declared as plain fields."""
+    comments: dict[str, str] = {}
+    for base in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(base):
+            continue
+        try:
+            source = inspect.getsource(base)
+        except (OSError, TypeError):
+            continue
+        for name, comment in re.findall(r"^\s+(\w+)\s*:[^#\n]*#\s*(.+)$", source, flags=re.M):
+            comments[name] = comment.strip()
+    return comments
+
+
+def _recipe_help() -> dict[tuple[str, str], str]:
+    """(table, key) -> the comment beside a recipe key's field."""
+    out = {}
+    for name in recipe_names():
+        for key, comment in field_comments(get_recipe(name).params_cls).items():
+            out[(f'[recipes.<name>] recipe = "{name}"', key)] = comment
+    return out
+
+
 def _setting_row(e: SettingInfo) -> tuple[str, ...]:
     flag = f"`{e.flag}` ({', '.join(e.commands)})" if e.flag else ""
     help_text = e.help + (f"; one of: {', '.join(e.choices)}" if e.choices else "")
@@ -153,7 +181,9 @@ FILES = (
 
 def config_page() -> str:
     """Every key of every config file, by file and table, with its flag when it has one."""
-    entries = describe()
+    recipe_help = _recipe_help()
+    entries = [e if e.help.strip() else dataclasses.replace(e, help=recipe_help.get(
+        (e.table, e.name), "")) for e in describe()]
     bare = [f"{e.table} {e.name}" for e in entries
             if not e.help.strip() and not e.table.startswith("[recipes.<name>] recipe")]
     if bare:
