@@ -1,14 +1,14 @@
 """How much a command says: ``-q`` (errors and the final table), the default (edgebench's own
 progress and warnings), ``-v`` (also what TensorFlow and the TFLite runtime print themselves).
 
-At the default and ``-q``, what native libraries write to the process's standard error goes to
-a temporary file instead: absl's "All log messages before absl::InitializeLog()", oneDNN's
-notice, "Could not find cuda drivers", the ``E0000 … cuInit`` line, the XNNPACK delegate's
-"INFO: Created …", the converter's "fully_quantize: 0, inference_type: 6" lines. They come from
-C++ through file descriptor 2, so only a redirection of that descriptor keeps them out; Python's
-own ``sys.stderr`` is moved to a copy of the real descriptor, so edgebench's lines still show.
-Processes started meanwhile inherit the redirection (the sweep's workers). When a command
-ends in a bug (a traceback), what the libraries said is printed before it.
+Below ``-v`` the known chatter of those libraries is dropped: absl's "All log messages before
+absl::InitializeLog()", oneDNN's notice, "Could not find cuda drivers", the ``E0000 … cuInit``
+line, the XNNPACK delegate's "INFO: Created …", the converter's "fully_quantize: 0,
+inference_type: 6" lines, tf-keras' "compiled metrics have yet to be built". Most come from C++
+through file descriptor 2, so descriptor 2 becomes a pipe for the command's duration, read by a
+thread that drops those lines and passes every other one on: a native error, or a progress line
+of a worker process (the sweep's), still shows. Python's own ``sys.stderr`` writes straight to
+the real descriptor, so edgebench's progress (and its live line) is untouched.
 """
 
 from __future__ import annotations
@@ -17,18 +17,22 @@ import io
 import logging
 import os
 import sys
-import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from edgebench.errors import EdgebenchError
-
 QUIET, DEFAULT, VERBOSE = -1, 0, 1
 
-#: TensorFlow's Python warnings that no user of edgebench can act on, dropped below -v. Any
-#: other TensorFlow warning still shows: a new one is not assumed to be noise.
-TF_NOISE = (
+#: The libraries' chatter dropped below -v: each a line no user of edgebench can act on. Any
+#: other line still shows: a new one is not assumed to be noise.
+CHATTER = (
+    "All log messages before absl::InitializeLog() is called",
+    "oneDNN custom operations are on",
+    "Could not find cuda drivers",
+    "failed call to cuInit",
+    "Created TensorFlow Lite XNNPACK delegate for CPU",
+    "fully_quantize: ",
     # tf-keras after load_model of a compiled model that has not been evaluated yet
     "Compiled the loaded model, but the compiled metrics have yet to be built",
 )
@@ -46,9 +50,14 @@ def shown(level: int = DEFAULT) -> bool:
     return _level[0] >= level
 
 
+def is_chatter(line: str) -> bool:
+    """Whether a line of stderr is known library chatter (dropped below -v)."""
+    return any(c in line for c in CHATTER)
+
+
 class _TfNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(TF_NOISE)
+        return not is_chatter(record.getMessage())
 
 
 def _on_fd2(stream: TextIO) -> bool:
@@ -59,10 +68,23 @@ def _on_fd2(stream: TextIO) -> bool:
         return False
 
 
+def _pump(source: int, sink: int) -> None:
+    """Copy lines from ``source`` to ``sink`` until every writer has closed it, dropping
+    chatter."""
+    pending = b""
+    while chunk := os.read(source, 65536):
+        *lines, pending = (pending + chunk).split(b"\n")
+        kept = [ln for ln in lines if not is_chatter(ln.decode(errors="replace"))]
+        if kept:
+            os.write(sink, b"\n".join(kept) + b"\n")
+    if pending and not is_chatter(pending.decode(errors="replace")):
+        os.write(sink, pending)
+
+
 @contextmanager
 def native_output_hidden(level: int) -> Iterator[None]:
-    """Below ``-v``, keep native libraries' stderr chatter and TensorFlow's known noise out of
-    the terminal for the body of the ``with``."""
+    """Below ``-v``, drop the libraries' known chatter from descriptor 2 and TensorFlow's
+    logger for the body of the ``with``; every other line passes."""
     if level >= VERBOSE:
         yield
         return
@@ -71,32 +93,25 @@ def native_output_hidden(level: int) -> Iterator[None]:
     tf_log.addFilter(noise)
     sys.stderr.flush()
     real = os.dup(2)
-    sink = tempfile.TemporaryFile()
-    os.dup2(sink.fileno(), 2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    pump = threading.Thread(target=_pump, args=(read_end, real), name="stderr", daemon=True)
+    pump.start()
     python_stderr = sys.stderr
     if _on_fd2(python_stderr):
         sys.stderr = io.TextIOWrapper(
             io.FileIO(real, "w", closefd=False), encoding=python_stderr.encoding,
             errors=python_stderr.errors, line_buffering=True, write_through=True,
         )
-    bug = False
     try:
         yield
-    except (EdgebenchError, KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:
-        bug = True
-        raise
     finally:
         sys.stderr.flush()
         sys.stderr = python_stderr
-        os.dup2(real, 2)
-        os.close(real)
+        os.dup2(real, 2)  # closes this process's last write end: the pump sees the end
+        pump.join(5)
+        if not pump.is_alive():  # else a process still holds the pipe: the pump keeps both
+            os.close(read_end)
+            os.close(real)
         tf_log.removeFilter(noise)
-        if bug:
-            sink.seek(0)
-            said = sink.read().decode(errors="replace").strip()
-            if said:
-                print(f"what the native libraries printed before the error:\n{said}",
-                      file=sys.stderr)
-        sink.close()
