@@ -100,8 +100,9 @@ def cli_page() -> str:
                                              for c in COMMANDS)),
         "",
         "Every command: exit 2 with one line that names the fix on bad input; `-q` prints only "
-        "errors and the final table, `-v` adds what TensorFlow and the TFLite runtime print "
-        "themselves. `edgebench --version` says which edgebench this is.",
+        "errors and the final table, `-v` adds the chatter TensorFlow and the TFLite runtime "
+        "print themselves (oneDNN, CUDA, XNNPACK and converter notices). `edgebench --version` "
+        "says which edgebench this is.",
     ]
     for c in COMMANDS:
         sub = subs[c.name]

@@ -161,8 +161,8 @@ def add_verbosity(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument(
         "-v", "--verbose", dest="verbosity", action="store_const", const=VERBOSE,
-        default=DEFAULT, help="also show what TensorFlow and the TFLite runtime print "
-        "themselves (kept out by default)",
+        default=DEFAULT, help="also show the chatter TensorFlow and the TFLite runtime "
+        "print themselves (oneDNN, CUDA, XNNPACK and converter notices), dropped by default",
     )
     group.add_argument(
         "-q", "--quiet", dest="verbosity", action="store_const", const=QUIET,
