@@ -37,7 +37,7 @@ from edgebench.build.datafit import (
 )
 from edgebench.build.datasets import Dataset, is_image_dataset, load_dataset
 from edgebench.build.manifest import dataset_info, new_manifest, save_manifest
-from edgebench.build.preprocessing import preprocessing_for
+from edgebench.build.preprocessing import preprocessing_for, unit_warnings
 from edgebench.build.progress import Progress, print_progress
 from edgebench.build.recipe_runs import check_prunable, check_tensorboard, run_recipes
 from edgebench.build.samples import split_arrays, unwrap, unwrap_data
@@ -101,6 +101,8 @@ def build_pipeline(
     fit = fit_model_to_data(source, ds, config.data.label_output)
     prep = preprocessing_for(config.data.preprocess, source.input_names, config.base_dir)
     raw_train, raw_test = fit.model_inputs(ds, "train"), fit.model_inputs(ds, "test")
+    for warning in unit_warnings(prep, raw_train):
+        progress(warning)
     x_train = prep.prepare(raw_train, fit.shapes, "train")
     x_test = prep.prepare(raw_test, fit.shapes, "test")
     data = unwrap_data(split_arrays(x_train, ds.y_train, config.train.validation_split))

@@ -96,6 +96,23 @@ class Preprocessing:
         return dict(self.modes)
 
 
+def unit_warnings(prep: Preprocessing, raw: Mapping[str, np.ndarray]) -> list[str]:
+    """One line per input that ``unit`` (x/255) would silently rescale wrongly: float data
+    already within [0, 1], or data with negatives, is not 0-255 pixels."""
+    lines = []
+    for name, x in raw.items():
+        if prep.modes.get(name) != "unit" or x.size == 0:
+            continue
+        lo, hi = float(np.min(x)), float(np.max(x))
+        if lo < 0 or (np.issubdtype(x.dtype, np.floating) and hi <= 1.0):
+            lines.append(
+                f"warning: input {name!r} holds values in [{lo:g}, {hi:g}], not 0-255 pixels, "
+                f"but preprocess = \"unit\" divides them by 255; set [data] preprocess = "
+                f"\"none\" if they are already what the model takes"
+            )
+    return lines
+
+
 def preprocessing_for(spec: str | Mapping[str, str], input_names: list[str],
                       base_dir: Path) -> Preprocessing:
     """The :class:`Preprocessing` of a model's inputs from the config's ``preprocess``."""

@@ -12,6 +12,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from cli_runner import CliRun, run_in_process  # noqa: E402
+from system_tools import summary_line  # noqa: E402
 
 # The stand-in phone's fixtures (tests/adb_standin.py) serve every adb and benchmark_model test;
 # the loopback sshd's (tests/ssh_server.py) every SSH test, the emulated Pi's included; the
@@ -103,7 +104,8 @@ def pytest_collection_modifyitems(
 LONGEST_FILES = (
     "test_sweep",
     "test_own_models",
-    "test_readme_ci",
+    "test_docs_examples",
+    "test_ci_examples",
     "test_emulated_pi",
     "test_pipeline_end_to_end",
     "test_build_pipeline",
@@ -114,3 +116,13 @@ LONGEST_FILES = (
     "test_history_with_real_benches",
     "test_pytest_plugin",
 )
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 (pytest's own type)
+    """One line naming .ci/run when tests skipped for a system tool this machine lacks."""
+    reasons = [str(r.longrepr[2]) for r in terminalreporter.stats.get("skipped", [])
+               if isinstance(r.longrepr, tuple) and len(r.longrepr) == 3]
+    line = summary_line(reasons)
+    if line:
+        terminalreporter.write_sep("-", "system tools")
+        terminalreporter.write_line(line)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from system_tools import need
 
 SSHD = "/usr/sbin/sshd"
 
@@ -76,9 +77,7 @@ class Server:
 def start_sshd(root: Path, sftp: bool = True, path: str | None = None) -> Server:
     """Start an sshd in ``root``; without ``sftp`` it has no SFTP subsystem; ``path`` is the
     PATH of the device's shell (a folder without scp, say)."""
-    if not Path(SSHD).exists() or shutil.which("ssh") is None:
-        pytest.fail("OpenSSH is missing: apt-get install openssh-server openssh-client "
-                    "(.ci/run does this)")
+    need("sshd", "ssh")
     if os.geteuid() != 0:
         pytest.skip("the loopback sshd logs in as root; run the tests as root (CI does)")
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege-separation folder

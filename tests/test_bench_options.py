@@ -6,11 +6,11 @@ warnings about what skews a measurement."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from system_tools import need
 
 from edgebench.bench.judgement.compare import compare_runs
 from edgebench.bench.judgement.history import open_history
@@ -24,9 +24,7 @@ MODELS = (FIX / "tiny_int8.tflite", FIX / "tiny_float32.tflite")
 @pytest.fixture(scope="module")
 def stub_delegate(tmp_path_factory) -> Path:
     """A real TFLite delegate plugin (.so) that loads and takes none of a model."""
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.fail("gcc is missing: apt-get install gcc libc6-dev (.ci/run does this)")
+    gcc = need("gcc")
     out = tmp_path_factory.mktemp("delegate") / "libstub_delegate.so"
     subprocess.run([gcc, "-shared", "-fPIC", "-o", str(out),
                     str(FIX / "delegate" / "stub_delegate.c")], check=True)

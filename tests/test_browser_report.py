@@ -8,13 +8,12 @@ errors) goes to stderr. The screenshot must show a page, not a blank canvas.
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 import subprocess
 
 import pytest
 from history_helpers import write_history
+from system_tools import need
 
 from edgebench.cli import main
 
@@ -34,13 +33,7 @@ CHROMIUM_FLAGS = [
 
 
 def chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    if os.environ.get("CI"):
-        pytest.fail("chromium is missing; .ci/run installs the Debian package chromium")
-    pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    return need("chromium")
 
 
 def run_chromium(args: list[str], profile) -> subprocess.CompletedProcess:

@@ -43,7 +43,7 @@ def heavier(tmp_path_factory):
     measurements landed in the history again: a rerun that measured exactly the same.
 
     night3 is not benched again on purpose: two benches of the same model on a busy machine
-    have differed by up to 4.3x (tests/test_readme_ci.py), so whether a real rerun comes out
+    have differed by up to 4.3x (tests/test_ci_examples.py), so whether a real rerun comes out
     "same" is up to the machine, not to compare."""
     root = tmp_path_factory.mktemp("heavier")
     out = root / "out"

@@ -132,8 +132,9 @@ def test_cli_compare_prints_verdicts(tmp_path, capsys):
     assert main(["compare", "--history", str(path)]) == 0
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith(("base", "pr"))}
-    assert lines["base/float32"].split()[-3] == "same"
-    assert lines["pruned/int8"].split()[-3] == "slower"
+    # `same` says how close: within the latency floor, and peak memory within its 10%
+    assert lines["base/float32"].split()[-5:] == ["within", "±25%", "1.00×", "within", "±10%"]
+    assert lines["pruned/int8"].split()[-4] == "slower"
     assert "1 of 2 variants regressed: pruned/int8" in out
     assert main(["compare", "--history", str(path), "--min-effect", "250%"]) == 0
     assert "no regressions" in capsys.readouterr().out

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import select
-import shutil
 import subprocess
 import sys
 import uuid
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from ssh_server import closed_port
+from system_tools import need
 
 from edgebench.bench.orchestration.plan import plan_from_inputs
 from edgebench.bench.orchestration.scheduler import bench_targets
@@ -345,9 +345,7 @@ def test_cpu_pin_and_a_delegate_over_ssh(sshd, tmp_path):
     """--cpu-pin and --delegate reach an SSH device: taskset pins the runner there, and a
     delegate library from this machine is copied over and loaded with load_delegate (this one
     takes no operator, so the model fails instead of running on the CPU)."""
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        pytest.fail("gcc is missing: apt-get install gcc libc6-dev (.ci/run does this)")
+    gcc = need("gcc")
     lib = tmp_path / "libstub_delegate.so"
     subprocess.run([gcc, "-shared", "-fPIC", "-o", str(lib),
                     str(FIX / "delegate" / "stub_delegate.c")], check=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pi_sysroot
 import pytest
+from system_tools import need
 
 from edgebench.bench.judgement.compare import compare_runs
 from edgebench.bench.judgement.compare_settings import CompareError
@@ -32,6 +33,7 @@ _BUILT: dict[str, object] = {}
 
 def emulated_python(profile: str, folder: Path) -> str:
     """The profile's wrapper (the device's python3), or a skip that names what is missing."""
+    need("qemu")  # a missing host tool: one reason, and a failure under .ci/run
     if profile not in _BUILT:
         try:
             _BUILT[profile] = pi_sysroot.build_sysroot(profile)
@@ -216,6 +218,7 @@ def test_a_delegate_for_another_cpu_is_refused_before_any_model_runs(sshd, tmp_p
 
 def test_a_package_the_registry_refuses_names_itself(tmp_path):
     """The suite says which package could not be fetched (the emulated tests skip with it)."""
+    need("qemu")
     bogus = pi_sysroot.Profile(
         name="bogus", summary="a profile with a package Debian does not have", suite="bookworm",
         python="3.11", debs=("edgebench-no-such-package",), wheels=("numpy==1.26.4",),

@@ -1,7 +1,7 @@
 """A real convnet end to end: Keras' MobileNetV2 (alpha 0.35) on an image folder written from
 Fashion-MNIST, pruned (pointwise, depthwise and dense kernels) and quantised to int8, benched
 and gated. A tiny subset and one training step here; the real-size run is
-models/examples/mobilenet_v2.toml, with its figures in the README."""
+models/examples/mobilenet_v2.toml, with its figures in docs/results.md."""
 
 from __future__ import annotations
 

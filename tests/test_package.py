@@ -41,7 +41,8 @@ ALLOWED = {
               "front"},
 }
 ROOMS = ("build", "bench", "deploy", "models")
-FRONT = {"edgebench", "edgebench.api", "edgebench.cli", "edgebench.__main__", "edgebench.settings"}
+FRONT = {"edgebench", "edgebench.api", "edgebench.cli", "edgebench.__main__", "edgebench.settings",
+         "edgebench.reference"}
 #: Subpackages of src/edgebench itself: the records by kind, and the subcommands (front).
 KERNEL_PACKAGES = ("edgebench.records", "edgebench.commands")
 RUNNER = "edgebench.bench.device.runner"  # the package that ships to devices

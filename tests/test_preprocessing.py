@@ -10,7 +10,7 @@ import pytest
 
 from edgebench.bench.device.runner.errors import ModelError
 from edgebench.bench.device.runner.preprocess import preprocess
-from edgebench.build.preprocessing import check_spec, preprocessing_for
+from edgebench.build.preprocessing import check_spec, preprocessing_for, unit_warnings
 from edgebench.errors import ConfigError, DatasetError
 
 FUNCS = '''
@@ -143,3 +143,22 @@ def test_a_preprocess_function_that_raises_or_returns_the_wrong_shape_stops_the_
     assert not (funcs / "out" / "r").exists()
     assert sorted(p.name for p in (funcs / "out").iterdir()) == ["earlier"]
     assert earlier.read_text() == "{}"
+
+
+@pytest.mark.parametrize(
+    "x, warned",
+    [
+        (np.array([[0, 128, 255]], dtype=np.uint8), False),  # pixels: what unit is for
+        (np.array([[0.0, 17.0, 255.0]], dtype=np.float32), False),  # float pixels
+        (np.array([[0.0, 0.5, 1.0]], dtype=np.float32), True),  # already in [0, 1]
+        (np.array([[-3, 0, 200]], dtype=np.int16), True),  # negatives are not pixels
+    ],
+)
+def test_unit_warns_in_one_line_when_the_data_is_not_pixels(x, warned, tmp_path: Path) -> None:
+    prep = preprocessing_for("unit", ["image"], tmp_path)
+    lines = unit_warnings(prep, {"image": x})
+    assert len(lines) == int(warned)
+    if warned:
+        assert 'preprocess = "none"' in lines[0] and "'image'" in lines[0]
+        assert "\n" not in lines[0]
+    assert unit_warnings(preprocessing_for("none", ["image"], tmp_path), {"image": x}) == []

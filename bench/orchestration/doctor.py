@@ -60,7 +60,8 @@ def examine(target: Target, timeout_s: float = 120.0) -> DoctorReport:
             return DoctorReport(target.address, describe_device(device), (
                 DoctorCheck("reachable", OK, describe_device(device)),
                 DoctorCheck("python", WARN, "none: this target runs TFLite's benchmark_model",
-                            "give edgebench bench --benchmark-binary PATH (see the README)"),
+                            "give edgebench bench --benchmark-binary PATH (see the docs, Getting "
+                            "started: an Android phone)"),
             ))
         archive = runner_archive()
         remote = target.push([archive])[archive]

@@ -11,6 +11,7 @@ from edgebench.bench.judgement.compare_settings import (
     REPEATED_MIN_EFFECT,
     REPEATED_PROCESSES,
     CompareSettings,
+    Verdict,
 )
 from edgebench.bench.judgement.evidence import DeviceSpread
 from edgebench.bench.judgement.history import describe_device
@@ -58,6 +59,22 @@ def fmt_floor(lat: LatencyChange | None) -> str:
     return f"±{lat.floor:.0%} {lat.floor_source}"
 
 
+def latency_words(lat: LatencyChange, s: CompareSettings) -> str:
+    """A latency verdict for people. ``same`` says how close it rests on: ``within ±25%`` (the
+    floor column beside it says where that floor came from, the 95% CI column the interval)."""
+    if lat.verdict is not Verdict.SAME:
+        return lat.verdict.value
+    effect = s.min_effect if s.min_effect is not None else REPEATED_MIN_EFFECT
+    if lat.floor is not None:
+        effect = min(effect, lat.floor)
+    return f"within ±{effect:.0%}"
+
+
+def memory_words(verdict: Verdict, s: CompareSettings) -> str:
+    """A peak-memory verdict for people: ``same`` is ``within ±10%`` (its floor)."""
+    return f"within ±{s.min_memory_effect:.0%}" if verdict is Verdict.SAME else verdict.value
+
+
 COLUMNS = (
     "variant",
     "zip bytes",
@@ -78,12 +95,15 @@ COLUMNS = (
 )
 
 
-def latency_cell(c: VariantChange) -> str:
-    """The latency verdict; a side-by-side one (``--rebench``) with its ratio and rounds."""
+def latency_cell(c: VariantChange, s: CompareSettings) -> str:
+    """The latency verdict in words (``latency_words``); a side-by-side one (``--rebench``)
+    with its ratio and rounds, its ``same`` as ``within ±x%`` of the ab threshold."""
     ab = c.ab
     if ab is None or ab.ratio is None:
-        return c.latency_verdict.value
-    return f"{ab.verdict.value} (ab {ab.ratio:.3f}×, {ab.rounds} rounds)"
+        return latency_words(c.latency, s) if c.latency else c.latency_verdict.value
+    said = (f"within ±{ab.threshold:.0%}" if ab.verdict is Verdict.SAME
+            else ab.verdict.value)
+    return f"{said} (ab {ab.ratio:.3f}×, {ab.rounds} rounds)"
 
 
 def comparison_rows(cmp: Comparison) -> list[tuple[str, ...]]:
@@ -107,9 +127,9 @@ def comparison_rows(cmp: Comparison) -> list[tuple[str, ...]]:
                 f"{lat.p90_ratio:.2f}×" if lat else "—",
                 fmt_p(lat.p_value) if lat else "—",
                 fmt_floor(lat),
-                latency_cell(c),
+                latency_cell(c, cmp.settings),
                 f"{c.memory_ratio:.2f}×" if c.memory_ratio is not None else "—",
-                c.memory_verdict.value,
+                memory_words(c.memory_verdict, cmp.settings),
             )
         )
     return rows

@@ -3,8 +3,8 @@
 Every group of ``n`` consecutive input-channel weights (the last axis of the TFLite layout:
 a Dense kernel's inputs, a Conv2D kernel's input channels) keeps at most ``n - m`` non-zeros.
 The artifacts are exported with ``Optimize.EXPERIMENTAL_SPARSITY`` (``sparse_export``), which
-stores the sparse weights in TFLite's compressed format; see the README for when that runs
-faster.
+stores the sparse weights in TFLite's compressed format; docs/guides/recipes.md says when that
+runs faster.
 """
 
 from __future__ import annotations

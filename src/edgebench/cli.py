@@ -4,7 +4,8 @@ its own arguments, calls one function of :mod:`edgebench.api`, and prints what i
 ``main()`` is the one error boundary: an :class:`~edgebench.errors.EdgebenchError` becomes one
 line on stderr and exit status 2, and so does a command line argparse refuses (an unknown
 option names the nearest known one). Anything else is a bug and keeps its traceback. Tables
-and verdicts go to stdout; progress and notes go to stderr.
+and verdicts go to stdout; progress and notes go to stderr, and what TensorFlow and the TFLite
+runtime print themselves shows only with -v (:mod:`edgebench.commands.verbosity`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from typing import NoReturn
 
 from edgebench._version import __version__
 from edgebench.commands import COMMANDS, Command
-from edgebench.commands.common import EXIT_OK, EXIT_USAGE, check_config_env
+from edgebench.commands.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_verbosity,
+    check_config_env,
+    check_verbosity,
+)
+from edgebench.commands.verbosity import native_output_hidden, set_verbosity
 from edgebench.errors import EdgebenchError
 
 __all__ = ["COMMANDS", "Command", "main", "make_parser"]
@@ -82,6 +90,7 @@ def make_parser() -> argparse.ArgumentParser:
     for c in COMMANDS:
         p = sub.add_parser(c.name, help=c.help, description=c.description)
         c.add_arguments(p)
+        add_verbosity(p)
         p.set_defaults(handler=c.handler)
     return parser
 
@@ -92,7 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         check_config_env(args)
-        return args.handler(args)
+        check_verbosity(args)
+        set_verbosity(args.verbosity)
+        with native_output_hidden(args.verbosity):
+            return args.handler(args)
     except EdgebenchError as exc:
         print(f"edgebench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

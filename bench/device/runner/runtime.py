@@ -149,7 +149,7 @@ def runtime_traps(python=None):
             problem = ("%s is installed but its wheel needs glibc %s and this device has glibc "
                        "%s (%s)" % (label, needed, glibc_version() or "?", why))
             fix = ("%s -m pip uninstall -y %s && %s (or upgrade the OS; see edgebench's "
-                   "README, Raspberry Pi)" % (py, dist, install_hint(py)))
+                   "docs, Getting started: a Raspberry Pi)" % (py, dist, install_hint(py)))
         elif "cannot open shared object file" in why:
             lib = why.split(":")[1].strip() if why.count(":") >= 2 else "a system library"
             problem = "%s is installed but fails to import: %s" % (label, why)

@@ -60,7 +60,7 @@ tr.regressed td { background: #fff5f5; }
 tr.regressed td:first-child { box-shadow: inset 3px 0 0 var(--bad); }
 .v-slower, .v-larger { color: var(--bad); font-weight: 600; }
 .v-faster, .v-smaller { color: var(--good); font-weight: 600; }
-.v-same { color: var(--muted); }
+.v-within { color: var(--muted); }
 figure { margin: 0; }
 figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
 figcaption { color: var(--muted); font-size: 12px; margin-top: 6px; text-align: center; }
@@ -120,7 +120,7 @@ def _cell(text: str, column: str) -> str:
     if numeric:
         cls.append("num")
     if column in ("latency", "memory"):
-        cls.append(f"v-{text}")
+        cls.append(f"v-{text.split()[0] if text else text}")  # within ±x% -> v-within
     attr = f' class="{" ".join(cls)}"' if cls else ""
     return f"<td{attr}>{_e(text)}</td>"
 

@@ -5,7 +5,12 @@ summary."""
 from __future__ import annotations
 
 from edgebench.bench.judgement.latency import fmt_ci
-from edgebench.bench.outputs.compare_table import fmt_delta_acc, fmt_delta_int
+from edgebench.bench.outputs.compare_table import (
+    fmt_delta_acc,
+    fmt_delta_int,
+    latency_words,
+    memory_words,
+)
 from edgebench.bench.outputs.report.gather import TargetSection
 from edgebench.bench.outputs.summary import COLUMNS as SUMMARY_COLUMNS
 from edgebench.bench.outputs.summary import summary_rows
@@ -30,8 +35,8 @@ def table_rows(section: TargetSection) -> tuple[list[str], list[tuple[list[str],
                 fmt_delta_acc(ch.accuracy_delta),
                 (f"{lat.ratio:.2f}× ({fmt_ci(lat.ci95)})" if lat and lat.ci95
                  else f"{lat.ratio:.2f}×" if lat else "—"),
-                lat.verdict.value if lat else (ch.note or "n/a"),
-                ch.memory_verdict.value,
+                latency_words(lat, cmp.settings) if lat else (ch.note or "n/a"),
+                memory_words(ch.memory_verdict, cmp.settings),
             ]
             cells[-1:-1] = extra
             regressed = ch.regressed

@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from edgebench import api
-from edgebench.bench.orchestration.progress import Progress
 from edgebench.bench.orchestration.reference import DEFAULT_SAMPLES as DEFAULT_REFERENCE_SAMPLES
 from edgebench.bench.outputs.export import format_doctor_as, format_summary_as
 from edgebench.bench.outputs.pytest_benchmark_json import require_pytest_benchmark
@@ -26,6 +25,8 @@ from edgebench.commands.common import (
     commit_sha,
     history_of,
     log,
+    progress_sink,
+    say_error,
 )
 from edgebench.declare import add_flags, given
 from edgebench.errors import EdgebenchError, ErrorKind
@@ -179,7 +180,7 @@ def bench_with_progress(
 ) -> list[Results]:
     """api.bench_models with the live progress line, then one stderr line per failure."""
     targets = list(dict.fromkeys(targets))  # the same address twice would race for one file
-    with Progress() as progress:
+    with progress_sink() as progress:
         results = api.bench_models(
             models, targets, settings, out=args.out, run=run, history=history_of(args),
             record_history=not args.no_history, target_options=target_options(args, targets),
@@ -194,10 +195,10 @@ def say_failures(results: Sequence[Results]) -> None:
     for res in results:
         if res.error:  # one line for the target, not one per model it never ran
             about = res.error if res.error.startswith(res.target) else f"{res.target}: {res.error}"
-            log(f"edgebench: error: {about}")
+            say_error(f"edgebench: error: {about}")
         for rec in res.records:
             if not rec.ok and rec.extra.get("error_kind") != ErrorKind.NOT_RUN:
-                log(f"edgebench: {res.target} {rec.variant}: {rec.error}")
+                say_error(f"edgebench: {res.target} {rec.variant}: {rec.error}")
 
 
 def bench_exit_status(results: Sequence[Results]) -> int:

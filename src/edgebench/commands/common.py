@@ -1,9 +1,10 @@
-"""What every subcommand shares: the Command record, exit statuses, stderr notes, and the
-options several subcommands take (--out, --history, --format, --config)."""
+"""What every subcommand shares: the Command record, exit statuses, stderr notes (quiet under
+-q), and the options several subcommands take (--out, --history, --format, --config, -q, -v)."""
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -14,7 +15,9 @@ from pathlib import Path
 from edgebench import api
 from edgebench.bench.judgement.history import default_history_path
 from edgebench.bench.orchestration.hostfacts import is_commit_sha
+from edgebench.bench.orchestration.progress import Progress
 from edgebench.bench.outputs.export import FORMATS
+from edgebench.commands.verbosity import DEFAULT, QUIET, VERBOSE, shown
 from edgebench.errors import EdgebenchError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -32,8 +35,19 @@ class Command:
 
 
 def log(msg: str) -> None:
-    """Progress and notes go to stderr; tables and verdicts go to stdout."""
+    """Progress and notes go to stderr (not under -q); tables and verdicts go to stdout."""
+    if shown(DEFAULT):
+        print(msg, file=sys.stderr, flush=True)
+
+
+def say_error(msg: str) -> None:
+    """An error goes to stderr at every verbosity, -q included."""
     print(msg, file=sys.stderr, flush=True)
+
+
+def progress_sink() -> Progress:
+    """The live progress of a bench, or a silent one under -q."""
+    return Progress() if shown(DEFAULT) else Progress(stream=io.StringIO(), live=False)
 
 
 # --------------------------------------------------------------------------- argument types
@@ -103,16 +117,25 @@ def history_of(args: argparse.Namespace) -> Path:
     return args.history or default_history_path(args.out)
 
 
+class _Given(argparse.Action):
+    """Stores the value and notes that it was given (``--format`` refuses -q and -v)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, _option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.format_given = True
+
+
 def add_format(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
-        "--format", type=output_format, default="table", metavar="FORMAT",
+        "--format", type=output_format, default="table", metavar="FORMAT", action=_Given,
         help=f"how to print {what}: table (default, for people), json (with schema_version, "
         "for CI steps), csv, or markdown (for CI comments)",
     )
 
 
 #: Where build, run and gate take their pipeline from when no --config is given: a CI job (or
-#: a test running the README's examples as written) points them at its own pipeline this way.
+#: a test running the documentation's examples as written) points them at its own pipeline this way.
 CONFIG_ENV = "EDGEBENCH_CONFIG"
 
 
@@ -131,3 +154,27 @@ def check_config_env(args: argparse.Namespace) -> None:
     if value and vars(args).get("config") == Path(value) and not Path(value).is_file():
         raise EdgebenchError(f"${CONFIG_ENV} is {value}, which is not a file; point it at a "
                              f"pipeline TOML or unset it")
+
+
+def add_verbosity(p: argparse.ArgumentParser) -> None:
+    """-q and -v, on every subcommand (:mod:`edgebench.commands.verbosity`)."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "-v", "--verbose", dest="verbosity", action="store_const", const=VERBOSE,
+        default=DEFAULT, help="also show the chatter TensorFlow and the TFLite runtime "
+        "print themselves (oneDNN, CUDA, XNNPACK and converter notices), dropped by default",
+    )
+    group.add_argument(
+        "-q", "--quiet", dest="verbosity", action="store_const", const=QUIET,
+        help="print only errors and the final table or verdict",
+    )
+
+
+def check_verbosity(args: argparse.Namespace) -> None:
+    """--format decides what is printed, so -q and -v beside it are refused in one line."""
+    if args.verbosity != DEFAULT and vars(args).get("format_given"):
+        flag = "-q" if args.verbosity == QUIET else "-v"
+        raise EdgebenchError(
+            f"--format and {flag} do not go together: --format already prints only the "
+            f"{args.format} output on stdout (notes go to stderr); drop {flag}"
+        )

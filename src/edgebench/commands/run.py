@@ -6,7 +6,6 @@ import argparse
 import time
 
 from edgebench import api
-from edgebench.bench.orchestration.progress import Progress
 from edgebench.bench.outputs.export import format_run_as
 from edgebench.commands.bench import (
     add_measurement,
@@ -19,8 +18,16 @@ from edgebench.commands.bench import (
     write_exports,
 )
 from edgebench.commands.build import add_build_args, config_with_overrides
-from edgebench.commands.common import Command, add_format, add_history, history_of, log
+from edgebench.commands.common import (
+    Command,
+    add_format,
+    add_history,
+    history_of,
+    log,
+    progress_sink,
+)
 from edgebench.commands.gate import add_budgets, add_require_compatible, print_gate
+from edgebench.commands.verbosity import shown
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -38,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_exports(args)
     config = config_with_overrides(args)
     targets = list(dict.fromkeys(args.targets or config.targets))
-    with Progress() as progress:
+    with progress_sink() as progress:
         outcome = api.run(
             config, out=args.out, run=args.run, model=args.model, budgets=args.budgets,
             targets=targets, settings=bench_settings(args, config.bench),
@@ -52,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(format_run_as(outcome.results, outcome.gate, args.format))
     status = print_gate(outcome.gate, args.junit, brief=True, fmt=None)  # printed just above
     done = f"run: {outcome.manifest.folder} in {time.monotonic() - t0:.1f} s"
-    if args.format == "table":
+    if args.format == "table" and shown():
         print(done)
     else:
         log(done)

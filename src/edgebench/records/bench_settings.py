@@ -112,7 +112,7 @@ class BenchSettings:
         help="wait S seconds between models so each starts from a cooler chip",
     )
     # Five: on the 2-core development VM one process strays up to 1.55x from the next, a
-    # median of five 1.21x (docs/measure_repeats.py; README, "When is a change real?").
+    # median of five 1.21x (docs/measure_repeats.py; docs/explanation/verdicts.md).
     repeats: int = setting(
         5, minimum=1, flag="--repeats",
         help="measure each model in N separate processes; compare and the report use the "
