@@ -157,3 +157,14 @@ def _unique_name(stem: str, items: Sequence[BenchItem]) -> str:
 def new_run_id() -> str:
     """A sortable run id from the current UTC time."""
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def new_build_dir(out: Path, run: str | None) -> Path:
+    """The folder a build or sweep writes: ``<out>/<run>`` (default: a new run id), refused if
+    it already holds a build, so nothing already written is overwritten."""
+    run_dir = Path(out) / (run or new_run_id())
+    if (run_dir / "manifest.json").exists():
+        raise EdgebenchError(
+            f"{run_dir} already holds a build; choose another --run name or delete that folder"
+        )
+    return run_dir

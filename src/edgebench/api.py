@@ -42,7 +42,7 @@ from edgebench.bench.orchestration.doctor import DoctorReport, examine
 from edgebench.bench.orchestration.hostfacts import is_commit_sha, user_commit
 from edgebench.bench.orchestration.plan import (
     BenchPlan,
-    new_run_id,
+    new_build_dir,
     plan_from_inputs,
     plan_from_manifest,
 )
@@ -125,15 +125,6 @@ def _config(config: PipelineConfig | PathLike | None) -> PipelineConfig:
     return config if isinstance(config, PipelineConfig) else load_config(config)
 
 
-def _new_run_dir(out: Path, run: str | None) -> Path:
-    run_dir = Path(out) / (run or new_run_id())
-    if (run_dir / "manifest.json").exists():
-        raise EdgebenchError(
-            f"{run_dir} already holds a build; choose another --run name or delete that folder"
-        )
-    return run_dir
-
-
 # --------------------------------------------------------------------------- build
 
 
@@ -155,7 +146,7 @@ def build_models(
 
     cfg = _config(config)
     out = Path(out)
-    run_dir = _new_run_dir(out, run)
+    run_dir = new_build_dir(out, run)
     fresh = not run_dir.exists()
     log = _progress(progress)
     t0 = time.monotonic()
@@ -206,7 +197,7 @@ def sweep(
         if changes:
             cfg = replace(cfg, sweep=replace(sweep_section, **changes))
     out = Path(out)
-    run_dir = _new_run_dir(out, run)
+    run_dir = new_build_dir(out, run)
     cache_root = Path(cache) if cache else out / (cfg.sweep.cache_dir if cfg.sweep else "cache")
     log = _progress(progress)
     t0 = time.monotonic()
