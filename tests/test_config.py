@@ -159,7 +159,7 @@ def test_a_variant_listed_twice_is_rejected() -> None:
         (
             'builtin = "pruning_guide"',
             'builtin = "resnet"',
-            r"model\.builtin must be one of pruning_guide, mobilenet_v2; got 'resnet'",
+            r"model\.builtin must be one of pruning_guide, mobilenet_v2, teacher_cnn; got 'resnet'",
         ),
         ("layers = []", 'layers = ["dense", "dense"]', r"layers names a layer twice"),
     ],

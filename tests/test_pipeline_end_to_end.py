@@ -113,5 +113,7 @@ def test_run_in_an_empty_folder_uses_the_configs_shipped_in_the_package(tmp_path
     ]
     assert "gate: " in proc.out  # the shipped budgets were found and checked
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-    (run,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir() and p.name != "latest"]
+    # out/ holds the run, latest and the history with its model store (history.models/)
+    (run,) = [p for p in (tmp_path / "out").iterdir()
+              if p.is_dir() and p.name not in ("latest", "history.models")]
     assert (run / "manifest.json").is_file() and (run / "results-local.json").is_file()
